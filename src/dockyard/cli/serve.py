@@ -1,0 +1,73 @@
+"""`dockyard serve`: the API, the reconciler and the proxy in one process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default 8700).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Start the Dockyard server (settings come from DOCKYARD_* variables)."""
+    # The server is imported here, not at the top: the rest of the CLI must not load it.
+    import uvicorn
+    from pydantic import ValidationError
+
+    from dockyard.server.app import create_app
+    from dockyard.server.settings import RuntimeName, Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        console.print(f"[red]Invalid DOCKYARD_* setting:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    if settings.runtime is RuntimeName.KUBERNETES:
+        console.print("[red]DOCKYARD_RUNTIME=kubernetes is not available in this release.[/red]")
+        raise typer.Exit(2)
+
+    app = create_app(settings)
+    bootstrap = app.state.bootstrap
+    url = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
+    console.print(f"Dockyard {app.version} on [bold]{url}[/bold]")
+    console.print(f"  data dir: {settings.home}")
+    console.print(f"  database: {app.state.db.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"  API docs: {url}/api/v2/docs")
+    if bootstrap.new_token:
+        console.print(f"  admin token (shown once, also in {bootstrap.token_file}):")
+        console.print(f"    {bootstrap.new_token}")
+    token = bootstrap.new_token or _read(bootstrap.token_file)
+    if token:
+        console.print(f"  sign in: {url}/login?token={token}")
+    elif settings.admin_token:
+        console.print("  admin token: the value of DOCKYARD_ADMIN_TOKEN")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def _read(path) -> str | None:  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None

@@ -1,0 +1,68 @@
+"""The ASGI application: settings → database → migrations → bootstrap → routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from dockyard import __version__
+from dockyard.server.credentials.crypto import SecretBox
+from dockyard.server.db.engine import make_engine
+from dockyard.server.db.migrate import upgrade
+from dockyard.server.db.session import Database
+from dockyard.server.docs_ui import install_docs
+from dockyard.server.health.router import router as health_router
+from dockyard.server.kit.errors import install_error_handlers
+from dockyard.server.kit.http import TrailingSlashMiddleware
+from dockyard.server.routes import API, install_routes
+from dockyard.server.settings import Settings
+from dockyard.server.users.bootstrap import BootstrapResult, ensure_admin
+from dockyard.server.users.tokens import TokenVerifier
+
+log = logging.getLogger("dockyard")
+
+OPENAPI_URL = f"{API}/openapi.json"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    db = Database(make_engine(settings.effective_database_url))
+    upgrade(db.engine)
+    with db.unit_of_work() as session:
+        bootstrap = ensure_admin(session, settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Dockyard",
+        version=__version__,
+        summary="Self-hosted workload platform compatible with the Workload API.",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.bootstrap = bootstrap
+    app.state.token_verifier = TokenVerifier(db, ttl=settings.token_cache_seconds)
+    app.state.secret_box = SecretBox.for_settings(settings)
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    install_routes(app)
+    install_docs(app, OPENAPI_URL)
+    app.add_middleware(TrailingSlashMiddleware)
+
+    return app
+
+
+def admin_bootstrap(app: FastAPI) -> BootstrapResult:
+    return app.state.bootstrap

@@ -1,0 +1,35 @@
+"""Artifacts: container specs, draft or locked at a version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dockyard.server.db.base import Base, IdMixin, TimestampMixin
+
+
+class Artifact(IdMixin, TimestampMixin, Base):
+    __tablename__ = "artifacts"
+    __table_args__ = (
+        # Versions are unique per repository: a second guard behind the atomic counter.
+        UniqueConstraint("repository_id", "version", name="uq_artifacts_repository_version"),
+        Index("ix_artifacts_created_at", "created_at"),
+        Index("ix_artifacts_status_created_at", "status", "created_at"),
+        Index("ix_artifacts_repository_created_at", "repository_id", "created_at"),
+        Index("ix_artifacts_creator_created_at", "creator_id", "created_at"),
+    )
+
+    repository_id: Mapped[str] = mapped_column(
+        ForeignKey("artifact_repositories.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(5000))
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(32), default="service")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    version: Mapped[int | None] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

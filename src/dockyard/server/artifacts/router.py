@@ -1,0 +1,5 @@
+"""HTTP routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

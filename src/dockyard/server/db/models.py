@@ -1,0 +1,22 @@
+"""Every table, imported in one place so metadata (and Alembic) see them all."""
+
+from dockyard.server.artifact_repos.models import ArtifactRepository
+from dockyard.server.artifacts.models import Artifact
+from dockyard.server.credentials.models import Credential
+from dockyard.server.db.base import Base
+from dockyard.server.sharing.models import SharedRole
+from dockyard.server.tags.models import Tag
+from dockyard.server.users.models import ApiToken, User
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiToken",
+    "Artifact",
+    "ArtifactRepository",
+    "Credential",
+    "SharedRole",
+    "Tag",
+    "User",
+    "metadata",
+]

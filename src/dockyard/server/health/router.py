@@ -1,0 +1,26 @@
+"""Liveness and readiness of the server itself."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The server process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The server can reach its database")
+def readyz(request: Request) -> JSONResponse:
+    try:
+        with request.app.state.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not ready", never a 500
+        message = f"Database unreachable: {type(exc).__name__}"
+        body = {"message": message, "code": "database_unavailable", "detail": message}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ok"})

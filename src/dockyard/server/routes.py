@@ -1,0 +1,39 @@
+"""Where each domain's router is mounted: the current paths and the old aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+
+from dockyard.server.artifact_repos.router import router as repositories
+from dockyard.server.artifacts.router import router as artifacts
+from dockyard.server.credentials.router import router as credentials
+from dockyard.server.users.router import tokens_router, users_router
+
+API = "/api/v2"
+
+
+@dataclass(frozen=True)
+class Mount:
+    router: APIRouter
+    prefix: str  # current path, under /api/v2
+    old_prefix: str | None = None  # the older API generation's path, served by the same handlers
+
+
+def mounts() -> list[Mount]:
+    return [
+        Mount(artifacts, "/artifacts", "/registry/artifacts"),
+        Mount(repositories, "/artifactRepositories", "/registry/artifactRepositories"),
+        Mount(users_router, "/users"),
+        Mount(tokens_router, "/apiTokens"),
+        Mount(credentials, "/credentials"),
+    ]
+
+
+def install_routes(app: FastAPI) -> None:
+    for mount in mounts():
+        app.include_router(mount.router, prefix=API + mount.prefix)
+        if mount.old_prefix:
+            # Hidden from the OpenAPI document: same operations, older paths.
+            app.include_router(mount.router, prefix=API + mount.old_prefix, include_in_schema=False)

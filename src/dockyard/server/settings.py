@@ -1,0 +1,91 @@
+"""Every setting of the server, read from `DOCKYARD_*` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class RuntimeName(StrEnum):
+    AUTO = "auto"
+    DOCKER = "docker"
+    PROCESS = "process"
+    KUBERNETES = "kubernetes"
+    FAKE = "fake"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCKYARD_", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------
+    home: Path = Field(
+        default=Path("~/.dockyard"),
+        description="Data directory: SQLite database, admin token, secret key, runtime files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://…. Default: SQLite in home.",
+    )
+
+    # --- auth ----------------------------------------------------------------------------
+    admin_token: str | None = Field(
+        default=None,
+        description="Token of the bootstrap admin user; generated and written to home when unset.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key (urlsafe base64, 32 bytes) encrypting credentials; kept in home when unset.",
+    )
+    token_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=1.0,
+        description="How long a verified token is trusted without a database look-up.",
+    )
+
+    # --- HTTP ----------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Interface `dockyard serve` binds.")
+    port: int = Field(default=8700, ge=1, le=65535, description="Port `dockyard serve` binds.")
+    public_url: str | None = Field(
+        default=None,
+        description="Root URL clients use to reach this server; absolute URLs are built from it.",
+    )
+
+    # --- artifacts -----------------------------------------------------------------------
+    image_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Globs an image URI must match (empty: any image is allowed).",
+    )
+    image_denylist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Globs an image URI must not match (deny wins)."
+    )
+
+    # --- workloads -----------------------------------------------------------------------
+    runtime: RuntimeName = Field(
+        default=RuntimeName.AUTO, description="Where workloads run: auto, docker or process."
+    )
+    draft_ttl_seconds: int = Field(
+        default=8 * 3600, ge=1, description="Life of a workload on a draft artifact."
+    )
+
+    @field_validator("image_allowlist", "image_denylist", mode="before")
+    @classmethod
+    def _split_globs(cls, value: object) -> object:
+        # A plain comma-separated variable is friendlier than JSON for a list of globs.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'dockyard.db'}"

@@ -1,0 +1,89 @@
+"""SQL for grants: who holds which role on what, and visibility conditions for lists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy.orm import Session
+
+from dockyard.server.sharing.models import SharedRole
+from dockyard.server.users.models import User
+
+
+def roles_on(
+    session: Session, user_id: str, targets: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """The user's roles on each `(resource_type, resource_id)` asked about."""
+    pairs = list(dict.fromkeys(targets))
+    result: dict[tuple[str, str], list[str]] = {pair: [] for pair in pairs}
+    if not pairs:
+        return result
+    ids = {resource_id for _, resource_id in pairs}
+    rows = session.execute(
+        select(SharedRole.resource_type, SharedRole.resource_id, SharedRole.role).where(
+            SharedRole.user_id == user_id, SharedRole.resource_id.in_(ids)
+        )
+    )
+    for resource_type, resource_id, role in rows:
+        key = (resource_type, resource_id)
+        if key in result:
+            result[key].append(role)
+    return result
+
+
+def visible_to(user_id: str, anchors: list[tuple[str, ColumnElement[str]]]) -> ColumnElement[bool]:
+    """True for rows where the user holds any role on one of the anchors (object or parent)."""
+    return or_(
+        *(
+            exists().where(
+                SharedRole.user_id == user_id,
+                SharedRole.resource_type == resource_type,
+                SharedRole.resource_id == id_column,
+            )
+            for resource_type, id_column in anchors
+        )
+    )
+
+
+def grants_of(session: Session, resource_type: str, resource_id: str) -> list[tuple[SharedRole, User]]:
+    rows = session.execute(
+        select(SharedRole, User)
+        .join(User, User.id == SharedRole.user_id)
+        .where(SharedRole.resource_type == resource_type, SharedRole.resource_id == resource_id)
+        .order_by(SharedRole.created_at, SharedRole.id)
+    )
+    return [(grant, user) for grant, user in rows]
+
+
+def find_grant(
+    session: Session, resource_type: str, resource_id: str, user_id: str
+) -> SharedRole | None:
+    return session.scalar(
+        select(SharedRole).where(
+            SharedRole.resource_type == resource_type,
+            SharedRole.resource_id == resource_id,
+            SharedRole.user_id == user_id,
+        )
+    )
+
+
+def add_grant(
+    session: Session, resource_type: str, resource_id: str, user_id: str, role: str
+) -> SharedRole:
+    grant = SharedRole(
+        resource_type=resource_type, resource_id=resource_id, user_id=user_id, role=role
+    )
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def delete_grants_of(session: Session, resource_type: str, resource_ids: Iterable[str]) -> None:
+    ids = list(resource_ids)
+    if ids:
+        session.execute(
+            delete(SharedRole).where(
+                SharedRole.resource_type == resource_type, SharedRole.resource_id.in_(ids)
+            )
+        )

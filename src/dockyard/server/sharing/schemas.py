@@ -1,0 +1,39 @@
+"""Request bodies of the sharedRoles endpoints."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from dockyard.core.base import StrictCamelModel
+from dockyard.server.sharing.roles import NO_ROLE, Role
+
+
+class RoleGrant(StrictCamelModel):
+    share_recipient_type: Literal["user"] = Field(
+        description="Only users can hold roles in Dockyard."
+    )
+    role: str = Field(max_length=32, description="OWNER, EDITOR, USER, CONSUMER, … or NO_ROLE.")
+    id: str | None = Field(default=None, max_length=64, description="The user's id.")
+    username: str | None = Field(default=None, max_length=150, description="Or the username.")
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, value: str) -> str:
+        upper = value.strip().upper()
+        if upper != NO_ROLE and upper not in Role.__members__:
+            allowed = ", ".join([*Role.__members__, NO_ROLE])
+            raise ValueError(f"unknown role '{value}'; expected one of {allowed}")
+        return upper
+
+    @model_validator(mode="after")
+    def _one_recipient(self) -> RoleGrant:
+        if (self.id is None) == (self.username is None):
+            raise ValueError("give exactly one of 'id' or 'username'")
+        return self
+
+
+class SharedRolesUpdate(StrictCamelModel):
+    operation: Literal["updateRoles"]
+    roles: list[RoleGrant] = Field(min_length=1, max_length=100)

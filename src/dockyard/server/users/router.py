@@ -1,0 +1,6 @@
+"""HTTP routes (being built)."""
+
+from fastapi import APIRouter
+
+users_router = APIRouter()
+tokens_router = APIRouter()
