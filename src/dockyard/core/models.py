@@ -38,6 +38,8 @@ class TagInfo(CamelModel):
 
 
 class User(CamelModel):
+    """A user account. Every signed-in user may list users (to share objects with them)."""
+
     id: str
     username: str
     email: str | None = None
@@ -51,7 +53,6 @@ class ApiToken(CamelModel):
     name: str
     user_id: str
     created_at: str
-    last_used_at: str | None = None
 
 
 class CreatedApiToken(ApiToken):

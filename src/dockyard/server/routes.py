@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from dockyard.server.artifact_repos.router import router as repositories
 from dockyard.server.artifacts.router import router as artifacts
 from dockyard.server.credentials.router import router as credentials
+from dockyard.server.kit.errors import ERROR_RESPONSES
 from dockyard.server.users.router import tokens_router, users_router
 
 API = "/api/v2"
@@ -33,7 +34,7 @@ def mounts() -> list[Mount]:
 
 def install_routes(app: FastAPI) -> None:
     for mount in mounts():
-        app.include_router(mount.router, prefix=API + mount.prefix)
+        app.include_router(mount.router, prefix=API + mount.prefix, responses=ERROR_RESPONSES)
         if mount.old_prefix:
             # Hidden from the OpenAPI document: same operations, older paths.
             app.include_router(mount.router, prefix=API + mount.old_prefix, include_in_schema=False)

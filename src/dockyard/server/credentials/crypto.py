@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,35 @@ class SecretBox:
 
 
 def _key_from_file(path: Path) -> bytes:
-    if path.exists():
-        return path.read_bytes().strip()
-    key = Fernet.generate_key()
+    """The key kept in the data dir, created (0600) on first use.
+
+    Several processes may start at once on one data dir: the key is written to a private
+    temporary file and linked into place, so no one ever reads a half-written key, and a
+    process that loses the race reads the winner's key instead of sealing with its own.
+    """
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
+    key = Fernet.generate_key()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        return _read_key(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    key = path.read_bytes().strip()
+    if not key:
+        raise RuntimeError(f"The secret key file {path} is empty.")
     return key

@@ -1,5 +1,43 @@
-"""HTTP routes (being built)."""
+"""HTTP routes of /credentials: secrets go in, only metadata comes out."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from fastapi import APIRouter, Request, Response
+
+from dockyard.core.credentials import Credential
+from dockyard.core.models import Page
+from dockyard.server.credentials import service
+from dockyard.server.credentials.schemas import CredentialCreate
+from dockyard.server.kit.auth import CurrentUser
+from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.pagination import Paging, page
+
+router = APIRouter(tags=["Credentials"])
+
+
+@router.post("", status_code=201, response_model=Credential)
+def create_credential(
+    body: CredentialCreate, request: Request, user: CurrentUser, session: DbSession
+) -> Credential:
+    """Store a credential; its secret fields are encrypted and never returned."""
+    return service.create_credential(session, request.app.state.secret_box, user, body)
+
+
+@router.get("", response_model=Page[Credential])
+def list_credentials(
+    request: Request, user: CurrentUser, session: DbSession, paging: Paging
+) -> dict:
+    """The caller's credentials, newest first (admins see everyone's)."""
+    items, total = service.list_credentials(session, user, offset=paging.offset, limit=paging.limit)
+    return page(request, items, total, paging)
+
+
+@router.get("/{credential_id}", response_model=Credential)
+def get_credential(credential_id: str, user: CurrentUser, session: DbSession) -> Credential:
+    return service.get_credential(session, user, credential_id)
+
+
+@router.delete("/{credential_id}", status_code=204, response_class=Response)
+def delete_credential(credential_id: str, user: CurrentUser, session: DbSession) -> Response:
+    service.delete_credential(session, user, credential_id)
+    return Response(status_code=204)

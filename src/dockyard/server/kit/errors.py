@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dockyard.core.errors import DockyardError
@@ -23,6 +24,49 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+}
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="Path to the offending value, e.g. body.spec.…")
+    msg: str
+    type: str
+
+
+class Blocker(BaseModel):
+    type: str = Field(description="Kind of the object in the way (workload, deployment, …).")
+    id: str
+    name: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """The one body every error has (documented here; rendered by the handlers below)."""
+
+    message: str = Field(description="A sentence for humans.")
+    code: str = Field(description="Stable snake_case code, e.g. artifact_locked.")
+    detail: str | list[ValidationIssue] = Field(
+        description="The message again, or for validation errors the list of issues."
+    )
+    blockers: list[Blocker] | None = Field(
+        default=None, description="For a 409 caused by other objects: those objects."
+    )
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# Added to every API route (server/routes.py), so clients and schema checks know each
+# status an operation may answer besides its success.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The request cannot be carried out as given."),
+    401: _documented("Missing, invalid or revoked API token."),
+    403: _documented("The caller sees the object but may not do this."),
+    404: _documented("No such object, or not visible to the caller."),
+    409: _documented("Conflicts with the object's state or with other objects."),
+    413: _documented("The request body is too large."),
+    422: _documented("The input failed validation or a business rule."),
+    501: _documented("Not implemented in this release."),
 }
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from dockyard.server.users.models import User
+from dockyard.server.users.models import ApiToken, User
 
 
 def get_user(session: Session, user_id: str) -> User | None:
@@ -20,3 +20,51 @@ def users_by_ids(session: Session, user_ids: set[str]) -> dict[str, User]:
     if not user_ids:
         return {}
     return {user.id: user for user in session.scalars(select(User).where(User.id.in_(user_ids)))}
+
+
+def add_user(session: Session, user: User) -> User:
+    """Insert and flush, so a duplicate username raises IntegrityError here."""
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session, *, offset: int, limit: int) -> tuple[list[User], int]:
+    total = session.scalar(select(func.count()).select_from(User)) or 0
+    rows = session.scalars(
+        select(User).order_by(User.created_at.desc(), User.id.desc()).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def add_token(session: Session, token: ApiToken) -> ApiToken:
+    session.add(token)
+    session.flush()
+    return token
+
+
+def get_token(session: Session, token_id: str) -> ApiToken | None:
+    return session.get(ApiToken, token_id)
+
+
+def delete_token(session: Session, token: ApiToken) -> None:
+    session.delete(token)
+    session.flush()
+
+
+def list_tokens(
+    session: Session, *, user_id: str | None, offset: int, limit: int
+) -> tuple[list[ApiToken], int]:
+    """A page of tokens, newest first; `user_id=None` lists everyone's."""
+    conditions: list[ColumnElement[bool]] = []
+    if user_id is not None:
+        conditions.append(ApiToken.user_id == user_id)
+    total = session.scalar(select(func.count()).select_from(ApiToken).where(*conditions)) or 0
+    rows = session.scalars(
+        select(ApiToken)
+        .where(*conditions)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), total

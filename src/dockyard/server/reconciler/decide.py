@@ -1,0 +1,174 @@
+"""Pure reconcile decisions: (desired, recorded, observed, now) → a plan. No I/O here.
+
+The apply step (pipeline.py) carries a plan out: runtime calls first, outside any
+transaction, then one transaction that records the outcome if the lease still holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dockyard.server.workloads.statuses import Status
+
+
+class Phase(StrEnum):
+    """What the runtime reports for one replica."""
+
+    MISSING = "missing"  # nothing exists for it
+    PENDING = "pending"  # being created
+    RUNNING = "running"  # containers up (ready or not is the probes' business)
+    FAILED = "failed"  # a container exited or could not start
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    backoff_seconds: float = 10.0
+    backoff_max_seconds: float = 300.0
+    healthy_reset_seconds: float = 600.0
+    limit: int = 5
+
+    def delay(self, step: int) -> float:
+        """First restart at once, then back-off doubling from `backoff_seconds` to the cap."""
+        if step <= 0:
+            return 0.0
+        return min(self.backoff_seconds * 2 ** (step - 1), self.backoff_max_seconds)
+
+
+@dataclass(frozen=True)
+class ReplicaView:
+    index: int
+    phase: Phase
+    ready: bool = False
+    wants_restart: bool = False  # a liveness or startup probe gave up on it
+    failures_in_a_row: int = 0
+    backoff_step: int = 0
+    next_restart_at: float | None = None
+    ready_since: float | None = None
+    message: str | None = None
+    permanent_error: str | None = None  # the runtime said retrying cannot help
+
+
+@dataclass(frozen=True)
+class WorkloadView:
+    desired_state: str  # running | stopped
+    status: Status
+    replica_count: int
+    replicas: tuple[ReplicaView, ...]
+    expires_at: float | None = None
+
+
+@dataclass
+class ReplicaChange:
+    index: int
+    failures_in_a_row: int | None = None
+    backoff_step: int | None = None
+    next_restart_at: float | None = None
+    clear_next_restart: bool = False
+    restarted: bool = False
+    message: str | None = None
+
+
+@dataclass
+class Plan:
+    ensure: list[int] = field(default_factory=list)  # replica indexes to create
+    restart: list[int] = field(default_factory=list)
+    remove: list[int] = field(default_factory=list)
+    stop_all: bool = False
+    remove_all: bool = False
+    status: Status | None = None
+    reason: str | None = None
+    expired: bool = False
+    changes: list[ReplicaChange] = field(default_factory=list)
+
+
+def decide(view: WorkloadView, now: float, policy: RestartPolicy) -> Plan:
+    if view.status == Status.TERMINATED:
+        return Plan(remove_all=any(r.phase != Phase.MISSING for r in view.replicas))
+    if view.expires_at is not None and now >= view.expires_at:
+        return Plan(remove_all=True, status=Status.TERMINATED, reason="draft expired", expired=True)
+    if view.desired_state == "stopped":
+        return _decide_stopped(view)
+    if view.status == Status.ERRORED:
+        # Errored is sticky: keep what is there for inspection until the user acts.
+        return Plan()
+    return _decide_running(view, now, policy)
+
+
+def _decide_stopped(view: WorkloadView) -> Plan:
+    present = [r for r in view.replicas if r.phase not in (Phase.MISSING, Phase.STOPPED)]
+    if present:
+        return Plan(stop_all=True, remove_all=True, status=Status.STOPPING)
+    return Plan(
+        remove_all=any(r.phase == Phase.STOPPED for r in view.replicas), status=Status.STOPPED
+    )
+
+
+def _decide_running(view: WorkloadView, now: float, policy: RestartPolicy) -> Plan:
+    plan = Plan()
+    by_index = {replica.index: replica for replica in view.replicas}
+    plan.remove = sorted(
+        i for i, r in by_index.items() if i >= view.replica_count and r.phase != Phase.MISSING
+    )
+    for index in range(view.replica_count):
+        replica = by_index.get(index) or ReplicaView(index=index, phase=Phase.MISSING)
+        if replica.permanent_error:
+            plan.status, plan.reason = Status.ERRORED, replica.permanent_error
+            return plan
+        if replica.phase == Phase.MISSING:
+            plan.ensure.append(index)
+            continue
+        healthy_for = now - replica.ready_since if replica.ready_since is not None else 0.0
+        if replica.ready and replica.backoff_step and healthy_for >= policy.healthy_reset_seconds:
+            plan.changes.append(ReplicaChange(index, backoff_step=0))
+        if replica.phase == Phase.FAILED or replica.wants_restart:
+            error = _plan_restart(plan, replica, now, policy)
+            if error:
+                plan.status, plan.reason = Status.ERRORED, error
+                return plan
+    plan.status = _roll_up(view, by_index, plan)
+    return plan
+
+
+def _plan_restart(
+    plan: Plan, replica: ReplicaView, now: float, policy: RestartPolicy
+) -> str | None:
+    """Restart now, wait for the back-off, or give up; returns the reason when giving up."""
+    if replica.failures_in_a_row >= policy.limit:
+        what = replica.message or "the container keeps failing"
+        return (
+            f"replica {replica.index} restarted {policy.limit} times without becoming ready: {what}"
+        )
+    if replica.next_restart_at is not None and now < replica.next_restart_at:
+        return None  # still backing off
+    step = replica.backoff_step
+    plan.restart.append(replica.index)
+    plan.changes.append(
+        ReplicaChange(
+            replica.index,
+            failures_in_a_row=replica.failures_in_a_row + 1,
+            backoff_step=step + 1,
+            next_restart_at=now + policy.delay(step + 1),
+            restarted=True,
+            message=replica.message,
+        )
+    )
+    return None
+
+
+def _roll_up(view: WorkloadView, by_index: dict[int, ReplicaView], plan: Plan) -> Status:
+    """Running when every replica is ready; otherwise the earliest stage any replica is in."""
+    wanted = [by_index.get(i) for i in range(view.replica_count)]
+    if (
+        all(r is not None and r.ready and r.phase == Phase.RUNNING for r in wanted)
+        and not plan.restart
+    ):
+        return Status.RUNNING
+    if any(r is None or r.phase in (Phase.MISSING, Phase.PENDING) for r in wanted):
+        return (
+            Status.PROVISIONING
+            if view.status in (Status.SUBMITTED, Status.PROVISIONING)
+            else Status.LAUNCHING
+        )
+    return Status.LAUNCHING

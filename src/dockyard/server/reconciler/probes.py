@@ -1,0 +1,207 @@
+"""Probe bookkeeping for one replica, as pure logic on an injected clock.
+
+Kubernetes semantics, as the spec's probe fields are Kubernetes' own: the startup probe runs
+first and holds back the other two; readiness decides whether the replica gets traffic;
+liveness failing `failureThreshold` times in a row asks for a restart. A replica whose primary
+container has no readiness probe is ready when its port accepts TCP connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+
+class ProbeKind(StrEnum):
+    STARTUP = "startup"
+    READINESS = "readiness"
+    LIVENESS = "liveness"
+
+
+class HealthEvent(StrEnum):
+    STARTED = "started"  # the startup probe passed (or there is none)
+    READY = "ready"
+    UNREADY = "unready"
+    RESTART = "restart"  # liveness or startup failed past its threshold
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    kind: ProbeKind
+    port: int
+    container: str = "primary"
+    path: str | None = None  # None: a TCP connect check
+    scheme: str = "HTTP"
+    headers: tuple[tuple[str, str], ...] = ()
+    initial_delay: float = 30.0
+    period: float = 30.0
+    timeout: float = 30.0
+    failure_threshold: int = 3
+    success_threshold: int = 1
+
+    @classmethod
+    def from_spec(
+        cls, kind: ProbeKind, probe: dict[str, Any], default_port: int, container: str
+    ) -> ProbeSpec:
+        return cls(
+            kind=kind,
+            container=container,
+            port=int(probe.get("port") or default_port),
+            path=probe.get("path") or "/",
+            scheme=str(probe.get("scheme") or "HTTP").upper(),
+            headers=tuple(sorted((probe.get("httpHeaders") or {}).items())),
+            initial_delay=float(probe.get("initialDelaySeconds", 30)),
+            period=max(float(probe.get("periodSeconds", 30)), 0.1),
+            timeout=max(float(probe.get("timeoutSeconds", 30)), 0.1),
+            failure_threshold=max(int(probe.get("failureThreshold", 3)), 1),
+            success_threshold=max(int(probe.get("successThreshold", 1) or 1), 1),
+        )
+
+    @classmethod
+    def tcp_fallback(cls, port: int, container: str) -> ProbeSpec:
+        # No readiness probe: check the port often, so a fast app is routed to quickly.
+        return cls(
+            kind=ProbeKind.READINESS,
+            port=port,
+            container=container,
+            path=None,
+            initial_delay=0.0,
+            period=1.0,
+            timeout=1.0,
+            failure_threshold=1,
+        )
+
+
+@dataclass
+class _Track:
+    spec: ProbeSpec
+    next_due: float
+    failures: int = 0
+    successes: int = 0
+
+
+@dataclass
+class ReplicaHealth:
+    """Where one replica's probes stand. Created when its containers (re)start.
+
+    A replica is started when every startup probe has passed, and ready while every
+    readiness probe passes, like a pod whose containers must all be ready.
+    """
+
+    started_at: float
+    specs: list[ProbeSpec]
+    started: bool = False
+    ready: bool = False
+    _tracks: dict[tuple[str, ProbeKind], _Track] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for spec in self.specs:
+            self._tracks[(spec.container, spec.kind)] = _Track(
+                spec, self.started_at + spec.initial_delay
+            )
+        self.started = not self._of_kind(ProbeKind.STARTUP)
+        self._passing: set[tuple[str, ProbeKind]] = set()
+        if self.started and not self._of_kind(ProbeKind.READINESS):
+            self.ready = True
+
+    def _of_kind(self, kind: ProbeKind) -> list[_Track]:
+        return [track for (_, k), track in self._tracks.items() if k == kind]
+
+    def _active(self) -> list[_Track]:
+        if not self.started:
+            return [
+                t
+                for t in self._of_kind(ProbeKind.STARTUP)
+                if (t.spec.container, t.spec.kind) not in self._passing
+            ]
+        return [t for (_, k), t in self._tracks.items() if k != ProbeKind.STARTUP]
+
+    def due(self, now: float) -> list[ProbeSpec]:
+        """The probes to run at `now`; only startup probes until they have all passed."""
+        return [track.spec for track in self._active() if now >= track.next_due]
+
+    def next_due(self) -> float | None:
+        dues = [track.next_due for track in self._active()]
+        return min(dues) if dues else None
+
+    def record(self, spec: ProbeSpec, ok: bool, now: float) -> list[HealthEvent]:
+        """Take one probe result; returns what changed."""
+        key = (spec.container, spec.kind)
+        track = self._tracks[key]
+        track.next_due = now + track.spec.period
+        if ok:
+            track.successes += 1
+            track.failures = 0
+        else:
+            track.failures += 1
+            track.successes = 0
+        if spec.kind == ProbeKind.STARTUP:
+            return self._record_startup(key, track, ok, now)
+        if spec.kind == ProbeKind.READINESS:
+            return self._record_readiness(key, track, ok)
+        if not ok and track.failures >= track.spec.failure_threshold:
+            return [HealthEvent.RESTART]
+        return []
+
+    def _record_startup(
+        self, key: tuple[str, ProbeKind], track: _Track, ok: bool, now: float
+    ) -> list[HealthEvent]:
+        if not ok:
+            return [HealthEvent.RESTART] if track.failures >= track.spec.failure_threshold else []
+        self._passing.add(key)
+        if any(
+            (t.spec.container, t.spec.kind) not in self._passing
+            for t in self._of_kind(ProbeKind.STARTUP)
+        ):
+            return []
+        self.started = True
+        for other in self._tracks.values():
+            if other.spec.kind != ProbeKind.STARTUP:
+                other.next_due = max(other.next_due, now)
+        events = [HealthEvent.STARTED]
+        if not self._of_kind(ProbeKind.READINESS):
+            self.ready = True
+            events.append(HealthEvent.READY)
+        return events
+
+    def _record_readiness(
+        self, key: tuple[str, ProbeKind], track: _Track, ok: bool
+    ) -> list[HealthEvent]:
+        if ok and track.successes >= track.spec.success_threshold:
+            self._passing.add(key)
+        elif not ok and track.failures >= track.spec.failure_threshold:
+            self._passing.discard(key)
+        all_ready = all(
+            (t.spec.container, t.spec.kind) in self._passing
+            for t in self._of_kind(ProbeKind.READINESS)
+        )
+        if all_ready and not self.ready:
+            self.ready = True
+            return [HealthEvent.READY]
+        if not all_ready and self.ready:
+            self.ready = False
+            return [HealthEvent.UNREADY]
+        return []
+
+
+def probes_for_container(
+    container: dict[str, Any], host_port_of: Callable[[int], int]
+) -> list[ProbeSpec]:
+    """The probe specs of one container; `host_port_of(container_port)` maps to reachable ports."""
+    name = container.get("name") or "primary"
+    own_port = container.get("port") or 8080
+    specs: list[ProbeSpec] = []
+    for kind, key in (
+        (ProbeKind.STARTUP, "startupProbe"),
+        (ProbeKind.READINESS, "readinessProbe"),
+        (ProbeKind.LIVENESS, "livenessProbe"),
+    ):
+        probe = container.get(key)
+        if probe:
+            spec = ProbeSpec.from_spec(kind, probe, own_port, name)
+            specs.append(replace(spec, port=host_port_of(spec.port)))
+    if container.get("primary") and not container.get("readinessProbe"):
+        specs.append(ProbeSpec.tcp_fallback(host_port_of(own_port), name))
+    return specs

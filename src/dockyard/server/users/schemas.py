@@ -1,0 +1,34 @@
+"""Request bodies of /users and /apiTokens."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from dockyard.core.base import StrictCamelModel
+
+# Letters, digits and the punctuation of e-mail-style logins; no spaces, so a username
+# can be typed on a command line and matched unambiguously when sharing by name.
+USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._@+-]*$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+
+
+class UserCreate(StrictCamelModel):
+    username: str = Field(min_length=1, max_length=150, pattern=USERNAME_PATTERN)
+    email: str | None = Field(default=None, max_length=320, pattern=EMAIL_PATTERN)
+    full_name: str | None = Field(default=None, max_length=300)
+    is_admin: bool = Field(default=False, description="Admins see and manage everything.")
+
+    @field_validator("email", "full_name", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # Forms send "" for an empty optional field; store it as absent.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+
+class ApiTokenCreate(StrictCamelModel):
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    user_id: str | None = Field(
+        default=None, max_length=64, description="Owner of the token (another user: admins only)."
+    )

@@ -1,0 +1,66 @@
+"""The status choke point: every status change and every event is written here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dockyard.server.kit.clock import utcnow
+from dockyard.server.workloads.models import Proton, Workload, WorkloadEvent
+from dockyard.server.workloads.statuses import Status, check_transition
+
+
+def record_event(
+    session: Session,
+    workload_id: str,
+    event_type: str,
+    details: dict[str, Any] | None = None,
+    *,
+    actor_id: str | None = None,
+) -> WorkloadEvent:
+    event = WorkloadEvent(
+        workload_id=workload_id,
+        event_type=event_type,
+        details=details or {},
+        actor_id=actor_id,
+        timestamp=utcnow(),
+    )
+    session.add(event)
+    return event
+
+
+def set_status(
+    session: Session,
+    workload: Workload,
+    new: Status,
+    *,
+    reason: str | None = None,
+    actor_id: str | None = None,
+) -> bool:
+    """Move a workload to `new` if the table allows it; False when it already was there."""
+    current = Status(workload.status)
+    if current == new:
+        return False
+    check_transition(current, new)
+    workload.status = new.value
+    workload.status_changed_at = utcnow()
+    details: dict[str, Any] = {"from": current.value, "to": new.value}
+    if reason:
+        details["reason"] = reason
+    record_event(session, workload.id, "status_changed", details, actor_id=actor_id)
+    return True
+
+
+def set_proton_status(proton: Proton, new: Status) -> bool:
+    """Protons follow the same table; their changes show through the workload's events."""
+    current = Status(proton.status)
+    if current == new:
+        return False
+    check_transition(current, new)
+    proton.status = new.value
+    if new == Status.RUNNING and proton.running_since is None:
+        proton.running_since = utcnow()
+    elif new != Status.RUNNING and new not in (Status.WARMING, Status.DRAINING):
+        proton.running_since = None
+    return True

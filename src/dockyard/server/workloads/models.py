@@ -1,0 +1,92 @@
+"""Workloads (desired state), their protons (concrete runs), replicas and events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dockyard.server.db.base import Base, IdMixin, TimestampMixin
+from dockyard.server.kit.clock import utcnow
+
+
+class Workload(IdMixin, TimestampMixin, Base):
+    __tablename__ = "workloads"
+    __table_args__ = (
+        Index("ix_workloads_created_at", "created_at"),
+        Index("ix_workloads_artifact_id", "artifact_id"),
+        Index("ix_workloads_status", "status"),
+        # The reconciler's sweep looks for rows whose lease is free and that need attention.
+        Index("ix_workloads_lease", "lock_expires_at"),
+    )
+
+    name: Mapped[str] = mapped_column(String(5000))
+    description: Mapped[str] = mapped_column(Text, default="")
+    importance: Mapped[str] = mapped_column(String(16), default="low")
+    type: Mapped[str] = mapped_column(String(32), default="service")
+    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id", ondelete="RESTRICT"))
+    # What the user asked for: "running" or "stopped". The reconciler moves actual toward it.
+    desired_state: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Bumped on every change of desired state so a reconcile pass knows it acted on stale data.
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    lock_token: Mapped[str | None] = mapped_column(String(32))
+    lock_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Proton(IdMixin, TimestampMixin, Base):
+    __tablename__ = "protons"
+    __table_args__ = (Index("ix_protons_workload_role", "workload_id", "role"),)
+
+    workload_id: Mapped[str] = mapped_column(ForeignKey("workloads.id", ondelete="CASCADE"))
+    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id", ondelete="RESTRICT"))
+    role: Mapped[str] = mapped_column(String(16), default="active")  # active | candidate | retired
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    # The artifact spec and runtime as they were when this proton was made: later edits to a
+    # draft do not reach running containers until the next start or replacement.
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    log_tail: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class Replica(IdMixin, TimestampMixin, Base):
+    __tablename__ = "replicas"
+    __table_args__ = (Index("ix_replicas_proton", "proton_id", "index"),)
+
+    proton_id: Mapped[str] = mapped_column(ForeignKey("protons.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(16), default="pending")
+    handle: Mapped[str | None] = mapped_column(String(200))
+    host: Mapped[str | None] = mapped_column(String(100))
+    port: Mapped[int | None] = mapped_column(Integer)
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    started: Mapped[bool] = mapped_column(Boolean, default=False)  # startup probe passed
+    restart_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Restarts since the replica was last ready: past the limit the workload is errored.
+    failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
+    # Exponent of the restart back-off; reset once the replica stays healthy long enough.
+    backoff_step: Mapped[int] = mapped_column(Integer, default=0)
+    ready_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_restart_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkloadEvent(IdMixin, Base):
+    __tablename__ = "workload_events"
+    __table_args__ = (Index("ix_workload_events_workload_time", "workload_id", "timestamp"),)
+
+    workload_id: Mapped[str] = mapped_column(ForeignKey("workloads.id", ondelete="CASCADE"))
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    event_type: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[str | None] = mapped_column(String(24))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,74 @@
+"""Workload and proton statuses, and the one table of transitions between them.
+
+Every status change goes through `check_transition`, called only by the workload service's
+`set_status` — the single place that also stamps the time and writes the event.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    UNKNOWN = "unknown"  # nothing observed yet
+    SUBMITTED = "submitted"  # accepted; the reconciler has not acted yet
+    INITIALIZING = "initializing"  # containers being recreated in place
+    PROVISIONING = "provisioning"  # runtime resources being created (network, infra container)
+    LAUNCHING = "launching"  # containers started, not all replicas ready yet
+    RUNNING = "running"  # every replica passes its readiness check; receives traffic
+    WARMING = "warming"  # a replacement candidate inside its warm-up window
+    DRAINING = "draining"  # an old proton finishing in-flight requests after a switch
+    STOPPING = "stopping"  # a stop was asked; containers are being stopped
+    STOPPED = "stopped"  # no containers; can be started again
+    ERRORED = "errored"  # a replica exhausted its restart budget or could not start
+    TERMINATED = "terminated"  # expired or removed for good; cannot be started again
+
+
+# Statuses the reference knows but Dockyard never sets; filtering by them matches nothing.
+NEVER_SET = frozenset({"suspended", "interrupted", "restarting"})
+
+INACTIVE = frozenset({Status.STOPPED, Status.ERRORED, Status.TERMINATED})
+STARTING = frozenset(
+    {
+        Status.SUBMITTED,
+        Status.INITIALIZING,
+        Status.PROVISIONING,
+        Status.LAUNCHING,
+    }
+)
+
+_UP = frozenset(
+    {
+        Status.INITIALIZING,
+        Status.PROVISIONING,
+        Status.LAUNCHING,
+        Status.RUNNING,
+        Status.WARMING,
+        Status.DRAINING,
+    }
+)
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.UNKNOWN: frozenset({Status.SUBMITTED, Status.TERMINATED}),
+    Status.SUBMITTED: _UP | {Status.STOPPING, Status.STOPPED, Status.ERRORED, Status.TERMINATED},
+    Status.INITIALIZING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
+    Status.PROVISIONING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
+    Status.LAUNCHING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
+    Status.RUNNING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
+    Status.WARMING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
+    Status.DRAINING: _UP | {Status.STOPPING, Status.STOPPED, Status.ERRORED, Status.TERMINATED},
+    Status.STOPPING: frozenset({Status.STOPPED, Status.ERRORED, Status.TERMINATED}),
+    Status.STOPPED: frozenset({Status.SUBMITTED, Status.TERMINATED}),
+    # Errored is sticky until a user acts: start resubmits, stop settles it as stopped.
+    Status.ERRORED: frozenset({Status.SUBMITTED, Status.STOPPING, Status.STOPPED, Status.TERMINATED}),
+    Status.TERMINATED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+def check_transition(current: Status, new: Status) -> None:
+    if new != current and new not in TRANSITIONS[current]:
+        raise InvalidTransition(f"cannot go from {current} to {new}")
