@@ -12,11 +12,13 @@ from dockyard.server.workloads.statuses import Status
 POLICY = RestartPolicy(backoff_seconds=10, backoff_max_seconds=300, limit=5)
 
 
-def _view(*replicas: ReplicaView, status=Status.LAUNCHING, desired="running", count=None, expires=None):
+def _view(
+    *replicas: ReplicaView, status=Status.LAUNCHING, desired="running", count=None, expires=None
+):
     return WorkloadView(
         desired_state=desired,
         status=status,
-        replica_count=len(replicas) if count is None else count,
+        wanted=tuple(("default", i) for i in range(len(replicas) if count is None else count)),
         replicas=tuple(replicas),
         expires_at=expires,
     )
@@ -24,27 +26,29 @@ def _view(*replicas: ReplicaView, status=Status.LAUNCHING, desired="running", co
 
 def test_new_workload_creates_every_replica() -> None:
     plan = decide(_view(status=Status.SUBMITTED, count=3), now=0, policy=POLICY)
-    assert plan.ensure == [0, 1, 2]
+    assert plan.ensure == [("default", 0), ("default", 1), ("default", 2)]
     assert plan.status == Status.PROVISIONING
 
 
 def test_running_only_when_every_replica_is_ready() -> None:
-    ready = ReplicaView(0, Phase.RUNNING, ready=True)
-    unready = ReplicaView(1, Phase.RUNNING, ready=False)
+    ready = ReplicaView(("default", 0), Phase.RUNNING, ready=True)
+    unready = ReplicaView(("default", 1), Phase.RUNNING, ready=False)
     assert decide(_view(ready, unready), 0, POLICY).status == Status.LAUNCHING
-    both = _view(ready, ReplicaView(1, Phase.RUNNING, ready=True))
+    both = _view(ready, ReplicaView(("default", 1), Phase.RUNNING, ready=True))
     assert decide(both, 0, POLICY).status == Status.RUNNING
 
 
 def test_failed_replica_restarts_at_once_then_backs_off_doubling() -> None:
-    plan = decide(_view(ReplicaView(0, Phase.FAILED)), now=100, policy=POLICY)
-    assert plan.restart == [0]
+    plan = decide(_view(ReplicaView(("default", 0), Phase.FAILED)), now=100, policy=POLICY)
+    assert plan.restart == [("default", 0)]
     change = plan.changes[0]
     assert change.failures_in_a_row == 1 and change.next_restart_at == 110
-    waiting = ReplicaView(0, Phase.FAILED, failures_in_a_row=1, backoff_step=1, next_restart_at=110)
+    waiting = ReplicaView(
+        ("default", 0), Phase.FAILED, failures_in_a_row=1, backoff_step=1, next_restart_at=110
+    )
     assert decide(_view(waiting), now=105, policy=POLICY).restart == []
     plan = decide(_view(waiting), now=110, policy=POLICY)
-    assert plan.restart == [0] and plan.changes[0].next_restart_at == 130  # 20 s after
+    assert plan.restart == [("default", 0)] and plan.changes[0].next_restart_at == 130  # 20 s after
 
 
 def test_backoff_is_capped() -> None:
@@ -52,48 +56,60 @@ def test_backoff_is_capped() -> None:
 
 
 def test_restart_limit_makes_the_workload_errored_with_the_reason() -> None:
-    replica = ReplicaView(0, Phase.FAILED, failures_in_a_row=5, message="exit code 3")
+    replica = ReplicaView(("default", 0), Phase.FAILED, failures_in_a_row=5, message="exit code 3")
     plan = decide(_view(replica), now=0, policy=POLICY)
     assert plan.status == Status.ERRORED
     assert "exit code 3" in (plan.reason or "")
 
 
 def test_errored_is_sticky_until_the_user_acts() -> None:
-    plan = decide(_view(ReplicaView(0, Phase.FAILED), status=Status.ERRORED), 0, POLICY)
+    plan = decide(
+        _view(ReplicaView(("default", 0), Phase.FAILED), status=Status.ERRORED), 0, POLICY
+    )
     assert plan.restart == [] and plan.status is None
 
 
 def test_permanent_error_errors_at_once() -> None:
-    replica = ReplicaView(0, Phase.MISSING, permanent_error="image 'nope:1' not found")
+    replica = ReplicaView(("default", 0), Phase.MISSING, permanent_error="image 'nope:1' not found")
     plan = decide(_view(replica), 0, POLICY)
     assert plan.status == Status.ERRORED and "nope" in (plan.reason or "")
 
 
 def test_liveness_restart_request_restarts_a_running_replica() -> None:
-    plan = decide(_view(ReplicaView(0, Phase.RUNNING, wants_restart=True)), 0, POLICY)
-    assert plan.restart == [0]
+    plan = decide(_view(ReplicaView(("default", 0), Phase.RUNNING, wants_restart=True)), 0, POLICY)
+    assert plan.restart == [("default", 0)]
 
 
 def test_stop_stops_then_settles_stopped() -> None:
-    plan = decide(_view(ReplicaView(0, Phase.RUNNING, ready=True), desired="stopped"), 0, POLICY)
-    assert plan.stop_all and plan.status == Status.STOPPING
+    plan = decide(
+        _view(ReplicaView(("default", 0), Phase.RUNNING, ready=True), desired="stopped"), 0, POLICY
+    )
+    assert plan.stop_all and not plan.remove_all and plan.status == Status.STOPPING
     plan = decide(_view(status=Status.STOPPING, desired="stopped", count=1), 0, POLICY)
     assert plan.status == Status.STOPPED
 
 
 def test_draft_expiry_terminates() -> None:
-    plan = decide(_view(ReplicaView(0, Phase.RUNNING, ready=True), expires=50), now=50, policy=POLICY)
+    plan = decide(
+        _view(ReplicaView(("default", 0), Phase.RUNNING, ready=True), expires=50),
+        now=50,
+        policy=POLICY,
+    )
     assert plan.status == Status.TERMINATED and plan.expired and plan.remove_all
 
 
 def test_scale_down_removes_extra_replicas() -> None:
-    view = _view(ReplicaView(0, Phase.RUNNING, ready=True), ReplicaView(1, Phase.RUNNING, ready=True), count=1)
+    view = _view(
+        ReplicaView(("default", 0), Phase.RUNNING, ready=True),
+        ReplicaView(("default", 1), Phase.RUNNING, ready=True),
+        count=1,
+    )
     plan = decide(view, 0, POLICY)
-    assert plan.remove == [1] and plan.status == Status.RUNNING
+    assert plan.remove == [("default", 1)] and plan.status == Status.RUNNING
 
 
 def test_backoff_resets_after_ten_healthy_minutes() -> None:
-    replica = ReplicaView(0, Phase.RUNNING, ready=True, backoff_step=3, ready_since=0)
+    replica = ReplicaView(("default", 0), Phase.RUNNING, ready=True, backoff_step=3, ready_since=0)
     assert decide(_view(replica), now=599, policy=POLICY).changes == []
     plan = decide(_view(replica), now=600, policy=POLICY)
     assert plan.changes[0].backoff_step == 0

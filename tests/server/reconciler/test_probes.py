@@ -10,7 +10,9 @@ from dockyard.server.reconciler.probes import (
 
 
 def _spec(kind: ProbeKind, **kw) -> ProbeSpec:
-    base = dict(port=8080, path="/health", initial_delay=5, period=2, timeout=1, failure_threshold=3)
+    base = dict(
+        port=8080, path="/health", initial_delay=5, period=2, timeout=1, failure_threshold=3
+    )
     base.update(kw)
     return ProbeSpec(kind=kind, **base)
 
@@ -87,9 +89,19 @@ def test_primary_without_readiness_probe_gets_tcp_check_on_mapped_port() -> None
 
 
 def test_probe_defaults_follow_the_spec() -> None:
-    container = {"name": "primary", "primary": True, "port": 8000,
-                 "livenessProbe": {"path": "/live"}, "readinessProbe": {"path": "/ready"}}
+    container = {
+        "name": "primary",
+        "primary": True,
+        "port": 8000,
+        "livenessProbe": {"path": "/live"},
+        "readinessProbe": {"path": "/ready"},
+    }
     specs = {s.kind: s for s in probes_for_container(container, lambda port: port)}
     live = specs[ProbeKind.LIVENESS]
     assert (live.port, live.initial_delay, live.period, live.timeout, live.failure_threshold) == (
-        8000, 30.0, 30.0, 30.0, 3)
+        8000,
+        30.0,
+        30.0,
+        30.0,
+        3,
+    )

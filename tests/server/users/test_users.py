@@ -83,6 +83,9 @@ def test_duplicate_username_lost_race_is_409_not_500(
         ({"username": "ok", "isAdmin": "maybe"}, ["body", "isAdmin"]),
         ({"username": "ok", "password": "x"}, ["body", "password"]),
         ({"username": 5}, ["body", "username"]),
+        ({"username": "nul\u0000"}, ["body", "username"]),
+        ({"username": "ok", "fullName": "a\u0000b"}, ["body", "fullName"]),
+        ({"username": "ok", "email": "a\u0000@b.io"}, ["body", "email"]),
     ],
 )
 def test_invalid_user_bodies_are_422(client: TestClient, body: dict, loc: list) -> None:

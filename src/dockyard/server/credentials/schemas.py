@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from dockyard.core.base import CamelModel
@@ -44,6 +44,14 @@ class CredentialCreate(CamelModel):
         "passphrase?"
     )
     description: str | None = Field(default=None, max_length=10_000)
+
+    @field_validator("name", "description")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL text cannot hold NUL; secret fields are safe (sealed before storage).
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 def secret_fields(body: CredentialCreate) -> dict[str, Any]:

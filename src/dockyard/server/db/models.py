@@ -7,6 +7,7 @@ from dockyard.server.db.base import Base
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.tags.models import Tag
 from dockyard.server.users.models import ApiToken, User
+from dockyard.server.workloads.models import Proton, Replica, Workload, WorkloadEvent
 
 metadata = Base.metadata
 
@@ -18,5 +19,9 @@ __all__ = [
     "SharedRole",
     "Tag",
     "User",
+    "Workload",
+    "WorkloadEvent",
+    "Proton",
+    "Replica",
     "metadata",
 ]

@@ -36,11 +36,15 @@ class RestartPolicy:
         return min(self.backoff_seconds * 2 ** (step - 1), self.backoff_max_seconds)
 
 
+ReplicaKey = tuple[str, int]  # (container group name, replica index)
+
+
 @dataclass(frozen=True)
 class ReplicaView:
-    index: int
+    key: ReplicaKey
     phase: Phase
     ready: bool = False
+    started: bool = False  # startup probes passed
     wants_restart: bool = False  # a liveness or startup probe gave up on it
     failures_in_a_row: int = 0
     backoff_step: int = 0
@@ -54,14 +58,14 @@ class ReplicaView:
 class WorkloadView:
     desired_state: str  # running | stopped
     status: Status
-    replica_count: int
+    wanted: tuple[ReplicaKey, ...]  # every replica the runtime settings ask for
     replicas: tuple[ReplicaView, ...]
     expires_at: float | None = None
 
 
 @dataclass
 class ReplicaChange:
-    index: int
+    key: ReplicaKey
     failures_in_a_row: int | None = None
     backoff_step: int | None = None
     next_restart_at: float | None = None
@@ -72,9 +76,9 @@ class ReplicaChange:
 
 @dataclass
 class Plan:
-    ensure: list[int] = field(default_factory=list)  # replica indexes to create
-    restart: list[int] = field(default_factory=list)
-    remove: list[int] = field(default_factory=list)
+    ensure: list[ReplicaKey] = field(default_factory=list)  # replicas to create or start
+    restart: list[ReplicaKey] = field(default_factory=list)
+    remove: list[ReplicaKey] = field(default_factory=list)
     stop_all: bool = False
     remove_all: bool = False
     status: Status | None = None
@@ -97,37 +101,38 @@ def decide(view: WorkloadView, now: float, policy: RestartPolicy) -> Plan:
 
 
 def _decide_stopped(view: WorkloadView) -> Plan:
+    # Stopped containers are kept (their logs stay readable); a later start makes a new
+    # proton and the old one is garbage-collected.
     present = [r for r in view.replicas if r.phase not in (Phase.MISSING, Phase.STOPPED)]
     if present:
-        return Plan(stop_all=True, remove_all=True, status=Status.STOPPING)
-    return Plan(
-        remove_all=any(r.phase == Phase.STOPPED for r in view.replicas), status=Status.STOPPED
-    )
+        return Plan(stop_all=True, status=Status.STOPPING)
+    return Plan(status=Status.STOPPED)
 
 
 def _decide_running(view: WorkloadView, now: float, policy: RestartPolicy) -> Plan:
     plan = Plan()
-    by_index = {replica.index: replica for replica in view.replicas}
+    by_key = {replica.key: replica for replica in view.replicas}
+    wanted = set(view.wanted)
     plan.remove = sorted(
-        i for i, r in by_index.items() if i >= view.replica_count and r.phase != Phase.MISSING
+        key for key, r in by_key.items() if key not in wanted and r.phase != Phase.MISSING
     )
-    for index in range(view.replica_count):
-        replica = by_index.get(index) or ReplicaView(index=index, phase=Phase.MISSING)
+    for key in view.wanted:
+        replica = by_key.get(key) or ReplicaView(key=key, phase=Phase.MISSING)
         if replica.permanent_error:
             plan.status, plan.reason = Status.ERRORED, replica.permanent_error
             return plan
         if replica.phase == Phase.MISSING:
-            plan.ensure.append(index)
+            plan.ensure.append(key)
             continue
         healthy_for = now - replica.ready_since if replica.ready_since is not None else 0.0
         if replica.ready and replica.backoff_step and healthy_for >= policy.healthy_reset_seconds:
-            plan.changes.append(ReplicaChange(index, backoff_step=0))
+            plan.changes.append(ReplicaChange(key, backoff_step=0))
         if replica.phase == Phase.FAILED or replica.wants_restart:
             error = _plan_restart(plan, replica, now, policy)
             if error:
                 plan.status, plan.reason = Status.ERRORED, error
                 return plan
-    plan.status = _roll_up(view, by_index, plan)
+    plan.status = _roll_up(view, by_key, plan)
     return plan
 
 
@@ -137,16 +142,15 @@ def _plan_restart(
     """Restart now, wait for the back-off, or give up; returns the reason when giving up."""
     if replica.failures_in_a_row >= policy.limit:
         what = replica.message or "the container keeps failing"
-        return (
-            f"replica {replica.index} restarted {policy.limit} times without becoming ready: {what}"
-        )
+        name = f"{replica.key[0]}-{replica.key[1]}"
+        return f"replica {name} restarted {policy.limit} times without becoming ready: {what}"
     if replica.next_restart_at is not None and now < replica.next_restart_at:
         return None  # still backing off
     step = replica.backoff_step
-    plan.restart.append(replica.index)
+    plan.restart.append(replica.key)
     plan.changes.append(
         ReplicaChange(
-            replica.index,
+            replica.key,
             failures_in_a_row=replica.failures_in_a_row + 1,
             backoff_step=step + 1,
             next_restart_at=now + policy.delay(step + 1),
@@ -157,9 +161,9 @@ def _plan_restart(
     return None
 
 
-def _roll_up(view: WorkloadView, by_index: dict[int, ReplicaView], plan: Plan) -> Status:
+def _roll_up(view: WorkloadView, by_key: dict[ReplicaKey, ReplicaView], plan: Plan) -> Status:
     """Running when every replica is ready; otherwise the earliest stage any replica is in."""
-    wanted = [by_index.get(i) for i in range(view.replica_count)]
+    wanted = [by_key.get(key) for key in view.wanted]
     if (
         all(r is not None and r.ready and r.phase == Phase.RUNNING for r in wanted)
         and not plan.restart

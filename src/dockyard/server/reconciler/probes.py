@@ -106,6 +106,15 @@ class ReplicaHealth:
         if self.started and not self._of_kind(ProbeKind.READINESS):
             self.ready = True
 
+    def assume(self, *, started: bool, ready: bool) -> None:
+        """Take over what an earlier server process recorded (adoption after a restart)."""
+        if started:
+            self.started = True
+            self._passing.update(key for key in self._tracks if key[1] == ProbeKind.STARTUP)
+        if started and ready:
+            self.ready = True
+            self._passing.update(key for key in self._tracks if key[1] == ProbeKind.READINESS)
+
     def _of_kind(self, kind: ProbeKind) -> list[_Track]:
         return [track for (_, k), track in self._tracks.items() if k == kind]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dockyard.server.sharing.models import SharedRole
@@ -46,7 +47,9 @@ def visible_to(user_id: str, anchors: list[tuple[str, ColumnElement[str]]]) -> C
     )
 
 
-def grants_of(session: Session, resource_type: str, resource_id: str) -> list[tuple[SharedRole, User]]:
+def grants_of(
+    session: Session, resource_type: str, resource_id: str
+) -> list[tuple[SharedRole, User]]:
     rows = session.execute(
         select(SharedRole, User)
         .join(User, User.id == SharedRole.user_id)
@@ -75,6 +78,28 @@ def add_grant(
         resource_type=resource_type, resource_id=resource_id, user_id=user_id, role=role
     )
     session.add(grant)
+    session.flush()
+    return grant
+
+
+def set_grant(
+    session: Session, resource_type: str, resource_id: str, user_id: str, role: str
+) -> SharedRole:
+    """Give the user `role` on the object, adding or changing their one grant.
+
+    Two requests may both find no grant and insert; the loser's insert hits the unique
+    constraint inside a savepoint and becomes an update of the winner's row.
+    """
+    grant = find_grant(session, resource_type, resource_id, user_id)
+    if grant is None:
+        try:
+            with session.begin_nested():
+                return add_grant(session, resource_type, resource_id, user_id, role)
+        except IntegrityError:
+            grant = find_grant(session, resource_type, resource_id, user_id)
+            if grant is None:
+                raise
+    grant.role = role
     session.flush()
     return grant
 

@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 from dockyard.core.errors import Conflict, Forbidden, NotFound
 from dockyard.core.models import SharedRole as SharedRoleOut
 from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.ids import is_valid_id
 from dockyard.server.sharing import repository
-from dockyard.server.sharing.roles import Right, Role, best_level, permissions_for
+from dockyard.server.sharing.roles import NO_ROLE, Right, Role, best_level, permissions_for
 from dockyard.server.sharing.schemas import SharedRolesUpdate
 from dockyard.server.users import repository as users
+from dockyard.server.users.models import User
 
 
 @dataclass(frozen=True)
@@ -100,27 +102,40 @@ def update_roles(
 ) -> None:
     """Set each listed grant (NO_ROLE removes one); grants not listed stay."""
     require(session, principal, target, Right.OWN)
+    owners_before = _owner_count(session, target)
     for entry in body.roles:
-        user = (
-            users.get_user(session, entry.id)
-            if entry.id is not None
-            else users.get_user_by_username(session, entry.username or "")
-        )
-        if user is None:
-            raise NotFound.of("user", entry.id or entry.username or "")
-        grant = repository.find_grant(session, target.resource_type, target.resource_id, user.id)
-        if entry.role == "NO_ROLE":
+        user = _recipient(session, entry.id, entry.username)
+        if entry.role == NO_ROLE:
+            grant = repository.find_grant(
+                session, target.resource_type, target.resource_id, user.id
+            )
             if grant is not None:
                 session.delete(grant)
-        elif grant is None:
-            repository.add_grant(
+                session.flush()
+        else:
+            repository.set_grant(
                 session, target.resource_type, target.resource_id, user.id, entry.role
             )
-        else:
-            grant.role = entry.role
-    session.flush()
-    remaining = repository.grants_of(session, target.resource_type, target.resource_id)
-    if not any(grant.role == Role.OWNER for grant, _ in remaining):
+    # Only a change that takes the last owner away is refused: an object whose owners are
+    # on a parent (an artifact in a shared repository) may still gain other grants.
+    if owners_before > 0 and _owner_count(session, target) == 0:
         raise Conflict(
             f"The {target.kind.replace('_', ' ')} must keep at least one owner.", code="last_owner"
         )
+
+
+def _owner_count(session: Session, target: Target) -> int:
+    grants = repository.grants_of(session, target.resource_type, target.resource_id)
+    return sum(1 for grant, _ in grants if grant.role == Role.OWNER)
+
+
+def _recipient(session: Session, user_id: str | None, username: str | None) -> User:
+    # Malformed ids and NUL characters never reach the database (PostgreSQL refuses NUL).
+    if user_id is not None:
+        user = users.get_user(session, user_id) if is_valid_id(user_id) else None
+    else:
+        name = username or ""
+        user = users.get_user_by_username(session, name) if "\x00" not in name else None
+    if user is None:
+        raise NotFound.of("user", user_id or username or "")
+    return user

@@ -26,9 +26,26 @@ class UserCreate(StrictCamelModel):
             return None
         return value
 
+    @field_validator("email", "full_name")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return reject_nul(value)
+
 
 class ApiTokenCreate(StrictCamelModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"\S")
     user_id: str | None = Field(
         default=None, max_length=64, description="Owner of the token (another user: admins only)."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        return reject_nul(value)
+
+
+def reject_nul(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL characters: refuse them as invalid input, not a 500."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value

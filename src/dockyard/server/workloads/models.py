@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dockyard.server.db.base import Base, IdMixin, TimestampMixin
@@ -60,9 +70,12 @@ class Proton(IdMixin, TimestampMixin, Base):
 
 class Replica(IdMixin, TimestampMixin, Base):
     __tablename__ = "replicas"
-    __table_args__ = (Index("ix_replicas_proton", "proton_id", "index"),)
+    __table_args__ = (
+        UniqueConstraint("proton_id", "group_name", "index", name="uq_replicas_slot"),
+    )
 
     proton_id: Mapped[str] = mapped_column(ForeignKey("protons.id", ondelete="CASCADE"))
+    group_name: Mapped[str] = mapped_column(String(200), default="default")
     index: Mapped[int] = mapped_column(Integer)
     phase: Mapped[str] = mapped_column(String(16), default="pending")
     handle: Mapped[str | None] = mapped_column(String(200))

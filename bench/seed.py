@@ -1,0 +1,257 @@
+"""Bulk seeding for the API benchmark: many artifacts straight into the database.
+
+Going through the API would take an hour for 100,000 rows; SQLAlchemy core inserts take
+seconds. The rows look like the API's own: a repository per five artifacts, every other
+artifact locked at the next version of its repository, a tag each, owner grants for the
+bench user, and (on SQLite) the search index filled by the triggers of the migrations.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from dockyard.server.artifact_repos.models import ArtifactRepository
+from dockyard.server.artifacts.models import Artifact
+from dockyard.server.db.models import metadata
+from dockyard.server.kit.ids import new_id
+from dockyard.server.sharing.models import SharedRole
+from dockyard.server.tags.models import Tag
+from dockyard.server.users.models import ApiToken, User
+from dockyard.server.users.tokens import hash_token
+
+# Resource types the sharing tables use for these objects.
+ARTIFACT_TYPE = "artifact"
+REPOSITORY_TYPE = "artifact_repository"
+
+# A word no generated description contains except the few rows meant to match the search.
+NEEDLE = "zephyrquill"
+NEEDLE_ROWS = 60  # matching rows at every size; half of them locked
+PER_REPOSITORY = 5
+CHUNK = 5_000
+
+_WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "model",
+    "service",
+    "inference",
+    "batch",
+    "stream",
+    "embed",
+    "rank",
+    "vector",
+    "token",
+    "summarize",
+    "translate",
+    "classify",
+]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    artifact_ids: list[str]
+    repositories: int
+    needle_locked: int  # rows a `search=NEEDLE&status=locked` list must return
+
+
+def spec(index: int) -> dict[str, Any]:
+    return {
+        "containerGroups": [
+            {
+                "name": "default",
+                "containers": [
+                    {
+                        "name": "primary",
+                        "primary": True,
+                        "imageUri": f"registry.example.com/team/app:{index % 97}",
+                        "port": 8080,
+                        "entrypoint": ["python", "-m", "http.server", "8080"],
+                        "environmentVars": [{"name": "INDEX", "value": str(index)}],
+                        "readinessProbe": {
+                            "path": "/",
+                            "port": 8080,
+                            "scheme": "HTTP",
+                            "initialDelaySeconds": 30,
+                            "periodSeconds": 30,
+                            "timeoutSeconds": 30,
+                            "failureThreshold": 3,
+                        },
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]
+
+
+def _insert(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        with engine.begin() as connection:
+            connection.execute(insert(table), chunk)
+
+
+def seed(engine: Engine, count: int, owner_id: str, seed_value: int = 7) -> Seeded:
+    """Insert `count` artifacts owned by `owner_id`; deterministic for one seed."""
+    rng = random.Random(seed_value)
+    start = datetime.now(UTC) - timedelta(days=30)
+    step = timedelta(days=30) / max(count, 1)
+    # Spread the needle rows over the whole table, as real matches would be.
+    needles = set(rng.sample(range(count), min(NEEDLE_ROWS, count)))
+
+    repositories: list[dict[str, Any]] = []
+    artifacts: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    grants: list[dict[str, Any]] = []
+    needle_locked = 0
+    repository: dict[str, Any] = {}
+    for index in range(count):
+        moment = start + step * index
+        if index % PER_REPOSITORY == 0:
+            repository = {
+                "id": new_id(),
+                "name": f"repo-{index // PER_REPOSITORY}",
+                "description": "",
+                "type": "service",
+                "last_version_number": 0,
+                "creator_id": owner_id,
+                "created_at": moment,
+                "updated_at": moment,
+            }
+            repositories.append(repository)
+            grants.append(_grant(REPOSITORY_TYPE, repository["id"], owner_id, moment))
+        words = rng.sample(_WORDS, 8)
+        if index in needles:
+            words.insert(rng.randrange(len(words)), NEEDLE)
+        locked = index % 2 == 1
+        version = None
+        if locked:
+            repository["last_version_number"] += 1
+            version = repository["last_version_number"]
+            needle_locked += index in needles
+        artifact_id = new_id()
+        artifacts.append(
+            {
+                "id": artifact_id,
+                "repository_id": repository["id"],
+                "name": f"{words[0]}-{words[1]}-{index}",
+                "description": " ".join(words),
+                "type": "service",
+                "status": "locked" if locked else "draft",
+                "version": version,
+                "spec": spec(index),
+                "creator_id": owner_id,
+                "locked_at": moment if locked else None,
+                "created_at": moment,
+                "updated_at": moment,
+            }
+        )
+        tags.append(
+            {
+                "id": new_id(),
+                "resource_type": ARTIFACT_TYPE,
+                "resource_id": artifact_id,
+                "name": "team",
+                "value": rng.choice(("search", "ranking", "vision", "speech")),
+            }
+        )
+        grants.append(_grant(ARTIFACT_TYPE, artifact_id, owner_id, moment))
+
+    _insert(engine, ArtifactRepository.__table__, repositories)
+    _insert(engine, Artifact.__table__, artifacts)
+    _insert(engine, Tag.__table__, tags)
+    _insert(engine, SharedRole.__table__, grants)
+    _analyze(engine)
+    return Seeded([row["id"] for row in artifacts], len(repositories), needle_locked)
+
+
+def _grant(resource_type: str, resource_id: str, user_id: str, moment: datetime) -> dict:
+    return {
+        "id": new_id(),
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "user_id": user_id,
+        "role": "OWNER",
+        "created_at": moment,
+        "updated_at": moment,
+    }
+
+
+def _analyze(engine: Engine) -> None:
+    # Fresh statistics, as a long-running database would have them.
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+
+
+def create_user(engine: Engine, username: str, *, is_admin: bool = False) -> str:
+    now = datetime.now(UTC)
+    user_id = new_id()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(User.__table__),
+            {
+                "id": user_id,
+                "username": username,
+                "is_admin": is_admin,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    return user_id
+
+
+def add_token(engine: Engine, user_id: str, token: str) -> None:
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(ApiToken.__table__),
+            {
+                "id": new_id(),
+                "name": "bench",
+                "user_id": user_id,
+                "token_hash": hash_token(token),
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+
+
+def user_id_of(engine: Engine, username: str) -> str:
+    with engine.connect() as connection:
+        return connection.execute(select(User.id).where(User.username == username)).scalar_one()
+
+
+__all__ = ["NEEDLE", "Seeded", "add_token", "create_user", "metadata", "seed", "spec", "user_id_of"]

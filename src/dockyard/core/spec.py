@@ -1,0 +1,382 @@
+"""The artifact spec: what runs. Shape and cross-field rules live here, shared with the SDK.
+
+Structural rules (one primary per group, ports, unique names, probe paths, env var names) are
+checked while parsing, so every error carries its JSON path below `spec`. Rules that depend on
+the server's configuration or the caller (image allow/deny lists, security-context loosening,
+sources not supported yet) are in `check_spec_rules`, called by the server on every write.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import pydantic_core
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from dockyard.core.base import StrictCamelModel
+from dockyard.core.errors import Forbidden, RuleViolation
+from dockyard.core.images import image_allowed, parse_image_reference
+
+# Injected by the platform into every container; a user variable may not shadow them.
+RESERVED_ENV_NAMES = frozenset({"WORKLOAD_ID", "PORT", "DOCKYARD_ENDPOINT"})
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Group and container names end up in runtime object names and labels.
+OBJECT_NAME = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62})$"
+DEFAULT_PROBE_PORT = 8080
+
+
+class SpecModel(StrictCamelModel):
+    """Base of the spec's parts: unset optional fields are left out of the JSON form."""
+
+    # No return annotation on purpose: with one, pydantic would document the output as that
+    # type instead of the model's own schema.
+    @model_serializer(mode="wrap")
+    def _drop_nulls(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]  # noqa: ANN202
+        data = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
+class ProbeConfig(SpecModel):
+    """An HTTP probe; omitted fields are filled in on write, so reads show the defaults."""
+
+    path: str = Field(max_length=2048, description="HTTP path to request; starts with '/'.")
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="Default: the container's port."
+    )
+    scheme: Literal["HTTP", "HTTPS"] = "HTTP"
+    host: str | None = Field(default=None, max_length=253, description="Default: the replica.")
+    http_headers: dict[str, str] | None = None
+    initial_delay_seconds: int = Field(default=30, ge=0, le=86400)
+    period_seconds: int = Field(default=30, ge=1, le=86400)
+    timeout_seconds: int = Field(default=30, ge=1, le=86400)
+    failure_threshold: int = Field(default=3, ge=1, le=1000)
+    success_threshold: int | None = Field(default=None, ge=1, le=1000)
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("a probe path must start with '/'")
+        return value
+
+
+class EnvironmentVar(SpecModel):
+    """One variable; the fields needed depend on `source` (checked by the container)."""
+
+    source: Literal["string", "dr-credential", "api-key"] = "string"
+    name: str | None = Field(default=None, max_length=256)
+    value: str | None = Field(default=None, max_length=131072, description="For `string`.")
+    dr_credential_id: str | None = Field(
+        default=None, max_length=64, description="For `dr-credential`: the credential's id."
+    )
+    key: str | None = Field(
+        default=None, max_length=128, description="For `dr-credential`: the credential field."
+    )
+
+
+class Capabilities(SpecModel):
+    add: list[str] | None = None
+    drop: list[str] | None = None
+
+
+class SeccompProfile(SpecModel):
+    type: Literal["RuntimeDefault", "Localhost", "Unconfined"]
+    localhost_profile: str | None = Field(default=None, max_length=4096)
+
+
+class SecurityContext(SpecModel):
+    """Hardening applied to the container; non-admins may only tighten it."""
+
+    read_only_root_filesystem: bool | None = None
+    allow_privilege_escalation: bool | None = None
+    capabilities: Capabilities | None = None
+    seccomp_profile: SeccompProfile | None = None
+    run_as_non_root: bool | None = None
+    run_as_user: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    run_as_group: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class CodeRefDatarobot(SpecModel):
+    catalog_id: str = Field(max_length=64)
+    catalog_version_id: str = Field(max_length=64)
+
+
+class CodeRef(SpecModel):
+    provider: Literal["datarobot"] = "datarobot"
+    type: Literal["datarobot"] = "datarobot"
+    datarobot: CodeRefDatarobot | None = None
+
+
+class Dockerfile(SpecModel):
+    """`provided` (a Dockerfile in the source) or `generated` (from an environment)."""
+
+    source: Literal["provided", "generated"] = "provided"
+    path: str | None = Field(default=None, max_length=1024)
+    execution_environment_id: str | None = Field(default=None, max_length=64)
+    execution_environment_version_id: str | None = Field(default=None, max_length=64)
+    entrypoint: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_source(self) -> Dockerfile:
+        if self.source == "provided":
+            self.path = self.path or "./Dockerfile"
+        else:
+            needed = ("execution_environment_id", "execution_environment_version_id")
+            if any(getattr(self, name) is None for name in needed) or not self.entrypoint:
+                raise ValueError(
+                    "a generated Dockerfile needs executionEnvironmentId, "
+                    "executionEnvironmentVersionId and a non-empty entrypoint"
+                )
+        return self
+
+
+class ImageBuildConfig(SpecModel):
+    """Stored as given; this release builds no images (builds answer 501)."""
+
+    code_ref: CodeRef | None = None
+    dockerfile: Dockerfile = Field(default_factory=Dockerfile)
+
+
+class Container(SpecModel):
+    name: str | None = Field(default=None, pattern=OBJECT_NAME, description="Default: see group.")
+    description: str = Field(default="", max_length=5000)
+    primary: bool = False
+    image_uri: str | None = Field(default=None, max_length=1024)
+    image_build_config: ImageBuildConfig | None = None
+    build: Any = Field(default=None, description="Server-set build info; ignored on input.")
+    entrypoint: list[str] | None = Field(default=None, max_length=1000)
+    port: int | None = Field(default=None, ge=1024, le=65535)
+    environment_vars: list[EnvironmentVar] = Field(default_factory=list, max_length=1000)
+    readiness_probe: ProbeConfig | None = None
+    liveness_probe: ProbeConfig | None = None
+    startup_probe: ProbeConfig | None = None
+    security_context: SecurityContext | None = None
+
+    @field_validator("image_uri")
+    @classmethod
+    def _oci_reference(cls, value: str | None) -> str | None:
+        if value is not None and parse_image_reference(value) is None:
+            raise ValueError(f"'{value}' is not a valid OCI image reference")
+        return value
+
+    @field_validator("build", mode="before")
+    @classmethod
+    def _drop_build(cls, _: Any) -> None:
+        # Build info is the server's to write; whatever a client sends back is discarded.
+        return None
+
+
+class ContainerGroup(SpecModel):
+    name: str = Field(default="default", pattern=OBJECT_NAME)
+    containers: list[Container] = Field(default_factory=list, max_length=100)
+
+
+PROBES = ("readiness_probe", "liveness_probe", "startup_probe")
+
+
+class ServiceArtifactSpec(SpecModel):
+    """The spec of a `service` artifact: container groups of containers."""
+
+    type: Literal["service"] = Field(default="service", description="Set from the artifact.")
+    container_groups: list[ContainerGroup] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _check_and_fill(self) -> ServiceArtifactSpec:
+        problems = _Problems()
+        if not self.container_groups:
+            problems.add(["containerGroups"], "at least one container group is required")
+        seen_groups: set[str] = set()
+        for g, group in enumerate(self.container_groups):
+            at = ["containerGroups", g]
+            if group.name in seen_groups:
+                problems.add([*at, "name"], f"duplicate container group name '{group.name}'")
+            seen_groups.add(group.name)
+            _check_group(group, at, problems)
+        problems.raise_if_any()
+        return self
+
+
+def _check_group(group: ContainerGroup, at: list[str | int], problems: _Problems) -> None:
+    if not group.containers:
+        problems.add([*at, "containers"], "a container group needs at least one container")
+        return
+    primaries = [c for c, container in enumerate(group.containers) if container.primary]
+    if len(primaries) != 1:
+        where = [*at, "containers", primaries[1]] if primaries else [*at, "containers"]
+        problems.add(
+            [*where, "primary"] if primaries else where,
+            f"a container group needs exactly one primary container, found {len(primaries)}",
+        )
+    _fill_names(group)
+    seen: set[str] = set()
+    for c, container in enumerate(group.containers):
+        here = [*at, "containers", c]
+        if container.name in seen:
+            problems.add([*here, "name"], f"duplicate container name '{container.name}'")
+        seen.add(container.name or "")
+        if container.primary and container.port is None:
+            problems.add([*here, "port"], "the primary container needs a port (1024-65535)")
+        if not container.primary and container.port is not None:
+            problems.add([*here, "port"], "only the primary container may have a port")
+        _check_env(container, [*here, "environmentVars"], problems)
+        _fill_probes(container, here, problems)
+
+
+def _fill_names(group: ContainerGroup) -> None:
+    """A missing name is `primary` for the primary container and `sidecar-N` otherwise."""
+    sidecars = 0
+    for container in group.containers:
+        if not container.primary:
+            sidecars += 1
+        if container.name is None:
+            container.name = "primary" if container.primary else f"sidecar-{sidecars}"
+
+
+def _check_env(container: Container, at: list[str | int], problems: _Problems) -> None:
+    seen: set[str] = set()
+    for v, var in enumerate(container.environment_vars):
+        here = [*at, v]
+        if var.source == "api-key":
+            continue  # refused as a rule (env_source_not_supported), not a shape error
+        if var.name is None:
+            problems.add([*here, "name"], "Field required", "missing")
+        elif not ENV_NAME.match(var.name):
+            problems.add([*here, "name"], "must match [A-Za-z_][A-Za-z0-9_]*")
+        elif var.name in RESERVED_ENV_NAMES:
+            problems.add([*here, "name"], f"'{var.name}' is set by the platform")
+        elif var.name in seen:
+            problems.add([*here, "name"], f"duplicate environment variable '{var.name}'")
+        if var.name:
+            seen.add(var.name)
+        if var.source == "string":
+            _only(var, here, problems, required=("value",), forbidden=("dr_credential_id", "key"))
+        else:
+            _only(var, here, problems, required=("dr_credential_id", "key"), forbidden=("value",))
+
+
+def _only(
+    var: EnvironmentVar,
+    at: list[str | int],
+    problems: _Problems,
+    *,
+    required: tuple[str, ...],
+    forbidden: tuple[str, ...],
+) -> None:
+    for name in required:
+        if getattr(var, name) is None:
+            problems.add([*at, _camel(name)], "Field required", "missing")
+    for name in forbidden:
+        if getattr(var, name) is not None:
+            problems.add(
+                [*at, _camel(name)], f"not allowed with source '{var.source}'", "extra_forbidden"
+            )
+
+
+def _fill_probes(container: Container, at: list[str | int], problems: _Problems) -> None:
+    for attribute in PROBES:
+        probe: ProbeConfig | None = getattr(container, attribute)
+        if probe is None or probe.port is not None:
+            continue
+        if container.port is None and not container.primary:
+            problems.add(
+                [*at, _camel(attribute), "port"],
+                "a probe on a container without a port must name its port",
+            )
+            continue
+        probe.port = container.port or DEFAULT_PROBE_PORT
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class _Problems:
+    """Collects every error of a spec so the client sees them all at once."""
+
+    def __init__(self) -> None:
+        self.items: list[InitErrorDetails] = []
+
+    def add(self, loc: list[str | int], msg: str, kind: str = "value_error") -> None:
+        error = PydanticCustomError(kind, msg) if kind != "missing" else "missing"
+        self.items.append(InitErrorDetails(type=error, loc=tuple(loc), input=None))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            # Raised inside the validator, pydantic prefixes these locs with the spec's own path.
+            raise pydantic_core.ValidationError.from_exception_data("spec", self.items)
+
+
+def check_spec_rules(
+    spec: ServiceArtifactSpec,
+    *,
+    is_admin: bool,
+    allowlist: list[str],
+    denylist: list[str],
+) -> None:
+    """The rules of a spec write that are not about its shape (422 with a code, or 403)."""
+    for g, group in enumerate(spec.container_groups):
+        for c, container in enumerate(group.containers):
+            where = f"containerGroups[{g}].containers[{c}]"
+            _check_image(container, where, allowlist, denylist)
+            for v, var in enumerate(container.environment_vars):
+                if var.source == "api-key":
+                    raise RuleViolation(
+                        f"{where}.environmentVars[{v}]: the 'api-key' source is not supported yet.",
+                        code="env_source_not_supported",
+                    )
+            if not is_admin and loosens(container.security_context):
+                raise Forbidden(
+                    f"{where}.securityContext: only admins may add capabilities, allow "
+                    "privilege escalation or disable seccomp.",
+                    code="security_context_forbidden",
+                )
+
+
+def _check_image(container: Container, where: str, allow: list[str], deny: list[str]) -> None:
+    if not container.image_uri:
+        raise RuleViolation(
+            f"{where}.imageUri is required: this release builds no images on the server.",
+            code="image_uri_required",
+        )
+    if not image_allowed(container.image_uri, allowlist=allow, denylist=deny):
+        raise RuleViolation(
+            f"Image URI '{container.image_uri}' is not permitted on this cluster.",
+            code="image_not_allowed",
+        )
+
+
+def loosens(context: SecurityContext | None) -> bool:
+    """True when a security context grants more than the runtime's defaults."""
+    if context is None:
+        return False
+    if context.capabilities is not None and context.capabilities.add:
+        return True
+    if context.allow_privilege_escalation:
+        return True
+    return context.seccomp_profile is not None and context.seccomp_profile.type == "Unconfined"
+
+
+def credential_references(spec: ServiceArtifactSpec) -> list[tuple[list[str | int], str, str]]:
+    """`(loc below spec, credential id, key)` of every `dr-credential` variable."""
+    found: list[tuple[list[str | int], str, str]] = []
+    for g, group in enumerate(spec.container_groups):
+        for c, container in enumerate(group.containers):
+            for v, var in enumerate(container.environment_vars):
+                if var.source == "dr-credential" and var.dr_credential_id and var.key:
+                    loc: list[str | int] = ["containerGroups", g, "containers", c]
+                    found.append(([*loc, "environmentVars", v], var.dr_credential_id, var.key))
+    return found
+
+
+def spec_to_json(spec: ServiceArtifactSpec) -> dict[str, Any]:
+    """The stored and returned form: camelCase, unset optional fields left out."""
+    return spec.model_dump(mode="json", by_alias=True)

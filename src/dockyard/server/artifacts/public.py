@@ -1,0 +1,63 @@
+"""Rows → public models, a page at a time: tags, rights and creators in one query each."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from dockyard.core.artifacts import Artifact as ArtifactOut
+from dockyard.core.models import UserData
+from dockyard.core.spec import ServiceArtifactSpec
+from dockyard.server.artifacts.models import Artifact
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.clock import isoformat
+from dockyard.server.sharing import service as sharing
+from dockyard.server.sharing.service import Target
+from dockyard.server.tags import service as tags
+from dockyard.server.users import repository as users
+
+ARTIFACT = "artifact"  # resource type of grants and tags, and the prefix of its error codes
+REPOSITORY = "repository"
+
+
+def artifact_target(row: Artifact) -> Target:
+    """Grants on the artifact's repository apply to the artifact too."""
+    return Target(ARTIFACT, row.id, ARTIFACT, parents=((REPOSITORY, row.repository_id),))
+
+
+def creators(session: Session, user_ids: set[str | None]) -> dict[str, UserData]:
+    found = users.users_by_ids(session, {user_id for user_id in user_ids if user_id})
+    return {
+        user.id: UserData(
+            id=user.id, username=user.username, email=user.email, full_name=user.full_name
+        )
+        for user in found.values()
+    }
+
+
+def publish(session: Session, principal: Principal, rows: list[Artifact]) -> list[ArtifactOut]:
+    ids = [row.id for row in rows]
+    tag_map = tags.tags_for(session, ARTIFACT, ids)
+    levels = sharing.levels_of(session, principal, [artifact_target(row) for row in rows])
+    people = creators(session, {row.creator_id for row in rows})
+    return [
+        ArtifactOut(
+            id=row.id,
+            name=row.name,
+            description=row.description or "",
+            type=row.type,
+            status="locked" if row.status == "locked" else "draft",
+            version=row.version,
+            artifact_repository_id=row.repository_id,
+            spec=ServiceArtifactSpec.model_validate(row.spec),
+            tags=tag_map.get(row.id, []),
+            permissions=sharing.permissions(levels.get(row.id)),
+            creator=people.get(row.creator_id) if row.creator_id else None,
+            created_at=isoformat(row.created_at) or "",
+            updated_at=isoformat(row.updated_at) or "",
+        )
+        for row in rows
+    ]
+
+
+def publish_one(session: Session, principal: Principal, row: Artifact) -> ArtifactOut:
+    return publish(session, principal, [row])[0]

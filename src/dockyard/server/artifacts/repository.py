@@ -1,0 +1,62 @@
+"""SQL for artifacts: rows, the repository's artifacts, lists."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from dockyard.server.artifacts.models import Artifact
+
+ARTIFACTS = Artifact.__table__
+
+
+def get_artifact(
+    session: Session, artifact_id: str, *, for_update: bool = False
+) -> Artifact | None:
+    query = select(Artifact).where(Artifact.id == artifact_id)
+    if for_update:
+        # On PostgreSQL, writes to one artifact (edit, lock, delete) queue on its row, so a
+        # lock and an edit racing each other cannot both pass the "still a draft" check.
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def add_artifact(session: Session, artifact: Artifact) -> Artifact:
+    session.add(artifact)
+    session.flush()
+    return artifact
+
+
+def artifacts_in(
+    session: Session, repository_id: str, *, for_update: bool = False
+) -> list[Artifact]:
+    query = (
+        select(Artifact)
+        .where(Artifact.repository_id == repository_id)
+        .order_by(Artifact.created_at, Artifact.id)
+    )
+    if for_update:
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def list_artifacts(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    order_by: list[ColumnElement],
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[Artifact], int]:
+    """One page and the total over the same filtered query."""
+    total = session.scalar(select(func.count()).select_from(Artifact).where(*conditions))
+    rows = session.scalars(
+        select(Artifact).where(*conditions).order_by(*order_by).offset(offset).limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+def delete_artifacts(session: Session, artifacts: list[Artifact]) -> None:
+    for artifact in artifacts:
+        session.delete(artifact)
+    session.flush()

@@ -1,0 +1,368 @@
+"""Artifact rules: create, edit, lock, clone and delete, and who may do each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dockyard.core.artifacts import Artifact as ArtifactOut
+from dockyard.core.errors import (
+    Conflict,
+    NotFound,
+    NotImplementedYet,
+    RuleViolation,
+    ValidationFailed,
+)
+from dockyard.core.spec import (
+    ServiceArtifactSpec,
+    check_spec_rules,
+    credential_references,
+    spec_to_json,
+)
+from dockyard.server.artifact_repos import repository as repositories
+from dockyard.server.artifact_repos.models import ArtifactRepository
+from dockyard.server.artifacts import repository
+from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.public import ARTIFACT, REPOSITORY, artifact_target, publish_one
+from dockyard.server.artifacts.schemas import ArtifactClone, ArtifactCreate, ArtifactUpdate
+from dockyard.server.artifacts.schemas import normal_status as _status
+from dockyard.server.credentials.service import validate_env_reference
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.clock import utcnow
+from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.settings import Settings
+from dockyard.server.sharing import service as sharing
+from dockyard.server.sharing.roles import Right
+from dockyard.server.sharing.service import Target
+from dockyard.server.tags import service as tags
+from dockyard.server.tags.schemas import TagInput
+from dockyard.server.users import repository as users
+
+# --- access ----------------------------------------------------------------------------------
+
+
+def load(session: Session, artifact_id: str, *, for_update: bool = False) -> Artifact:
+    """The artifact, or its 404 (a malformed id is the same 404 and never reaches SQL)."""
+    row = None
+    if is_valid_id(artifact_id):
+        row = repository.get_artifact(session, artifact_id, for_update=for_update)
+    if row is None:
+        raise NotFound.of(ARTIFACT, artifact_id)
+    return row
+
+
+def require(
+    session: Session,
+    principal: Principal,
+    artifact_id: str,
+    right: Right,
+    *,
+    for_update: bool = False,
+) -> Artifact:
+    row = load(session, artifact_id, for_update=for_update)
+    sharing.require(session, principal, artifact_target(row), right)
+    return row
+
+
+def resolve_target(session: Session, artifact_id: str) -> Target:
+    """For the sharedRoles routes."""
+    return artifact_target(load(session, artifact_id))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def get_artifact(session: Session, principal: Principal, artifact_id: str) -> ArtifactOut:
+    return publish_one(session, principal, require(session, principal, artifact_id, Right.VIEW))
+
+
+def refuse_builds(session: Session, principal: Principal, artifact_id: str) -> None:
+    """Every builds route: 404 for an unknown artifact first, then 501."""
+    require(session, principal, artifact_id, Right.VIEW)
+    raise NotImplementedYet(
+        "Image builds are not implemented in this release: give each container an imageUri."
+    )
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def create_artifact(
+    session: Session, principal: Principal, body: ArtifactCreate, settings: Settings
+) -> ArtifactOut:
+    spec = _checked_spec(
+        session, principal, body.spec, settings, owner_id=principal.user_id, loc=["body", "spec"]
+    )
+    home = _repository_for(session, principal, body)
+    row = repository.add_artifact(
+        session,
+        Artifact(
+            repository_id=home.id,
+            name=body.name,
+            description=body.description or "",
+            type=body.type,
+            status="draft",
+            spec=spec,
+            creator_id=principal.user_id,
+        ),
+    )
+    sharing.grant_owner(session, ARTIFACT, row.id, principal.user_id)
+    if body.tags:
+        tags.set_tags(session, ARTIFACT, row.id, body.tags)
+    if _status(body.status) == "locked":
+        _lock(session, row)  # the IaC tools create artifacts already locked
+    return publish_one(session, principal, row)
+
+
+def replace_artifact(
+    session: Session,
+    principal: Principal,
+    artifact_id: str,
+    body: ArtifactCreate,
+    settings: Settings,
+) -> ArtifactOut:
+    """PUT: every field of the create body; omitted tags are kept."""
+    row = require(session, principal, artifact_id, Right.UPDATE, for_update=True)
+    _refuse_if_locked(row)
+    if _status(body.status) != "draft":
+        raise ValidationFailed.at(
+            ["body", "status"], 'PUT does not lock an artifact; send PATCH {"status": "locked"}'
+        )
+    if body.type != row.type:
+        raise ValidationFailed.at(["body", "type"], "the type of an artifact cannot change")
+    if body.artifact_repository_id not in (None, row.repository_id):
+        raise ValidationFailed.at(
+            ["body", "artifactRepositoryId"], "an artifact cannot move to another repository"
+        )
+    row.spec = _checked_spec(
+        session,
+        principal,
+        body.spec,
+        settings,
+        owner_id=_owner(row, principal),
+        loc=["body", "spec"],
+    )
+    row.name = body.name
+    row.description = body.description or ""
+    if body.tags is not None:
+        tags.set_tags(session, ARTIFACT, row.id, body.tags)
+    row.updated_at = utcnow()
+    session.flush()
+    return publish_one(session, principal, row)
+
+
+def update_artifact(
+    session: Session,
+    principal: Principal,
+    artifact_id: str,
+    body: ArtifactUpdate,
+    settings: Settings,
+) -> ArtifactOut:
+    """PATCH: only the fields present change; `{"status": "locked"}` locks."""
+    row = require(session, principal, artifact_id, Right.UPDATE, for_update=True)
+    present = body.model_fields_set
+    status = _status(body.status) if body.status is not None else None
+    if row.status == "locked" and ({"name", "description", "spec"} & present or status):
+        _refuse_if_locked(row)  # tags and sharing stay editable on a locked artifact
+    if body.spec is not None:
+        row.spec = _checked_spec(
+            session,
+            principal,
+            body.spec,
+            settings,
+            owner_id=_owner(row, principal),
+            loc=["body", "spec"],
+        )
+    if body.name is not None:
+        row.name = body.name
+    if "description" in present:
+        row.description = body.description or ""
+    if body.tags is not None:
+        tags.set_tags(session, ARTIFACT, row.id, body.tags)
+    row.updated_at = utcnow()
+    if status == "locked":
+        _lock(session, row)
+    session.flush()
+    return publish_one(session, principal, row)
+
+
+def clone_artifact(
+    session: Session,
+    principal: Principal,
+    artifact_id: str,
+    body: ArtifactClone,
+    settings: Settings,
+) -> ArtifactOut:
+    """A new draft in the same repository with the source's spec, description and tags."""
+    source = require(session, principal, artifact_id, Right.VIEW)
+    # The clone belongs to the caller, so the spec is checked again as theirs (images allowed
+    # now, security context, credentials they can see).
+    spec = _checked_spec(
+        session,
+        principal,
+        ServiceArtifactSpec.model_validate(source.spec),
+        settings,
+        owner_id=principal.user_id,
+        loc=["spec"],
+    )
+    row = repository.add_artifact(
+        session,
+        Artifact(
+            repository_id=source.repository_id,
+            name=body.name,
+            description=source.description or "",
+            type=source.type,
+            status="draft",
+            spec=spec,
+            creator_id=principal.user_id,
+        ),
+    )
+    sharing.grant_owner(session, ARTIFACT, row.id, principal.user_id)
+    copied = tags.tags_for(session, ARTIFACT, [source.id]).get(source.id, [])
+    if copied:
+        pairs = [TagInput(name=tag.name, value=tag.value) for tag in copied]
+        tags.set_tags(session, ARTIFACT, row.id, pairs)
+    return publish_one(session, principal, row)
+
+
+def delete_artifact(session: Session, principal: Principal, artifact_id: str) -> None:
+    row = require(session, principal, artifact_id, Right.OWN, for_update=True)
+    _refuse_if_locked(row)
+    blockers = usage(session, [row.id]).get(row.id)
+    if blockers:
+        raise Conflict(
+            f"The artifact '{row.name}' is in use; stop and delete what runs it first.",
+            code="artifact_in_use",
+            blockers=blockers,
+        )
+    purge(session, [row])
+
+
+# --- shared with repositories ----------------------------------------------------------------
+
+
+def usage(session: Session, artifact_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per artifact, the workloads and deployments that are not terminated and reference it.
+
+    This release has no workloads table yet, so nothing is ever in use: the workloads work
+    fills this one function in (artifact and repository deletion both ask it).
+    """
+    del session, artifact_ids
+    return {}
+
+
+def purge(session: Session, rows: list[Artifact]) -> None:
+    """Delete artifacts with their grants and tags."""
+    ids = [row.id for row in rows]
+    sharing.forget_object(session, ARTIFACT, ids)
+    tags.forget_tags(session, ARTIFACT, ids)
+    repository.delete_artifacts(session, rows)
+
+
+def locked_and_used(session: Session, repository_id: str) -> list[dict[str, Any]]:
+    """What keeps a repository from being deleted: its locked artifacts and those in use."""
+    rows = repository.artifacts_in(session, repository_id, for_update=True)
+    used = usage(session, [row.id for row in rows])
+    blockers: list[dict[str, Any]] = []
+    for row in rows:
+        if row.status == "locked" or used.get(row.id):
+            blockers.append({"type": ARTIFACT, "id": row.id, "name": row.name})
+        for blocker in used.get(row.id, []):
+            blockers.append(blocker)
+    return blockers
+
+
+def drafts_of(session: Session, repository_id: str) -> list[Artifact]:
+    return [
+        row
+        for row in repository.artifacts_in(session, repository_id, for_update=True)
+        if row.status != "locked"
+    ]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _refuse_if_locked(row: Artifact) -> None:
+    if row.status == "locked":
+        raise Conflict(
+            f"The artifact '{row.name}' is locked (version {row.version}) and cannot change; "
+            "clone it to make a new draft.",
+            code="artifact_locked",
+        )
+
+
+def _lock(session: Session, row: Artifact) -> None:
+    row.version = repositories.next_version(session, row.repository_id)
+    row.status = "locked"
+    row.locked_at = utcnow()
+    session.flush()
+
+
+def _owner(row: Artifact, principal: Principal) -> str:
+    return row.creator_id or principal.user_id
+
+
+def _repository_for(
+    session: Session, principal: Principal, body: ArtifactCreate
+) -> ArtifactRepository:
+    """The repository named in the body (visible, same type), or a new one named after it."""
+    if body.artifact_repository_id is None:
+        home = repositories.add_repository(
+            session,
+            ArtifactRepository(
+                name=body.name,
+                description="",
+                type=body.type,
+                last_version_number=0,
+                creator_id=principal.user_id,
+            ),
+        )
+        sharing.grant_owner(session, REPOSITORY, home.id, principal.user_id)
+        return home
+    wanted = body.artifact_repository_id
+    found = repositories.get_repository(session, wanted) if is_valid_id(wanted) else None
+    if found is None:
+        raise NotFound.of(REPOSITORY, wanted)
+    sharing.require(session, principal, Target(REPOSITORY, found.id, REPOSITORY), Right.UPDATE)
+    if found.type != body.type:
+        raise RuleViolation(
+            f"The repository holds '{found.type}' artifacts, not '{body.type}'.",
+            code="repository_type_mismatch",
+        )
+    return found
+
+
+def _checked_spec(
+    session: Session,
+    principal: Principal,
+    spec: ServiceArtifactSpec,
+    settings: Settings,
+    *,
+    owner_id: str,
+    loc: list[str | int],
+) -> dict[str, Any]:
+    """The rules of a spec write beyond its shape; returns the form to store."""
+    check_spec_rules(
+        spec,
+        is_admin=principal.is_admin,
+        allowlist=settings.image_allowlist,
+        denylist=settings.image_denylist,
+    )
+    references = credential_references(spec)
+    if references:
+        owner_is_admin = principal.is_admin
+        if owner_id != principal.user_id:
+            owner = users.get_user(session, owner_id)
+            owner_is_admin = bool(owner and owner.is_admin)
+        for where, credential_id, key in references:
+            validate_env_reference(
+                session,
+                owner_id=owner_id,
+                is_admin=owner_is_admin,
+                credential_id=credential_id,
+                key=key,
+                loc=[*loc, *where],
+            )
+    return spec_to_json(spec)

@@ -1,0 +1,110 @@
+"""The reconciler's own thread: passes when nudged, when a workload is due, and on a sweep."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+
+from dockyard.server.reconciler import store
+from dockyard.server.reconciler.pipeline import PassContext, reconcile_workload
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Level-triggered: every pass compares desired and observed state from scratch, so a
+    missed nudge or a crash costs at most one sweep interval, never correctness."""
+
+    def __init__(self, ctx: PassContext, *, gc_seconds: float = 30.0) -> None:
+        self.ctx = ctx
+        self._gc_seconds = gc_seconds
+        self._wake = threading.Condition()
+        self._due: list[tuple[float, str]] = []  # heap of (monotonic time, workload id)
+        self._next: dict[str, float] = {}  # the live entry per workload; older ones are stale
+        self._nudged: set[str] = set()
+        self._sweep_requested = True
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # --- control --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dockyard-reconciler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.ctx.prober.close()
+
+    def nudge(self, workload_id: str) -> None:
+        """Called after a commit that changed what a workload wants: act now."""
+        with self._wake:
+            self._nudged.add(workload_id)
+            self._wake.notify_all()
+
+    # --- work -----------------------------------------------------------------------------
+
+    def run_pending(self) -> int:
+        """Run every pass that is due now (the thread's body; tests call it directly)."""
+        now = time.monotonic()
+        with self._wake:
+            ids = set(self._nudged)
+            self._nudged.clear()
+            sweep = self._sweep_requested
+            self._sweep_requested = False
+            while self._due and self._due[0][0] <= now:
+                when, workload_id = heapq.heappop(self._due)
+                if self._next.get(workload_id) == when:
+                    ids.add(workload_id)
+        if sweep:
+            known = store.due_workloads(self.ctx.db)
+            with self._wake:
+                for gone in set(self._next) - set(known):
+                    del self._next[gone]
+            ids.update(workload_id for workload_id in known if workload_id not in self._next)
+        for workload_id in sorted(ids):
+            delay = reconcile_workload(self.ctx, workload_id)
+            with self._wake:
+                when = time.monotonic() + delay
+                self._next[workload_id] = when
+                heapq.heappush(self._due, (when, workload_id))
+        return len(ids)
+
+    def collect_garbage(self) -> None:
+        keep = store.active_proton_ids(self.ctx.db)
+        removed = self.ctx.runtime.garbage_collect(self.ctx.instance_id, keep)
+        if removed:
+            log.info("removed %d leftover runtime objects: %s", len(removed), ", ".join(removed))
+
+    def _run(self) -> None:
+        next_sweep = time.monotonic()
+        next_gc = time.monotonic()
+        while True:
+            with self._wake:
+                if self._stopping:
+                    return
+                now = time.monotonic()
+                if now >= next_sweep:
+                    self._sweep_requested = True
+                    next_sweep = now + self.ctx.sweep_seconds
+                wait = next_sweep - now
+                if self._due:
+                    wait = min(wait, self._due[0][0] - now)
+                if not self._nudged and not self._sweep_requested and wait > 0:
+                    self._wake.wait(wait)
+                if self._stopping:
+                    return
+            try:
+                self.run_pending()
+                if time.monotonic() >= next_gc:
+                    next_gc = time.monotonic() + self._gc_seconds
+                    self.collect_garbage()
+            except Exception:  # the loop must outlive any one bad pass
+                log.exception("reconciler iteration failed")
+                time.sleep(1.0)

@@ -1,0 +1,57 @@
+"""Runs probes against replicas: HTTP GET (2xx/3xx passes) or a TCP connect."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection, HTTPSConnection
+
+from dockyard.server.reconciler.probes import ProbeSpec
+
+
+def run_probe(spec: ProbeSpec, host: str) -> tuple[bool, str | None]:
+    """One probe attempt; returns (passed, why it failed)."""
+    try:
+        if spec.path is None:
+            with socket.create_connection((host, spec.port), timeout=spec.timeout):
+                return True, None
+        return _http(spec, host)
+    except (OSError, ValueError) as exc:
+        return False, f"{spec.kind} probe on port {spec.port} failed: {exc or type(exc).__name__}"
+
+
+def _http(spec: ProbeSpec, host: str) -> tuple[bool, str | None]:
+    if spec.scheme == "HTTPS":
+        # Probes check liveness, not identity: self-signed certificates are normal here.
+        context = ssl._create_unverified_context()  # noqa: S323
+        connection: HTTPConnection = HTTPSConnection(
+            host, spec.port, timeout=spec.timeout, context=context
+        )
+    else:
+        connection = HTTPConnection(host, spec.port, timeout=spec.timeout)
+    try:
+        connection.request("GET", spec.path or "/", headers=dict(spec.headers))
+        status = connection.getresponse().status
+    finally:
+        connection.close()
+    if 200 <= status < 400:
+        return True, None
+    return False, f"{spec.kind} probe GET {spec.path} on port {spec.port} answered {status}"
+
+
+class Prober:
+    """Runs a batch of probes in parallel so one slow replica does not delay the others."""
+
+    def __init__(self, workers: int = 16) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dockyard-probe")
+
+    def run(self, jobs: list[tuple[ProbeSpec, str]]) -> list[tuple[bool, str | None]]:
+        if not jobs:
+            return []
+        if len(jobs) == 1:
+            return [run_probe(*jobs[0])]
+        return list(self._pool.map(lambda job: run_probe(*job), jobs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

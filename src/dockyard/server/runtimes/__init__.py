@@ -1,0 +1,1 @@
+"""Where workloads run: one driver per kind of engine, behind `base.Runtime`."""

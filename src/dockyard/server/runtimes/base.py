@@ -1,0 +1,237 @@
+"""What the reconciler asks a runtime for, what it observes, and the verbs in between.
+
+The unit is a proton (one concrete run of an artifact), so a runtime that manages replicas,
+restarts and probes itself (Kubernetes) fits the same interface as the ones where Dockyard does
+(docker, process). The docker and process runtimes work replica by replica underneath; a
+replica is one copy of one container group, addressed by `(group, index)` because the Workload
+API sizes each group on its own (`runtime.containerGroups[].replicaCount`).
+
+Every verb is idempotent: asking for what already exists returns it, removing what is gone
+returns quietly. Failures are either temporary (retry after `delay`) or permanent (the spec or
+the machine cannot work; retrying would not help) — the reconciler's retry policy reads only
+these two classes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+LABEL_INSTANCE = "dockyard.instance"
+LABEL_WORKLOAD = "dockyard.workload"
+LABEL_PROTON = "dockyard.proton"
+LABEL_GROUP = "dockyard.group"
+LABEL_REPLICA = "dockyard.replica"
+LABEL_CONTAINER = "dockyard.container"
+
+
+class RuntimeFailure(Exception):
+    """Root of the errors a runtime raises to the reconciler."""
+
+
+class RuntimeTemporaryError(RuntimeFailure):
+    """The engine is busy, unreachable or slow: try the same step again after `delay` s."""
+
+    def __init__(self, message: str, *, delay: float = 5.0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.delay = delay
+
+
+class RuntimePermanentError(RuntimeFailure):
+    """The step can never succeed as asked (missing image, no entrypoint, refused spec)."""
+
+    def __init__(self, reason: str, *, code: str = "runtime_error") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class ReplicaPhase(StrEnum):
+    PENDING = "pending"  # created or starting; not every container runs yet
+    RUNNING = "running"  # every container of the replica runs (readiness is the probes' job)
+    FAILED = "failed"  # a container exited or could not start while the replica should run
+    STOPPED = "stopped"  # stopped on purpose (stop_proton); ensure_replica starts it again
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One probe as the artifact declares it; the runtime only needs its port to publish."""
+
+    kind: str  # startup | readiness | liveness
+    path: str = "/"
+    port: int = 8080  # the Workload API's default probe port
+    scheme: str = "HTTP"
+    settings: Mapping[str, Any] = field(default_factory=dict)  # delays, thresholds, headers
+
+
+@dataclass(frozen=True)
+class SecurityContext:
+    read_only_root_filesystem: bool = False
+    allow_privilege_escalation: bool | None = None  # False → no-new-privileges
+    capabilities_add: tuple[str, ...] = ()
+    capabilities_drop: tuple[str, ...] = ()
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool = False
+    seccomp_profile: str | None = None  # RuntimeDefault | Unconfined | Localhost
+
+    def is_default(self) -> bool:
+        return self == SecurityContext()
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    entrypoint: tuple[str, ...] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)  # platform variables already merged in
+    port: int | None = None  # declared on the primary only
+    primary: bool = False
+    probes: tuple[Probe, ...] = ()
+    cpu: float | None = None  # cores
+    memory: int | None = None  # bytes
+    security: SecurityContext = field(default_factory=SecurityContext)
+
+    def probe_ports(self) -> list[int]:
+        return [probe.port for probe in self.probes]
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    name: str
+    containers: tuple[ContainerSpec, ...]
+    replica_count: int = 1
+
+    @property
+    def primary(self) -> ContainerSpec:
+        for container in self.containers:
+            if container.primary:
+                return container
+        return self.containers[0]
+
+    def exposed_ports(self) -> list[int]:
+        """Every port the probes or the proxy reach, each once, primary's first."""
+        ports: list[int] = []
+        for port in [self.primary.port, *(p for c in self.containers for p in c.probe_ports())]:
+            if port is not None and port not in ports:
+                ports.append(port)
+        return ports
+
+
+@dataclass(frozen=True)
+class ProtonSpec:
+    instance_id: str  # the Dockyard instance: adoption and garbage collection touch only its own
+    workload_id: str
+    proton_id: str
+    groups: tuple[GroupSpec, ...]
+
+    def group(self, name: str) -> GroupSpec:
+        for group in self.groups:
+            if group.name == name:
+                return group
+        raise RuntimePermanentError(f"proton {self.proton_id} has no container group {name!r}")
+
+    def labels(self) -> dict[str, str]:
+        return {
+            LABEL_INSTANCE: self.instance_id,
+            LABEL_WORKLOAD: self.workload_id,
+            LABEL_PROTON: self.proton_id,
+        }
+
+
+@dataclass
+class ReplicaState:
+    group: str
+    index: int
+    phase: ReplicaPhase
+    host: str = "127.0.0.1"
+    port: int | None = None  # where the primary answers on the host
+    probe_ports: dict[int, int] = field(default_factory=dict)  # container port → host port
+    started_at: datetime | None = None
+    restart_count: int = 0  # restarts this runtime made or saw (see each runtime)
+    exit_code: int | None = None
+    last_output: list[str] = field(default_factory=list)  # tail of the failed container's output
+    message: str | None = None  # why it failed, in words
+
+    @property
+    def replica_id(self) -> str:
+        return f"{self.group}-{self.index}"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: datetime
+    replica: str  # replica_id, e.g. "default-0"
+    container: str
+    stream: str  # stdout | stderr
+    message: str
+
+
+class Runtime(ABC):
+    """A place where protons run. Subclasses implement the per-replica verbs."""
+
+    name: str = "abstract"
+    # True when the runtime runs probes and restarts itself (Kubernetes); the reconciler then
+    # reads readiness from observe() instead of probing replicas itself.
+    manages_health: bool = False
+    # How many lines of a failed container's output observe() keeps in `last_output`.
+    tail_lines: int = 20
+
+    def validate(self, spec: ProtonSpec) -> list[str]:
+        """Refuse a spec this runtime can never run; return warnings about what it ignores."""
+        return []
+
+    @abstractmethod
+    def ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ReplicaState:
+        """Create and start the replica if missing, start it if stopped; leave a failed one."""
+
+    @abstractmethod
+    def observe(self, proton_id: str) -> list[ReplicaState]:
+        """Every replica of the proton the runtime has, sorted by (group, index)."""
+
+    @abstractmethod
+    def restart_replica(self, proton_id: str, group: str, index: int) -> ReplicaState:
+        """Restart the replica's containers (after a failure or a failed liveness probe)."""
+
+    @abstractmethod
+    def remove_replica(self, proton_id: str, group: str, index: int) -> None:
+        """Stop and delete one replica (scale down); gone already → return quietly."""
+
+    @abstractmethod
+    def stop_proton(self, proton_id: str) -> None:
+        """Stop every replica, keeping what is needed to start again and to read logs."""
+
+    @abstractmethod
+    def remove_proton(self, proton_id: str) -> None:
+        """Stop and delete everything of the proton; gone already → return quietly."""
+
+    @abstractmethod
+    def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
+        """Output of every container of the proton, oldest first."""
+
+    @abstractmethod
+    def adopt(self, instance_id: str) -> list[str]:
+        """Ids of the protons this instance left running or stopped (found by labels)."""
+
+    @abstractmethod
+    def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
+        """Remove this instance's protons not in `keep_proton_ids`; return the removed ids."""
+
+    def close(self) -> None:
+        """Release connections and helpers; what runs keeps running."""
+
+    # --- proton-level convenience (a Kubernetes runtime overrides these) -------------------
+
+    def ensure_proton(self, spec: ProtonSpec) -> list[ReplicaState]:
+        """Every replica of every group present and started; extra replicas removed."""
+        wanted = {(g.name, i) for g in spec.groups for i in range(g.replica_count)}
+        for state in self.observe(spec.proton_id):
+            if (state.group, state.index) not in wanted:
+                self.remove_replica(spec.proton_id, state.group, state.index)
+        states = [self.ensure_replica(spec, g, i) for g, i in sorted(wanted)]
+        return states

@@ -1,0 +1,450 @@
+"""Replicas as containers on a Docker-API engine (Docker, or Podman's compatible service).
+
+One replica is one network namespace owned by a small infra container, like Kubernetes' pause
+container, plus the group's containers joined to it (`network_mode=container:<infra>`):
+- the infra publishes every port the probes and the proxy need, on 127.0.0.1 only and on free
+  host ports; a joined container's own `ports=` is ignored by the engine, so they must all be
+  declared on the namespace owner when it is created;
+- restarting or recreating the primary never cuts its sidecars off, as the namespace outlives it.
+The infra image is built on first use from the host's static `catatonit` (`catatonit -P` only
+waits for signals), imported through the API, so it needs no registry.
+
+Observation is stateless, read from the engine and the `dockyard.*` labels, so a new runtime
+object (a restarted server) sees exactly what the old one left. The one exception is
+`restart_count`: engines do not count restarts they did not make themselves (Podman keeps
+`RestartCount` at 0 on an API restart), so it counts the restarts of this object only; the
+reconciler keeps the durable count in its replicas table.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tarfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+
+from dockyard.server.runtimes import base
+from dockyard.server.runtimes.base import (
+    LABEL_CONTAINER,
+    LABEL_GROUP,
+    LABEL_INSTANCE,
+    LABEL_PROTON,
+    LABEL_REPLICA,
+    ContainerSpec,
+    GroupSpec,
+    LogLine,
+    ProtonSpec,
+    ReplicaPhase,
+    ReplicaState,
+    RuntimePermanentError,
+    RuntimeTemporaryError,
+)
+from dockyard.server.runtimes.timestamps import parse_engine_time
+
+LABEL_ROLE = "dockyard.role"  # infra | primary | sidecar
+LABEL_PRIMARY_PORT = "dockyard.primary-port"  # on the infra: which published port is the primary's
+INFRA_IMAGE = "localhost/dockyard-pause:1"
+_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
+
+
+class DockerRuntime(base.Runtime):
+    name = "docker"
+    manages_health = False
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        *,
+        stop_timeout: int = 5,
+        pull_missing: bool = True,
+        infra_image: str = INFRA_IMAGE,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.stop_timeout = stop_timeout
+        self.pull_missing = pull_missing
+        self.infra_image = infra_image
+        self._on_close = on_close  # e.g. stop the podman service Dockyard started
+        self._restarts: dict[tuple[str, str, int], int] = {}
+
+    @classmethod
+    def connect(cls, base_url: str, **options: Any) -> DockerRuntime:
+        """A runtime on the engine at `base_url` (`unix:///…` or `tcp://…`)."""
+        with _engine_errors():
+            client = docker.DockerClient(base_url=base_url, version="auto", timeout=60)
+        return cls(client, **options)
+
+    def close(self) -> None:
+        self.client.close()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    # --- verbs ---------------------------------------------------------------------------
+
+    def ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ReplicaState:
+        group_spec = spec.group(group)
+        with _engine_errors():
+            found = self._replica(spec.proton_id, group, index)
+            names = {"infra", *(c.name for c in group_spec.containers)}
+            if set(found) != names:
+                # Missing pieces (a crash between creates, a container removed by hand): a
+                # half-built namespace cannot be repaired, so build the replica again.
+                self._remove_containers(found)
+                self._create_replica(spec, group_spec, index)
+            elif found["infra"].status != "running":
+                self._start_replica(found)  # stopped on purpose earlier: start it again
+            else:
+                for container in found.values():
+                    if container.status in ("created", "configured"):
+                        container.start()  # created but never started (interrupted ensure)
+            return self._state(spec.proton_id, group, index)
+
+    def observe(self, proton_id: str) -> list[ReplicaState]:
+        with _engine_errors():
+            keys = {
+                (c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA]))
+                for c in self._list({LABEL_PROTON: proton_id})
+            }
+            return [self._state(proton_id, group, index) for group, index in sorted(keys)]
+
+    def restart_replica(self, proton_id: str, group: str, index: int) -> ReplicaState:
+        with _engine_errors():
+            found = self._replica(proton_id, group, index)
+            if "infra" not in found:
+                raise RuntimePermanentError(
+                    f"replica {group}-{index} of proton {proton_id} does not exist",
+                    code="replica_not_found",
+                )
+            if found["infra"].status != "running":
+                found["infra"].start()
+            for name, container in found.items():
+                if name != "infra":
+                    container.restart(timeout=self.stop_timeout)
+            key = (proton_id, group, index)
+            self._restarts[key] = self._restarts.get(key, 0) + 1
+            return self._state(proton_id, group, index)
+
+    def remove_replica(self, proton_id: str, group: str, index: int) -> None:
+        with _engine_errors():
+            self._remove_containers(self._replica(proton_id, group, index))
+        self._restarts.pop((proton_id, group, index), None)
+
+    def stop_proton(self, proton_id: str) -> None:
+        with _engine_errors():
+            containers = self._list({LABEL_PROTON: proton_id})
+            # Members before their infra: stopping the namespace owner first would leave
+            # them running in an orphaned namespace.
+            for container in sorted(containers, key=_infra_last):
+                if container.status in ("running", "paused", "restarting"):
+                    _quietly(lambda c=container: c.stop(timeout=self.stop_timeout))
+
+    def remove_proton(self, proton_id: str) -> None:
+        with _engine_errors():
+            self._remove_containers({c.id: c for c in self._list({LABEL_PROTON: proton_id})})
+        for key in [k for k in self._restarts if k[0] == proton_id]:
+            del self._restarts[key]
+
+    def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
+        lines: list[LogLine] = []
+        with _engine_errors():
+            for container in self._list({LABEL_PROTON: proton_id}):
+                if container.labels.get(LABEL_ROLE) == "infra":
+                    continue
+                lines.extend(self._container_logs(container, since))
+        lines.sort(key=lambda line: line.timestamp)
+        return lines
+
+    def adopt(self, instance_id: str) -> list[str]:
+        with _engine_errors():
+            found = self._list({LABEL_INSTANCE: instance_id})
+        return sorted({c.labels[LABEL_PROTON] for c in found if LABEL_PROTON in c.labels})
+
+    def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
+        removed = [p for p in self.adopt(instance_id) if p not in keep_proton_ids]
+        for proton_id in removed:
+            self.remove_proton(proton_id)
+        return removed
+
+    # --- building a replica --------------------------------------------------------------
+
+    def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> None:
+        for container in group.containers:
+            self._require_image(container.image)
+        self._require_infra_image()
+        labels = {**spec.labels(), LABEL_GROUP: group.name, LABEL_REPLICA: str(index)}
+        ports = group.exposed_ports()
+        infra = self.client.containers.create(
+            self.infra_image,
+            name=_container_name(spec.proton_id, group.name, index, None),
+            labels={
+                **labels,
+                LABEL_CONTAINER: "",
+                LABEL_ROLE: "infra",
+                LABEL_PRIMARY_PORT: str(group.primary.port or ""),
+            },
+            # Never all interfaces: workloads are reached through the authenticated proxy.
+            ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports},
+            detach=True,
+        )
+        infra.start()
+        for container in group.containers:
+            member = self.client.containers.create(
+                container.image,
+                name=_container_name(spec.proton_id, group.name, index, container.name),
+                labels={
+                    **labels,
+                    LABEL_CONTAINER: container.name,
+                    LABEL_ROLE: "primary" if container is group.primary else "sidecar",
+                },
+                network_mode=f"container:{infra.id}",
+                detach=True,
+                **self._container_options(container),
+            )
+            try:
+                member.start()
+            except docker.errors.APIError:
+                # e.g. the entrypoint does not exist: the container stays, observe() reports it
+                # failed with the engine's reason, and the reconciler's restart budget decides.
+                pass
+
+    def _container_options(self, container: ContainerSpec) -> dict[str, Any]:
+        security = container.security
+        options: dict[str, Any] = {
+            "environment": dict(container.env),
+            # As PID 1 an app gets no default SIGTERM handling; an init forwards it (the engine's
+            # `init = true` setting is ignored by Podman 4, so it is asked for on every container).
+            "init": True,
+            "read_only": security.read_only_root_filesystem,
+        }
+        if container.entrypoint:
+            options["entrypoint"] = list(container.entrypoint)
+            options["command"] = []
+        if container.memory:
+            options["mem_limit"] = container.memory
+        if container.cpu:
+            options["nano_cpus"] = int(container.cpu * 1_000_000_000)
+        if security.capabilities_drop:
+            options["cap_drop"] = list(security.capabilities_drop)
+        if security.capabilities_add:
+            options["cap_add"] = list(security.capabilities_add)
+        security_opt = []
+        if security.allow_privilege_escalation is False:
+            security_opt.append("no-new-privileges")
+        if security.seccomp_profile == "Unconfined":
+            security_opt.append("seccomp=unconfined")
+        if security_opt:
+            options["security_opt"] = security_opt
+        if security.run_as_user is not None:
+            user = str(security.run_as_user)
+            if security.run_as_group is not None:
+                user += f":{security.run_as_group}"
+            options["user"] = user
+        if security.run_as_non_root:
+            self._require_non_root(container)
+        return options
+
+    def _require_non_root(self, container: ContainerSpec) -> None:
+        user = container.security.run_as_user
+        if user is None:
+            configured = self.client.images.get(container.image).attrs["Config"].get("User") or ""
+            name = configured.split(":")[0]
+            if name in ("", "0", "root"):
+                raise RuntimePermanentError(
+                    f"container {container.name}: runAsNonRoot is set but image "
+                    f"{container.image} runs as root; set runAsUser",
+                    code="run_as_non_root",
+                )
+        elif user == 0:
+            raise RuntimePermanentError(
+                f"container {container.name}: runAsNonRoot with runAsUser 0",
+                code="run_as_non_root",
+            )
+
+    def _require_image(self, image: str) -> None:
+        try:
+            self.client.images.get(image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        if self.pull_missing:
+            try:
+                self.client.images.pull(image)
+                return
+            except docker.errors.APIError as error:
+                reason = error.explanation or str(error)
+        else:
+            reason = "pulling is turned off"
+        raise RuntimePermanentError(
+            f"image {image} is not on the container engine and could not be pulled ({reason}); "
+            "build or load it there, or fix imageUri",
+            code="image_not_found",
+        )
+
+    def _require_infra_image(self) -> None:
+        try:
+            self.client.images.get(self.infra_image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        catatonit = shutil.which("catatonit") or "/usr/libexec/podman/catatonit"
+        try:
+            data = io.BytesIO()
+            with tarfile.open(fileobj=data, mode="w") as tar:
+                tar.add(catatonit, arcname="pause")
+        except OSError as error:
+            raise RuntimePermanentError(
+                f"no infra image {self.infra_image} on the engine and no static catatonit to "
+                f"build it from ({error}); install catatonit",
+                code="infra_image_missing",
+            ) from error
+        repository, _, tag = self.infra_image.rpartition(":")
+        answer = self.client.api.import_image_from_data(
+            data.getvalue(), changes=['ENTRYPOINT ["/pause", "-P"]']
+        )
+        # Podman ignores the repository and tag of an import, so tag the result explicitly.
+        image_id = re.search(r"sha256:[0-9a-f]{64}", str(answer))
+        if image_id is None:
+            raise RuntimeTemporaryError(f"importing the infra image answered {answer!r}")
+        self.client.images.get(image_id.group(0)).tag(repository, tag)
+
+    # --- reading state -------------------------------------------------------------------
+
+    def _list(self, labels: dict[str, str]) -> list[Container]:
+        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        return self.client.containers.list(all=True, filters=filters)
+
+    def _replica(self, proton_id: str, group: str, index: int) -> dict[str, Container]:
+        found = self._list({LABEL_PROTON: proton_id, LABEL_GROUP: group, LABEL_REPLICA: str(index)})
+        return {c.labels.get(LABEL_CONTAINER) or "infra": c for c in found}
+
+    def _start_replica(self, found: dict[str, Container]) -> None:
+        found["infra"].start()
+        for name, container in found.items():
+            if name != "infra" and container.status != "running":
+                try:
+                    container.start()
+                except docker.errors.APIError:
+                    pass  # reported by observe() as a failed replica
+
+    def _remove_containers(self, found: dict[str, Container]) -> None:
+        for container in sorted(found.values(), key=_infra_last):
+            _quietly(lambda c=container: c.remove(force=True))
+
+    def _state(self, proton_id: str, group: str, index: int) -> ReplicaState:
+        found = self._replica(proton_id, group, index)
+        state = ReplicaState(
+            group=group,
+            index=index,
+            phase=ReplicaPhase.PENDING,
+            restart_count=self._restarts.get((proton_id, group, index), 0),
+        )
+        infra = found.pop("infra", None)
+        if infra is None:
+            state.phase = ReplicaPhase.FAILED
+            state.message = "the replica's network container is missing"
+            return state
+        published = _published_ports(infra)
+        state.probe_ports = published
+        primary_port = infra.labels.get(LABEL_PRIMARY_PORT)
+        if primary_port:
+            state.port = published.get(int(primary_port))
+        starts = [parse_engine_time(c.attrs["State"].get("StartedAt")) for c in found.values()]
+        state.started_at = max((s for s in starts if s is not None), default=None)
+        members = list(found.values())
+        if infra.status != "running":
+            running = [c for c in members if c.status == "running"]
+            state.phase = ReplicaPhase.FAILED if running else ReplicaPhase.STOPPED
+            if running:
+                state.message = "the replica's network container stopped"
+            return state
+        for container in members:
+            if container.status in ("exited", "dead") or container.attrs["State"].get("Error"):
+                self._describe_failure(state, container)
+                return state
+        if all(c.status == "running" for c in members):
+            state.phase = ReplicaPhase.RUNNING
+        return state
+
+    def _describe_failure(self, state: ReplicaState, container: Container) -> None:
+        status = container.attrs["State"]
+        name = container.labels.get(LABEL_CONTAINER, container.name)
+        state.phase = ReplicaPhase.FAILED
+        state.exit_code = status.get("ExitCode")
+        reason = status.get("Error") or ""
+        state.message = f"container {name} exited with code {state.exit_code}" + (
+            f": {reason}" if reason else ""
+        )
+        output = container.logs(tail=self.tail_lines).decode("utf-8", "replace")
+        state.last_output = output.splitlines()[-self.tail_lines :]
+
+    def _container_logs(self, container: Container, since: datetime | None) -> Iterator[LogLine]:
+        replica = f"{container.labels[LABEL_GROUP]}-{container.labels[LABEL_REPLICA]}"
+        name = container.labels.get(LABEL_CONTAINER, container.name)
+        for stream in ("stdout", "stderr"):
+            options: dict[str, Any] = {"stdout": stream == "stdout", "stderr": stream == "stderr"}
+            if since is not None:
+                options["since"] = since
+            raw = container.logs(timestamps=True, **options).decode("utf-8", "replace")
+            for line in raw.splitlines():
+                stamp, _, message = line.partition(" ")
+                moment = parse_engine_time(stamp)
+                if moment is None:
+                    continue
+                if since is None or moment >= since.replace(microsecond=0):
+                    yield LogLine(moment, replica, name, stream, message)
+
+
+def _published_ports(infra: Container) -> dict[int, int]:
+    ports: dict[int, int] = {}
+    for key, bindings in (infra.attrs["NetworkSettings"].get("Ports") or {}).items():
+        if bindings:
+            ports[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
+    return ports
+
+
+def _container_name(proton_id: str, group: str, index: int, container: str | None) -> str:
+    name = f"dockyard-{proton_id}-{group}-{index}"
+    if container is not None:
+        name += f".{container}"
+    return _NAME_UNSAFE.sub("_", name)
+
+
+def _infra_last(container: Container) -> bool:
+    return container.labels.get(LABEL_ROLE) == "infra"
+
+
+def _quietly(action: Any) -> None:
+    """Run a stop or remove; a container already gone is what was wanted."""
+    try:
+        action()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as error:
+        if "no such container" not in str(error).lower():
+            raise
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """Translate engine failures into the reconciler's two kinds."""
+    try:
+        yield
+    except (RuntimePermanentError, RuntimeTemporaryError):
+        raise
+    except docker.errors.ImageNotFound as error:
+        raise RuntimePermanentError(str(error.explanation or error), code="image_not_found") from error
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+        raise RuntimeTemporaryError(f"container engine unreachable: {error}", delay=5) from error
+    except docker.errors.DockerException as error:
+        # Unknown engine errors are retried (bounded by the reconciler), never fatal at once.
+        raise RuntimeTemporaryError(f"container engine error: {error}", delay=5) from error

@@ -1,0 +1,49 @@
+"""Processes by pid, safely: a pid file may outlive its process and the pid be reused."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+_PROC = Path("/proc")
+
+
+def start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot), or None without /proc."""
+    stat = _stat(pid)
+    return int(stat[19]) if stat else None
+
+
+def alive(pid: int, ticks: int | None) -> bool:
+    """True when `pid` still runs and is the same process that was recorded."""
+    stat = _stat(pid)
+    if stat is not None:
+        state, started = stat[0], int(stat[19])
+        return state not in ("Z", "X") and (ticks is None or started == ticks)
+    if _PROC.joinpath("self").exists():
+        return False  # /proc works and has no such pid
+    try:  # no /proc (macOS): existence is all that can be checked
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pid: int, signum: signal.Signals) -> None:
+    """Signal the session the process leads (the runtime starts each in its own)."""
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = _PROC.joinpath(str(pid), "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    return text[text.rindex(")") + 2 :].split()
