@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
         workdir = Path(tmp)
+        workdir.chmod(0o755)  # PostgreSQL runs as its own user and must reach its cluster dir
         for backend in backends:
             with postgres_admin_url(workdir) if backend == "postgresql" else _nothing() as pg_admin:
                 for size in plan["sizes"]:

@@ -18,16 +18,14 @@ from sqlalchemy import Engine, insert, select
 
 from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.public import ARTIFACT as ARTIFACT_TYPE
+from dockyard.server.artifacts.public import REPOSITORY as REPOSITORY_TYPE
 from dockyard.server.db.models import metadata
 from dockyard.server.kit.ids import new_id
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.tags.models import Tag
 from dockyard.server.users.models import ApiToken, User
 from dockyard.server.users.tokens import hash_token
-
-# Resource types the sharing tables use for these objects.
-ARTIFACT_TYPE = "artifact"
-REPOSITORY_TYPE = "artifact_repository"
 
 # A word no generated description contains except the few rows meant to match the search.
 NEEDLE = "zephyrquill"

@@ -25,6 +25,10 @@ start)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
+  if ! run_as_postgres "test -w '$dir'"; then
+    echo "the postgres user cannot write $dir: is a parent directory private (mode 0700)?" >&2
+    exit 1
+  fi
   run_as_postgres "$bin/initdb -D $dir/data -A trust -U postgres" >/dev/null
   run_as_postgres "$bin/pg_ctl -D $dir/data -l $dir/pg.log -w start -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300'" >/dev/null
   psql -h 127.0.0.1 -p "$port" -U postgres -qc 'create database dockyard_test' >/dev/null

@@ -106,7 +106,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings):  # type: ignore[no-untyped-def]
-    application = create_app(settings)
+    # Reconcile passes run only when a test asks (app.state.reconciler.run_pending()).
+    application = create_app(settings, run_reconciler=False)
     yield application
     application.state.db.dispose()
 

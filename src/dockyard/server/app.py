@@ -17,7 +17,10 @@ from dockyard.server.docs_ui import install_docs
 from dockyard.server.health.router import router as health_router
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
+from dockyard.server.reconciler.setup import build_reconciler
 from dockyard.server.routes import API, install_routes
+from dockyard.server.runtimes.base import Runtime
+from dockyard.server.runtimes.select import choose_runtime, instance_id
 from dockyard.server.settings import Settings
 from dockyard.server.users.bootstrap import BootstrapResult, ensure_admin
 from dockyard.server.users.tokens import TokenVerifier
@@ -27,18 +30,44 @@ log = logging.getLogger("dockyard")
 OPENAPI_URL = f"{API}/openapi.json"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    run_reconciler: bool = True,
+) -> FastAPI:
+    """The whole server. Tests pass `run_reconciler=False` and drive passes themselves."""
     settings = settings or Settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(make_engine(settings.effective_database_url))
     upgrade(db.engine)
     with db.unit_of_work() as session:
         bootstrap = ensure_admin(session, settings)
+    secret_box = SecretBox.for_settings(settings)
+    if runtime is None:
+        runtime, runtime_note = choose_runtime(settings)
+    else:
+        runtime_note = f"{runtime.name} runtime (given)"
+    log.info("workloads run on the %s", runtime_note)
+    reconciler = build_reconciler(
+        db=db,
+        runtime=runtime,
+        settings=settings,
+        instance_id=instance_id(settings.home),
+        secret_box=secret_box,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        db.dispose()
+        if run_reconciler:
+            reconciler.start()
+        try:
+            yield
+        finally:
+            if run_reconciler:
+                reconciler.stop()
+            runtime.close()
+            db.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -53,7 +82,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.bootstrap = bootstrap
     app.state.token_verifier = TokenVerifier(db, ttl=settings.token_cache_seconds)
-    app.state.secret_box = SecretBox.for_settings(settings)
+    app.state.secret_box = secret_box
+    app.state.runtime = runtime
+    app.state.runtime_name = runtime.name
+    app.state.runtime_note = runtime_note
+    app.state.reconciler = reconciler
+    app.state.reconciler_nudge = reconciler.nudge
 
     install_error_handlers(app)
     app.include_router(health_router)

@@ -11,6 +11,7 @@ from dockyard.server.artifacts.router import router as artifacts
 from dockyard.server.credentials.router import router as credentials
 from dockyard.server.kit.errors import ERROR_RESPONSES
 from dockyard.server.users.router import tokens_router, users_router
+from dockyard.server.workloads.router import router as workloads
 
 API = "/api/v2"
 
@@ -26,6 +27,7 @@ def mounts() -> list[Mount]:
     return [
         Mount(artifacts, "/artifacts", "/registry/artifacts"),
         Mount(repositories, "/artifactRepositories", "/registry/artifactRepositories"),
+        Mount(workloads, "/workloads", "/console/workloads"),
         Mount(users_router, "/users"),
         Mount(tokens_router, "/apiTokens"),
         Mount(credentials, "/credentials"),

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     draft_ttl_seconds: int = Field(
         default=8 * 3600, ge=1, description="Life of a workload on a draft artifact."
     )
+    restart_backoff_seconds: float = Field(
+        default=10.0, gt=0, description="Wait before the second restart of a failing replica."
+    )
+    restart_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="The restart back-off doubles up to this."
+    )
+    restart_limit: int = Field(
+        default=5, ge=1, description="Restarts in a row without becoming ready before errored."
+    )
+    reconcile_sweep_seconds: float = Field(
+        default=5.0, gt=0, description="How often every workload is looked at without a nudge."
+    )
 
     @field_validator("image_allowlist", "image_denylist", mode="before")
     @classmethod

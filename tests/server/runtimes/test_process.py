@@ -53,7 +53,9 @@ def app(port: int | None = None, **env: str) -> ContainerSpec:
 
 def crashing(code: int = 3) -> ContainerSpec:
     script = f"echo booting; echo 'fatal: no config' >&2; exit {code}"
-    return ContainerSpec("primary", "example/app:1", ("sh", "-c", script), port=free_port(), primary=True)
+    return ContainerSpec(
+        "primary", "example/app:1", ("sh", "-c", script), port=free_port(), primary=True
+    )
 
 
 def test_first_replica_on_declared_port_others_on_their_own_port(runtime, instance):
@@ -120,7 +122,8 @@ def test_crash_is_failed_with_exit_code_and_last_output_then_restart(runtime, in
 
 def test_missing_executable_fails_with_reason(runtime, instance):
     spec = proton(
-        instance, ContainerSpec("primary", "x", ("/nonexistent/app",), port=free_port(), primary=True)
+        instance,
+        ContainerSpec("primary", "x", ("/nonexistent/app",), port=free_port(), primary=True),
     )
     runtime.ensure_replica(spec, "default", 0)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dockyard.server.db.base import Base, IdMixin, TimestampMixin
+from dockyard.server.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
 
 
 class Artifact(IdMixin, TimestampMixin, Base):
@@ -32,4 +32,4 @@ class Artifact(IdMixin, TimestampMixin, Base):
     version: Mapped[int | None] = mapped_column(Integer)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -38,6 +38,7 @@ from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 from dockyard.server.tags.schemas import TagInput
 from dockyard.server.users import repository as users
+from dockyard.server.workloads import repository as workloads
 
 # --- access ----------------------------------------------------------------------------------
 
@@ -243,13 +244,13 @@ def delete_artifact(session: Session, principal: Principal, artifact_id: str) ->
 
 
 def usage(session: Session, artifact_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Per artifact, the workloads and deployments that are not terminated and reference it.
-
-    This release has no workloads table yet, so nothing is ever in use: the workloads work
-    fills this one function in (artifact and repository deletion both ask it).
-    """
-    del session, artifact_ids
-    return {}
+    """Per artifact, the workloads (and later deployments) not terminated that reference it."""
+    used: dict[str, list[dict[str, Any]]] = {}
+    for workload in workloads.not_terminated_on(session, artifact_ids):
+        used.setdefault(workload.artifact_id or "", []).append(
+            {"type": "workload", "id": workload.id, "name": workload.name}
+        )
+    return used
 
 
 def purge(session: Session, rows: list[Artifact]) -> None:
@@ -297,6 +298,7 @@ def _lock(session: Session, row: Artifact) -> None:
     row.version = repositories.next_version(session, row.repository_id)
     row.status = "locked"
     row.locked_at = utcnow()
+    workloads.clear_expiry(session, row.id)  # locked artifacts' workloads do not expire
     session.flush()
 
 

@@ -208,7 +208,7 @@ class DockerRuntime(base.Runtime):
                 },
                 network_mode=f"container:{infra.id}",
                 detach=True,
-                **self._container_options(container),
+                **self._container_options(container, group),
             )
             try:
                 member.start()
@@ -217,10 +217,13 @@ class DockerRuntime(base.Runtime):
                 # failed with the engine's reason, and the reconciler's restart budget decides.
                 pass
 
-    def _container_options(self, container: ContainerSpec) -> dict[str, Any]:
+    def _container_options(self, container: ContainerSpec, group: GroupSpec) -> dict[str, Any]:
         security = container.security
+        env = dict(container.env)
+        if group.primary.port:
+            env.setdefault("PORT", str(group.primary.port))  # the namespace's primary port
         options: dict[str, Any] = {
-            "environment": dict(container.env),
+            "environment": env,
             # As PID 1 an app gets no default SIGTERM handling; an init forwards it (the engine's
             # `init = true` setting is ignored by Podman 4, so it is asked for on every container).
             "init": True,
@@ -442,7 +445,9 @@ def _engine_errors() -> Iterator[None]:
     except (RuntimePermanentError, RuntimeTemporaryError):
         raise
     except docker.errors.ImageNotFound as error:
-        raise RuntimePermanentError(str(error.explanation or error), code="image_not_found") from error
+        raise RuntimePermanentError(
+            str(error.explanation or error), code="image_not_found"
+        ) from error
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
         raise RuntimeTemporaryError(f"container engine unreachable: {error}", delay=5) from error
     except docker.errors.DockerException as error:

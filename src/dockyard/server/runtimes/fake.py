@@ -85,7 +85,9 @@ class FakeRuntime(base.Runtime):
         """Starts from `image` take these behaviours in order; the last one repeats."""
         self._scripts[image] = list(behaviors)
 
-    def crash(self, proton_id: str, group: str, index: int, exit_code: int = 1, line: str = "") -> None:
+    def crash(
+        self, proton_id: str, group: str, index: int, exit_code: int = 1, line: str = ""
+    ) -> None:
         """Make a running replica exit now, as a real container might at any time."""
         replica = self._replicas[(proton_id, group, index)]
         replica.crashed = (exit_code, line)
@@ -162,7 +164,9 @@ class FakeRuntime(base.Runtime):
         return sorted(lines, key=lambda line: line.timestamp)
 
     def adopt(self, instance_id: str) -> list[str]:
-        return sorted({r.spec.proton_id for r in self._replicas.values() if r.spec.instance_id == instance_id})
+        return sorted(
+            {r.spec.proton_id for r in self._replicas.values() if r.spec.instance_id == instance_id}
+        )
 
     def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
         removed = [p for p in self.adopt(instance_id) if p not in keep_proton_ids]

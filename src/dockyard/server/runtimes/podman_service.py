@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import docker
@@ -32,8 +33,9 @@ def containers_conf() -> str:
 
 
 class PodmanService:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, podman_args: Sequence[str] = ()) -> None:
         self.directory = Path(directory)
+        self.podman_args = list(podman_args)  # global flags, e.g. a private --root for tests
         self.socket = _socket_path(self.directory)
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -51,7 +53,7 @@ class PodmanService:
         self.socket.unlink(missing_ok=True)  # left by a service that died
         log = open(self.directory / "podman-service.log", "ab")  # noqa: SIM115 - child owns it
         self.process = subprocess.Popen(
-            ["podman", "system", "service", "--time=0", self.base_url],
+            ["podman", *self.podman_args, "system", "service", "--time=0", self.base_url],
             env={**os.environ, "CONTAINERS_CONF": str(conf)},
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -62,7 +64,8 @@ class PodmanService:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise OSError(f"podman system service exited: see {log.name}")
+                tail = Path(log.name).read_text(errors="replace").strip().splitlines()[-3:]
+                raise OSError(f"podman system service exited: {' / '.join(tail)}")
             if self.socket.exists() and engine_answers(self.base_url):
                 return self.base_url
             time.sleep(0.05)
@@ -101,4 +104,3 @@ def engine_answers(base_url: str) -> bool:
             client.close()
     except Exception:  # any failure means "not usable here"
         return False
-

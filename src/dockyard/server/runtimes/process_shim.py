@@ -76,7 +76,10 @@ def main(argv: list[str]) -> int:
             _LineWriter(log, "stderr").feed(f"cannot start {command[0]}: {error}\n".encode())
             _write_exit(exit_path, 127)
             return 127
-        writers = {child.stdout: _LineWriter(log, "stdout"), child.stderr: _LineWriter(log, "stderr")}
+        writers = {
+            child.stdout: _LineWriter(log, "stdout"),
+            child.stderr: _LineWriter(log, "stderr"),
+        }
         selector = selectors.DefaultSelector()
         for pipe in writers:
             selector.register(pipe, selectors.EVENT_READ)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dockyard.server.db.base import Base, IdMixin, TimestampMixin
+from dockyard.server.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -26,4 +26,4 @@ class ApiToken(IdMixin, TimestampMixin, Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # SHA-256 of the token: tokens are 256 random bits, so a slow hash would add nothing.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

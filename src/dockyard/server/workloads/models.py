@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dockyard.server.db.base import Base, IdMixin, TimestampMixin
+from dockyard.server.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
 from dockyard.server.kit.clock import utcnow
 
 
@@ -36,20 +35,21 @@ class Workload(IdMixin, TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     importance: Mapped[str] = mapped_column(String(16), default="low")
     type: Mapped[str] = mapped_column(String(32), default="service")
-    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id", ondelete="RESTRICT"))
+    # Null only once a terminated workload's artifact has been deleted.
+    artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
     # What the user asked for: "running" or "stopped". The reconciler moves actual toward it.
     desired_state: Mapped[str] = mapped_column(String(16), default="running")
     status: Mapped[str] = mapped_column(String(16), default="submitted")
-    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Bumped on every change of desired state so a reconcile pass knows it acted on stale data.
     generation: Mapped[int] = mapped_column(Integer, default=1)
     lock_token: Mapped[str | None] = mapped_column(String(32))
-    lock_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Proton(IdMixin, TimestampMixin, Base):
@@ -57,14 +57,14 @@ class Proton(IdMixin, TimestampMixin, Base):
     __table_args__ = (Index("ix_protons_workload_role", "workload_id", "role"),)
 
     workload_id: Mapped[str] = mapped_column(ForeignKey("workloads.id", ondelete="CASCADE"))
-    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id", ondelete="RESTRICT"))
+    artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
     role: Mapped[str] = mapped_column(String(16), default="active")  # active | candidate | retired
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     # The artifact spec and runtime as they were when this proton was made: later edits to a
     # draft do not reach running containers until the next start or replacement.
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    running_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     log_tail: Mapped[list[str] | None] = mapped_column(JSON)
 
 
@@ -88,9 +88,9 @@ class Replica(IdMixin, TimestampMixin, Base):
     failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
     # Exponent of the restart back-off; reset once the replica stays healthy long enough.
     backoff_step: Mapped[int] = mapped_column(Integer, default=0)
-    ready_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    next_restart_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ready_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_restart_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message: Mapped[str | None] = mapped_column(Text)
 
 
@@ -99,7 +99,7 @@ class WorkloadEvent(IdMixin, Base):
     __table_args__ = (Index("ix_workload_events_workload_time", "workload_id", "timestamp"),)
 
     workload_id: Mapped[str] = mapped_column(ForeignKey("workloads.id", ondelete="CASCADE"))
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     event_type: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[str | None] = mapped_column(String(24))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -60,7 +60,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.STOPPING: frozenset({Status.STOPPED, Status.ERRORED, Status.TERMINATED}),
     Status.STOPPED: frozenset({Status.SUBMITTED, Status.TERMINATED}),
     # Errored is sticky until a user acts: start resubmits, stop settles it as stopped.
-    Status.ERRORED: frozenset({Status.SUBMITTED, Status.STOPPING, Status.STOPPED, Status.TERMINATED}),
+    Status.ERRORED: frozenset(
+        {Status.SUBMITTED, Status.STOPPING, Status.STOPPED, Status.TERMINATED}
+    ),
     Status.TERMINATED: frozenset(),
 }
 

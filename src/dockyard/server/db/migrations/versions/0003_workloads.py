@@ -5,9 +5,8 @@ Revises: 0002
 Create Date: 2026-11-23 17:13:52.266791
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0003"
 down_revision = "0002"
@@ -23,7 +22,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("importance", sa.String(length=16), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
-        sa.Column("artifact_id", sa.String(length=24), nullable=False),
+        sa.Column("artifact_id", sa.String(length=24), nullable=True),
         sa.Column("desired_state", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=False),
@@ -42,7 +41,7 @@ def upgrade() -> None:
             ["artifact_id"],
             ["artifacts.id"],
             name=op.f("fk_workloads_artifact_id_artifacts"),
-            ondelete="RESTRICT",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["creator_id"],
@@ -61,7 +60,7 @@ def upgrade() -> None:
     op.create_table(
         "protons",
         sa.Column("workload_id", sa.String(length=24), nullable=False),
-        sa.Column("artifact_id", sa.String(length=24), nullable=False),
+        sa.Column("artifact_id", sa.String(length=24), nullable=True),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("spec", sa.JSON(), nullable=False),
@@ -75,7 +74,7 @@ def upgrade() -> None:
             ["artifact_id"],
             ["artifacts.id"],
             name=op.f("fk_protons_artifact_id_artifacts"),
-            ondelete="RESTRICT",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["workload_id"],

@@ -1,0 +1,175 @@
+"""Public models of workloads, protons and their events (`WorkloadFormatted`, …)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from dockyard.core.base import CamelModel, StrictCamelModel
+from dockyard.core.models import TagInfo, UserData
+
+Importance = Literal["critical", "high", "moderate", "low"]
+
+
+class ResourceAllocation(StrictCamelModel):
+    cpu: float | None = Field(default=None, ge=0, le=1024, description="Cores, fractions allowed.")
+    memory: int | str | None = Field(
+        default=None, description='Bytes, or a string such as "512MB", "1GiB".'
+    )
+    gpu: float | None = Field(default=None, ge=0, le=64)
+    gpu_memory: int | str | None = None
+
+
+class ContainerOverride(StrictCamelModel):
+    name: str = Field(min_length=1, max_length=253)
+    resource_allocation: ResourceAllocation | None = None
+
+
+class GroupRuntime(StrictCamelModel):
+    name: str = Field(default="default", min_length=1, max_length=253)
+    replica_count: int | None = Field(default=1, ge=1, le=100)
+    autoscaling: dict[str, Any] | None = None
+    resource_bundles: list[str] = Field(default_factory=list, max_length=10)
+    bundle_selection_policy: Literal["availability"] = "availability"
+    containers: list[ContainerOverride] = Field(default_factory=list, max_length=100)
+
+
+class WorkloadRuntime(StrictCamelModel):
+    """How much runs: replicas and resources per container group, overlaid on the artifact."""
+
+    container_groups: list[GroupRuntime] = Field(default_factory=list, max_length=20)
+
+
+class ArtifactInfo(CamelModel):
+    id: str
+    name: str | None = None
+    status: str | None = None
+    type: str | None = None
+    version: int | None = None
+    artifact_repository_id: str | None = None
+
+
+class Workload(CamelModel):
+    """A running instance of an artifact with a stable id and invoke URL."""
+
+    id: str
+    name: str
+    description: str = ""
+    importance: Importance = "low"
+    status: str
+    type: str = "service"
+    artifact_id: str | None = None
+    artifact: ArtifactInfo | None = None
+    proton_id: str | None = None
+    endpoint: str
+    runtime: WorkloadRuntime = Field(default_factory=WorkloadRuntime)
+    replacement: dict[str, Any] | None = None
+    request_stats: dict[str, Any] | None = None
+    last_response: str | None = None
+    expires_at: str | None = Field(
+        default=None, description="When a workload on a draft artifact will be terminated."
+    )
+    owners: list[UserData] = Field(default_factory=list)
+    creator: UserData | None = None
+    permissions: list[str] = Field(default_factory=list)
+    tags: list[TagInfo] = Field(default_factory=list)
+    created_at: str
+    updated_at: str
+
+
+class WorkloadOperation(CamelModel):
+    """Answer to start and stop: the change is under way; poll `trackVia`."""
+
+    status: str
+    workload_id: str
+    track_via: str
+
+
+class WorkloadSettings(CamelModel):
+    runtime: WorkloadRuntime
+
+
+class WorkloadEvent(CamelModel):
+    id: str
+    workload_id: str
+    timestamp: str
+    event_type: str
+    actor_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProtonStatusDetails(CamelModel):
+    log_tail: list[str] | None = None
+
+
+class Proton(CamelModel):
+    id: str
+    name: str
+    workload_id: str
+    artifact_id: str | None
+    role: str
+    status: str
+    running_since: str | None = None
+    runtime: WorkloadRuntime = Field(default_factory=WorkloadRuntime)
+    endpoint: str | None = None
+    status_details: ProtonStatusDetails = Field(default_factory=ProtonStatusDetails)
+    created_at: str
+    updated_at: str
+
+
+class ReplicaCondition(CamelModel):
+    type: str
+    met: bool | None = None
+    since: str | None = None
+
+
+class ReplicaContainer(CamelModel):
+    name: str
+    image: str | None = None
+    ready: bool = False
+    restart_count: int = 0
+    started_at: str | None = None
+    status: Literal["running", "waiting", "terminated", "unknown"] = "unknown"
+
+
+class ReplicaDetail(CamelModel):
+    name: str
+    status: Literal["pending", "running", "succeeded", "failed", "unknown"]
+    address: str | None = None
+    node_address: str | None = None
+    started_at: str | None = None
+    message: str | None = None
+    conditions: list[ReplicaCondition] = Field(default_factory=list)
+    containers: list[ReplicaContainer] = Field(default_factory=list)
+
+
+class OverallStatus(CamelModel):
+    state: str
+    summary: str
+    last_updated: str
+
+
+class ReplicaStatusesSnapshot(CamelModel):
+    overall_status: OverallStatus
+    replicas: list[ReplicaDetail] = Field(default_factory=list)
+    log_tail: list[str] | None = None
+
+
+class LogEntry(CamelModel):
+    timestamp: str
+    level: str
+    message: str
+    replica: str
+    stream: str
+
+
+class RelatedItem(CamelModel):
+    id: str
+    type: str
+    name: str | None = None
+
+
+class RelatedEntities(CamelModel):
+    count: int
+    data: list[RelatedItem]

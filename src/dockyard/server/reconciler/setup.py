@@ -1,0 +1,61 @@
+"""Builds the reconciler of a server: its runtime, probe runner, clock and secret lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dockyard.server.credentials.crypto import SecretBox
+from dockyard.server.credentials.service import resolve_secret
+from dockyard.server.db.session import Database
+from dockyard.server.kit.clock import utcnow
+from dockyard.server.reconciler.decide import RestartPolicy
+from dockyard.server.reconciler.loop import Reconciler
+from dockyard.server.reconciler.pipeline import PassContext
+from dockyard.server.reconciler.prober import Prober
+from dockyard.server.reconciler.spec_build import SecretLookup
+from dockyard.server.runtimes.base import Runtime
+from dockyard.server.settings import Settings
+
+
+def build_reconciler(
+    *, db: Database, runtime: Runtime, settings: Settings, instance_id: str, secret_box: SecretBox
+) -> Reconciler:
+    def secrets() -> SecretLookup:
+        def lookup(credential_id: str, key: str) -> str | None:
+            with db.unit_of_work(write=False) as session:
+                return resolve_secret(session, secret_box, credential_id, key)
+
+        return lookup
+
+    def platform_env(workload_id: str) -> dict[str, str]:
+        env = {"WORKLOAD_ID": workload_id}
+        if settings.public_url:
+            env["DOCKYARD_ENDPOINT"] = settings.public_url.rstrip("/") + "/api/v2"
+        return env
+
+    context = PassContext(
+        db=db,
+        runtime=runtime,
+        instance_id=instance_id,
+        policy=RestartPolicy(
+            backoff_seconds=settings.restart_backoff_seconds,
+            backoff_max_seconds=settings.restart_backoff_max_seconds,
+            limit=settings.restart_limit,
+        ),
+        prober=Prober(),
+        clock=utcnow,
+        secrets=secrets,
+        platform_env=platform_env,
+        sweep_seconds=settings.reconcile_sweep_seconds,
+    )
+    return Reconciler(context)
+
+
+@contextmanager
+def running(reconciler: Reconciler) -> Iterator[Reconciler]:
+    reconciler.start()
+    try:
+        yield reconciler
+    finally:
+        reconciler.stop()

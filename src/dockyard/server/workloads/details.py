@@ -1,0 +1,129 @@
+"""Read-only views of a workload: events, protons, replica status and related objects."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from dockyard.core.errors import NotFound
+from dockyard.core.workloads import (
+    OverallStatus,
+    Proton,
+    RelatedEntities,
+    RelatedItem,
+    ReplicaCondition,
+    ReplicaContainer,
+    ReplicaDetail,
+    ReplicaStatusesSnapshot,
+    WorkloadEvent,
+)
+from dockyard.server.artifacts.models import Artifact
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.clock import isoformat
+from dockyard.server.kit.pagination import PageParams
+from dockyard.server.sharing.roles import Right
+from dockyard.server.workloads import repository
+from dockyard.server.workloads.models import Replica
+from dockyard.server.workloads.public import publish_event, publish_proton
+from dockyard.server.workloads.service import require
+
+_PHASES = {"pending": "pending", "running": "running", "failed": "failed", "stopped": "succeeded"}
+
+
+def events(
+    session: Session, principal: Principal, workload_id: str, paging: PageParams
+) -> tuple[list[WorkloadEvent], int]:
+    require(session, principal, workload_id, Right.VIEW)
+    rows, total = repository.events_of(
+        session, workload_id, offset=paging.offset, limit=paging.limit
+    )
+    return [publish_event(row) for row in rows], total
+
+
+def protons(
+    session: Session, principal: Principal, workload_id: str, base_url: str
+) -> list[Proton]:
+    require(session, principal, workload_id, Right.VIEW)
+    return [publish_proton(p, base_url) for p in repository.protons_of(session, workload_id)]
+
+
+def proton(
+    session: Session, principal: Principal, workload_id: str, proton_id: str, base_url: str
+) -> Proton:
+    require(session, principal, workload_id, Right.VIEW)
+    row = repository.get_proton(session, workload_id, proton_id)
+    if row is None:
+        raise NotFound.of("proton", proton_id)
+    return publish_proton(row, base_url)
+
+
+def status_details(
+    session: Session, principal: Principal, workload_id: str, proton_id: str
+) -> ReplicaStatusesSnapshot | None:
+    """Per-replica state as last recorded by the reconciler; None before the first record."""
+    require(session, principal, workload_id, Right.VIEW)
+    row = repository.get_proton(session, workload_id, proton_id)
+    if row is None:
+        raise NotFound.of("proton", proton_id)
+    replicas = repository.replicas_of(session, row.id)
+    if not replicas and not row.log_tail:
+        return None
+    ready = sum(1 for r in replicas if r.ready)
+    summary = f"{ready}/{len(replicas)} replicas ready"
+    latest = max([r.updated_at for r in replicas] + [row.updated_at])
+    return ReplicaStatusesSnapshot(
+        overall_status=OverallStatus(
+            state=row.status, summary=summary, last_updated=isoformat(latest) or ""
+        ),
+        replicas=[_replica(r, row.spec) for r in replicas],
+        log_tail=row.log_tail,
+    )
+
+
+def _replica(replica: Replica, spec: dict) -> ReplicaDetail:
+    group = next(
+        (
+            g
+            for g in spec.get("containerGroups") or []
+            if (g.get("name") or "default") == replica.group_name
+        ),
+        {},
+    )
+    running = replica.phase == "running"
+    address = f"{replica.host}:{replica.port}" if replica.host and replica.port else None
+    return ReplicaDetail(
+        name=f"{replica.group_name}-{replica.index}",
+        status=_PHASES.get(replica.phase, "unknown"),  # type: ignore[arg-type]
+        address=address,
+        node_address=replica.host,
+        started_at=isoformat(replica.started_at),
+        message=replica.message,
+        conditions=[
+            ReplicaCondition(type="Started", met=replica.started),
+            ReplicaCondition(type="Ready", met=replica.ready, since=isoformat(replica.ready_since)),
+        ],
+        containers=[
+            ReplicaContainer(
+                name=c.get("name") or "primary",
+                image=c.get("imageUri"),
+                ready=replica.ready,
+                restart_count=replica.restart_count,
+                started_at=isoformat(replica.started_at),
+                status="running"
+                if running
+                else ("terminated" if replica.phase in ("failed", "stopped") else "waiting"),
+            )
+            for c in group.get("containers") or []
+        ],
+    )
+
+
+def related(session: Session, principal: Principal, workload_id: str) -> RelatedEntities:
+    row = require(session, principal, workload_id, Right.VIEW)
+    items: list[RelatedItem] = []
+    artifact = session.get(Artifact, row.artifact_id) if row.artifact_id else None
+    if artifact is not None:
+        items.append(RelatedItem(id=artifact.id, type="artifact", name=artifact.name))
+        items.append(RelatedItem(id=artifact.repository_id, type="artifact_repository"))
+    for p in repository.protons_of(session, row.id):
+        items.append(RelatedItem(id=p.id, type="proton", name=f"proton-{p.id[-8:]}"))
+    return RelatedEntities(count=len(items), data=items)

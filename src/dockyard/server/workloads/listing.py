@@ -1,0 +1,89 @@
+"""GET /workloads: visibility, filters, order, one page and the total of the same query."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from dockyard.core.workloads import Workload as WorkloadOut
+from dockyard.server.artifacts.listing import in_values, order_clause
+from dockyard.server.artifacts.models import Artifact
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.pagination import PageParams
+from dockyard.server.sharing import service as sharing
+from dockyard.server.tags import service as tags
+from dockyard.server.workloads import repository
+from dockyard.server.workloads.models import Workload
+from dockyard.server.workloads.public import WORKLOAD, publish
+from dockyard.server.workloads.schemas import WorkloadFilters
+from dockyard.server.workloads.statuses import NEVER_SET
+
+_ORDER_COLUMNS: dict[str, InstrumentedAttribute] = {
+    "name": Workload.name,
+    "createdAt": Workload.created_at,
+    "updatedAt": Workload.updated_at,
+    "status": Workload.status,
+    "importance": Workload.importance,
+}
+
+
+def list_workloads(
+    session: Session,
+    principal: Principal,
+    filters: WorkloadFilters,
+    paging: PageParams,
+    base_url: str,
+) -> tuple[list[WorkloadOut], int]:
+    rows, total = repository.list_workloads(
+        session,
+        _conditions(principal, filters),
+        order_clause(filters.order_by, _ORDER_COLUMNS, Workload.id),
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+    return publish(session, principal, rows, base_url), total
+
+
+def _conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    visible = sharing.visibility(principal, [(WORKLOAD, Workload.id)])
+    if visible is not None:
+        conditions.append(visible)
+    if filters.created_by:
+        conditions.append(in_values(Workload.creator_id, filters.created_by))
+    if filters.ids:
+        conditions.append(in_values(Workload.id, filters.ids))
+    if filters.search:
+        if "\x00" in filters.search:
+            conditions.append(false())
+        else:
+            # Workloads number in the hundreds, not the hundred thousands: a scan is fine.
+            pattern = f"%{_escape(filters.search.lower())}%"
+            conditions.append(
+                or_(
+                    Workload.name.ilike(pattern, escape="\\"),
+                    Workload.description.ilike(pattern, escape="\\"),
+                    Workload.id.ilike(pattern, escape="\\"),
+                )
+            )
+    conditions += tags.tag_conditions(
+        WORKLOAD, Workload.id, keys=filters.tag_keys, values=filters.tag_values
+    )
+    if filters.statuses:
+        conditions.append(Workload.status.in_([s for s in filters.statuses if s not in NEVER_SET]))
+    if filters.importance:
+        conditions.append(Workload.importance.in_(filters.importance))
+    if filters.artifact_id:
+        conditions.append(Workload.artifact_id == filters.artifact_id)
+    if filters.artifact_statuses or filters.repository_id:
+        artifact_query = select(Artifact.id)
+        if filters.artifact_statuses:
+            artifact_query = artifact_query.where(Artifact.status.in_(filters.artifact_statuses))
+        if filters.repository_id:
+            artifact_query = artifact_query.where(Artifact.repository_id == filters.repository_id)
+        conditions.append(Workload.artifact_id.in_(artifact_query))
+    return conditions
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,121 @@
+"""Workload rows → public models, a page at a time (tags, rights, people in one query each)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dockyard.core.workloads import ArtifactInfo, ProtonStatusDetails, WorkloadRuntime
+from dockyard.core.workloads import Proton as ProtonOut
+from dockyard.core.workloads import Workload as WorkloadOut
+from dockyard.core.workloads import WorkloadEvent as EventOut
+from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.public import creators
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.clock import isoformat
+from dockyard.server.sharing import service as sharing
+from dockyard.server.sharing.service import Target
+from dockyard.server.tags import service as tags
+from dockyard.server.workloads.models import Proton, Workload, WorkloadEvent
+
+WORKLOAD = "workload"  # resource type of grants and tags, and the prefix of its error codes
+
+
+def workload_target(workload_id: str) -> Target:
+    return Target(WORKLOAD, workload_id, WORKLOAD)
+
+
+def endpoint_of(base_url: str, workload_id: str) -> str:
+    return f"{base_url}/api/v2/endpoints/workloads/{workload_id}/"
+
+
+def publish(
+    session: Session, principal: Principal, rows: list[Workload], base_url: str
+) -> list[WorkloadOut]:
+    ids = [row.id for row in rows]
+    tag_map = tags.tags_for(session, WORKLOAD, ids)
+    levels = sharing.levels_of(session, principal, [workload_target(i) for i in ids])
+    people = creators(session, {row.creator_id for row in rows})
+    artifact_ids = {row.artifact_id for row in rows if row.artifact_id}
+    artifacts = (
+        {a.id: a for a in session.scalars(select(Artifact).where(Artifact.id.in_(artifact_ids)))}
+        if artifact_ids
+        else {}
+    )
+    protons = (
+        {
+            p.workload_id: p.id
+            for p in session.scalars(
+                select(Proton).where(Proton.workload_id.in_(ids), Proton.role == "active")
+            )
+        }
+        if ids
+        else {}
+    )
+    out = []
+    for row in rows:
+        artifact = artifacts.get(row.artifact_id or "")
+        creator = people.get(row.creator_id) if row.creator_id else None
+        out.append(
+            WorkloadOut(
+                id=row.id,
+                name=row.name,
+                description=row.description or "",
+                importance=row.importance,  # type: ignore[arg-type]
+                status=row.status,
+                type=row.type,
+                artifact_id=row.artifact_id,
+                artifact=_artifact_info(artifact) if artifact else None,
+                proton_id=protons.get(row.id),
+                endpoint=endpoint_of(base_url, row.id),
+                runtime=WorkloadRuntime.model_validate(row.runtime or {}),
+                last_response=isoformat(row.last_response_at),
+                expires_at=isoformat(row.expires_at),
+                owners=[creator] if creator else [],
+                creator=creator,
+                permissions=sharing.permissions(levels.get(row.id)),
+                tags=tag_map.get(row.id, []),
+                created_at=isoformat(row.created_at) or "",
+                updated_at=isoformat(row.updated_at) or "",
+            )
+        )
+    return out
+
+
+def _artifact_info(artifact: Artifact) -> ArtifactInfo:
+    return ArtifactInfo(
+        id=artifact.id,
+        name=artifact.name,
+        status="locked" if artifact.status == "locked" else "draft",
+        type=artifact.type,
+        version=artifact.version,
+        artifact_repository_id=artifact.repository_id,
+    )
+
+
+def publish_proton(proton: Proton, base_url: str) -> ProtonOut:
+    return ProtonOut(
+        id=proton.id,
+        name=f"proton-{proton.id[-8:]}",
+        workload_id=proton.workload_id,
+        artifact_id=proton.artifact_id,
+        role=proton.role,
+        status=proton.status,
+        running_since=isoformat(proton.running_since),
+        runtime=WorkloadRuntime.model_validate(proton.runtime or {}),
+        endpoint=endpoint_of(base_url, proton.workload_id) if proton.role == "active" else None,
+        status_details=ProtonStatusDetails(log_tail=proton.log_tail),
+        created_at=isoformat(proton.created_at) or "",
+        updated_at=isoformat(proton.updated_at) or "",
+    )
+
+
+def publish_event(event: WorkloadEvent) -> EventOut:
+    return EventOut(
+        id=event.id,
+        workload_id=event.workload_id,
+        timestamp=isoformat(event.timestamp) or "",
+        event_type=event.event_type,
+        actor_id=event.actor_id,
+        details=event.details or {},
+    )

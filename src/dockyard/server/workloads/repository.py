@@ -1,0 +1,125 @@
+"""SQL for workloads, their protons, replicas and events."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from dockyard.server.workloads.models import Proton, Replica, Workload, WorkloadEvent
+from dockyard.server.workloads.statuses import INACTIVE
+
+
+def get_workload(
+    session: Session, workload_id: str, *, for_update: bool = False
+) -> Workload | None:
+    query = select(Workload).where(Workload.id == workload_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def add(session: Session, row: Workload | Proton) -> None:
+    session.add(row)
+    session.flush()
+
+
+def active_on_artifact(
+    session: Session, artifact_id: str, *, excluding: str | None = None
+) -> list[Workload]:
+    """Workloads on the artifact that are not stopped, errored or terminated."""
+    query = select(Workload).where(
+        Workload.artifact_id == artifact_id,
+        Workload.status.not_in([status.value for status in INACTIVE]),
+    )
+    if excluding:
+        query = query.where(Workload.id != excluding)
+    return list(session.scalars(query))
+
+
+def not_terminated_on(session: Session, artifact_ids: list[str]) -> list[Workload]:
+    if not artifact_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Workload).where(
+                Workload.artifact_id.in_(artifact_ids), Workload.status != "terminated"
+            )
+        )
+    )
+
+
+def list_workloads(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    order_by: list[ColumnElement],
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[Workload], int]:
+    total = session.scalar(select(func.count()).select_from(Workload).where(*conditions))
+    rows = session.scalars(
+        select(Workload).where(*conditions).order_by(*order_by).offset(offset).limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+def active_proton(session: Session, workload_id: str) -> Proton | None:
+    return session.scalar(
+        select(Proton).where(Proton.workload_id == workload_id, Proton.role == "active")
+    )
+
+
+def protons_of(session: Session, workload_id: str) -> list[Proton]:
+    return list(
+        session.scalars(
+            select(Proton)
+            .where(Proton.workload_id == workload_id)
+            .order_by(Proton.created_at.desc(), Proton.id.desc())
+        )
+    )
+
+
+def get_proton(session: Session, workload_id: str, proton_id: str) -> Proton | None:
+    return session.scalar(
+        select(Proton).where(Proton.workload_id == workload_id, Proton.id == proton_id)
+    )
+
+
+def replicas_of(session: Session, proton_id: str) -> list[Replica]:
+    return list(
+        session.scalars(
+            select(Replica)
+            .where(Replica.proton_id == proton_id)
+            .order_by(Replica.group_name, Replica.index)
+        )
+    )
+
+
+def events_of(
+    session: Session, workload_id: str, *, offset: int, limit: int
+) -> tuple[list[WorkloadEvent], int]:
+    condition = WorkloadEvent.workload_id == workload_id
+    total = session.scalar(select(func.count()).select_from(WorkloadEvent).where(condition))
+    rows = session.scalars(
+        select(WorkloadEvent)
+        .where(condition)
+        .order_by(WorkloadEvent.timestamp.desc(), WorkloadEvent.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+def delete_workload(session: Session, row: Workload) -> None:
+    session.delete(row)
+    session.flush()
+
+
+def clear_expiry(session: Session, artifact_id: str) -> None:
+    """A locked artifact's workloads live until stopped: drop their draft expiry."""
+    for row in session.scalars(
+        select(Workload).where(
+            Workload.artifact_id == artifact_id, Workload.expires_at.is_not(None)
+        )
+    ):
+        row.expires_at = None

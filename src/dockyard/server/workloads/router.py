@@ -1,0 +1,164 @@
+"""HTTP routes of /workloads: authenticate, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from dockyard.core.models import Page
+from dockyard.core.workloads import (
+    Proton,
+    RelatedEntities,
+    ReplicaStatusesSnapshot,
+    Workload,
+    WorkloadEvent,
+    WorkloadOperation,
+    WorkloadSettings,
+)
+from dockyard.server.kit.auth import CurrentUser
+from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.pagination import Paging, page
+from dockyard.server.kit.urls import base_url
+from dockyard.server.sharing.roles import Right
+from dockyard.server.sharing.router import add_shared_roles_routes
+from dockyard.server.workloads import details, listing, service
+from dockyard.server.workloads.schemas import (
+    WorkloadCreate,
+    WorkloadFilters,
+    WorkloadUpdate,
+    workload_filters,
+)
+from dockyard.server.workloads.service import Platform
+
+router = APIRouter(tags=["workloads"])
+
+
+def _platform(request: Request) -> Platform:
+    state = request.app.state
+    return Platform(
+        settings=state.settings,
+        runtime_name=state.runtime_name,
+        nudge=state.reconciler_nudge,
+        base_url=base_url(request),
+    )
+
+
+PlatformDep = Annotated[Platform, Depends(_platform)]
+Filters = Annotated[WorkloadFilters, Depends(workload_filters)]
+
+
+@router.post("", status_code=201, response_model=Workload)
+def create_workload(
+    body: WorkloadCreate, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Workload:
+    return service.create_workload(session, user, body, platform)
+
+
+@router.get("", response_model=Page[Workload])
+def list_workloads(
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    paging: Paging,
+    filters: Filters,
+    platform: PlatformDep,
+) -> dict:
+    rows, total = listing.list_workloads(session, user, filters, paging, platform.base_url)
+    return page(request, rows, total, paging)
+
+
+@router.get("/{workload_id}", response_model=Workload)
+def get_workload(
+    workload_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Workload:
+    row = service.require(session, user, workload_id, Right.VIEW)
+    return service.publish_one(session, user, row, platform)
+
+
+@router.patch("/{workload_id}", response_model=Workload)
+def update_workload(
+    workload_id: str,
+    body: WorkloadUpdate,
+    user: CurrentUser,
+    session: DbSession,
+    platform: PlatformDep,
+) -> Workload:
+    return service.update_workload(session, user, workload_id, body, platform)
+
+
+@router.delete("/{workload_id}", status_code=204, response_class=Response)
+def delete_workload(
+    workload_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Response:
+    service.delete_workload(session, user, workload_id, platform)
+    return Response(status_code=204)
+
+
+@router.post("/{workload_id}/start", status_code=202, response_model=WorkloadOperation)
+def start_workload(
+    workload_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> WorkloadOperation:
+    return service.start_workload(session, user, workload_id, platform)
+
+
+@router.post("/{workload_id}/stop", status_code=202, response_model=WorkloadOperation)
+def stop_workload(
+    workload_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> WorkloadOperation:
+    return service.stop_workload(session, user, workload_id, platform)
+
+
+@router.get("/{workload_id}/settings", response_model=WorkloadSettings)
+def get_settings(workload_id: str, user: CurrentUser, session: DbSession) -> WorkloadSettings:
+    return service.get_settings(session, user, workload_id)
+
+
+@router.get("/{workload_id}/events", response_model=Page[WorkloadEvent])
+def list_events(
+    workload_id: str, request: Request, user: CurrentUser, session: DbSession, paging: Paging
+) -> dict:
+    rows, total = details.events(session, user, workload_id, paging)
+    return page(request, rows, total, paging)
+
+
+@router.get("/{workload_id}/protons", response_model=Page[Proton])
+def list_protons(
+    workload_id: str,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    paging: Paging,
+    platform: PlatformDep,
+) -> dict:
+    rows = details.protons(session, user, workload_id, platform.base_url)
+    return page(request, rows[paging.offset : paging.offset + paging.limit], len(rows), paging)
+
+
+@router.get("/{workload_id}/protons/{proton_id}", response_model=Proton)
+def get_proton(
+    workload_id: str, proton_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Proton:
+    return details.proton(session, user, workload_id, proton_id, platform.base_url)
+
+
+@router.get(
+    "/{workload_id}/protons/{proton_id}/statusDetails",
+    response_model=ReplicaStatusesSnapshot,
+    responses={204: {"description": "No status has been recorded yet."}},
+)
+def status_details(
+    workload_id: str, proton_id: str, user: CurrentUser, session: DbSession
+) -> ReplicaStatusesSnapshot | Response:
+    snapshot = details.status_details(session, user, workload_id, proton_id)
+    return snapshot if snapshot is not None else Response(status_code=204)
+
+
+@router.get("/{workload_id}/related", response_model=RelatedEntities)
+def related(workload_id: str, user: CurrentUser, session: DbSession) -> RelatedEntities:
+    return details.related(session, user, workload_id)
+
+
+add_shared_roles_routes(
+    router, path="/{object_id}", resolve=service.resolve_target, tag="workloads"
+)

@@ -1,0 +1,61 @@
+"""Checks of a workload's runtime against the artifact it runs (decisions: runtime layering)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockyard.core.errors import RuleViolation, ValidationFailed
+from dockyard.core.units import parse_memory
+from dockyard.core.workloads import WorkloadRuntime
+from dockyard.server.reconciler.spec_build import BUNDLES
+
+
+def check_runtime(runtime: WorkloadRuntime, spec: dict[str, Any], loc: list[str | int]) -> None:
+    groups = {
+        (group.get("name") or "default"): group for group in spec.get("containerGroups") or []
+    }
+    for g, group in enumerate(runtime.container_groups):
+        at: list[str | int] = [*loc, "containerGroups", g]
+        if group.autoscaling is not None:
+            raise RuleViolation(
+                "Autoscaling is not available in this release; set replicaCount instead.",
+                code="autoscaling_not_supported",
+            )
+        if group.name not in groups:
+            raise ValidationFailed.at(
+                [*at, "name"], f"the artifact has no container group named '{group.name}'"
+            )
+        names = {c.get("name") for c in groups[group.name].get("containers") or []}
+        for b, bundle in enumerate(group.resource_bundles):
+            if bundle not in BUNDLES:
+                known = ", ".join(sorted(BUNDLES))
+                raise ValidationFailed.at(
+                    [*at, "resourceBundles", b], f"unknown bundle '{bundle}'; known: {known}"
+                )
+        for c, container in enumerate(group.containers):
+            if container.name not in names:
+                raise ValidationFailed.at(
+                    [*at, "containers", c, "name"],
+                    f"group '{group.name}' has no container named '{container.name}'",
+                )
+            allocation = container.resource_allocation
+            if allocation is not None and allocation.memory is not None:
+                try:
+                    parse_memory(allocation.memory)
+                except ValueError as exc:
+                    raise ValidationFailed.at(
+                        [*at, "containers", c, "resourceAllocation", "memory"], str(exc)
+                    ) from None
+
+
+def check_runnable_as_process(spec: dict[str, Any]) -> None:
+    """The process runtime runs entrypoints; a container without one cannot run there."""
+    for group in spec.get("containerGroups") or []:
+        for container in group.get("containers") or []:
+            if not container.get("entrypoint"):
+                name = container.get("name") or "primary"
+                raise RuleViolation(
+                    f"Container '{name}' has no entrypoint, and this server runs workloads as "
+                    "local processes (no container engine): give it an entrypoint.",
+                    code="entrypoint_required",
+                )

@@ -1,0 +1,257 @@
+"""Workload rules: create, edit, start, stop, delete, and who may do each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.workloads import Workload as WorkloadOut
+from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, WorkloadSettings
+from dockyard.server.artifacts import service as artifacts
+from dockyard.server.artifacts.models import Artifact
+from dockyard.server.kit.after_commit import on_commit
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.clock import utcnow
+from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.settings import Settings
+from dockyard.server.sharing import service as sharing
+from dockyard.server.sharing.roles import Right
+from dockyard.server.sharing.service import Target
+from dockyard.server.tags import service as tags
+from dockyard.server.workloads import repository
+from dockyard.server.workloads.lifecycle import record_event, set_status
+from dockyard.server.workloads.models import Proton, Workload
+from dockyard.server.workloads.public import WORKLOAD, publish, workload_target
+from dockyard.server.workloads.runtime_rules import check_runnable_as_process, check_runtime
+from dockyard.server.workloads.schemas import WorkloadCreate, WorkloadUpdate
+from dockyard.server.workloads.statuses import INACTIVE, Status
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the workload rules need from the running server."""
+
+    settings: Settings
+    runtime_name: str  # docker | process | fake
+    nudge: Callable[[str], None]  # hands a workload to the reconciler (after commit)
+    base_url: str
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+def load(session: Session, workload_id: str, *, for_update: bool = False) -> Workload:
+    row = None
+    if is_valid_id(workload_id):
+        row = repository.get_workload(session, workload_id, for_update=for_update)
+    if row is None:
+        raise NotFound.of(WORKLOAD, workload_id)
+    return row
+
+
+def require(
+    session: Session, principal: Principal, workload_id: str, right: Right, *, for_update=False
+) -> Workload:
+    row = load(session, workload_id, for_update=for_update)
+    sharing.require(session, principal, workload_target(row.id), right)
+    return row
+
+
+def resolve_target(session: Session, workload_id: str) -> Target:
+    return workload_target(load(session, workload_id).id)
+
+
+def publish_one(session: Session, principal: Principal, row: Workload, platform: Platform):  # type: ignore[no-untyped-def]
+    return publish(session, principal, [row], platform.base_url)[0]
+
+
+# --- create and edit -------------------------------------------------------------------------
+
+
+def create_workload(
+    session: Session, principal: Principal, body: WorkloadCreate, platform: Platform
+) -> WorkloadOut:
+    if body.artifact is not None:
+        created = artifacts.create_artifact(session, principal, body.artifact, platform.settings)
+        artifact = artifacts.load(session, created.id)
+    else:
+        artifact = artifacts.require(session, principal, body.artifact_id or "", Right.VIEW)
+    check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
+    if platform.runtime_name == "process":
+        check_runnable_as_process(artifact.spec)
+    if artifact.status != "locked":
+        _refuse_if_draft_busy(session, artifact, excluding=None)
+    now = utcnow()
+    row = Workload(
+        name=body.name or artifact.name,
+        description=body.description,
+        importance=body.importance,
+        type=artifact.type,
+        artifact_id=artifact.id,
+        desired_state="running",
+        status=Status.SUBMITTED.value,
+        runtime=body.runtime.model_dump(by_alias=True, exclude_none=True),
+        last_started_at=now,
+        expires_at=_expiry(artifact, platform.settings, now),
+        creator_id=principal.user_id,
+    )
+    repository.add(session, row)
+    _new_proton(session, row, artifact)
+    sharing.grant_owner(session, WORKLOAD, row.id, principal.user_id)
+    if body.tags:
+        tags.set_tags(session, WORKLOAD, row.id, body.tags)
+    record_event(
+        session, row.id, "created", {"artifactId": artifact.id}, actor_id=principal.user_id
+    )
+    on_commit(session, lambda: platform.nudge(row.id))
+    return publish_one(session, principal, row, platform)
+
+
+def update_workload(
+    session: Session,
+    principal: Principal,
+    workload_id: str,
+    body: WorkloadUpdate,
+    platform: Platform,
+) -> WorkloadOut:
+    row = require(session, principal, workload_id, Right.UPDATE)
+    changed = body.model_dump(exclude_unset=True, exclude={"tags"})
+    for field, value in changed.items():
+        if value is not None:
+            setattr(row, field, value)
+    if body.tags is not None:
+        tags.set_tags(session, WORKLOAD, row.id, body.tags)
+    row.updated_at = utcnow()
+    record_event(
+        session,
+        row.id,
+        "updated",
+        {"fields": sorted(body.model_fields_set)},
+        actor_id=principal.user_id,
+    )
+    session.flush()
+    return publish_one(session, principal, row, platform)
+
+
+def get_settings(session: Session, principal: Principal, workload_id: str) -> WorkloadSettings:
+    row = require(session, principal, workload_id, Right.VIEW)
+    return WorkloadSettings(runtime=WorkloadRuntime.model_validate(row.runtime or {}))
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+
+def start_workload(
+    session: Session, principal: Principal, workload_id: str, platform: Platform
+) -> WorkloadOperation:
+    row = require(session, principal, workload_id, Right.UPDATE, for_update=True)
+    status = Status(row.status)
+    if status == Status.TERMINATED:
+        raise Conflict(
+            "This workload has been terminated and cannot start again.", code="workload_terminated"
+        )
+    if status == Status.STOPPING:
+        raise Conflict(
+            "The workload is still stopping; start it once it has stopped.",
+            code="workload_transitioning",
+        )
+    if status in INACTIVE:
+        artifact = artifacts.load(session, row.artifact_id or "")
+        if platform.runtime_name == "process":
+            check_runnable_as_process(artifact.spec)
+        if artifact.status != "locked":
+            _refuse_if_draft_busy(session, artifact, excluding=row.id)
+        _retire_protons(session, row.id)
+        _new_proton(session, row, artifact)
+        now = utcnow()
+        row.desired_state = "running"
+        row.generation += 1
+        row.last_started_at = now
+        row.expires_at = _expiry(artifact, platform.settings, now)
+        set_status(session, row, Status.SUBMITTED, reason="started", actor_id=principal.user_id)
+        record_event(session, row.id, "started", {}, actor_id=principal.user_id)
+        on_commit(session, lambda: platform.nudge(row.id))
+    return _operation(row, "Workload is starting.", platform)
+
+
+def stop_workload(
+    session: Session, principal: Principal, workload_id: str, platform: Platform
+) -> WorkloadOperation:
+    row = require(session, principal, workload_id, Right.UPDATE, for_update=True)
+    status = Status(row.status)
+    if status == Status.TERMINATED:
+        raise Conflict("This workload has been terminated.", code="workload_terminated")
+    if status != Status.STOPPED and row.desired_state != "stopped" or status == Status.ERRORED:
+        row.desired_state = "stopped"
+        row.generation += 1
+        if status not in (Status.STOPPING, Status.STOPPED):
+            set_status(
+                session, row, Status.STOPPING, reason="stop requested", actor_id=principal.user_id
+            )
+        record_event(session, row.id, "stopped", {}, actor_id=principal.user_id)
+        on_commit(session, lambda: platform.nudge(row.id))
+    return _operation(row, "Workload is stopping.", platform)
+
+
+def delete_workload(
+    session: Session, principal: Principal, workload_id: str, platform: Platform
+) -> None:
+    """Removes the record; the reconciler removes the runtime objects it leaves (by label)."""
+    row = require(session, principal, workload_id, Right.OWN, for_update=True)
+    sharing.forget_object(session, WORKLOAD, [row.id])
+    tags.forget_tags(session, WORKLOAD, [row.id])
+    repository.delete_workload(session, row)
+    on_commit(session, lambda: platform.nudge(workload_id))
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _refuse_if_draft_busy(session: Session, artifact: Artifact, *, excluding: str | None) -> None:
+    busy = repository.active_on_artifact(session, artifact.id, excluding=excluding)
+    if busy:
+        raise Conflict(
+            f"The draft artifact '{artifact.name}' already backs an active workload; stop it "
+            "first or lock the artifact (locked artifacts back any number of workloads).",
+            code="draft_artifact_in_use",
+            blockers=[{"type": WORKLOAD, "id": w.id, "name": w.name} for w in busy],
+        )
+
+
+def _new_proton(session: Session, row: Workload, artifact: Artifact) -> Proton:
+    # A snapshot: edits to a draft reach the containers at the next start, not before.
+    proton = Proton(
+        workload_id=row.id,
+        artifact_id=artifact.id,
+        role="active",
+        status=Status.SUBMITTED.value,
+        spec=dict(artifact.spec),
+        runtime=dict(row.runtime or {}),
+    )
+    repository.add(session, proton)
+    return proton
+
+
+def _retire_protons(session: Session, workload_id: str) -> None:
+    for proton in repository.protons_of(session, workload_id):
+        if proton.role != "retired":
+            proton.role = "retired"
+    session.flush()
+
+
+def _expiry(artifact: Artifact, settings: Settings, now):  # type: ignore[no-untyped-def]
+    if artifact.status == "locked":
+        return None
+    return now + timedelta(seconds=settings.draft_ttl_seconds)
+
+
+def _operation(row: Workload, message: str, platform: Platform) -> WorkloadOperation:
+    return WorkloadOperation(
+        status=message,
+        workload_id=row.id,
+        track_via=f"{platform.base_url}/api/v2/workloads/{row.id}",
+    )
