@@ -26,9 +26,12 @@ def search_condition(
             .where(text(f"{fts_table} MATCH :phrase").bindparams(phrase=phrase))
         )
         return table.c.id.in_(matches)
-    pattern = "%" + _escape_like(term) + "%"
+    # The pattern is rendered into the SQL text (safely quoted), not bound: once PostgreSQL
+    # caches a generic plan for `name ILIKE $1`, it no longer sees that a pattern is selective
+    # and stops using the trigram indexes.
+    pattern = literal("%" + _escape_like(term) + "%", literal_execute=True)
     columns = (table.c.name, table.c.description, table.c.id)
-    return or_(*(column.ilike(literal(pattern), escape="\\") for column in columns))
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def _escape_like(term: str) -> str:

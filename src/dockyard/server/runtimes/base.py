@@ -222,7 +222,7 @@ class Runtime(ABC):
     def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
         """Remove this instance's protons not in `keep_proton_ids`; return the removed ids."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most runtimes hold nothing
         """Release connections and helpers; what runs keeps running."""
 
     # --- proton-level convenience (a Kubernetes runtime overrides these) -------------------

@@ -23,7 +23,8 @@ import re
 import shutil
 import tarfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -141,12 +142,12 @@ class DockerRuntime(base.Runtime):
 
     def stop_proton(self, proton_id: str) -> None:
         with _engine_errors():
-            containers = self._list({LABEL_PROTON: proton_id})
-            # Members before their infra: stopping the namespace owner first would leave
-            # them running in an orphaned namespace.
-            for container in sorted(containers, key=_infra_last):
-                if container.status in ("running", "paused", "restarting"):
-                    _quietly(lambda c=container: c.stop(timeout=self.stop_timeout))
+            running = [
+                c
+                for c in self._list({LABEL_PROTON: proton_id})
+                if c.status in ("running", "paused", "restarting")
+            ]
+            _in_order(running, lambda c: c.stop(timeout=self.stop_timeout))
 
     def remove_proton(self, proton_id: str) -> None:
         with _engine_errors():
@@ -210,12 +211,10 @@ class DockerRuntime(base.Runtime):
                 detach=True,
                 **self._container_options(container, group),
             )
-            try:
+            # A start the engine refuses leaves the container: observe() reports it failed with
+            # the engine's reason, and the reconciler's restart budget decides what follows.
+            with suppress(docker.errors.APIError):
                 member.start()
-            except docker.errors.APIError:
-                # e.g. the entrypoint does not exist: the container stays, observe() reports it
-                # failed with the engine's reason, and the reconciler's restart budget decides.
-                pass
 
     def _container_options(self, container: ContainerSpec, group: GroupSpec) -> dict[str, Any]:
         security = container.security
@@ -334,14 +333,11 @@ class DockerRuntime(base.Runtime):
         found["infra"].start()
         for name, container in found.items():
             if name != "infra" and container.status != "running":
-                try:
+                with suppress(docker.errors.APIError):  # observe() reports it failed
                     container.start()
-                except docker.errors.APIError:
-                    pass  # reported by observe() as a failed replica
 
     def _remove_containers(self, found: dict[str, Container]) -> None:
-        for container in sorted(found.values(), key=_infra_last):
-            _quietly(lambda c=container: c.remove(force=True))
+        _in_order(list(found.values()), lambda c: c.remove(force=True))
 
     def _state(self, proton_id: str, group: str, index: int) -> ReplicaState:
         found = self._replica(proton_id, group, index)
@@ -422,8 +418,22 @@ def _container_name(proton_id: str, group: str, index: int, container: str | Non
     return _NAME_UNSAFE.sub("_", name)
 
 
-def _infra_last(container: Container) -> bool:
-    return container.labels.get(LABEL_ROLE) == "infra"
+def _in_order(containers: list[Container], action: Callable[[Container], object]) -> None:
+    """Act on members first, then on their infra containers, each batch in parallel.
+
+    An infra container with members still attached cannot be removed, and stopping it first
+    would leave them running in an orphaned namespace. Each stop or removal takes about 0.3 s,
+    so the batches run concurrently.
+    """
+    members = [c for c in containers if c.labels.get(LABEL_ROLE) != "infra"]
+    infras = [c for c in containers if c.labels.get(LABEL_ROLE) == "infra"]
+    for batch in (members, infras):
+        if len(batch) == 1:
+            _quietly(lambda c=batch[0]: action(c))
+        elif batch:
+            with ThreadPoolExecutor(max_workers=min(8, len(batch))) as pool:
+                for future in [pool.submit(_quietly, lambda c=c: action(c)) for c in batch]:
+                    future.result()
 
 
 def _quietly(action: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import suppress
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -34,10 +35,8 @@ def alive(pid: int, ticks: int | None) -> bool:
 
 def signal_group(pid: int, signum: signal.Signals) -> None:
     """Signal the session the process leads (the runtime starts each in its own)."""
-    try:
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _stat(pid: int) -> list[str] | None:
