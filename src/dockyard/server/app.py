@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
 from dockyard import __version__
 from dockyard.server.credentials.crypto import SecretBox
 from dockyard.server.db.engine import make_engine
+from dockyard.server.deployments.switching import advance_deployment_switches
 from dockyard.server.db.migrate import upgrade
 from dockyard.server.db.session import Database
 from dockyard.server.docs_ui import install_docs
@@ -57,6 +59,10 @@ def create_app(
         secret_box=secret_box,
     )
 
+    reconciler.add_periodic(
+        partial(advance_deployment_switches, db, settings.public_url or _local_url(settings))
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_reconciler:
@@ -96,6 +102,11 @@ def create_app(
     app.add_middleware(TrailingSlashMiddleware)
 
     return app
+
+
+def _local_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 def admin_bootstrap(app: FastAPI) -> BootstrapResult:

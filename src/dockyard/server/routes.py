@@ -9,8 +9,10 @@ from fastapi import APIRouter, FastAPI
 from dockyard.server.artifact_repos.router import router as repositories
 from dockyard.server.artifacts.router import router as artifacts
 from dockyard.server.credentials.router import router as credentials
+from dockyard.server.deployments.router import router as deployments
 from dockyard.server.kit.errors import ERROR_RESPONSES
 from dockyard.server.users.router import tokens_router, users_router
+from dockyard.server.workloads.router import otel_router
 from dockyard.server.workloads.router import router as workloads
 
 API = "/api/v2"
@@ -28,9 +30,11 @@ def mounts() -> list[Mount]:
         Mount(artifacts, "/artifacts", "/registry/artifacts"),
         Mount(repositories, "/artifactRepositories", "/registry/artifactRepositories"),
         Mount(workloads, "/workloads", "/console/workloads"),
+        Mount(deployments, "/console/deployments"),
         Mount(users_router, "/users"),
         Mount(tokens_router, "/apiTokens"),
         Mount(credentials, "/credentials"),
+        Mount(otel_router, "/otel/workload"),
     ]
 
 

@@ -85,6 +85,34 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often every workload is looked at without a nudge."
     )
 
+    # --- invoke proxy and statistics -----------------------------------------------------
+    proxy_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait for an upstream's response headers (504)."
+    )
+    proxy_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait to connect to a replica (502 after it)."
+    )
+    proxy_max_connections: int = Field(
+        default=512, ge=1, description="Upstream connections the proxy keeps open at most."
+    )
+    proxy_max_header_bytes: int = Field(
+        default=32768, ge=1024, description="Request and upstream response headers above: 431/502."
+    )
+    proxy_client_idle_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A client sending its request body may pause this long between chunks.",
+    )
+    proxy_route_refresh_seconds: float = Field(
+        default=0.5, gt=0, description="How often the routing table is re-read from the database."
+    )
+    stats_flush_seconds: float = Field(
+        default=2.0, gt=0, description="How often request statistics are written to the database."
+    )
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without an admin token."
+    )
+
     @field_validator("image_allowlist", "image_denylist", mode="before")
     @classmethod
     def _split_globs(cls, value: object) -> object:

@@ -108,8 +108,11 @@ def test_search_is_a_case_insensitive_substring_of_name_description_or_id(
 ) -> None:
     web = create_artifact(client, "Web-Frontend", description="serves pages")
     create_artifact(client, "batch", description="Nightly JOBS 100%_done")
-    create_artifact(client, "other")
+    create_artifact(client, "other", description="it's a back\\slash; DROP TABLE x")
     assert names(client, search="FRONT") == ["Web-Frontend"]
+    for term in ("it's", "'", "k\\s", "\\", "; DROP", "%'--"):
+        expected = [] if term == "%'--" else ["other"]
+        assert names(client, search=term) == expected, term
     assert names(client, search="nightly jobs") == ["batch"]
     assert names(client, search="pages") == ["Web-Frontend"]
     assert names(client, search=web["id"][6:18]) == ["Web-Frontend"]

@@ -49,7 +49,8 @@ def test_repository_search_has_its_index(client: TestClient) -> None:
             names = (
                 session.execute(
                     text(
-                        "SELECT name FROM sqlite_master WHERE name LIKE 'artifact_repositories_search%'"
+                        "SELECT name FROM sqlite_master "
+                        "WHERE name LIKE 'artifact_repositories_search%'"
                     )
                 )
                 .scalars()

@@ -90,10 +90,21 @@ def refuse_builds(session: Session, principal: Principal, artifact_id: str) -> N
 
 
 def create_artifact(
-    session: Session, principal: Principal, body: ArtifactCreate, settings: Settings
+    session: Session,
+    principal: Principal,
+    body: ArtifactCreate,
+    settings: Settings,
+    *,
+    spec_loc: list[str | int] | None = None,
 ) -> ArtifactOut:
+    """`spec_loc` is where the spec sits in the request (an inline artifact's is deeper)."""
     spec = _checked_spec(
-        session, principal, body.spec, settings, owner_id=principal.user_id, loc=["body", "spec"]
+        session,
+        principal,
+        body.spec,
+        settings,
+        owner_id=principal.user_id,
+        loc=spec_loc or ["body", "spec"],
     )
     home = _repository_for(session, principal, body)
     row = repository.add_artifact(
@@ -244,13 +255,17 @@ def delete_artifact(session: Session, principal: Principal, artifact_id: str) ->
 
 
 def usage(session: Session, artifact_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Per artifact, the workloads (and later deployments) not terminated that reference it."""
-    used: dict[str, list[dict[str, Any]]] = {}
-    for workload in workloads.not_terminated_on(session, artifact_ids):
-        used.setdefault(workload.artifact_id or "", []).append(
-            {"type": "workload", "id": workload.id, "name": workload.name}
+    """Per artifact, the workloads that are not terminated and run it (as blockers).
+
+    Deployments point at workloads, so a deployment's artifact is in use through its workload.
+    Terminated workloads do not count: they keep their history and lose the reference.
+    """
+    found: dict[str, list[dict[str, Any]]] = {}
+    for artifact_id, workload_id, name in repository.workloads_using(session, artifact_ids):
+        found.setdefault(artifact_id, []).append(
+            {"type": "workload", "id": workload_id, "name": name}
         )
-    return used
+    return found
 
 
 def purge(session: Session, rows: list[Artifact]) -> None:

@@ -27,7 +27,7 @@ def upgrade(engine: Engine) -> None:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
             try:
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, "heads")
                 connection.commit()
             finally:
                 connection.execute(
@@ -35,4 +35,4 @@ def upgrade(engine: Engine) -> None:
                 )
                 connection.commit()
     else:
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")

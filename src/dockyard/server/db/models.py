@@ -4,6 +4,8 @@ from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.credentials.models import Credential
 from dockyard.server.db.base import Base
+from dockyard.server.deployments.models import Deployment, DeploymentAuditEntry
+from dockyard.server.proxy.models import RequestStat
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.tags.models import Tag
 from dockyard.server.users.models import ApiToken, User
@@ -16,6 +18,8 @@ __all__ = [
     "Artifact",
     "ArtifactRepository",
     "Credential",
+    "Deployment",
+    "DeploymentAuditEntry",
     "SharedRole",
     "Tag",
     "User",
@@ -23,5 +27,6 @@ __all__ = [
     "WorkloadEvent",
     "Proton",
     "Replica",
+    "RequestStat",
     "metadata",
 ]

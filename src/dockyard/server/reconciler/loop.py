@@ -6,6 +6,7 @@ import heapq
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from dockyard.server.reconciler import store
 from dockyard.server.reconciler.pipeline import PassContext, reconcile_workload
@@ -27,6 +28,11 @@ class Reconciler:
         self._sweep_requested = True
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._periodic: list[Callable[[], None]] = []
+
+    def add_periodic(self, job: Callable[[], None]) -> None:
+        """A job run after every round of passes (e.g. completing deployment switches)."""
+        self._periodic.append(job)
 
     # --- control --------------------------------------------------------------------------
 
@@ -74,6 +80,8 @@ class Reconciler:
                 when = time.monotonic() + delay
                 self._next[workload_id] = when
                 heapq.heappush(self._due, (when, workload_id))
+        for job in self._periodic:
+            job()
         return len(ids)
 
     def collect_garbage(self) -> None:

@@ -19,7 +19,7 @@ from dockyard.server.reconciler.decide import (
     WorkloadView,
     decide,
 )
-from dockyard.server.reconciler.prober import Prober
+from dockyard.server.reconciler.prober import ProbeJob, Prober
 from dockyard.server.reconciler.probes import HealthEvent, ReplicaHealth, probes_for_container
 from dockyard.server.reconciler.spec_build import SecretLookup, build_proton_spec
 from dockyard.server.runtimes.base import (
@@ -121,7 +121,12 @@ def _probe(
         health = _health_for(ctx, snapshot, key, state, record)
         if state.phase == ReplicaPhase.RUNNING and not ctx.runtime.manages_health:
             jobs.extend((key, spec) for spec in health.due(now.timestamp()))
-    results = ctx.prober.run([(spec, observed[key].host) for key, spec in jobs])
+    results = ctx.prober.run(
+        [
+            ProbeJob(spec, observed[key].host, snapshot.proton_id or "", key[0], key[1])
+            for key, spec in jobs
+        ]
+    )
     outcomes: dict[ReplicaKey, list[HealthEvent]] = {}
     for (key, spec), (ok, why) in zip(jobs, results, strict=True):
         health = ctx.health[(snapshot.proton_id or "", *key)][1]

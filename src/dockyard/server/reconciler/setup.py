@@ -12,7 +12,7 @@ from dockyard.server.kit.clock import utcnow
 from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.loop import Reconciler
 from dockyard.server.reconciler.pipeline import PassContext
-from dockyard.server.reconciler.prober import Prober
+from dockyard.server.reconciler.prober import Prober, RuntimeProber
 from dockyard.server.reconciler.spec_build import SecretLookup
 from dockyard.server.runtimes.base import Runtime
 from dockyard.server.settings import Settings
@@ -43,13 +43,19 @@ def build_reconciler(
             backoff_max_seconds=settings.restart_backoff_max_seconds,
             limit=settings.restart_limit,
         ),
-        prober=Prober(),
+        prober=_prober_for(runtime),
         clock=utcnow,
         secrets=secrets,
         platform_env=platform_env,
         sweep_seconds=settings.reconcile_sweep_seconds,
     )
     return Reconciler(context)
+
+
+def _prober_for(runtime: Runtime) -> Prober:
+    # The in-memory test runtime answers probes itself; every real runtime is probed over HTTP.
+    answer = getattr(runtime, "probe", None)
+    return RuntimeProber(answer) if callable(answer) else Prober()
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, case, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dockyard.core.workloads import Workload as WorkloadOut
@@ -23,7 +23,10 @@ _ORDER_COLUMNS: dict[str, InstrumentedAttribute] = {
     "createdAt": Workload.created_at,
     "updatedAt": Workload.updated_at,
     "status": Workload.status,
-    "importance": Workload.importance,
+    # By rank, not alphabet: -importance lists critical first.
+    "importance": case(  # type: ignore[dict-item]
+        {"low": 0, "moderate": 1, "high": 2, "critical": 3}, value=Workload.importance, else_=0
+    ),
 }
 
 

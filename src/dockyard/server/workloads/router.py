@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.models import Page
 from dockyard.core.workloads import (
+    LogEntry,
     Proton,
     RelatedEntities,
     ReplicaStatusesSnapshot,
@@ -22,7 +25,7 @@ from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.kit.urls import base_url
 from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.router import add_shared_roles_routes
-from dockyard.server.workloads import details, listing, service
+from dockyard.server.workloads import details, listing, logs, service
 from dockyard.server.workloads.schemas import (
     WorkloadCreate,
     WorkloadFilters,
@@ -32,9 +35,11 @@ from dockyard.server.workloads.schemas import (
 from dockyard.server.workloads.service import Platform
 
 router = APIRouter(tags=["workloads"])
+# The reference's telemetry path for the same logs: /api/v2/otel/workload/{id}/logs.
+otel_router = APIRouter(tags=["workloads"])
 
 
-def _platform(request: Request) -> Platform:
+def platform_for(request: Request) -> Platform:
     state = request.app.state
     return Platform(
         settings=state.settings,
@@ -44,7 +49,7 @@ def _platform(request: Request) -> Platform:
     )
 
 
-PlatformDep = Annotated[Platform, Depends(_platform)]
+PlatformDep = Annotated[Platform, Depends(platform_for)]
 Filters = Annotated[WorkloadFilters, Depends(workload_filters)]
 
 
@@ -162,3 +167,43 @@ def related(workload_id: str, user: CurrentUser, session: DbSession) -> RelatedE
 add_shared_roles_routes(
     router, path="/{object_id}", resolve=service.resolve_target, tag="workloads"
 )
+
+
+@router.get(
+    "/{workload_id}/logs",
+    response_model=Page[LogEntry],
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+@otel_router.get("/{workload_id}/logs", response_model=Page[LogEntry])
+async def workload_logs(
+    workload_id: str,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    paging: Paging,
+    level: Annotated[str | None, Query(max_length=16, description="Minimum level.")] = None,
+    start_time: Annotated[str | None, Query(alias="startTime", max_length=64)] = None,
+    includes: Annotated[str | None, Query(max_length=1000)] = None,
+    follow: Annotated[bool, Query(description="Stream new lines as NDJSON.")] = False,
+    timeout: Annotated[
+        float,
+        Query(gt=0, le=logs.FOLLOW_MAX_SECONDS, description="With follow: end after seconds."),
+    ] = logs.FOLLOW_MAX_SECONDS,
+) -> dict | StreamingResponse:
+    query = logs.build_query(level, start_time, includes)
+    protons = await run_in_threadpool(logs.proton_ids, session, user, workload_id)
+    runtime = request.app.state.runtime
+    if follow:
+        stream = logs.follow(
+            request.app.state.db,
+            runtime,
+            workload_id,
+            query,
+            backlog=paging.limit,
+            max_seconds=timeout,
+            is_disconnected=request.is_disconnected,
+        )
+        return StreamingResponse(stream, media_type="application/x-ndjson")
+    lines = await run_in_threadpool(logs.read_lines, runtime, protons, None)
+    entries, total = logs.newest_first(lines, query, paging)
+    return page(request, entries, total, paging)

@@ -13,6 +13,7 @@ from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, WorkloadSettings
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.deployments import repository as deployments
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
@@ -202,6 +203,14 @@ def delete_workload(
 ) -> None:
     """Removes the record; the reconciler removes the runtime objects it leaves (by label)."""
     row = require(session, principal, workload_id, Right.OWN, for_update=True)
+    serving = deployments.naming_workload(session, row.id)
+    if serving:
+        raise Conflict(
+            "A deployment serves (or is switching to) this workload; point the deployment at "
+            "another workload or delete it first.",
+            code="workload_in_use",
+            blockers=[{"type": "deployment", "id": d.id, "name": d.name} for d in serving],
+        )
     sharing.forget_object(session, WORKLOAD, [row.id])
     tags.forget_tags(session, WORKLOAD, [row.id])
     repository.delete_workload(session, row)

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic import context
 
+from dockyard.server.db.base import UTCDateTime
 from dockyard.server.db.models import metadata
 
 config = context.config
+
+
+def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
+    # Migrations spell Dockyard's UTC column type as the plain type it stores.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+# Search indexes (migration 0002) live outside the ORM metadata: FTS5 tables and their shadow
+# tables on SQLite, trigram GIN indexes on PostgreSQL. Autogenerate must not drop them.
+_SEARCH_TABLE = re.compile(r"^\w+_search(_(data|idx|content|docsize|config))?$")
+
+
+def _include_name(name, type_, parent_names):  # type: ignore[no-untyped-def]
+    if type_ == "table" and name and _SEARCH_TABLE.match(name):
+        return False
+    return not (type_ == "index" and name and name.endswith("_trgm"))
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
@@ -14,6 +35,8 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        render_item=_render_item,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

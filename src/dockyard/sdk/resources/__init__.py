@@ -1,0 +1,1 @@
+"""The resource groups of a client: `client.artifacts`, `client.workloads`, …"""

@@ -1,0 +1,107 @@
+"""HTTP routes of /console/deployments: authenticate, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
+
+from dockyard.core.deployments import AuditLog, Deployment
+from dockyard.core.models import Page
+from dockyard.server.deployments import listing, service
+from dockyard.server.deployments.schemas import (
+    DeploymentCreate,
+    DeploymentFilters,
+    DeploymentUpdate,
+    deployment_filters,
+)
+from dockyard.server.kit.auth import CurrentUser, Principal
+from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.pagination import Paging, page
+from dockyard.server.sharing.router import add_shared_roles_routes
+from dockyard.server.workloads.router import PlatformDep, platform_for
+
+router = APIRouter(tags=["deployments"])
+Filters = Annotated[DeploymentFilters, Depends(deployment_filters)]
+
+
+@router.post("", status_code=201, response_model=Deployment)
+def create_deployment(
+    body: DeploymentCreate, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Deployment:
+    return service.create_deployment(session, user, body, platform)
+
+
+@router.get("", response_model=Page[Deployment])
+def list_deployments(
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    paging: Paging,
+    filters: Filters,
+    platform: PlatformDep,
+) -> dict:
+    rows, total = listing.list_deployments(session, user, filters, paging, platform.base_url)
+    return page(request, rows, total, paging)
+
+
+@router.get("/{deployment_id}", response_model=Deployment)
+def get_deployment(
+    deployment_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Deployment:
+    return service.get_deployment(session, user, deployment_id, platform)
+
+
+@router.patch("/{deployment_id}", response_model=Deployment)
+def update_deployment(
+    deployment_id: str,
+    body: DeploymentUpdate,
+    user: CurrentUser,
+    session: DbSession,
+    platform: PlatformDep,
+) -> Deployment:
+    return service.update_deployment(session, user, deployment_id, body, platform)
+
+
+@router.post("/{deployment_id}/stop", status_code=202, response_model=Deployment)
+def stop_deployment(
+    deployment_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Deployment:
+    return service.stop_deployment(session, user, deployment_id, platform)
+
+
+@router.post("/{deployment_id}/start", status_code=202, response_model=Deployment)
+def start_deployment(
+    deployment_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Deployment:
+    return service.start_deployment(session, user, deployment_id, platform)
+
+
+@router.delete("/{deployment_id}", status_code=204, response_class=Response)
+def delete_deployment(
+    deployment_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+) -> Response:
+    service.delete_deployment(session, user, deployment_id, platform)
+    return Response(status_code=204)
+
+
+@router.get("/{deployment_id}/auditLog", response_model=AuditLog)
+def audit_log(
+    deployment_id: str, request: Request, user: CurrentUser, session: DbSession, paging: Paging
+) -> dict:
+    entries, total, verified = service.audit_log(session, user, deployment_id, paging)
+    return {**page(request, entries, total, paging), "verified": verified}
+
+
+def _audit_sharing(session: Session, user: Principal, request: Request, deployment_id: str) -> None:
+    service.record_sharing_change(session, user, deployment_id, platform_for(request))
+
+
+add_shared_roles_routes(
+    router,
+    path="/{object_id}",
+    resolve=service.resolve_target,
+    tag="deployments",
+    on_change=_audit_sharing,
+)

@@ -1,0 +1,11 @@
+"""The reconciler's side of deployments: finish switches once the new workload runs."""
+
+from __future__ import annotations
+
+from dockyard.server.db.session import Database
+from dockyard.server.deployments import service
+
+
+def advance_deployment_switches(db: Database, base_url: str) -> list[str]:
+    with db.unit_of_work() as session:
+        return service.advance_switches(session, base_url)

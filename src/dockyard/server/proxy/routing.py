@@ -1,0 +1,197 @@
+"""The in-memory routing table: where each workload's traffic goes and who may send it.
+
+One query for every workload (and one for invoke grants) refreshes the whole table every
+`DOCKYARD_PROXY_ROUTE_REFRESH_SECONDS`, and at once when the reconciler pokes it, so several
+servers on one PostgreSQL database stay correct and no request ever waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, select
+
+from dockyard.server.db.session import Database
+from dockyard.server.kit.auth import Principal
+from dockyard.server.sharing.models import SharedRole
+from dockyard.server.sharing.roles import Right, best_level
+from dockyard.server.workloads.models import Proton, Replica, Workload
+from dockyard.server.workloads.public import WORKLOAD
+from dockyard.server.workloads.statuses import INACTIVE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Backend:
+    """One ready replica's primary container; `outstanding` counts requests in flight to it."""
+
+    host: str
+    port: int
+    outstanding: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+
+@dataclass(eq=False)
+class Route:
+    workload_id: str
+    status: str
+    desired_state: str
+    proton_id: str | None
+    backends: list[Backend] = field(default_factory=list)
+    grants: dict[str, Right] = field(default_factory=dict)  # user id → effective right
+
+    @property
+    def stopped(self) -> bool:
+        """No replica will become ready without a user's action: answer 503 at once."""
+        return self.desired_state != "running" or self.status in INACTIVE
+
+    def level_for(self, principal: Principal) -> Right | None:
+        return Right.OWN if principal.is_admin else self.grants.get(principal.user_id)
+
+
+@dataclass(frozen=True)
+class _Row:
+    workload_id: str
+    status: str
+    desired_state: str
+    proton_id: str | None
+    ready: tuple[tuple[str, int], ...]
+    grants: dict[str, Right]
+
+
+def load_rows(db: Database) -> list[_Row]:
+    """Everything the table holds, read in one short transaction (runs in a worker thread)."""
+    with db.unit_of_work(write=False) as session:
+        result = session.execute(
+            select(
+                Workload.id,
+                Workload.status,
+                Workload.desired_state,
+                Proton.id,
+                Replica.host,
+                Replica.port,
+                Replica.ready,
+            )
+            .outerjoin(Proton, and_(Proton.workload_id == Workload.id, Proton.role == "active"))
+            .outerjoin(Replica, Replica.proton_id == Proton.id)
+            .order_by(Workload.id, Replica.group_name, Replica.index)
+        ).all()
+        grant_rows = session.execute(
+            select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role).where(
+                SharedRole.resource_type == WORKLOAD
+            )
+        ).all()
+    roles: dict[str, dict[str, list[str]]] = {}
+    for resource_id, user_id, role in grant_rows:
+        roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
+    rows: dict[str, _Row] = {}
+    ready: dict[str, list[tuple[str, int]]] = {}
+    for workload_id, status, desired, proton_id, host, port, is_ready in result:
+        if workload_id not in rows:
+            grants = {
+                user: level
+                for user, user_roles in roles.get(workload_id, {}).items()
+                if (level := best_level(user_roles)) is not None
+            }
+            rows[workload_id] = _Row(workload_id, status, desired, proton_id, (), grants)
+            ready[workload_id] = []
+        if is_ready and host and port:
+            ready[workload_id].append((host, port))
+    return [
+        _Row(r.workload_id, r.status, r.desired_state, r.proton_id, tuple(ready[i]), r.grants)
+        for i, r in rows.items()
+    ]
+
+
+class RoutingTable:
+    def __init__(self, db: Database, interval: float) -> None:
+        self._db = db
+        self._interval = interval
+        self.routes: dict[str, Route] = {}
+        self.version = 0  # bumped by every refresh
+        self._changed = asyncio.Event()  # set and replaced by every refresh
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._refreshing: asyncio.Future[None] | None = None
+
+    # --- the reconciler's hook --------------------------------------------------------------
+
+    def poke(self, workload_id: str | None = None) -> None:
+        """Re-read the table now. Safe from any thread (the reconciler calls it after a pass
+        changed a workload's replicas or status); `workload_id` is informational."""
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:  # the loop closed between the check and the call
+            pass
+
+    # --- background refresh -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not stop routing; keep the last table
+                log.exception("refreshing the routing table failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def refresh(self) -> None:
+        """Re-read the table; concurrent callers share one read."""
+        if self._refreshing is not None:
+            await asyncio.shield(self._refreshing)
+            return
+        self._refreshing = asyncio.get_running_loop().create_future()
+        try:
+            rows = await asyncio.to_thread(load_rows, self._db)
+            self._apply(rows)
+            self._refreshing.set_result(None)
+        except BaseException as exc:
+            self._refreshing.set_exception(exc)
+            self._refreshing.exception()  # retrieved: waiters re-raise it, nobody logs it twice
+            raise
+        finally:
+            self._refreshing = None
+
+    def _apply(self, rows: list[_Row]) -> None:
+        old = self.routes
+        fresh: dict[str, Route] = {}
+        for row in rows:
+            previous = old.get(row.workload_id)
+            # Keep Backend objects that still exist: their outstanding counts are live.
+            known = (
+                {b.key: b for b in previous.backends}
+                if previous is not None and previous.proton_id == row.proton_id
+                else {}
+            )
+            backends = [known.get(key) or Backend(*key) for key in row.ready]
+            fresh[row.workload_id] = Route(
+                row.workload_id, row.status, row.desired_state, row.proton_id, backends, row.grants
+            )
+        self.routes = fresh
+        self.version += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Return after the next refresh, or after `timeout` seconds."""
+        changed = self._changed
+        try:
+            await asyncio.wait_for(changed.wait(), timeout)
+        except TimeoutError:
+            pass

@@ -1,0 +1,55 @@
+"""Read-only JSON for the pages' polling: a GET on the API itself, as the signed-in user.
+
+The browser holds no token (the session cookie is HttpOnly), so the pages ask here; each call
+is answered by the real API route with the session's token, so live views and the API cannot
+disagree. Only the small set of read paths the pages poll is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from dockyard.server.ui.session import read_session
+
+router = APIRouter(include_in_schema=False)
+
+_ID = r"[0-9a-f]{24}"
+_ALLOWED = re.compile(
+    rf"^(workloads(/{_ID}(/(events|logs|related|stats(/[A-Za-z]+)?"
+    rf"|protons(/{_ID}(/statusDetails)?)?))?)?"
+    rf"|console/deployments(/{_ID}(/auditLog)?)?)$"
+)
+_DROPPED_PARAMS = {"follow"}  # a stream would hold the poller open
+
+
+@router.get("/ui/api/{path:path}")
+async def read_api(path: str, request: Request) -> Response:
+    session = read_session(request)
+    if session is None:
+        return _error(401, "unauthorized", "Sign in again.")
+    if not _ALLOWED.match(path):
+        return _error(404, "not_found", "No such route.")
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in _DROPPED_PARAMS]
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url=str(request.base_url).rstrip("/"), timeout=30
+    ) as client:
+        answer = await client.get(
+            f"/api/v2/{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {session.token}"},
+        )
+    return Response(
+        answer.content,
+        status_code=answer.status_code,
+        media_type=answer.headers.get("content-type", "application/json"),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"message": message, "code": code, "detail": message}, status_code=status)

@@ -1,0 +1,170 @@
+"""Console: the workload list and detail (overview, events, logs, replicas, endpoint, stats)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+
+from dockyard.core.errors import ValidationFailed
+from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.pagination import PageParams
+from dockyard.server.sharing.roles import Right
+from dockyard.server.ui import examples
+from dockyard.server.ui.web import Actor, PlatformDep, UiRoute, Viewer, parse, redirect, render
+from dockyard.server.users import service as users
+from dockyard.server.workloads import details, listing, service
+from dockyard.server.workloads.schemas import IMPORTANCES, WorkloadUpdate, workload_filters
+from dockyard.server.workloads.statuses import INACTIVE, Status
+
+router = APIRouter(route_class=UiRoute, include_in_schema=False)
+
+EDITABLE = ("name", "description", "importance")
+INACTIVE_VALUES = sorted(status.value for status in INACTIVE)
+
+
+def _listed(value: str | None) -> list[str] | None:
+    return [value] if value else None
+
+
+@router.get("/console/workloads")
+def workloads_page(
+    request: Request,
+    user: Viewer,
+    session: DbSession,
+    platform: PlatformDep,
+    search: str | None = None,
+    status: str | None = None,
+    artifact_status: str | None = None,
+    importance: str | None = None,
+    created_by: str | None = None,
+) -> Response:
+    # The API's own filter parsing: an unknown status or importance is refused the same way.
+    filters = workload_filters(
+        search=(search or "").strip()[:100] or None,
+        status=_listed(status),
+        artifact_status=_listed(artifact_status),
+        importance=_listed(importance),
+        created_by=_listed(created_by),
+    )
+    rows, total = listing.list_workloads(
+        session, user, filters, PageParams(offset=0, limit=100), platform.base_url
+    )
+    people, _ = users.list_users(session, user, offset=0, limit=100)
+    running = sum(1 for row in rows if row.status == Status.RUNNING)
+    chips = {
+        name: value
+        for name, value in (
+            ("search", search),
+            ("status", status),
+            ("artifact_status", artifact_status),
+            ("importance", importance),
+            ("created_by", created_by),
+        )
+        if value
+    }
+    return render(
+        request,
+        "workloads.html",
+        workloads=rows,
+        total=total,
+        running=running,
+        inactive=sum(1 for row in rows if row.status in INACTIVE_VALUES),
+        people=people,
+        statuses=[s.value for s in Status],
+        importances=IMPORTANCES,
+        chips=chips,
+    )
+
+
+@router.get("/console/workloads/{workload_id}")
+def workload_page(
+    request: Request, workload_id: str, user: Viewer, session: DbSession, platform: PlatformDep
+) -> Response:
+    row = service.require(session, user, workload_id, Right.VIEW)
+    workload = service.publish_one(session, user, row, platform)
+    events, _ = details.events(session, user, workload_id, PageParams(offset=0, limit=50))
+    protons = details.protons(session, user, workload_id, platform.base_url)
+    active = next((p for p in protons if p.id == workload.proton_id), None)
+    snapshot = (
+        details.status_details(session, user, workload_id, active.id) if active else None
+    )
+    return render(
+        request,
+        "workload.html",
+        workload=workload,
+        events=events,
+        protons=protons,
+        snapshot=snapshot,
+        importances=IMPORTANCES,
+        can_update="CAN_UPDATE" in workload.permissions,
+        can_delete="CAN_DELETE" in workload.permissions,
+        inactive=workload.status in INACTIVE_VALUES,
+        curl_example=examples.invoke_curl(workload.endpoint),
+        python_example=examples.invoke_python(workload.endpoint),
+    )
+
+
+@router.post("/console/workloads/{workload_id}/update")
+def update_workload(
+    workload_id: str,
+    user: Actor,
+    session: DbSession,
+    platform: PlatformDep,
+    field: Annotated[str, Form()],
+    value: Annotated[str, Form()] = "",
+) -> Response:
+    if field not in EDITABLE:
+        raise ValidationFailed.at([field], "only name, description and importance are edited here")
+    body = parse(WorkloadUpdate, {field: value.strip() if field != "description" else value})
+    service.update_workload(session, user, workload_id, body, platform)
+    return redirect(f"/console/workloads/{workload_id}", notice=f"The {field} was saved.")
+
+
+@router.post("/console/workloads/{workload_id}/start")
+def start_workload(
+    workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
+) -> Response:
+    service.start_workload(session, user, workload_id, platform)
+    return redirect(f"/console/workloads/{workload_id}", notice="The workload is starting.")
+
+
+@router.post("/console/workloads/{workload_id}/stop")
+def stop_workload(
+    workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
+) -> Response:
+    service.stop_workload(session, user, workload_id, platform)
+    return redirect(f"/console/workloads/{workload_id}", notice="The workload is stopping.")
+
+
+@router.post("/console/workloads/{workload_id}/delete")
+def delete_workload(
+    workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
+) -> Response:
+    service.delete_workload(session, user, workload_id, platform)
+    return redirect("/console/workloads", notice="The workload was deleted.")
+
+
+# --- deployments -----------------------------------------------------------------------------
+
+
+def _deployments_api(request: Request) -> bool:
+    """Whether the governed deployments API is part of this server yet."""
+    return any(
+        getattr(route, "path", "").startswith("/api/v2/console/deployments")
+        for route in request.app.routes
+    )
+
+
+@router.get("/console/deployments")
+def deployments_page(request: Request, user: Viewer) -> Response:
+    del user  # signed in is enough: the list comes from the API as this user
+    return render(request, "deployments.html", available=_deployments_api(request), one=None)
+
+
+@router.get("/console/deployments/{deployment_id}")
+def deployment_page(request: Request, deployment_id: str, user: Viewer) -> Response:
+    del user
+    return render(
+        request, "deployments.html", available=_deployments_api(request), one=deployment_id
+    )

@@ -1,0 +1,176 @@
+"""Workload logs: the stdout/stderr of every replica, newest first, or followed as NDJSON.
+
+Logs are not stored by Dockyard: each request reads them from the runtime (container logs,
+the process runtime's log files, the fake runtime's memory), so they live exactly as long as
+the runtime objects of the workload's protons do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from dockyard.core.errors import ValidationFailed
+from dockyard.core.workloads import LogEntry
+from dockyard.server.db.session import Database
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.clock import isoformat
+from dockyard.server.kit.pagination import PageParams
+from dockyard.server.runtimes.base import LogLine, Runtime, RuntimeFailure
+from dockyard.server.sharing.roles import Right
+from dockyard.server.workloads import repository
+from dockyard.server.workloads.service import require
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+_SYNONYMS = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+# A level word at the very start of a line, optionally bracketed: "ERROR x", "[warn] x", "INFO: x".
+_LEADING_LEVEL = re.compile(r"^\s*[\[(]?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b", re.I)
+
+FOLLOW_POLL_SECONDS = 0.5
+FOLLOW_MAX_SECONDS = 3600  # a followed stream ends after this, so no request lives forever
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    min_level: int = 0
+    start_time: datetime | None = None
+    includes: str | None = None
+
+    def accepts(self, line: LogLine, level: str) -> bool:
+        if LEVELS[level] < self.min_level:
+            return False
+        if self.start_time is not None and _aware(line.timestamp) < self.start_time:
+            return False
+        return self.includes is None or self.includes in line.message
+
+
+def build_query(level: str | None, start_time: str | None, includes: str | None) -> LogQuery:
+    """Check the filters (422 with their path when unusable)."""
+    minimum = 0
+    if level:
+        name = _SYNONYMS.get(level.strip().upper(), level.strip().upper())
+        if name not in LEVELS:
+            raise ValidationFailed.at(
+                ["query", "level"], f"level must be one of {', '.join(LEVELS)} (or WARN)"
+            )
+        minimum = LEVELS[name]
+    start = None
+    if start_time:
+        try:
+            start = _aware(datetime.fromisoformat(start_time.strip().replace("Z", "+00:00")))
+        except ValueError:
+            raise ValidationFailed.at(
+                ["query", "startTime"], "startTime must be an RFC 3339 time"
+            ) from None
+    return LogQuery(min_level=minimum, start_time=start, includes=includes or None)
+
+
+def level_of(line: LogLine) -> str:
+    """The leading level word of the message, else INFO for stdout and ERROR for stderr."""
+    match = _LEADING_LEVEL.match(line.message)
+    if match:
+        word = match.group(1).upper()
+        return _SYNONYMS.get(word, word)
+    return "ERROR" if line.stream == "stderr" else "INFO"
+
+
+def to_entry(line: LogLine, level: str) -> LogEntry:
+    return LogEntry(
+        timestamp=isoformat(line.timestamp) or "",
+        level=level,
+        message=line.message,
+        replica=line.replica,
+        stream=line.stream,
+    )
+
+
+def proton_ids(session: Session, principal: Principal, workload_id: str) -> list[str]:
+    """Every proton of the workload the caller may view (404 otherwise), newest first."""
+    require(session, principal, workload_id, Right.VIEW)
+    return [proton.id for proton in repository.protons_of(session, workload_id)]
+
+
+def read_lines(runtime: Runtime, protons: Iterable[str], since: datetime | None) -> list[LogLine]:
+    """Lines of every replica of these protons, oldest first; an engine error reads as none."""
+    lines: list[LogLine] = []
+    for proton_id in protons:
+        try:
+            lines.extend(runtime.logs(proton_id, since))
+        except RuntimeFailure:
+            continue  # the engine is down or the objects are gone: no lines rather than a 500
+    lines.sort(key=lambda line: _aware(line.timestamp))
+    return lines
+
+
+def newest_first(
+    lines: list[LogLine], query: LogQuery, paging: PageParams
+) -> tuple[list[LogEntry], int]:
+    matching = [(line, level) for line in lines if query.accepts(line, level := level_of(line))]
+    matching.reverse()
+    window = matching[paging.offset : paging.offset + paging.limit]
+    return [to_entry(line, level) for line, level in window], len(matching)
+
+
+async def follow(
+    db: Database,
+    runtime: Runtime,
+    workload_id: str,
+    query: LogQuery,
+    *,
+    backlog: int,
+    max_seconds: float,
+    is_disconnected,  # type: ignore[no-untyped-def]  # async () -> bool, from the request
+) -> AsyncIterator[bytes]:
+    """NDJSON: the last `backlog` matching lines (oldest first), then new lines as they come.
+
+    Polls the runtime; stops when the client goes away, the workload is deleted, or after
+    `max_seconds`. Lines at the cursor's timestamp are remembered so none repeats.
+    """
+    deadline = time.monotonic() + max_seconds
+    cursor: datetime | None = None
+    seen_at_cursor: set[tuple[str, str, str, str]] = set()
+    first = True
+    while True:
+        protons = await run_in_threadpool(_current_protons, db, workload_id)
+        if protons is None:
+            return
+        lines = await run_in_threadpool(read_lines, runtime, protons, cursor)
+        fresh = []
+        for line in lines:
+            moment = _aware(line.timestamp)
+            key = (line.replica, line.container, line.stream, line.message)
+            if cursor is not None and (moment < cursor or (moment == cursor and key in seen_at_cursor)):
+                continue
+            if cursor is None or moment > cursor:
+                cursor, seen_at_cursor = moment, set()
+            seen_at_cursor.add(key)
+            fresh.append(line)
+        chosen = [(line, level) for line in fresh if query.accepts(line, level := level_of(line))]
+        if first:
+            chosen = chosen[-backlog:] if backlog else []
+            first = False
+        for line, level in chosen:
+            yield (json.dumps(to_entry(line, level).model_dump(by_alias=True)) + "\n").encode()
+        if time.monotonic() >= deadline or await is_disconnected():
+            return
+        await asyncio.sleep(min(FOLLOW_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+
+def _current_protons(db: Database, workload_id: str) -> list[str] | None:
+    # A new start makes a new proton: look again each poll so a followed stream keeps up.
+    with db.unit_of_work(write=False) as session:
+        if repository.get_workload(session, workload_id) is None:
+            return None
+        return [proton.id for proton in repository.protons_of(session, workload_id)]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
