@@ -77,7 +77,13 @@ class Resource:
     def _list(
         self, path: str, model: type[B], params: dict[str, Any], limit: int | None
     ) -> Listing[B]:
-        return Listing(self._client, path, params, lambda item: model.model_validate(item)._bind(self._client), limit)
+        return Listing(
+            self._client,
+            path,
+            params,
+            lambda item: model.model_validate(item)._bind(self._client),
+            limit,
+        )
 
 
 class Listing(Generic[T]):
@@ -103,7 +109,9 @@ class Listing(Generic[T]):
 
     def _page(self, offset: int, taken: int) -> Operation[Any]:
         size = MAX_PAGE if self._limit is None else max(1, min(MAX_PAGE, self._limit - taken))
-        return fetch(Call("GET", self._path, params={**self._params, "offset": offset, "limit": size}))
+        return fetch(
+            Call("GET", self._path, params={**self._params, "offset": offset, "limit": size})
+        )
 
     def _cut(self, body: Any, taken: int) -> tuple[list[T], bool]:
         items = [self._parse(item) for item in body["data"]]

@@ -66,7 +66,9 @@ class Artifact(core_artifacts.Artifact, Bound):
 
     def clone(self, name: str) -> Artifact:
         """A new draft in the same repository with this artifact's spec."""
-        return self._run(self._new(Call("POST", f"/artifacts/{self.id}/clone", json={"name": name})))
+        return self._run(
+            self._new(Call("POST", f"/artifacts/{self.id}/clone", json={"name": name}))
+        )
 
     def delete(self) -> None:
         return self._run(discard(Call("DELETE", f"/artifacts/{self.id}")))
@@ -85,7 +87,9 @@ class ArtifactRepository(core_artifacts.ArtifactRepository, Bound):
     def reload(self) -> ArtifactRepository:
         return self._run(self._refreshed(Call("GET", f"/artifactRepositories/{self.id}")))
 
-    def artifacts(self, *, status: str | None = None, limit: int | None = None) -> Listing[Artifact]:
+    def artifacts(
+        self, *, status: str | None = None, limit: int | None = None
+    ) -> Listing[Artifact]:
         assert self._client is not None
         return self._client.artifacts.list(repository_id=self.id, status=status, limit=limit)
 
@@ -182,7 +186,9 @@ class Workload(core_workloads.Workload, Bound):
     ) -> Iterator[LogEntry]:
         """Recent lines then new ones as they are written (an async iterator on AsyncClient)."""
         assert self._client is not None
-        params = compact(follow="true", limit=backlog, level=level, includes=includes, timeout=timeout)
+        params = compact(
+            follow="true", limit=backlog, level=level, includes=includes, timeout=timeout
+        )
         call = Call("GET", f"/workloads/{self.id}/logs", params=params)
         return self._client._stream(call, LogEntry.model_validate)
 
@@ -202,10 +208,14 @@ class Workload(core_workloads.Workload, Bound):
         The app's own answer comes back as an `httpx.Response`, whatever its status. With
         `check`, an error *from Dockyard* (unknown workload, no ready replica, …) raises.
         """
-        call = _invoke_call(f"/endpoints/workloads/{self.id}", path, method, json, content, headers, params)
+        call = _invoke_call(
+            f"/endpoints/workloads/{self.id}", path, method, json, content, headers, params
+        )
         return self._run(_invoked(call, check))
 
-    def _listing(self, path: str, model: type[Any], params: dict[str, Any], limit: int | None) -> Listing[Any]:
+    def _listing(
+        self, path: str, model: type[Any], params: dict[str, Any], limit: int | None
+    ) -> Listing[Any]:
         assert self._client is not None
         return Listing(self._client, path, params, model.model_validate, limit)
 
@@ -233,16 +243,17 @@ class Workload(core_workloads.Workload, Bound):
                 on_poll(self)
             if self.status in targets:
                 return self
+            wanted = " or ".join(sorted(targets))
             if self.status in FINAL_FAILURES - targets:
                 raise WorkloadFailed(
-                    f"Workload {self.id} is {self.status} (waited for {' or '.join(sorted(targets))}).",
+                    f"Workload {self.id} is {self.status} (waited for {wanted}).",
                     code=f"workload_{self.status}",
                 )
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WaitTimeout(
                     f"Workload {self.id} is still {self.status} after {timeout:g} s "
-                    f"(waited for {' or '.join(sorted(targets))})."
+                    f"(waited for {wanted})."
                 )
             yield Pause(min(interval, left))
 
@@ -263,7 +274,9 @@ class Deployment(core_deployments.Deployment, Bound):
         body = compact(
             name=name, description=description, workloadId=workload_id, tags=tag_list(tags)
         )
-        return self._run(self._refreshed(Call("PATCH", f"/console/deployments/{self.id}", json=body)))
+        return self._run(
+            self._refreshed(Call("PATCH", f"/console/deployments/{self.id}", json=body))
+        )
 
     def start(self) -> Deployment:
         return self._run(self._refreshed(Call("POST", f"/console/deployments/{self.id}/start")))
@@ -289,13 +302,14 @@ class Deployment(core_deployments.Deployment, Bound):
         params: dict[str, Any] | None = None,
         check: bool = True,
     ) -> httpx.Response:
-        call = _invoke_call(f"/endpoints/deployments/{self.id}", path, method, json, content, headers, params)
+        call = _invoke_call(
+            f"/endpoints/deployments/{self.id}", path, method, json, content, headers, params
+        )
         return self._run(_invoked(call, check))
 
     def _refreshed(self, call: Call) -> Operation[Deployment]:
         body = yield call
         return self._take(Deployment.model_validate(body))
-
 
 
 def _body(call: Call) -> Operation[Any]:

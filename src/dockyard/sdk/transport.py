@@ -97,7 +97,9 @@ def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _unreachable(base: str, error: httpx.TransportError) -> ConnectionFailed:
-    return ConnectionFailed(f"Cannot reach the Dockyard server at {base}: {error or type(error).__name__}")
+    return ConnectionFailed(
+        f"Cannot reach the Dockyard server at {base}: {error or type(error).__name__}"
+    )
 
 
 class SyncRunner:

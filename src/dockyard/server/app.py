@@ -12,18 +12,20 @@ from fastapi import FastAPI
 from dockyard import __version__
 from dockyard.server.credentials.crypto import SecretBox
 from dockyard.server.db.engine import make_engine
-from dockyard.server.deployments.switching import advance_deployment_switches
 from dockyard.server.db.migrate import upgrade
 from dockyard.server.db.session import Database
+from dockyard.server.deployments.switching import advance_deployment_switches
 from dockyard.server.docs_ui import install_docs
 from dockyard.server.health.router import router as health_router
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
+from dockyard.server.proxy.setup import install_proxy
 from dockyard.server.reconciler.setup import build_reconciler
 from dockyard.server.routes import API, install_routes
 from dockyard.server.runtimes.base import Runtime
 from dockyard.server.runtimes.select import choose_runtime, instance_id
 from dockyard.server.settings import Settings
+from dockyard.server.ui import install_ui
 from dockyard.server.users.bootstrap import BootstrapResult, ensure_admin
 from dockyard.server.users.tokens import TokenVerifier
 
@@ -64,12 +66,14 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
         if run_reconciler:
             reconciler.start()
+        await started.state.proxy.start()
         try:
             yield
         finally:
+            await started.state.proxy.stop()
             if run_reconciler:
                 reconciler.stop()
             runtime.close()
@@ -99,7 +103,9 @@ def create_app(
     app.include_router(health_router)
     install_routes(app)
     install_docs(app, OPENAPI_URL)
+    install_ui(app)  # the web UI's pages at /registry/…, /console/…, /login
     app.add_middleware(TrailingSlashMiddleware)
+    install_proxy(app)  # last: the invoke path runs before every other middleware
 
     return app
 

@@ -11,6 +11,7 @@ from dockyard.server.artifacts.router import router as artifacts
 from dockyard.server.credentials.router import router as credentials
 from dockyard.server.deployments.router import router as deployments
 from dockyard.server.kit.errors import ERROR_RESPONSES
+from dockyard.server.proxy.router import router as workload_stats
 from dockyard.server.users.router import tokens_router, users_router
 from dockyard.server.workloads.router import otel_router
 from dockyard.server.workloads.router import router as workloads
@@ -29,6 +30,8 @@ def mounts() -> list[Mount]:
     return [
         Mount(artifacts, "/artifacts", "/registry/artifacts"),
         Mount(repositories, "/artifactRepositories", "/registry/artifactRepositories"),
+        # Before the workloads router: `/workloads/stats` must not match `/workloads/{id}`.
+        Mount(workload_stats, "/workloads", "/console/workloads"),
         Mount(workloads, "/workloads", "/console/workloads"),
         Mount(deployments, "/console/deployments"),
         Mount(users_router, "/users"),

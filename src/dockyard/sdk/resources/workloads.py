@@ -91,7 +91,9 @@ class Deployments(Resource):
         description: str | None = None,
         tags: Tags = None,
     ) -> Deployment:
-        body = compact(workloadId=workload_id, name=name, description=description, tags=tag_list(tags))
+        body = compact(
+            workloadId=workload_id, name=name, description=description, tags=tag_list(tags)
+        )
         return self._one(Call("POST", "/console/deployments", json=body), Deployment)
 
     def get(self, deployment_id: str) -> Deployment:
@@ -117,7 +119,6 @@ class Deployments(Resource):
         return self._list("/console/deployments", Deployment, params, limit)
 
     def audit(self, deployment_id: str) -> AuditLog:
-        from dockyard.sdk.models import _audit
 
         return self._run(audit_log(deployment_id))
 

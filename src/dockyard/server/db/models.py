@@ -9,7 +9,13 @@ from dockyard.server.proxy.models import RequestStat
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.tags.models import Tag
 from dockyard.server.users.models import ApiToken, User
-from dockyard.server.workloads.models import Proton, Replica, Workload, WorkloadEvent
+from dockyard.server.workloads.models import (
+    Proton,
+    Replacement,
+    Replica,
+    Workload,
+    WorkloadEvent,
+)
 
 metadata = Base.metadata
 
@@ -27,6 +33,7 @@ __all__ = [
     "WorkloadEvent",
     "Proton",
     "Replica",
+    "Replacement",
     "RequestStat",
     "metadata",
 ]

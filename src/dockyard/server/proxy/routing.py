@@ -8,6 +8,7 @@ servers on one PostgreSQL database stay correct and no request ever waits on the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -128,10 +129,9 @@ class RoutingTable:
         loop, wake = self._loop, self._wake
         if loop is None or wake is None or loop.is_closed():
             return
-        try:
+        # RuntimeError: the loop closed between the check and the call.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:  # the loop closed between the check and the call
-            pass
 
     # --- background refresh -----------------------------------------------------------------
 
@@ -145,10 +145,8 @@ class RoutingTable:
                 raise
             except Exception:  # a database hiccup must not stop routing; keep the last table
                 log.exception("refreshing the routing table failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def refresh(self) -> None:
@@ -191,7 +189,5 @@ class RoutingTable:
     async def wait_for_change(self, timeout: float) -> None:
         """Return after the next refresh, or after `timeout` seconds."""
         changed = self._changed
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), timeout)
-        except TimeoutError:
-            pass

@@ -130,12 +130,12 @@ class StatsCollector:
                     self._pending[key] = counts
                     continue
                 current.requests += counts.requests
-                current.by_class = [a + b for a, b in zip(current.by_class, counts.by_class)]
+                current.by_class = _sum(current.by_class, counts.by_class)
                 current.latency_sum_ms += counts.latency_sum_ms
                 current.latency_max_ms = max(current.latency_max_ms, counts.latency_max_ms)
                 current.max_concurrency = max(current.max_concurrency, counts.max_concurrency)
                 current.last_request_at = max(current.last_request_at, counts.last_request_at)
-                current.buckets = [a + b for a, b in zip(current.buckets, counts.buckets)]
+                current.buckets = _sum(current.buckets, counts.buckets)
 
     async def run(self, db: Database, interval: float) -> None:
         while True:
@@ -144,3 +144,7 @@ class StatsCollector:
                 await asyncio.to_thread(self.flush, db)
             except Exception:
                 log.exception("writing request statistics failed; will retry")
+
+
+def _sum(left: list[int], right: list[int]) -> list[int]:
+    return [a + b for a, b in zip(left, right, strict=True)]

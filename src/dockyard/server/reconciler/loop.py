@@ -61,6 +61,7 @@ class Reconciler:
         now = time.monotonic()
         with self._wake:
             ids = set(self._nudged)
+            nudged = set(ids)
             self._nudged.clear()
             sweep = self._sweep_requested
             self._sweep_requested = False
@@ -80,6 +81,9 @@ class Reconciler:
                 when = time.monotonic() + delay
                 self._next[workload_id] = when
                 heapq.heappush(self._due, (when, workload_id))
+        if nudged and store.missing_workloads(self.ctx.db, nudged):
+            # A deleted workload's containers go now, not at the next periodic collection.
+            self.collect_garbage()
         for job in self._periodic:
             job()
         return len(ids)

@@ -12,14 +12,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
+from dockyard.server.artifacts.models import Artifact
 from dockyard.server.db.session import Database
 from dockyard.server.kit.clock import utcnow
 from dockyard.server.workloads.lifecycle import record_event, set_proton_status, set_status
-from dockyard.server.workloads.models import Proton, Replica, Workload
+from dockyard.server.workloads.models import Proton, Replacement, Replica, Workload
 from dockyard.server.workloads.statuses import Status
 
 LEASE_SECONDS = 60
+OPEN_REPLACEMENT = ("submitted", "initializing", "awaiting_promotion", "switching", "cleaning_up")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,28 @@ class ReplicaRecord:
 
 
 @dataclass(frozen=True)
+class ProtonSnapshot:
+    id: str
+    role: str  # active | candidate | draining
+    status: Status
+    spec: dict[str, Any]
+    runtime: dict[str, Any]
+    running_since: datetime | None
+    replicas: dict[tuple[str, int], ReplicaRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplacementSnapshot:
+    id: str
+    status: str
+    candidate_proton_id: str | None
+    previous_proton_id: str | None
+    warmup_seconds: float
+    keep_seconds: float
+    switched_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     workload_id: str
     lease: str
@@ -43,10 +68,16 @@ class Snapshot:
     desired_state: str
     status: Status
     expires_at: datetime | None
-    proton_id: str | None
-    proton_spec: dict[str, Any]
-    proton_runtime: dict[str, Any]
-    replicas: dict[tuple[str, int], ReplicaRecord] = field(default_factory=dict)
+    protons: tuple[ProtonSnapshot, ...] = ()
+    replacement: ReplacementSnapshot | None = None
+
+    def proton(self, role: str) -> ProtonSnapshot | None:
+        return next((p for p in self.protons if p.role == role), None)
+
+    @property
+    def proton_id(self) -> str | None:
+        active = self.proton("active")
+        return active.id if active else None
 
 
 def lease_and_load(db: Database, workload_id: str, now: datetime) -> Snapshot | None:
@@ -66,23 +97,12 @@ def lease_and_load(db: Database, workload_id: str, now: datetime) -> Snapshot | 
         workload = session.get(Workload, workload_id)
         if workload is None:
             return None
-        proton = session.scalar(
-            select(Proton).where(Proton.workload_id == workload_id, Proton.role == "active")
+        protons = session.scalars(
+            select(Proton).where(
+                Proton.workload_id == workload_id,
+                Proton.role.in_(("active", "candidate", "draining")),
+            )
         )
-        records: dict[tuple[str, int], ReplicaRecord] = {}
-        if proton is not None:
-            for row in session.scalars(select(Replica).where(Replica.proton_id == proton.id)):
-                records[(row.group_name, row.index)] = ReplicaRecord(
-                    group=row.group_name,
-                    index=row.index,
-                    ready=row.ready,
-                    started=row.started,
-                    failures_in_a_row=row.failures_in_a_row,
-                    backoff_step=row.backoff_step,
-                    restart_count=row.restart_count,
-                    next_restart_at=row.next_restart_at,
-                    ready_since=row.ready_since,
-                )
         return Snapshot(
             workload_id=workload.id,
             lease=token,
@@ -90,11 +110,59 @@ def lease_and_load(db: Database, workload_id: str, now: datetime) -> Snapshot | 
             desired_state=workload.desired_state,
             status=Status(workload.status),
             expires_at=workload.expires_at,
-            proton_id=proton.id if proton else None,
-            proton_spec=dict(proton.spec) if proton else {},
-            proton_runtime=dict(proton.runtime or {}) if proton else {},
-            replicas=records,
+            protons=tuple(_proton_snapshot(session, p) for p in protons),
+            replacement=_replacement_snapshot(session, workload_id),
         )
+
+
+def _proton_snapshot(session: Session, proton: Proton) -> ProtonSnapshot:
+    records = {
+        (row.group_name, row.index): ReplicaRecord(
+            group=row.group_name,
+            index=row.index,
+            ready=row.ready,
+            started=row.started,
+            failures_in_a_row=row.failures_in_a_row,
+            backoff_step=row.backoff_step,
+            restart_count=row.restart_count,
+            next_restart_at=row.next_restart_at,
+            ready_since=row.ready_since,
+        )
+        for row in session.scalars(select(Replica).where(Replica.proton_id == proton.id))
+    }
+    return ProtonSnapshot(
+        id=proton.id,
+        role=proton.role,
+        status=Status(proton.status),
+        spec=dict(proton.spec),
+        runtime=dict(proton.runtime or {}),
+        running_since=proton.running_since,
+        replicas=records,
+    )
+
+
+def _replacement_snapshot(session: Session, workload_id: str) -> ReplacementSnapshot | None:
+    row = open_replacement(session, workload_id)
+    if row is None:
+        return None
+    config = row.config or {}
+    return ReplacementSnapshot(
+        id=row.id,
+        status=row.status,
+        candidate_proton_id=row.candidate_proton_id,
+        previous_proton_id=row.previous_proton_id,
+        warmup_seconds=60.0 * float(config.get("warmupDurationMinutes") or 0),
+        keep_seconds=60.0 * float(config.get("keepOldVersionMinutes") or 0),
+        switched_at=row.switched_at,
+    )
+
+
+def open_replacement(session: Session, workload_id: str) -> Replacement | None:
+    return session.scalar(
+        select(Replacement).where(
+            Replacement.workload_id == workload_id, Replacement.status.in_(OPEN_REPLACEMENT)
+        )
+    )
 
 
 @dataclass
@@ -116,13 +184,33 @@ class ReplicaOutcome:
 
 
 @dataclass
-class Outcome:
+class ProtonOutcome:
+    proton_id: str
     replicas: list[ReplicaOutcome] = field(default_factory=list)
     removed: list[tuple[str, int]] = field(default_factory=list)
     status: Status | None = None
     reason: str | None = None
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     log_tail: list[str] | None = None
+    retire: bool = False  # its runtime objects are gone; keep the row for history only
+
+
+@dataclass
+class RolloutChange:
+    """What happens to the open replacement in this pass."""
+
+    status: str
+    message: str | None = None
+    switch: bool = False  # the candidate becomes active, the active one drains
+    finished: bool = False
+
+
+@dataclass
+class Outcome:
+    protons: list[ProtonOutcome] = field(default_factory=list)
+    status: Status | None = None  # the workload's (its active proton's) status
+    reason: str | None = None
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    rollout: RolloutChange | None = None
 
 
 def apply_outcome(db: Database, snapshot: Snapshot, outcome: Outcome) -> bool:
@@ -133,21 +221,72 @@ def apply_outcome(db: Database, snapshot: Snapshot, outcome: Outcome) -> bool:
             return False
         workload.lock_token = None
         workload.lock_expires_at = None
-        proton = session.get(Proton, snapshot.proton_id) if snapshot.proton_id else None
-        if proton is not None:
-            _write_replicas(session, proton.id, outcome)
-            if outcome.log_tail is not None:
-                proton.log_tail = outcome.log_tail
+        for proton_outcome in outcome.protons:
+            _apply_proton(session, proton_outcome)
         for event_type, details in outcome.events:
             record_event(session, workload.id, event_type, details)
         # A user changed what they want while this pass ran: its status verdict is stale.
-        if outcome.status is not None and workload.generation == snapshot.generation:
-            if proton is not None:
-                set_proton_status(proton, outcome.status)
+        fresh = workload.generation == snapshot.generation
+        if outcome.rollout is not None and fresh:
+            _apply_rollout(session, workload, snapshot, outcome.rollout)
+        if outcome.status is not None and fresh:
             set_status(session, workload, outcome.status, reason=outcome.reason)
             if outcome.status == Status.TERMINATED:
                 workload.expires_at = None
         return True
+
+
+def _apply_proton(session: Session, outcome: ProtonOutcome) -> None:
+    proton = session.get(Proton, outcome.proton_id)
+    if proton is None:
+        return
+    _write_replicas(session, proton.id, outcome)
+    if outcome.log_tail is not None:
+        proton.log_tail = outcome.log_tail
+    if outcome.status is not None:
+        set_proton_status(proton, outcome.status)
+    if outcome.retire:
+        proton.role = "retired"
+
+
+def _apply_rollout(
+    session: Session, workload: Workload, snapshot: Snapshot, change: RolloutChange
+) -> None:
+    replacement = open_replacement(session, workload.id)
+    if replacement is None or snapshot.replacement is None:
+        return
+    replacement.status = change.status
+    if change.message:
+        replacement.message = change.message
+    if change.switch:
+        candidate = session.get(Proton, replacement.candidate_proton_id)
+        previous = session.get(Proton, replacement.previous_proton_id)
+        if candidate is not None:
+            candidate.role = "active"
+            workload.artifact_id = candidate.artifact_id
+            workload.runtime = dict(candidate.runtime or {})
+            artifact = (
+                session.get(Artifact, candidate.artifact_id) if candidate.artifact_id else None
+            )
+            if artifact is not None and artifact.status == "locked":
+                workload.expires_at = None
+            set_status(session, workload, Status(candidate.status), reason="replacement switched")
+        if previous is not None:
+            previous.role = "draining"
+            set_proton_status(previous, Status.DRAINING)
+        replacement.switched_at = utcnow()
+        record_event(
+            session, workload.id, "replacement_switched", {"replacementId": replacement.id}
+        )
+    if change.finished:
+        replacement.finished_at = utcnow()
+        event = {"completed": "replacement_completed", "errored": "replacement_failed"}
+        record_event(
+            session,
+            workload.id,
+            event.get(change.status, "replacement_completed"),
+            {"replacementId": replacement.id, "reason": change.message},
+        )
 
 
 def release(db: Database, snapshot: Snapshot) -> None:
@@ -159,7 +298,7 @@ def release(db: Database, snapshot: Snapshot) -> None:
         )
 
 
-def _write_replicas(session, proton_id: str, outcome: Outcome) -> None:  # type: ignore[no-untyped-def]
+def _write_replicas(session: Session, proton_id: str, outcome: ProtonOutcome) -> None:
     rows = {
         (row.group_name, row.index): row
         for row in session.scalars(select(Replica).where(Replica.proton_id == proton_id))
@@ -194,12 +333,8 @@ def due_workloads(db: Database) -> list[str]:
         )
 
 
-def utc_now() -> datetime:
-    return utcnow()
-
-
 def active_proton_ids(db: Database) -> set[str]:
-    """Protons whose runtime objects must be kept: those of workloads not terminated."""
+    """Protons whose runtime objects must be kept: all but the retired, of live workloads."""
     with db.unit_of_work(write=False) as session:
         return set(
             session.scalars(
@@ -208,3 +343,10 @@ def active_proton_ids(db: Database) -> set[str]:
                 .where(Proton.role != "retired", Workload.status != Status.TERMINATED.value)
             )
         )
+
+
+def missing_workloads(db: Database, workload_ids: set[str]) -> bool:
+    """Whether any of these workloads no longer exists (deleted since it was nudged)."""
+    with db.unit_of_work(write=False) as session:
+        found = set(session.scalars(select(Workload.id).where(Workload.id.in_(workload_ids))))
+    return bool(workload_ids - found)

@@ -66,7 +66,9 @@ def logout(request: Request) -> Response:
     return response
 
 
-def _form(request: Request, target: str, *, error: str | None = None, status: int = 200) -> Response:
+def _form(
+    request: Request, target: str, *, error: str | None = None, status: int = 200
+) -> Response:
     placeholder = Response()
     csrf = login_csrf(request, placeholder)
     response = render(

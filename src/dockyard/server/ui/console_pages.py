@@ -20,6 +20,7 @@ from dockyard.server.workloads.statuses import INACTIVE, Status
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 
 EDITABLE = ("name", "description", "importance")
+WORKLOAD_TABS = ("overview", "endpoints", "monitoring", "activity")
 INACTIVE_VALUES = sorted(status.value for status in INACTIVE)
 
 
@@ -79,19 +80,23 @@ def workloads_page(
 
 @router.get("/console/workloads/{workload_id}")
 def workload_page(
-    request: Request, workload_id: str, user: Viewer, session: DbSession, platform: PlatformDep
+    request: Request,
+    workload_id: str,
+    user: Viewer,
+    session: DbSession,
+    platform: PlatformDep,
+    tab: str = "overview",
 ) -> Response:
     row = service.require(session, user, workload_id, Right.VIEW)
     workload = service.publish_one(session, user, row, platform)
     events, _ = details.events(session, user, workload_id, PageParams(offset=0, limit=50))
     protons = details.protons(session, user, workload_id, platform.base_url)
     active = next((p for p in protons if p.id == workload.proton_id), None)
-    snapshot = (
-        details.status_details(session, user, workload_id, active.id) if active else None
-    )
+    snapshot = details.status_details(session, user, workload_id, active.id) if active else None
     return render(
         request,
         "workload.html",
+        tab=tab if tab in WORKLOAD_TABS else "overview",
         workload=workload,
         events=events,
         protons=protons,

@@ -59,7 +59,7 @@ def invoke_curl(endpoint: str) -> str:
         f'curl -X POST "{endpoint}" \\\n'
         f'  -H "Authorization: Bearer {TOKEN_VARIABLE}" \\\n'
         '  -H "Content-Type: application/json" \\\n'
-        "  -d '{\"input\": \"hello\"}'"
+        '  -d \'{"input": "hello"}\''
     )
 
 

@@ -17,7 +17,13 @@ PROBE_KINDS = {
     "liveness": "livenessProbe",
     "startup": "startupProbe",
 }
-PROBE_FIELDS = ("port", "initialDelaySeconds", "timeoutSeconds", "periodSeconds", "failureThreshold")
+PROBE_FIELDS = (
+    "port",
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "failureThreshold",
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,12 @@ def _container(spec: dict[str, Any], ref: ContainerRef) -> dict[str, Any]:
 
 def _variable(env: EnvInput) -> dict[str, Any]:
     if env.source == "dr-credential":
-        return {"source": "dr-credential", "name": env.name, "drCredentialId": env.value, "key": env.key}
+        return {
+            "source": "dr-credential",
+            "name": env.name,
+            "drCredentialId": env.value,
+            "key": env.key,
+        }
     return {"source": env.source or "string", "name": env.name, "value": env.value}
 
 

@@ -26,7 +26,7 @@ from dockyard.core.errors import DockyardError, Forbidden, Unauthorized
 from dockyard.core.errors import ValidationFailed as ValidationFailedError
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.urls import base_url
-from dockyard.server.ui.session import UiSession, read_session, same_token, safe_next
+from dockyard.server.ui.session import UiSession, read_session, safe_next, same_token
 from dockyard.server.workloads.service import Platform
 
 log = logging.getLogger(__name__)

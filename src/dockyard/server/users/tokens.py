@@ -54,6 +54,20 @@ class TokenVerifier:
             self._cache[digest] = (now + self._ttl, principal)
         return principal
 
+    def cached(self, token: str) -> tuple[bool, Principal | None]:
+        """The cached answer, without touching the database: `(found, principal)`.
+
+        Lets async callers (the invoke proxy) answer hits on the event loop and send only
+        misses to a thread running `verify`.
+        """
+        if len(token) > 512:
+            return True, None
+        with self._lock:
+            hit = self._cache.get(hash_token(token))
+        if hit is not None and hit[0] > self._clock():
+            return True, hit[1]
+        return False, None
+
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()

@@ -103,3 +103,29 @@ class WorkloadEvent(IdMixin, Base):
     event_type: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[str | None] = mapped_column(String(24))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Replacement(IdMixin, TimestampMixin, Base):
+    """A rollout of another artifact or runtime onto a workload, and its history entry.
+
+    `kind` says what started it: a replacement, a runtime settings change, a rollback to an
+    earlier locked version, or a promote (which changes no containers and completes at once).
+    """
+
+    __tablename__ = "replacements"
+    __table_args__ = (Index("ix_replacements_workload_created", "workload_id", "created_at"),)
+
+    workload_id: Mapped[str] = mapped_column(ForeignKey("workloads.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="replacement")
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    strategy: Mapped[str] = mapped_column(String(16), default="rolling")
+    candidate_artifact_id: Mapped[str | None] = mapped_column(String(24))
+    previous_artifact_id: Mapped[str | None] = mapped_column(String(24))
+    candidate_proton_id: Mapped[str | None] = mapped_column(String(24))
+    previous_proton_id: Mapped[str | None] = mapped_column(String(24))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(String(24))
+    switched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,319 @@
+"""`dockyard workload …` (alias `wl`): run artifacts, watch them, call them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dockyard.cli.artifacts import confirm
+from dockyard.cli.output import (
+    note,
+    print_fields,
+    print_json,
+    print_json_line,
+    print_table,
+    say,
+    tags_text,
+)
+from dockyard.cli.specfile import load_document
+from dockyard.cli.state import current
+from dockyard.cli.waiting import wait_for
+from dockyard.core.workloads import LogEntry
+from dockyard.sdk.errors import DockyardError
+from dockyard.sdk.models import Workload
+
+app = typer.Typer(help="Workloads: running artifacts with a stable endpoint.", no_args_is_help=True)
+
+WorkloadId = Annotated[str, typer.Argument(help="The workload's id.", show_default=False)]
+Wait = Annotated[bool, typer.Option("--wait", help="Wait until the change is done.")]
+Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait at most.")]
+STATUSES = frozenset(
+    {
+        "unknown",
+        "submitted",
+        "initializing",
+        "provisioning",
+        "launching",
+        "running",
+        "warming",
+        "draining",
+        "stopping",
+        "stopped",
+        "errored",
+        "terminated",
+    }
+)
+
+
+def show(workload: Workload) -> None:
+    if current().json:
+        print_json(workload)
+        return
+    artifact = workload.artifact
+    print_fields(
+        [
+            ("ID", workload.id),
+            ("Name", workload.name),
+            ("Status", workload.status),
+            ("Artifact", _artifact_text(workload)),
+            ("Repository", artifact.artifact_repository_id if artifact else None),
+            ("Endpoint", workload.endpoint),
+            ("Importance", workload.importance),
+            ("Expires", workload.expires_at or "-"),
+            ("Tags", tags_text(workload.tags)),
+            ("Created", workload.created_at),
+            ("Updated", workload.updated_at),
+        ]
+    )
+
+
+def _artifact_text(workload: Workload) -> str:
+    artifact = workload.artifact
+    if artifact is None:
+        return workload.artifact_id or "-"
+    state = f"v{artifact.version}" if artifact.status == "locked" else "draft"
+    return f"{artifact.name} ({artifact.id}, {state})"
+
+
+def _done(workload: Workload, text: str) -> None:
+    if current().json:
+        print_json(workload)
+    else:
+        say(text)
+
+
+@app.command("create")
+def create(
+    spec_file: Annotated[
+        str, typer.Option("--spec-file", "-f", help="The workload's JSON body, as YAML or JSON.")
+    ],
+    wait: Wait = False,
+    timeout: Timeout = 1800.0,
+) -> None:
+    """Create a workload from a spec file (`artifactId` or an inline `artifact`, `runtime`)."""
+    body = load_document(spec_file)
+    if ("artifactId" in body) == ("artifact" in body):
+        raise ValueError(f"{spec_file}: give exactly one of 'artifactId' or 'artifact'.")
+    with current().client() as client:
+        workload = client.workloads.create(body)
+        if not current().json:
+            note(f"Created workload '{workload.name}' ({workload.id}), status {workload.status}")
+        if wait:
+            wait_for(workload, "running", timeout)
+    _done(workload, f"Workload {workload.id} is {workload.status}; endpoint {workload.endpoint}")
+
+
+@app.command("get")
+def get(workload_id: WorkloadId) -> None:
+    """Show one workload."""
+    with current().client() as client:
+        show(client.workloads.get(workload_id))
+
+
+@app.command("list")
+def list_(
+    status: Annotated[
+        list[str] | None, typer.Option(help="Only these statuses (repeat or comma-separate).")
+    ] = None,
+    artifact: Annotated[str | None, typer.Option("--artifact", help="Artifact id.")] = None,
+    search: Annotated[str | None, typer.Option(help="Substring of the name.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
+) -> None:
+    """List workloads, newest first."""
+    wanted = [s.strip() for value in status or [] for s in value.split(",") if s.strip()]
+    for value in wanted:
+        if value not in STATUSES:
+            raise typer.BadParameter(f"unknown status {value!r}", param_hint="--status")
+    with current().client() as client:
+        items = list(
+            client.workloads.list(
+                status=wanted or None, artifact_id=artifact, search=search, limit=limit
+            )
+        )
+    if current().json:
+        print_json(items)
+        return
+    rows = [(w.id, w.name, w.status, _artifact_text(w), w.created_at) for w in items]
+    print_table(["ID", "NAME", "STATUS", "ARTIFACT", "CREATED"], rows, empty="No workloads.")
+
+
+@app.command("start")
+def start(workload_id: WorkloadId, wait: Wait = False, timeout: Timeout = 1800.0) -> None:
+    """Start a stopped or errored workload."""
+    with current().client() as client:
+        workload = client.workloads.start(workload_id)
+        if wait:
+            wait_for(workload, "running", timeout)
+    _done(workload, f"Workload {workload.id} is {workload.status}")
+
+
+@app.command("stop")
+def stop(workload_id: WorkloadId, wait: Wait = False, timeout: Timeout = 600.0) -> None:
+    """Stop a workload (its containers go; it can be started again)."""
+    with current().client() as client:
+        workload = client.workloads.stop(workload_id)
+        if wait:
+            wait_for(workload, "stopped", timeout)
+    _done(workload, f"Workload {workload.id} is {workload.status}")
+
+
+@app.command("status")
+def status(workload_id: WorkloadId) -> None:
+    """Print the bare status word (exit 0 whatever the status)."""
+    with current().client() as client:
+        workload = client.workloads.get(workload_id)
+    if current().json:
+        print_json({"id": workload.id, "status": workload.status})
+    else:
+        say(workload.status)
+
+
+@app.command("endpoint")
+def endpoint(workload_id: WorkloadId) -> None:
+    """Print the workload's invoke URL."""
+    with current().client() as client:
+        workload = client.workloads.get(workload_id)
+    if not workload.endpoint:
+        raise DockyardError(f"Workload {workload_id} has no endpoint.", code="no_endpoint")
+    if current().json:
+        print_json({"id": workload.id, "endpoint": workload.endpoint})
+    else:
+        say(workload.endpoint)
+
+
+@app.command("invoke")
+def invoke(
+    workload_id: WorkloadId,
+    path: Annotated[str, typer.Argument(help="Path below the endpoint, e.g. /health.")] = "/",
+    data: Annotated[
+        str | None, typer.Option("--data", "-d", help="Request body; @FILE reads a file.")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", "-X", help="HTTP method (GET, or POST with --data).")
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", "-H", help="Extra header 'Name: value'.")
+    ] = None,
+) -> None:
+    """Call the workload's app through Dockyard and print its answer."""
+    content = _body(data)
+    headers = dict(_header(h) for h in header or [])
+    if content is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = _content_type(content)
+    with current().client() as client:
+        workload = client.workloads.get(workload_id)
+        response = workload.invoke(
+            path,
+            method=method or ("POST" if content is not None else "GET"),
+            content=content,
+            headers=headers,
+        )
+    if current().json:
+        print_json(
+            {
+                "status": response.status_code,
+                "headers": dict(response.headers),
+                "body": _decoded(response.content),
+            }
+        )
+    else:
+        sys.stdout.write(response.text)
+        if response.text and not response.text.endswith("\n"):
+            sys.stdout.write("\n")
+    if response.status_code >= 400:
+        if not current().json:
+            note(f"Error: the app answered HTTP {response.status_code}")
+        raise typer.Exit(1)
+
+
+@app.command("logs")
+def logs(
+    workload_id: WorkloadId,
+    limit: Annotated[int, typer.Option(min=1, help="Most recent lines to show.")] = 100,
+    level: Annotated[
+        str | None, typer.Option(help="Minimum level: debug, info, warn, error, critical.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
+) -> None:
+    """Print the workload's log lines, oldest first (JSON Lines with -o json --follow)."""
+    with current().client() as client:
+        workload = client.workloads.get(workload_id)
+        if follow:
+            for entry in workload.follow_logs(backlog=limit, level=level):
+                _log_line(entry, stream=True)
+            return
+        entries = list(workload.logs(limit=limit, level=level))
+    entries.reverse()  # the API answers newest first; a terminal reads top-down
+    if current().json:
+        print_json(entries)
+        return
+    for entry in entries:
+        _log_line(entry, stream=False)
+
+
+@app.command("promote")
+def promote(workload_id: WorkloadId) -> None:
+    """Lock the draft artifact this workload runs, so it stops expiring."""
+    with current().client() as client:
+        workload = client.workloads.promote(workload_id)
+    _done(workload, f"Promoted workload {workload.id}: artifact {_artifact_text(workload)}")
+
+
+@app.command("delete")
+def delete(
+    workload_id: WorkloadId,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Stop a workload and remove it (its artifact stays)."""
+    confirm(f"Delete workload {workload_id}?", yes)
+    with current().client() as client:
+        client.workloads.delete(workload_id)
+    if current().json:
+        print_json({"id": workload_id, "deleted": True})
+    else:
+        say(f"Deleted workload {workload_id}")
+
+
+def _log_line(entry: LogEntry, *, stream: bool) -> None:
+    if current().json:
+        print_json_line(entry)
+        return
+    say(f"{entry.timestamp} {entry.replica} {entry.level:<8} {entry.message}")
+    if stream:
+        sys.stdout.flush()
+
+
+def _body(data: str | None) -> bytes | None:
+    if data is None:
+        return None
+    if data.startswith("@"):
+        return sys.stdin.buffer.read() if data == "@-" else Path(data[1:]).read_bytes()
+    return data.encode()
+
+
+def _content_type(content: bytes) -> str:
+    try:
+        json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return "application/octet-stream"
+    return "application/json"
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise typer.BadParameter(f"expected 'Name: value', got {text!r}", param_hint="--header")
+    return name.strip(), value.strip()
+
+
+def _decoded(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return content.decode(errors="replace")

@@ -1,0 +1,68 @@
+"""Who may invoke: bearer tokens checked on the event loop, grants read from the routing table."""
+
+from __future__ import annotations
+
+import asyncio
+
+from dockyard.core.errors import DockyardError, Forbidden, NotFound, Unauthorized
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.proxy.routing import Route, RoutingTable
+from dockyard.server.sharing.roles import Right
+from dockyard.server.users.tokens import TokenVerifier
+
+WORKLOAD = "workload"
+
+
+class Access:
+    def __init__(self, verifier: TokenVerifier, table: RoutingTable) -> None:
+        self._verifier = verifier
+        self._table = table
+        self._loading: dict[str, asyncio.Future[Principal | None]] = {}
+
+    async def principal(self, authorization: bytes | None) -> Principal:
+        token = _bearer(authorization)
+        if token is None:
+            raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
+        found, principal = self._verifier.cached(token)
+        if not found:
+            principal = await self._load(token)
+        if principal is None:
+            raise Unauthorized("Invalid or revoked API token.")
+        return principal
+
+    async def _load(self, token: str) -> Principal | None:
+        # A cache miss reads the database in a thread; concurrent misses share that read.
+        pending = self._loading.get(token)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(self._verifier.verify, token))
+            self._loading[token] = pending
+            pending.add_done_callback(lambda _: self._loading.pop(token, None))
+        return await asyncio.shield(pending)
+
+    async def route(self, principal: Principal, workload_id: str) -> Route:
+        """The workload's route if the caller may invoke it: 404 if unseen, 403 if seen only."""
+        route = self._table.routes.get(workload_id)
+        if route is None and is_valid_id(workload_id):
+            # Created since the last refresh, perhaps: read the table once more (shared).
+            await self._table.refresh()
+            route = self._table.routes.get(workload_id)
+        level = route.level_for(principal) if route is not None else None
+        if route is None or level is None:
+            raise NotFound.of(WORKLOAD, workload_id)
+        if level < Right.INVOKE:
+            raise Forbidden("You may not invoke this workload.", code="forbidden")
+        return route
+
+
+def _bearer(authorization: bytes | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def is_client_error(error: DockyardError) -> bool:
+    return 400 <= error.status_code < 500

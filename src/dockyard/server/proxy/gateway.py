@@ -1,0 +1,265 @@
+"""The invoke path, `/api/v2/endpoints/workloads/{id}/…`, as a raw ASGI handler.
+
+It sits in front of FastAPI's router (no dependency injection, no request objects): the hot
+path is a header scan, two dictionary look-ups, and the upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import aiohttp
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dockyard.core.errors import DockyardError
+from dockyard.server.db.session import Database
+from dockyard.server.proxy import websocket
+from dockyard.server.proxy.access import Access
+from dockyard.server.proxy.balancer import Balancer
+from dockyard.server.proxy.errors import HeadersTooLarge, NoReadyReplica, send_error
+from dockyard.server.proxy.forward import Limits, forward
+from dockyard.server.proxy.routing import Route, RoutingTable
+from dockyard.server.proxy.stats import StatsCollector
+from dockyard.server.settings import Settings
+from dockyard.server.users.tokens import TokenVerifier
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/v2/endpoints/workloads/"
+_PREFIX_BYTES = PREFIX.encode()
+MAX_SCALE_UP_WAIT = 600.0
+
+# Request headers the proxy consumes or sets itself instead of passing on.
+_CONSUMED = frozenset(
+    {
+        b"authorization",
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"expect",  # the server already answered 100-continue to the client
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-prefix",
+        b"x-scale-up-timeout",
+    }
+)
+
+
+class InvokeProxy:
+    """Owns the routing table, the upstream connection pool and the statistics."""
+
+    def __init__(self, settings: Settings, db: Database, verifier: TokenVerifier) -> None:
+        self.settings = settings
+        self.db = db
+        self.table = RoutingTable(db, settings.proxy_route_refresh_seconds)
+        self.access = Access(verifier, self.table)
+        self.balancer = Balancer()
+        self.stats = StatsCollector()
+        self.limits = Limits(settings.proxy_timeout_seconds, settings.proxy_client_idle_seconds)
+        self.session: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- life ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.session is not None:
+            return
+        settings = self.settings
+        connector = aiohttp.TCPConnector(
+            limit=settings.proxy_max_connections,
+            limit_per_host=0,
+            keepalive_timeout=30,
+            enable_cleanup_closed=False,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=settings.proxy_connect_timeout_seconds
+            ),
+            auto_decompress=False,  # bytes pass through as the workload encoded them
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            cookie_jar=aiohttp.DummyCookieJar(),  # never mix one caller's cookies into another's
+            max_line_size=settings.proxy_max_header_bytes,
+            max_field_size=settings.proxy_max_header_bytes,
+        )
+        self._tasks = [
+            asyncio.ensure_future(self.table.run()),
+            asyncio.ensure_future(self.stats.run(self.db, self.settings.stats_flush_seconds)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks = []
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+        try:
+            await asyncio.to_thread(self.stats.flush, self.db)
+        except Exception:
+            log.exception("writing the last request statistics failed")
+
+    # --- requests -----------------------------------------------------------------------------
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.session is None:
+            await self.start()  # served without a lifespan (some test clients)
+        is_ws = scope["type"] == "websocket"
+        if is_ws:
+            message = await receive()  # websocket.connect
+            if message["type"] != "websocket.connect":
+                return
+        fail = (
+            (lambda e: websocket.reject(scope, send, e))
+            if is_ws
+            else (lambda e: send_error(send, e))
+        )
+        raw = scope.get("raw_path") or scope["path"].encode()
+        rest = raw[len(_PREFIX_BYTES) :]
+        slash = rest.find(b"/")
+        workload_id = (rest if slash < 0 else rest[:slash]).decode("latin-1")
+        path = b"/" if slash < 0 else rest[slash:]
+        request = _scan(scope, self.settings.proxy_max_header_bytes)
+        route: Route | None = None
+        try:
+            if request.too_large:
+                raise HeadersTooLarge("The request headers are too large.")
+            principal = await self.access.principal(request.authorization)
+            route = await self.access.route(principal, workload_id)
+            if not route.backends:
+                route = await self._wait_for_replica(route, request.scale_up_wait)
+        except DockyardError as error:
+            if route is not None:  # a refused invoke of a known workload still counts
+                started = self.stats.begin(route.workload_id, route.proton_id or "")
+                self.stats.end(route.workload_id, route.proton_id or "", error.status_code, started)
+            await fail(error)
+            return
+        backend = self.balancer.pick(route.backends)
+        query = scope.get("query_string", b"")
+        target = f"{backend.host}:{backend.port}{path.decode('latin-1')}"
+        if query:
+            target += "?" + query.decode("latin-1")
+        headers = request.headers
+        client = scope.get("client")
+        forwarded_for = client[0] if client else ""
+        if request.forwarded_for:
+            forwarded_for = f"{request.forwarded_for}, {forwarded_for}"
+        headers.append(("X-Forwarded-For", forwarded_for))
+        headers.append(("X-Forwarded-Proto", scope.get("scheme", "http").replace("ws", "http")))
+        if request.host:
+            headers.append(("X-Forwarded-Host", request.host))
+        headers.append(("X-Forwarded-Prefix", f"{PREFIX}{workload_id}"))
+        proton_id = route.proton_id or ""
+        started = self.stats.begin(route.workload_id, proton_id)
+        backend.outstanding += 1
+        status = 502
+        assert self.session is not None
+        try:
+            if is_ws:
+                status = await websocket.relay(
+                    self.session, scope, receive, send, "ws://" + target, headers,
+                    self.limits.timeout,
+                )  # fmt: skip
+            else:
+                status = await forward(
+                    self.session, scope, receive, send, "http://" + target, headers,
+                    request.has_body, self.limits,
+                )  # fmt: skip
+        finally:
+            backend.outstanding -= 1
+            self.stats.end(route.workload_id, proton_id, status, started)
+
+    async def _wait_for_replica(self, route: Route, wait: float) -> Route:
+        """A starting workload may hold the request up to `X-Scale-Up-Timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + min(wait, MAX_SCALE_UP_WAIT)
+        while not route.stopped and (remaining := give_up - loop.time()) > 0:
+            await self.table.wait_for_change(remaining)
+            current = self.table.routes.get(route.workload_id)
+            if current is None:
+                break
+            route = current
+            if route.backends:
+                return route
+        state = "stopped" if route.stopped else "starting"
+        raise NoReadyReplica(f"The workload has no ready replica (it is {state}); retry soon.")
+
+
+class _Request:
+    __slots__ = (
+        "authorization",
+        "forwarded_for",
+        "has_body",
+        "headers",
+        "host",
+        "scale_up_wait",
+        "too_large",
+    )
+
+    def __init__(self) -> None:
+        self.authorization: bytes | None = None
+        self.host: str | None = None
+        self.forwarded_for: str | None = None
+        self.scale_up_wait = 0.0
+        self.has_body = False
+        self.too_large = False
+        self.headers: list[tuple[str, str]] = []
+
+
+def _scan(scope: Scope, max_bytes: int) -> _Request:
+    """One pass over the request headers: what to consume, what to pass on."""
+    request = _Request()
+    size = 0
+    dropped: set[bytes] | None = None
+    headers = request.headers
+    for name, value in scope["headers"]:
+        size += len(name) + len(value) + 4
+        if name in _CONSUMED:
+            if name == b"authorization":
+                request.authorization = value
+            elif name == b"x-forwarded-host" or (name == b"host" and request.host is None):
+                request.host = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                request.forwarded_for = value.decode("latin-1")
+            elif name == b"transfer-encoding":
+                request.has_body = True
+            elif name == b"connection":
+                # Headers the client named in Connection are hop-by-hop as well.
+                dropped = {t.strip().lower() for t in value.split(b",")}
+            elif name == b"x-scale-up-timeout":
+                with contextlib.suppress(ValueError):
+                    request.scale_up_wait = max(float(value), 0.0)
+            continue
+        if name == b"content-length" and value != b"0":
+            request.has_body = True
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+    if dropped:
+        request.headers = [(k, v) for k, v in headers if k.encode("latin-1") not in dropped]
+    request.too_large = size > max_bytes
+    return request
+
+
+class ProxyMiddleware:
+    """Sends invoke paths to the proxy and everything else to the API."""
+
+    def __init__(self, app: ASGIApp, proxy: InvokeProxy) -> None:
+        self.app = app
+        self.proxy = proxy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and scope["path"].startswith(PREFIX):
+            await self.proxy.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

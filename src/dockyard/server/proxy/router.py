@@ -1,0 +1,91 @@
+"""HTTP routes of the request statistics, under /workloads (mounted before its `/{id}` routes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from dockyard.core.stats import (
+    MetricName,
+    ProtonRequestMetricOverTime,
+    ProtonRequestStats,
+    Resolution,
+    WorkloadStatsResponse,
+)
+from dockyard.server.kit.auth import CurrentUser
+from dockyard.server.kit.deps import DbSession
+from dockyard.server.proxy import service
+from dockyard.server.proxy.service import StatsQuery
+from dockyard.server.workloads.schemas import WorkloadFilters, workload_filters
+
+router = APIRouter(tags=["workloads"])
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def stats_query(
+    proton_id: Annotated[str | None, Query(alias="protonId", max_length=64)] = None,
+    start_time: Annotated[datetime | None, Query(alias="startTime")] = None,
+    end_time: Annotated[datetime | None, Query(alias="endTime")] = None,
+    quantile: Annotated[float, Query(alias="responseTimeQuantile", ge=0, le=1)] = 0.5,
+    slow_ms: Annotated[float, Query(alias="slowRequestsThreshold", ge=0, le=1e9)] = 2000.0,
+) -> StatsQuery:
+    return StatsQuery(proton_id, _utc(start_time), _utc(end_time), quantile, slow_ms)
+
+
+Stats = Annotated[StatsQuery, Depends(stats_query)]
+
+
+def _flush_pending(request: Request) -> None:
+    # Counts still in memory are written first, so an answer includes every request served.
+    proxy = getattr(request.app.state, "proxy", None)
+    if proxy is not None:
+        proxy.stats.flush(request.app.state.db)
+
+
+@router.get("/stats", response_model=WorkloadStatsResponse)
+def workloads_stats(
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    filters: Annotated[WorkloadFilters, Depends(workload_filters)],
+) -> WorkloadStatsResponse:
+    _flush_pending(request)
+    return service.workloads_stats(session, user, filters)
+
+
+@router.get("/{workload_id}/stats", response_model=ProtonRequestStats)
+def workload_stats(
+    workload_id: str, request: Request, user: CurrentUser, session: DbSession, query: Stats
+) -> ProtonRequestStats:
+    _flush_pending(request)
+    return service.proton_stats(session, user, workload_id, query)
+
+
+@router.get("/{workload_id}/stats/{metric_name}", response_model=ProtonRequestMetricOverTime)
+def workload_metric(
+    workload_id: str,
+    metric_name: MetricName,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    query: Stats,
+    resolution: Resolution = "P1D",
+) -> ProtonRequestMetricOverTime:
+    _flush_pending(request)
+    return service.metric_over_time(session, user, workload_id, metric_name, resolution, query)
+
+
+@router.delete("/{workload_id}/stats", status_code=204, response_class=Response)
+def clear_workload_stats(
+    workload_id: str, request: Request, user: CurrentUser, session: DbSession, query: Stats
+) -> Response:
+    _flush_pending(request)
+    service.clear_stats(session, user, workload_id, query)
+    return Response(status_code=204)

@@ -1,0 +1,285 @@
+"""Stats rules: windows, access, and the figures of each stats endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dockyard.core.errors import BadRequest, NotFound
+from dockyard.core.stats import (
+    ConcurrencyTrend,
+    ErrorRateTrend,
+    MetricBucket,
+    MetricName,
+    MetricSummary,
+    Period,
+    ProtonRequestMetricOverTime,
+    ProtonRequestStats,
+    RequestMetrics,
+    RequestStats,
+    RequestTotals,
+    Resolution,
+    ResponseTimeTrend,
+    WorkloadCounts,
+    WorkloadStatsResponse,
+)
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.clock import isoformat, utcnow
+from dockyard.server.proxy import repository
+from dockyard.server.proxy.aggregate import Totals
+from dockyard.server.proxy.models import RequestStat
+from dockyard.server.sharing.roles import Right
+from dockyard.server.workloads import listing
+from dockyard.server.workloads import service as workloads
+from dockyard.server.workloads.models import Workload
+from dockyard.server.workloads.schemas import WorkloadFilters
+from dockyard.server.workloads.statuses import INACTIVE
+
+DEFAULT_WINDOW = timedelta(days=1)
+MAX_BUCKETS = 2000
+RESOLUTIONS: dict[str, timedelta] = {
+    "PT1M": timedelta(minutes=1),
+    "PT5M": timedelta(minutes=5),
+    "PT1H": timedelta(hours=1),
+    "P1D": timedelta(days=1),
+    "P7D": timedelta(days=7),
+    "P1M": timedelta(days=30),  # a month of stats is read as 30 days
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    proton_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    quantile: float = 0.5
+    slow_ms: float = 2000.0
+
+
+def _period(start: datetime, end: datetime) -> Period:
+    return Period(start=isoformat(start) or "", end=isoformat(end) or "")
+
+
+def _window(query: StatsQuery) -> tuple[datetime, datetime]:
+    end = query.end or utcnow()
+    start = query.start or end - DEFAULT_WINDOW
+    if start >= end:
+        raise BadRequest("startTime must be before endTime.", code="invalid_time_range")
+    return start, end
+
+
+def _proton(session: Session, workload_id: str, proton_id: str | None) -> str | None:
+    if proton_id is None:
+        return repository.active_proton_id(session, workload_id)
+    if not repository.proton_belongs(session, workload_id, proton_id):
+        raise NotFound.of("proton", proton_id)
+    return proton_id
+
+
+def metrics_of(totals: Totals, minutes: float, query: StatsQuery) -> RequestMetrics:
+    return RequestMetrics(
+        concurrent_requests=totals.max_concurrency,
+        requests_per_minute=round(totals.requests / minutes, 4) if minutes > 0 else 0.0,
+        response_time=totals.quantile_ms(query.quantile),
+        server_error_rate=round(totals.rate(totals.server_errors), 4),
+        server_errors=totals.server_errors,
+        slow_requests=totals.slower_than(query.slow_ms),
+        total_error_rate=round(totals.rate(totals.server_errors + totals.user_errors), 4),
+        total_requests=totals.requests,
+        user_error_rate=round(totals.rate(totals.user_errors), 4),
+        user_errors=totals.user_errors,
+    )
+
+
+def proton_stats(
+    session: Session, principal: Principal, workload_id: str, query: StatsQuery
+) -> ProtonRequestStats:
+    workloads.require(session, principal, workload_id, Right.VIEW)
+    start, end = _window(query)
+    proton_id = _proton(session, workload_id, query.proton_id)
+    rows = _rows(session, workload_id, proton_id, start, end)
+    minutes = (end - start).total_seconds() / 60
+    return ProtonRequestStats(
+        metrics=metrics_of(Totals.of(rows), minutes, query),
+        period=_period(start, end),
+    )
+
+
+def metric_over_time(
+    session: Session,
+    principal: Principal,
+    workload_id: str,
+    metric: MetricName,
+    resolution: Resolution,
+    query: StatsQuery,
+) -> ProtonRequestMetricOverTime:
+    workloads.require(session, principal, workload_id, Right.VIEW)
+    start, end = _window(query)
+    step = RESOLUTIONS[resolution]
+    # Buckets sit on multiples of the resolution since the epoch (days start at 00:00 UTC).
+    first = _EPOCH + step * ((start - _EPOCH) // step)
+    if (end - first) / step > MAX_BUCKETS:
+        raise BadRequest(
+            f"The window holds more than {MAX_BUCKETS} buckets of {resolution}; "
+            "choose a coarser resolution or a shorter window.",
+            code="too_many_buckets",
+        )
+    proton_id = _proton(session, workload_id, query.proton_id)
+    grouped: dict[int, Totals] = {}
+    for row in _rows(session, workload_id, proton_id, start, end):
+        index = (row.bucket_start - first) // step
+        grouped.setdefault(index, Totals()).add(row)
+    buckets = []
+    index = 0
+    while first + step * index < end:
+        bucket_start = max(first + step * index, start)
+        bucket_end = min(first + step * (index + 1), end)
+        totals = grouped.get(index, Totals())
+        minutes = (bucket_end - bucket_start).total_seconds() / 60
+        buckets.append(
+            MetricBucket(
+                start=isoformat(bucket_start),  # type: ignore[arg-type]
+                end=isoformat(bucket_end),  # type: ignore[arg-type]
+                value=_value(metric, totals, minutes, query),
+            )
+        )
+        index += 1
+    return ProtonRequestMetricOverTime(
+        metric=metric,
+        summary=MetricSummary(proton_id=proton_id, period=_period(start, end)),
+        buckets=buckets,
+    )
+
+
+def _value(metric: MetricName, totals: Totals, minutes: float, query: StatsQuery) -> float:
+    if metric == "totalRequests":
+        return totals.requests
+    if metric == "requestsOverN":
+        return totals.slower_than(query.slow_ms)
+    if metric == "requestsPerMinute":
+        return round(totals.requests / minutes, 4) if minutes > 0 else 0.0
+    if metric == "concurrentRequests":
+        return totals.max_concurrency
+    if metric == "responseTime":
+        return totals.quantile_ms(query.quantile)
+    return round(totals.rate(totals.user_errors + totals.server_errors), 4)
+
+
+def clear_stats(
+    session: Session, principal: Principal, workload_id: str, query: StatsQuery
+) -> None:
+    workloads.require(session, principal, workload_id, Right.UPDATE)
+    if query.start is not None and query.end is not None and query.start >= query.end:
+        raise BadRequest("startTime must be before endTime.", code="invalid_time_range")
+    proton_id = query.proton_id
+    if proton_id is not None:
+        _proton(session, workload_id, proton_id)
+    # A partial window removes the minutes that start inside it.
+    start = _minute_floor(query.start) if query.start is not None else None
+    repository.delete_rows(
+        session, repository.window_conditions([workload_id], proton_id, start, query.end)
+    )
+
+
+def _minute_floor(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _rows(
+    session: Session, workload_id: str, proton_id: str | None, start: datetime, end: datetime
+) -> list[RequestStat]:
+    return repository.rows_in(
+        session,
+        repository.window_conditions([workload_id], proton_id, _minute_floor(start), end),
+    )
+
+
+# --- across workloads -----------------------------------------------------------------------
+
+
+def workloads_stats(
+    session: Session, principal: Principal, filters: WorkloadFilters
+) -> WorkloadStatsResponse:
+    rows = session.execute(
+        select(Workload.id, Workload.status).where(*listing._conditions(principal, filters))
+    ).all()
+    ids = [workload_id for workload_id, _ in rows]
+    active = sum(1 for _, status in rows if status not in INACTIVE)
+    end = utcnow()
+    current = Totals.of(_all_rows(session, ids, end - DEFAULT_WINDOW, end))
+    before = Totals.of(_all_rows(session, ids, end - 2 * DEFAULT_WINDOW, end - DEFAULT_WINDOW))
+    now_rate = current.rate(current.user_errors + current.server_errors)
+    old_rate = before.rate(before.user_errors + before.server_errors)
+    return WorkloadStatsResponse(
+        workloads=WorkloadCounts(active=active, total=len(ids)),
+        requests=RequestTotals(
+            total=current.requests,
+            succeeded=current.succeeded,
+            failed=current.requests - current.succeeded,
+            trend=_trend(current.requests, before.requests),
+        ),
+        error_rate=ErrorRateTrend(rate=round(now_rate, 4), trend=_trend(now_rate, old_rate)),
+        response_time=ResponseTimeTrend(
+            millis=current.quantile_ms(0.5),
+            trend=_trend(current.quantile_ms(0.5), before.quantile_ms(0.5)),
+        ),
+        concurrent_requests=ConcurrencyTrend(
+            count=current.max_concurrency,
+            trend=_trend(current.max_concurrency, before.max_concurrency),
+        ),
+    )
+
+
+def _trend(now: float, before: float) -> float:
+    if not before:
+        return 0.0 if not now else 1.0
+    return round((now - before) / before, 4)
+
+
+def _all_rows(
+    session: Session, ids: list[str], start: datetime, end: datetime
+) -> list[RequestStat]:
+    if not ids:
+        return []
+    return repository.rows_in(session, repository.window_conditions(ids, None, start, end))
+
+
+def request_stats_for(session: Session, workload_ids: list[str]) -> dict[str, RequestStats]:
+    """`requestStats` of each workload on a list page: the last 7 days, one query."""
+    if not workload_ids:
+        return {}
+    end = utcnow()
+    start = end - timedelta(days=7)
+    per_day: dict[str, list[Totals]] = {i: [Totals() for _ in range(7)] for i in workload_ids}
+    last: dict[str, datetime] = {}
+    for row in _all_rows(session, workload_ids, _minute_floor(start), end):
+        day = min(int((row.bucket_start - start).total_seconds() // 86400), 6)
+        per_day[row.workload_id][max(day, 0)].add(row)
+        if row.last_request_at and (
+            row.workload_id not in last or row.last_request_at > last[row.workload_id]
+        ):
+            last[row.workload_id] = row.last_request_at
+    result = {}
+    for workload_id, days in per_day.items():
+        week = Totals()
+        for day in days:
+            week.requests += day.requests
+            week.by_class = [a + b for a, b in zip(week.by_class, day.by_class, strict=True)]
+            week.buckets = [a + b for a, b in zip(week.buckets, day.buckets, strict=True)]
+            week.latency_max_ms = max(week.latency_max_ms, day.latency_max_ms)
+            week.max_concurrency = max(week.max_concurrency, day.max_concurrency)
+        errors = week.user_errors + week.server_errors
+        result[workload_id] = RequestStats(
+            concurrent_requests=week.max_concurrency,
+            error_rate=round(week.rate(errors), 4),
+            error_rates=[round(d.rate(d.user_errors + d.server_errors), 4) for d in days],
+            last_request_at=isoformat(last.get(workload_id)),
+            request_rates=[round(d.requests / 1440, 4) for d in days],
+            response_time=week.quantile_ms(0.5),
+            total_requests=week.requests,
+        )
+    return result

@@ -1,0 +1,120 @@
+"""GET /workloads/{id}/logs and /otel/workload/{id}/logs: every replica's output, newest first."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dockyard.server.runtimes.fake import FakeBehavior
+from tests.factories import create_user
+from tests.server.workloads.conftest import Fake, create_workload, fast_spec
+
+API = "/api/v2"
+LINES = ("INFO starting up", "[debug] reading config", "WARN: disk almost full", "hello world")
+
+
+@pytest.fixture
+def chatty(client: TestClient, fake: Fake) -> dict:
+    """Two replicas that print four lines each at start; replica 0 then crashes on stderr."""
+    fake.runtime.script("chatty:1", FakeBehavior(output=LINES))
+    runtime = {"containerGroups": [{"name": "default", "replicaCount": 2}]}
+    body = create_workload(
+        client, artifact={"name": "chatty", "spec": fast_spec(imageUri="chatty:1")}, runtime=runtime
+    )
+    fake.advance(3)
+    fake.runtime.crash(body["protonId"], "default", 0, line="Traceback: boom")
+    fake.advance(1)
+    return body
+
+
+def _logs(client: TestClient, workload_id: str, path: str = "workloads", **params) -> dict:
+    response = client.get(f"{API}/{path}/{workload_id}/logs", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_logs_of_every_replica_newest_first(client: TestClient, chatty: dict) -> None:
+    body = _logs(client, chatty["id"])
+    entries = body["data"]
+    # 4 lines per start: two replicas, and replica 0 started twice (crash, restart); + the crash.
+    assert body["totalCount"] == len(entries) == 13
+    assert entries[0].keys() == {"timestamp", "level", "message", "replica", "stream"}
+    times = [e["timestamp"] for e in entries]
+    assert times == sorted(times, reverse=True)
+    assert {e["replica"] for e in entries} == {"default-0", "default-1"}
+    crash = next(e for e in entries if e["message"] == "Traceback: boom")
+    assert (crash["stream"], crash["level"], crash["replica"]) == ("stderr", "ERROR", "default-0")
+    levels = {e["message"]: e["level"] for e in entries}
+    assert levels == {
+        "INFO starting up": "INFO",
+        "[debug] reading config": "DEBUG",
+        "WARN: disk almost full": "WARNING",
+        "hello world": "INFO",  # no level word on stdout
+        "Traceback: boom": "ERROR",  # no level word on stderr
+    }
+
+
+def test_the_otel_path_and_the_old_path_answer_the_same(client: TestClient, chatty: dict) -> None:
+    current = _logs(client, chatty["id"])["data"]
+    assert _logs(client, chatty["id"], "otel/workload")["data"] == current
+    assert client.get(f"{API}/otel/workload/{chatty['id']}/logs/").status_code == 200
+    assert _logs(client, chatty["id"], "console/workloads")["data"] == current
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [("warning", {"WARNING", "ERROR"}), ("warn", {"WARNING", "ERROR"}), ("Error", {"ERROR"}),
+     ("debug", {"DEBUG", "INFO", "WARNING", "ERROR"}), ("CRITICAL", set())],
+)
+def test_level_is_a_minimum(client: TestClient, chatty: dict, level: str, expected: set) -> None:
+    entries = _logs(client, chatty["id"], level=level)["data"]
+    assert {e["level"] for e in entries} == expected
+
+
+def test_includes_start_time_and_paging(client: TestClient, chatty: dict, fake: Fake) -> None:
+    assert [e["message"] for e in _logs(client, chatty["id"], includes="boom")["data"]] == [
+        "Traceback: boom"
+    ]
+    assert _logs(client, chatty["id"], includes="BOOM")["data"] == []  # case-sensitive
+    newest = _logs(client, chatty["id"])["data"][0]["timestamp"]
+    recent = _logs(client, chatty["id"], startTime=newest)["data"]
+    assert recent and all(e["timestamp"] >= newest for e in recent)
+    assert len(recent) < 13
+    page = _logs(client, chatty["id"], limit=5, offset=5)
+    assert (page["count"], page["totalCount"]) == (5, 13)
+    assert page["next"] and page["previous"]
+    assert page["data"] == _logs(client, chatty["id"])["data"][5:10]
+
+
+@pytest.mark.parametrize("params", [{"level": "loud"}, {"startTime": "yesterday"}, {"limit": 0}])
+def test_bad_filters_are_422(client: TestClient, chatty: dict, params: dict) -> None:
+    response = client.get(f"{API}/workloads/{chatty['id']}/logs", params=params)
+    assert response.status_code == 422
+
+
+def test_logs_need_view_rights(client: TestClient, chatty: dict) -> None:
+    stranger = create_user(client)["client"]
+    response = stranger.get(f"{API}/workloads/{chatty['id']}/logs")
+    assert response.status_code == 404
+    assert response.json()["code"] == "workload_not_found"
+
+
+def test_a_workload_with_no_output_has_an_empty_page(client: TestClient) -> None:
+    body = create_workload(client)
+    assert _logs(client, body["id"])["data"] == []
+
+
+def test_follow_streams_ndjson_oldest_first(client: TestClient, chatty: dict) -> None:
+    with client.stream(
+        "GET",
+        f"{API}/workloads/{chatty['id']}/logs",
+        params={"follow": "true", "timeout": 0.2, "limit": 3, "level": "info"},
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        entries = [json.loads(line) for line in response.iter_lines() if line]
+    # The backlog: the last three matching lines, in time order.
+    newest_first = _logs(client, chatty["id"], level="info")["data"][:3]
+    assert entries == list(reversed(newest_first))
