@@ -248,8 +248,8 @@ def console_pages(page: Any, live: LiveServer) -> None:
     page.goto("/console/workloads?search=(test)")
     expect(table.locator("tbody tr")).to_have_count(1)
     expect(table).to_contain_text("ui-service (test)")
-    page.goto("/console/workloads?artifact_status=locked")
-    table.locator("a", has_text="ui-service").click()
+    page.goto("/console/workloads?artifact_status=locked&status=running")
+    table.locator("a.rowlink").click()
     # Overview: inline edits, replicas with their probe states.
     expect(page.locator("#replica-table tbody tr").first).to_contain_text("running")
     page.click("button[aria-label='Edit importance']")

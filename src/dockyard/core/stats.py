@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -118,7 +118,3 @@ class WorkloadStatsResponse(CamelModel):
     response_time: ResponseTimeTrend
     concurrent_requests: ConcurrencyTrend
 
-
-def as_dict(stats: RequestStats) -> dict[str, Any]:
-    """The JSON shape `Workload.requestStats` carries."""
-    return stats.model_dump(by_alias=True)

@@ -173,3 +173,33 @@ class RelatedItem(CamelModel):
 class RelatedEntities(CamelModel):
     count: int
     data: list[RelatedItem]
+
+
+class ReplacementConfig(StrictCamelModel):
+    warmup_duration_minutes: int = Field(default=0, ge=0, le=1440)
+    keep_old_version_minutes: int = Field(default=0, ge=0, le=10080)
+
+
+class Replacement(CamelModel):
+    """A rollout onto a workload (also the entries of its history)."""
+
+    id: str
+    name: str
+    kind: Literal["replacement", "settings", "rollback", "promote"] = "replacement"
+    workload_id: str
+    candidate_artifact_id: str | None = None
+    previous_artifact_id: str | None = None
+    user_id: str | None = None
+    tenant_id: str | None = None
+    candidate_proton_ids: list[str] = Field(default_factory=list)
+    previous_proton_ids: list[str] | None = None
+    config: ReplacementConfig = Field(default_factory=ReplacementConfig)
+    runtime: WorkloadRuntime | None = None
+    status: str
+    strategy: str = "rolling"
+    message: str | None = None
+    switched_at: str | None = None
+    is_deleted: bool = False
+    deleted_at: str | None = None
+    created_at: str
+    updated_at: str

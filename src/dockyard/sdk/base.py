@@ -100,15 +100,23 @@ class Listing(Generic[T]):
         params: dict[str, Any],
         parse: Callable[[Any], T],
         limit: int | None = None,
+        page_size: int = MAX_PAGE,
     ) -> None:
         self._client = client
         self._path = path
         self._params = params
         self._parse = parse
         self._limit = limit
+        self._page_size = max(1, min(MAX_PAGE, page_size))
+
+    def pages_of(self, size: int) -> Listing[T]:
+        """The same listing fetched `size` items per request (1 to 100)."""
+        return Listing(self._client, self._path, self._params, self._parse, self._limit, size)
 
     def _page(self, offset: int, taken: int) -> Operation[Any]:
-        size = MAX_PAGE if self._limit is None else max(1, min(MAX_PAGE, self._limit - taken))
+        size = self._page_size
+        if self._limit is not None:
+            size = max(1, min(size, self._limit - taken))
         return fetch(
             Call("GET", self._path, params={**self._params, "offset": offset, "limit": size})
         )

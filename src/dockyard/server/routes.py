@@ -14,6 +14,7 @@ from dockyard.server.kit.errors import ERROR_RESPONSES
 from dockyard.server.proxy.router import router as workload_stats
 from dockyard.server.users.router import tokens_router, users_router
 from dockyard.server.workloads.router import otel_router
+from dockyard.server.workloads.rollout_router import router as workload_rollouts
 from dockyard.server.workloads.router import router as workloads
 
 API = "/api/v2"
@@ -33,6 +34,7 @@ def mounts() -> list[Mount]:
         # Before the workloads router: `/workloads/stats` must not match `/workloads/{id}`.
         Mount(workload_stats, "/workloads", "/console/workloads"),
         Mount(workloads, "/workloads", "/console/workloads"),
+        Mount(workload_rollouts, "/workloads", "/console/workloads"),
         Mount(deployments, "/console/deployments"),
         Mount(users_router, "/users"),
         Mount(tokens_router, "/apiTokens"),

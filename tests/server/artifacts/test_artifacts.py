@@ -269,3 +269,26 @@ def test_api_needs_a_token(anonymous: TestClient) -> None:
     response = anonymous.get(API)
     assert response.status_code == 401
     assert response.json()["code"] == "unauthorized"
+
+
+def test_nul_characters_are_invalid_input(client: TestClient) -> None:
+    artifact = create_artifact(client)
+    for body in (
+        {"name": "a\x00b", "spec": service_spec()},
+        {"name": "a", "description": "\x00", "spec": service_spec()},
+        {"name": "a", "spec": service_spec(), "tags": [{"name": "k", "value": "\x00"}]},
+        {"name": "a", "spec": service_spec(), "artifactRepositoryId": "\x00"},
+    ):
+        response = client.post(API, json=body)
+        assert response.status_code in (404, 422), body
+    patch = client.patch(f"{API}/{artifact['id']}", json={"tags": [{"name": "\x00", "value": ""}]})
+    assert patch.status_code == 422
+    repository = f"/api/v2/artifactRepositories/{artifact['artifactRepositoryId']}"
+    assert client.patch(repository, json={"description": "\x00"}).status_code == 422
+    # Inside the spec, text is stored as JSON, where a NUL is just an escape.
+    spec = service_spec()
+    spec["containerGroups"][0]["containers"][0]["environmentVars"][0]["value"] = "a\x00b"
+    created = client.post(API, json={"name": "nul", "spec": spec})
+    assert created.status_code == 201
+    variable = created.json()["spec"]["containerGroups"][0]["containers"][0]["environmentVars"][0]
+    assert variable["value"] == "a\x00b"

@@ -8,14 +8,14 @@ from pydantic import Field, field_validator
 
 from dockyard.core.base import StrictCamelModel
 from dockyard.server.artifacts.schemas import MAX_TAGS
-from dockyard.server.tags.schemas import TagInput
+from dockyard.server.tags.schemas import StoredText, TagInput
 
 
 class RepositoryUpdate(StrictCamelModel):
     """PATCH (a Dockyard addition): only the fields present change."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=5000)
-    description: str | None = Field(default=None, max_length=50000)
+    name: StoredText | None = Field(default=None, min_length=1, max_length=5000)
+    description: StoredText | None = Field(default=None, max_length=50000)
     tags: list[TagInput] | None = Field(default=None, max_length=MAX_TAGS)
 
     @field_validator("name", mode="before")

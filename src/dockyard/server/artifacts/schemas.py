@@ -12,7 +12,7 @@ from dockyard.core.base import StrictCamelModel
 from dockyard.core.errors import RuleViolation, ValidationFailed
 from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.server.kit.pagination import split_list
-from dockyard.server.tags.schemas import TagInput
+from dockyard.server.tags.schemas import StoredText, TagInput
 
 # `registered` is the older API generation's word for `locked`.
 StatusInput = Literal["draft", "locked", "registered"]
@@ -28,8 +28,8 @@ def normal_status(status: str) -> str:
 class ArtifactCreate(StrictCamelModel):
     """`InputArtifact`: the body of POST (and of PUT, which replaces every field)."""
 
-    name: str = Field(min_length=1, max_length=5000)
-    description: str | None = Field(default="", max_length=50000)
+    name: StoredText = Field(min_length=1, max_length=5000)
+    description: StoredText | None = Field(default="", max_length=50000)
     type: TypeInput = "service"
     status: StatusInput = Field(default="draft", description="`locked` creates it locked.")
     artifact_repository_id: str | None = Field(
@@ -49,8 +49,8 @@ class ArtifactCreate(StrictCamelModel):
 class ArtifactUpdate(StrictCamelModel):
     """`UpdateArtifactRequest` (PATCH): only the fields present change."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=5000)
-    description: str | None = Field(default=None, max_length=50000)
+    name: StoredText | None = Field(default=None, min_length=1, max_length=5000)
+    description: StoredText | None = Field(default=None, max_length=50000)
     spec: ServiceArtifactSpec | None = Field(default=None, description="Replaces the whole spec.")
     status: StatusInput | None = Field(default=None, description="`locked` locks the artifact.")
     tags: list[TagInput] | None = Field(default=None, max_length=MAX_TAGS)
@@ -65,7 +65,7 @@ class ArtifactUpdate(StrictCamelModel):
 
 
 class ArtifactClone(StrictCamelModel):
-    name: str = Field(min_length=1, max_length=5000)
+    name: StoredText = Field(min_length=1, max_length=5000)
 
 
 def _refuse_unsupported_type(data: Any) -> Any:

@@ -19,7 +19,6 @@ from dockyard.core.stats import (
     ProtonRequestMetricOverTime,
     ProtonRequestStats,
     RequestMetrics,
-    RequestStats,
     RequestTotals,
     Resolution,
     ResponseTimeTrend,
@@ -246,40 +245,3 @@ def _all_rows(
     if not ids:
         return []
     return repository.rows_in(session, repository.window_conditions(ids, None, start, end))
-
-
-def request_stats_for(session: Session, workload_ids: list[str]) -> dict[str, RequestStats]:
-    """`requestStats` of each workload on a list page: the last 7 days, one query."""
-    if not workload_ids:
-        return {}
-    end = utcnow()
-    start = end - timedelta(days=7)
-    per_day: dict[str, list[Totals]] = {i: [Totals() for _ in range(7)] for i in workload_ids}
-    last: dict[str, datetime] = {}
-    for row in _all_rows(session, workload_ids, _minute_floor(start), end):
-        day = min(int((row.bucket_start - start).total_seconds() // 86400), 6)
-        per_day[row.workload_id][max(day, 0)].add(row)
-        if row.last_request_at and (
-            row.workload_id not in last or row.last_request_at > last[row.workload_id]
-        ):
-            last[row.workload_id] = row.last_request_at
-    result = {}
-    for workload_id, days in per_day.items():
-        week = Totals()
-        for day in days:
-            week.requests += day.requests
-            week.by_class = [a + b for a, b in zip(week.by_class, day.by_class, strict=True)]
-            week.buckets = [a + b for a, b in zip(week.buckets, day.buckets, strict=True)]
-            week.latency_max_ms = max(week.latency_max_ms, day.latency_max_ms)
-            week.max_concurrency = max(week.max_concurrency, day.max_concurrency)
-        errors = week.user_errors + week.server_errors
-        result[workload_id] = RequestStats(
-            concurrent_requests=week.max_concurrency,
-            error_rate=round(week.rate(errors), 4),
-            error_rates=[round(d.rate(d.user_errors + d.server_errors), 4) for d in days],
-            last_request_at=isoformat(last.get(workload_id)),
-            request_rates=[round(d.requests / 1440, 4) for d in days],
-            response_time=week.quantile_ms(0.5),
-            total_requests=week.requests,
-        )
-    return result

@@ -18,11 +18,11 @@ from dockyard.server.artifacts.models import Artifact
 from dockyard.server.db.session import Database
 from dockyard.server.kit.clock import utcnow
 from dockyard.server.workloads.lifecycle import record_event, set_proton_status, set_status
-from dockyard.server.workloads.models import Proton, Replacement, Replica, Workload
+from dockyard.server.workloads.models import Proton, Replica, Workload
+from dockyard.server.workloads.repository import open_replacement
 from dockyard.server.workloads.statuses import Status
 
 LEASE_SECONDS = 60
-OPEN_REPLACEMENT = ("submitted", "initializing", "awaiting_promotion", "switching", "cleaning_up")
 
 
 @dataclass(frozen=True)
@@ -154,14 +154,6 @@ def _replacement_snapshot(session: Session, workload_id: str) -> ReplacementSnap
         warmup_seconds=60.0 * float(config.get("warmupDurationMinutes") or 0),
         keep_seconds=60.0 * float(config.get("keepOldVersionMinutes") or 0),
         switched_at=row.switched_at,
-    )
-
-
-def open_replacement(session: Session, workload_id: str) -> Replacement | None:
-    return session.scalar(
-        select(Replacement).where(
-            Replacement.workload_id == workload_id, Replacement.status.in_(OPEN_REPLACEMENT)
-        )
     )
 
 

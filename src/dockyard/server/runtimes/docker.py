@@ -112,11 +112,15 @@ class DockerRuntime(base.Runtime):
 
     def observe(self, proton_id: str) -> list[ReplicaState]:
         with _engine_errors():
-            keys = {
-                (c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA]))
-                for c in self._list({LABEL_PROTON: proton_id})
-            }
-            return [self._state(proton_id, group, index) for group, index in sorted(keys)]
+            # One listing for the whole proton, grouped here, rather than one per replica.
+            replicas: dict[tuple[str, int], dict[str, Container]] = {}
+            for c in self._list({LABEL_PROTON: proton_id}):
+                key = (c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA]))
+                replicas.setdefault(key, {})[c.labels.get(LABEL_CONTAINER) or "infra"] = c
+            return [
+                self._state_of(proton_id, group, index, replicas[(group, index)])
+                for group, index in sorted(replicas)
+            ]
 
     def restart_replica(self, proton_id: str, group: str, index: int) -> ReplicaState:
         with _engine_errors():
@@ -340,7 +344,12 @@ class DockerRuntime(base.Runtime):
         _in_order(list(found.values()), lambda c: c.remove(force=True))
 
     def _state(self, proton_id: str, group: str, index: int) -> ReplicaState:
-        found = self._replica(proton_id, group, index)
+        return self._state_of(proton_id, group, index, self._replica(proton_id, group, index))
+
+    def _state_of(
+        self, proton_id: str, group: str, index: int, found: dict[str, Container]
+    ) -> ReplicaState:
+        found = dict(found)
         state = ReplicaState(
             group=group,
             index=index,

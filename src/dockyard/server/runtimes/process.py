@@ -188,15 +188,25 @@ class ProcessRuntime(base.Runtime):
             env.update(record["spec"]["env"][container])
             env["PORT"] = str(record["port"])
             command = record["spec"]["entrypoint"][container]
-            child = subprocess.Popen(
-                [sys.executable, "-I", str(SHIM), f"{name}.log", f"{name}.exit", "--", *command],
-                cwd=directory,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=open(directory / f"{name}.shim.log", "ab"),  # noqa: SIM115 - child owns it
-                start_new_session=True,  # survives the server; one group to signal
-            )
+            # The shim's own complaints (it has none unless broken) go to a file, not to us.
+            with open(directory / f"{name}.shim.log", "ab") as shim_log:
+                child = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-I",
+                        str(SHIM),
+                        f"{name}.log",
+                        f"{name}.exit",
+                        "--",
+                        *command,
+                    ],
+                    cwd=directory,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=shim_log,
+                    start_new_session=True,  # survives the server; one group to signal
+                )
             self._children[child.pid] = child
             _write_json(
                 directory / f"{name}.pid",
@@ -266,7 +276,10 @@ class ProcessRuntime(base.Runtime):
             state.exit_code = int(exit_text) if exit_text else None
             tail = [message for _, _, message in _read_log(directory / f"{name}.log")]
             state.last_output = tail[-self.tail_lines :]
-            state.message = f"container {container} exited with code {state.exit_code}"
+            if state.exit_code is None:  # killed, or the machine restarted under it
+                state.message = f"container {container} is not running (exit code unknown)"
+            else:
+                state.message = f"container {container} exited with code {state.exit_code}"
             if record.get("port_was_busy") and container == record["spec"]["primary"]:
                 state.message += f" (port {record['declared_port']} was already in use)"
             return state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from dockyard.server.tags.models import Tag
@@ -44,8 +44,10 @@ def has_tag_where(
     resource_type: str, id_column: ColumnElement[str], condition: ColumnElement[bool]
 ) -> ColumnElement[bool]:
     """True for rows holding at least one tag that meets `condition`."""
-    return exists().where(
-        Tag.resource_type == resource_type, Tag.resource_id == id_column, condition
+    # The matching tags are read once through their (type, name|value) index, rather than
+    # probed per row, so a filter costs what it finds, not the size of the table.
+    return id_column.in_(
+        select(Tag.resource_id).where(Tag.resource_type == resource_type, condition)
     )
 
 

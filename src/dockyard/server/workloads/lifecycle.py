@@ -59,7 +59,7 @@ def set_proton_status(proton: Proton, new: Status) -> bool:
         return False
     check_transition(current, new)
     proton.status = new.value
-    if new == Status.RUNNING and proton.running_since is None:
+    if new in (Status.RUNNING, Status.WARMING) and proton.running_since is None:
         proton.running_since = utcnow()
     elif new != Status.RUNNING and new not in (Status.WARMING, Status.DRAINING):
         proton.running_since = None

@@ -10,6 +10,7 @@ from dockyard.server.artifacts.listing import in_values, order_clause
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.proxy.summary import request_stats_for
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads import repository
@@ -44,7 +45,12 @@ def list_workloads(
         offset=paging.offset,
         limit=paging.limit,
     )
-    return publish(session, principal, rows, base_url), total
+    published = publish(session, principal, rows, base_url)
+    if filters.service_stats:
+        summaries = request_stats_for(session, [row.id for row in published])
+        for workload in published:
+            workload.request_stats = summaries[workload.id].model_dump(by_alias=True)
+    return published, total
 
 
 def _conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnElement[bool]]:

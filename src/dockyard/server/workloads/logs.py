@@ -147,7 +147,9 @@ async def follow(
         for line in lines:
             moment = _aware(line.timestamp)
             key = (line.replica, line.container, line.stream, line.message)
-            if cursor is not None and (moment < cursor or (moment == cursor and key in seen_at_cursor)):
+            if cursor is not None and (
+                moment < cursor or (moment == cursor and key in seen_at_cursor)
+            ):
                 continue
             if cursor is None or moment > cursor:
                 cursor, seen_at_cursor = moment, set()

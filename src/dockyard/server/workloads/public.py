@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +18,8 @@ from dockyard.server.kit.clock import isoformat
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
-from dockyard.server.workloads.models import Proton, Workload, WorkloadEvent
+from dockyard.server.workloads.models import Proton, Replacement, Workload, WorkloadEvent
+from dockyard.server.workloads.repository import open_replacements
 
 WORKLOAD = "workload"  # resource type of grants and tags, and the prefix of its error codes
 
@@ -52,8 +55,10 @@ def publish(
         if ids
         else {}
     )
+    rollouts = open_replacements(session, ids)
     out = []
     for row in rows:
+        rollout = rollouts.get(row.id)
         artifact = artifacts.get(row.artifact_id or "")
         creator = people.get(row.creator_id) if row.creator_id else None
         out.append(
@@ -69,6 +74,7 @@ def publish(
                 proton_id=protons.get(row.id),
                 endpoint=endpoint_of(base_url, row.id),
                 runtime=WorkloadRuntime.model_validate(row.runtime or {}),
+                replacement=_rollout_summary(rollout) if rollout else None,
                 last_response=isoformat(row.last_response_at),
                 expires_at=isoformat(row.expires_at),
                 owners=[creator] if creator else [],
@@ -80,6 +86,14 @@ def publish(
             )
         )
     return out
+
+
+def _rollout_summary(row: Replacement) -> dict[str, Any]:
+    return {
+        "candidateProtonIds": [row.candidate_proton_id] if row.candidate_proton_id else [],
+        "status": row.status,
+        "strategy": row.strategy,
+    }
 
 
 def _artifact_info(artifact: Artifact) -> ArtifactInfo:

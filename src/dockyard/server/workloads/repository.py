@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from dockyard.server.workloads.models import Proton, Replica, Workload, WorkloadEvent
+from dockyard.server.workloads.models import Proton, Replacement, Replica, Workload, WorkloadEvent
 from dockyard.server.workloads.statuses import INACTIVE
 
 
@@ -123,3 +123,26 @@ def clear_expiry(session: Session, artifact_id: str) -> None:
         )
     ):
         row.expires_at = None
+
+
+# Replacement statuses that mean "still in flight".
+OPEN_REPLACEMENT = ("submitted", "initializing", "awaiting_promotion", "switching", "cleaning_up")
+
+
+def open_replacement(session: Session, workload_id: str) -> Replacement | None:
+    return session.scalar(
+        select(Replacement).where(
+            Replacement.workload_id == workload_id, Replacement.status.in_(OPEN_REPLACEMENT)
+        )
+    )
+
+
+def open_replacements(session: Session, workload_ids: list[str]) -> dict[str, Replacement]:
+    if not workload_ids:
+        return {}
+    rows = session.scalars(
+        select(Replacement).where(
+            Replacement.workload_id.in_(workload_ids), Replacement.status.in_(OPEN_REPLACEMENT)
+        )
+    )
+    return {row.workload_id: row for row in rows}

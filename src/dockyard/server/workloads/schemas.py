@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query
 from pydantic import Field, model_validator
 
 from dockyard.core.base import StrictCamelModel
 from dockyard.core.errors import ValidationFailed
-from dockyard.core.workloads import Importance, WorkloadRuntime
+from dockyard.core.workloads import Importance, ReplacementConfig, WorkloadRuntime
 from dockyard.server.artifacts.schemas import ArtifactCreate
 from dockyard.server.kit.pagination import split_list
 from dockyard.server.tags.schemas import TagInput
@@ -115,3 +115,16 @@ def workload_filters(
         repository_id=repository_id,
         service_stats=service_stats,
     )
+
+
+class ReplacementCreate(StrictCamelModel):
+    """`StartReplacementRequest`."""
+
+    artifact_id: str = Field(max_length=64)
+    strategy: Literal["rolling"] = "rolling"
+    config: ReplacementConfig = Field(default_factory=ReplacementConfig)
+    runtime: WorkloadRuntime | None = None
+
+
+class SettingsUpdate(StrictCamelModel):
+    runtime: WorkloadRuntime

@@ -1,0 +1,165 @@
+"""A real `dockyard serve` in a subprocess, for the SDK and CLI tests.
+
+Process runtime, a temporary data dir, a known admin token, a free port. Routes that other
+parts of the server may not serve yet (promote, replacement, deployments, invoke) are found
+out from the server itself, so a test of such a route runs as soon as the route exists.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ADMIN_TOKEN = "dy_sdk_test_admin_" + "k" * 24
+START_TIMEOUT = 30.0
+MISSING = "000000000000000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_app_spec(port: int | None = None) -> dict[str, Any]:
+    """A spec the process runtime can run: Python's HTTP server, ready within a second."""
+    port = port or free_port()
+    return {
+        "containerGroups": [
+            {
+                "containers": [
+                    {
+                        "primary": True,
+                        "imageUri": "docker.io/library/python:3.12-slim",
+                        "port": port,
+                        "entrypoint": [sys.executable, "-m", "http.server", str(port)],
+                        "readinessProbe": {
+                            "path": "/",
+                            "initialDelaySeconds": 0,
+                            "periodSeconds": 1,
+                        },
+                    }
+                ]
+            }
+        ]
+    }
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    token: str
+    home: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    _probed: dict[str, bool] = field(default_factory=dict)
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return httpx.Client(base_url=self.url + "/api/v2", headers=headers, timeout=30)
+
+    @cached_property
+    def openapi_paths(self) -> set[str]:
+        response = httpx.get(self.url + "/api/v2/openapi.json", timeout=30)
+        response.raise_for_status()
+        return set(response.json()["paths"])
+
+    def serves(self, path: str, probe: str | None = None) -> bool:
+        """True when the server answers `path` (an OpenAPI template such as
+        /api/v2/workloads/{workload_id}/promote). Routes left out of the OpenAPI document are
+        found by `probe`: a request that an existing route answers with a `*_not_found` code
+        about the object, where a missing route answers `not_found`."""
+        if path in self.openapi_paths:
+            return True
+        if probe is None:
+            return False
+        if probe not in self._probed:
+            method, _, target = probe.partition(" ")
+            with self.http() as http:
+                response = http.request(method, target)
+            code = response.json().get("code") if response.content else None
+            self._probed[probe] = response.status_code != 404 or code != "not_found"
+        return self._probed[probe]
+
+    def require(self, path: str, probe: str | None = None) -> None:
+        """Skip, saying why, while the server does not serve a route yet."""
+        if not self.serves(path, probe):
+            pytest.skip(f"this server does not serve {path} yet")
+
+    def stop(self) -> None:
+        self._delete_workloads()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def _delete_workloads(self) -> None:
+        # Workload processes outlive the server by design (it adopts them on restart): remove
+        # them through the API so none is left behind.
+        try:
+            with self.http() as http:
+                for deployment in _all(http, "/console/deployments"):
+                    http.delete(f"/console/deployments/{deployment['id']}")
+                for workload in _all(http, "/workloads"):
+                    http.delete(f"/workloads/{workload['id']}")
+        except httpx.HTTPError:
+            pass
+
+
+def _all(http: httpx.Client, path: str) -> list[dict[str, Any]]:
+    response = http.get(path, params={"limit": 100})
+    return response.json().get("data", []) if response.status_code == 200 else []
+
+
+def start_server(home: Path) -> LiveServer:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env.update(
+        DOCKYARD_HOME=str(home),
+        DOCKYARD_RUNTIME="process",
+        DOCKYARD_ADMIN_TOKEN=ADMIN_TOKEN,
+        DOCKYARD_HOST="127.0.0.1",
+        DOCKYARD_PORT=str(port),
+        DOCKYARD_RESTART_BACKOFF_SECONDS="1",
+    )
+    log = home / "server.log"
+    command = [
+        sys.executable,
+        "-c",
+        "from dockyard.cli.main import app; app()",
+        "serve",
+        "--log-level",
+        "warning",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = LiveServer(f"http://127.0.0.1:{port}", ADMIN_TOKEN, home, process, log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dockyard serve exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"dockyard serve did not get ready:\n{log.read_text()[-3000:]}")
