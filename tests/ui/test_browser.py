@@ -96,7 +96,7 @@ def test_registry_workflow(page: Any, live_server: LiveServer) -> None:
     sign_in(page)
     artifact_url = create_artifact_in_the_panel(page)
     edit_the_draft(page)
-    test_and_stop(page, artifact_url)
+    try_then_stop(page, artifact_url)
     lock_and_lose_the_edit_controls(page, artifact_url)
     deploy_the_locked_version(page, artifact_url)
     console_pages(page, live_server)
@@ -179,7 +179,7 @@ def edit_the_draft(page: Any) -> None:
     shoot(page, "artifact-info")
 
 
-def test_and_stop(page: Any, artifact_url: str) -> None:
+def try_then_stop(page: Any, artifact_url: str) -> None:
     page.goto(artifact_url)
     actions = page.locator("#artifact-actions")
     for label in ("Test", "Stop", "Lock", "Deploy"):

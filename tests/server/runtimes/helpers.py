@@ -29,7 +29,7 @@ def proton(
     )
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 10.0, what: str = "it") -> T:
+def wait_for(check: Callable[[], T | None], timeout: float = 30.0, what: str = "it") -> T:
     """Poll until `check` returns something truthy; fail with `what` after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -41,7 +41,7 @@ def wait_for(check: Callable[[], T | None], timeout: float = 10.0, what: str = "
         time.sleep(0.05)
 
 
-def get(port: int, path: str = "/", timeout: float = 10.0) -> httpx.Response:
+def get(port: int, path: str = "/", timeout: float = 30.0) -> httpx.Response:
     """GET 127.0.0.1:port once it accepts connections."""
 
     def attempt() -> httpx.Response | None:

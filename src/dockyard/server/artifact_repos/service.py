@@ -9,7 +9,7 @@ from dockyard.core.errors import Conflict, NotFound
 from dockyard.server.artifact_repos import repository
 from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifact_repos.schemas import RepositoryUpdate
-from dockyard.server.artifacts import service as artifacts
+from dockyard.server.artifacts import usage as artifacts
 from dockyard.server.artifacts.listing import common_conditions, order_clause
 from dockyard.server.artifacts.public import REPOSITORY, creators
 from dockyard.server.artifacts.schemas import ListFilters
@@ -97,8 +97,9 @@ def update_repository(
 def delete_repository(session: Session, principal: Principal, repository_id: str) -> None:
     """Delete the repository and its drafts; 409 while it holds a locked or used artifact."""
     row = _require(session, principal, repository_id, Right.OWN)
-    # Artifacts first, then the repository row: the same order a lock takes them in.
-    blockers = artifacts.locked_and_used(session, row.id)
+    # Row locks in the order a lock takes them (artifact, then repository), then a fresh look,
+    # so an artifact locked or added meanwhile is seen.
+    artifacts.hold_artifacts(session, row.id)
     repository.get_repository(session, row.id, for_update=True)
     blockers = artifacts.locked_and_used(session, row.id)
     if blockers:

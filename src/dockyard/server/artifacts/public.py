@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from dockyard.core.artifacts import Artifact as ArtifactOut
@@ -34,6 +37,14 @@ def creators(session: Session, user_ids: set[str | None]) -> dict[str, UserData]
     }
 
 
+def stored_spec(data: dict[str, Any]) -> ServiceArtifactSpec:
+    """The stored spec as a model; one written under older rules is still shown, not a 500."""
+    try:
+        return ServiceArtifactSpec.model_validate(data)
+    except ValidationError:
+        return ServiceArtifactSpec.model_construct(**data)
+
+
 def publish(session: Session, principal: Principal, rows: list[Artifact]) -> list[ArtifactOut]:
     ids = [row.id for row in rows]
     tag_map = tags.tags_for(session, ARTIFACT, ids)
@@ -48,7 +59,7 @@ def publish(session: Session, principal: Principal, rows: list[Artifact]) -> lis
             status="locked" if row.status == "locked" else "draft",
             version=row.version,
             artifact_repository_id=row.repository_id,
-            spec=ServiceArtifactSpec.model_validate(row.spec),
+            spec=stored_spec(row.spec),
             tags=tag_map.get(row.id, []),
             permissions=sharing.permissions(levels.get(row.id)),
             creator=people.get(row.creator_id) if row.creator_id else None,

@@ -22,7 +22,7 @@ from dockyard.core.spec import (
 )
 from dockyard.server.artifact_repos import repository as repositories
 from dockyard.server.artifact_repos.models import ArtifactRepository
-from dockyard.server.artifacts import repository
+from dockyard.server.artifacts import repository, usage
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.artifacts.public import ARTIFACT, REPOSITORY, artifact_target, publish_one
 from dockyard.server.artifacts.schemas import ArtifactClone, ArtifactCreate, ArtifactUpdate
@@ -241,60 +241,14 @@ def clone_artifact(
 def delete_artifact(session: Session, principal: Principal, artifact_id: str) -> None:
     row = require(session, principal, artifact_id, Right.OWN, for_update=True)
     _refuse_if_locked(row)
-    blockers = usage(session, [row.id]).get(row.id)
+    blockers = usage.usage(session, [row.id]).get(row.id)
     if blockers:
         raise Conflict(
             f"The artifact '{row.name}' is in use; stop and delete what runs it first.",
             code="artifact_in_use",
             blockers=blockers,
         )
-    purge(session, [row])
-
-
-# --- shared with repositories ----------------------------------------------------------------
-
-
-def usage(session: Session, artifact_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Per artifact, the workloads that are not terminated and run it (as blockers).
-
-    Deployments point at workloads, so a deployment's artifact is in use through its workload.
-    Terminated workloads do not count: they keep their history and lose the reference.
-    """
-    found: dict[str, list[dict[str, Any]]] = {}
-    for artifact_id, workload_id, name in repository.workloads_using(session, artifact_ids):
-        found.setdefault(artifact_id, []).append(
-            {"type": "workload", "id": workload_id, "name": name}
-        )
-    return found
-
-
-def purge(session: Session, rows: list[Artifact]) -> None:
-    """Delete artifacts with their grants and tags."""
-    ids = [row.id for row in rows]
-    sharing.forget_object(session, ARTIFACT, ids)
-    tags.forget_tags(session, ARTIFACT, ids)
-    repository.delete_artifacts(session, rows)
-
-
-def locked_and_used(session: Session, repository_id: str) -> list[dict[str, Any]]:
-    """What keeps a repository from being deleted: its locked artifacts and those in use."""
-    rows = repository.artifacts_in(session, repository_id, for_update=True)
-    used = usage(session, [row.id for row in rows])
-    blockers: list[dict[str, Any]] = []
-    for row in rows:
-        if row.status == "locked" or used.get(row.id):
-            blockers.append({"type": ARTIFACT, "id": row.id, "name": row.name})
-        for blocker in used.get(row.id, []):
-            blockers.append(blocker)
-    return blockers
-
-
-def drafts_of(session: Session, repository_id: str) -> list[Artifact]:
-    return [
-        row
-        for row in repository.artifacts_in(session, repository_id, for_update=True)
-        if row.status != "locked"
-    ]
+    usage.purge(session, [row])
 
 
 # --- helpers ---------------------------------------------------------------------------------

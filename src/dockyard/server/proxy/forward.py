@@ -72,7 +72,7 @@ async def forward(
     """Proxy one request; returns the status the client saw (for statistics)."""
     loop = asyncio.get_running_loop()
     upload = _Upload()
-    deadline = asyncio.timeout(loop.time() + limits.timeout)
+    deadline = asyncio.timeout_at(loop.time() + limits.timeout)
     data: bytes | AsyncIterator[bytes] | None = None
     if has_body:
         try:

@@ -7,7 +7,7 @@ container, plus the group's containers joined to it (`network_mode=container:<in
   declared on the namespace owner when it is created;
 - restarting or recreating the primary never cuts its sidecars off, as the namespace outlives it.
 The infra image is built on first use from the host's static `catatonit` (`catatonit -P` only
-waits for signals), imported through the API, so it needs no registry.
+waits for signals), imported through the API, so it needs no registry (docker_build.py).
 
 Observation is stateless, read from the engine and the `dockyard.*` labels, so a new runtime
 object (a restarted server) sees exactly what the old one left. The one exception is
@@ -18,10 +18,7 @@ reconciler keeps the durable count in its replicas table.
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
-import tarfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -40,7 +37,6 @@ from dockyard.server.runtimes.base import (
     LABEL_INSTANCE,
     LABEL_PROTON,
     LABEL_REPLICA,
-    ContainerSpec,
     GroupSpec,
     LogLine,
     ProtonSpec,
@@ -49,11 +45,16 @@ from dockyard.server.runtimes.base import (
     RuntimePermanentError,
     RuntimeTemporaryError,
 )
+from dockyard.server.runtimes.docker_build import (
+    INFRA_IMAGE,
+    container_options,
+    require_image,
+    require_infra_image,
+)
 from dockyard.server.runtimes.timestamps import parse_engine_time
 
 LABEL_ROLE = "dockyard.role"  # infra | primary | sidecar
 LABEL_PRIMARY_PORT = "dockyard.primary-port"  # on the infra: which published port is the primary's
-INFRA_IMAGE = "localhost/dockyard-pause:1"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -184,8 +185,8 @@ class DockerRuntime(base.Runtime):
 
     def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> None:
         for container in group.containers:
-            self._require_image(container.image)
-        self._require_infra_image()
+            require_image(self.client, container.image, pull_missing=self.pull_missing)
+        require_infra_image(self.client, self.infra_image)
         labels = {**spec.labels(), LABEL_GROUP: group.name, LABEL_REPLICA: str(index)}
         ports = group.exposed_ports()
         infra = self.client.containers.create(
@@ -213,115 +214,12 @@ class DockerRuntime(base.Runtime):
                 },
                 network_mode=f"container:{infra.id}",
                 detach=True,
-                **self._container_options(container, group),
+                **container_options(self.client, container, group),
             )
             # A start the engine refuses leaves the container: observe() reports it failed with
             # the engine's reason, and the reconciler's restart budget decides what follows.
             with suppress(docker.errors.APIError):
                 member.start()
-
-    def _container_options(self, container: ContainerSpec, group: GroupSpec) -> dict[str, Any]:
-        security = container.security
-        env = dict(container.env)
-        if group.primary.port:
-            env.setdefault("PORT", str(group.primary.port))  # the namespace's primary port
-        options: dict[str, Any] = {
-            "environment": env,
-            # As PID 1 an app gets no default SIGTERM handling; an init forwards it (the engine's
-            # `init = true` setting is ignored by Podman 4, so it is asked for on every container).
-            "init": True,
-            "read_only": security.read_only_root_filesystem,
-        }
-        if container.entrypoint:
-            options["entrypoint"] = list(container.entrypoint)
-            options["command"] = []
-        if container.memory:
-            options["mem_limit"] = container.memory
-        if container.cpu:
-            options["nano_cpus"] = int(container.cpu * 1_000_000_000)
-        if security.capabilities_drop:
-            options["cap_drop"] = list(security.capabilities_drop)
-        if security.capabilities_add:
-            options["cap_add"] = list(security.capabilities_add)
-        security_opt = []
-        if security.allow_privilege_escalation is False:
-            security_opt.append("no-new-privileges")
-        if security.seccomp_profile == "Unconfined":
-            security_opt.append("seccomp=unconfined")
-        if security_opt:
-            options["security_opt"] = security_opt
-        if security.run_as_user is not None:
-            user = str(security.run_as_user)
-            if security.run_as_group is not None:
-                user += f":{security.run_as_group}"
-            options["user"] = user
-        if security.run_as_non_root:
-            self._require_non_root(container)
-        return options
-
-    def _require_non_root(self, container: ContainerSpec) -> None:
-        user = container.security.run_as_user
-        if user is None:
-            configured = self.client.images.get(container.image).attrs["Config"].get("User") or ""
-            name = configured.split(":")[0]
-            if name in ("", "0", "root"):
-                raise RuntimePermanentError(
-                    f"container {container.name}: runAsNonRoot is set but image "
-                    f"{container.image} runs as root; set runAsUser",
-                    code="run_as_non_root",
-                )
-        elif user == 0:
-            raise RuntimePermanentError(
-                f"container {container.name}: runAsNonRoot with runAsUser 0",
-                code="run_as_non_root",
-            )
-
-    def _require_image(self, image: str) -> None:
-        try:
-            self.client.images.get(image)
-            return
-        except docker.errors.ImageNotFound:
-            pass
-        if self.pull_missing:
-            try:
-                self.client.images.pull(image)
-                return
-            except docker.errors.APIError as error:
-                reason = error.explanation or str(error)
-        else:
-            reason = "pulling is turned off"
-        raise RuntimePermanentError(
-            f"image {image} is not on the container engine and could not be pulled ({reason}); "
-            "build or load it there, or fix imageUri",
-            code="image_not_found",
-        )
-
-    def _require_infra_image(self) -> None:
-        try:
-            self.client.images.get(self.infra_image)
-            return
-        except docker.errors.ImageNotFound:
-            pass
-        catatonit = shutil.which("catatonit") or "/usr/libexec/podman/catatonit"
-        try:
-            data = io.BytesIO()
-            with tarfile.open(fileobj=data, mode="w") as tar:
-                tar.add(catatonit, arcname="pause")
-        except OSError as error:
-            raise RuntimePermanentError(
-                f"no infra image {self.infra_image} on the engine and no static catatonit to "
-                f"build it from ({error}); install catatonit",
-                code="infra_image_missing",
-            ) from error
-        repository, _, tag = self.infra_image.rpartition(":")
-        answer = self.client.api.import_image_from_data(
-            data.getvalue(), changes=['ENTRYPOINT ["/pause", "-P"]']
-        )
-        # Podman ignores the repository and tag of an import, so tag the result explicitly.
-        image_id = re.search(r"sha256:[0-9a-f]{64}", str(answer))
-        if image_id is None:
-            raise RuntimeTemporaryError(f"importing the infra image answered {answer!r}")
-        self.client.images.get(image_id.group(0)).tag(repository, tag)
 
     # --- reading state -------------------------------------------------------------------
 

@@ -1,0 +1,81 @@
+"""Workloads through the SDK: start, stop, wait, logs, invoke, on the process runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dockyard.sdk import Client, NotFound, WaitTimeout, Workload
+from dockyard.sdk.errors import DockyardError
+from tests.sdk.live_server import MISSING, LiveServer, http_app_spec, unique
+
+INVOKE = "/api/v2/endpoints/workloads/{workload_id}/{path}"
+PROMOTE = "/api/v2/workloads/{workload_id}/promote"
+
+
+@pytest.fixture
+def running(client: Client) -> Iterator[Workload]:
+    name = unique("sdk-wl")
+    workload = client.workloads.create(artifact={"name": name, "spec": http_app_spec()})
+    yield workload.wait("running", timeout=30, interval=0.2)
+    try:
+        workload.delete()
+    except NotFound:
+        pass
+
+
+def test_a_workload_runs_stops_and_starts_again(running: Workload, client: Client) -> None:
+    assert isinstance(running, Workload)
+    assert running.status == "running"
+    assert running.endpoint.endswith(f"/api/v2/endpoints/workloads/{running.id}/")
+    assert running.artifact is not None and running.artifact.status == "draft"
+    assert running.id in {w.id for w in client.workloads.list(status="running")}
+
+    assert running.stop() is running
+    running.wait("stopped", timeout=30, interval=0.2)
+    assert client.workloads.get(running.id).status == "stopped"
+    running.start().wait("running", timeout=30, interval=0.2)
+
+    kinds = [event.event_type for event in running.events()]
+    assert {"created", "started", "stopped"} <= set(kinds)
+
+
+def test_waiting_too_short_raises(running: Workload) -> None:
+    running.stop()
+    with pytest.raises(WaitTimeout, match="still"):
+        running.wait("terminated", timeout=0)
+
+
+def test_logs_list_and_follow(running: Workload) -> None:
+    entries = running.logs(limit=5).all()
+    assert entries and all(entry.message for entry in entries)
+    followed = list(running.follow_logs(backlog=3, timeout=1))
+    assert 0 < len(followed) <= 50
+    assert followed[0].replica
+
+
+def test_invoke_reaches_the_app(running: Workload, server: LiveServer) -> None:
+    server.require(INVOKE, probe=f"GET /endpoints/workloads/{MISSING}/")
+    response = running.invoke("/")
+    assert response.status_code == 200
+    assert "Directory listing" in response.text
+    # Dockyard's own errors raise; the app's answers, whatever their status, come back.
+    assert running.invoke("/no-such-file").status_code == 404
+    running.delete()
+    with pytest.raises(NotFound) as missing:
+        running.invoke("/")
+    assert missing.value.code == "workload_not_found"
+
+
+def test_promote_locks_the_draft(running: Workload, server: LiveServer) -> None:
+    server.require(PROMOTE)
+    running.promote()
+    assert running.artifact is not None and running.artifact.status == "locked"
+
+
+def test_unknown_workload(client: Client) -> None:
+    with pytest.raises(NotFound) as missing:
+        client.workloads.start(MISSING)
+    assert missing.value.code == "workload_not_found"
+    assert isinstance(missing.value, DockyardError)
