@@ -24,7 +24,7 @@ install_packages() {
   command -v runc >/dev/null 2>&1 || need+=(runc)
   [ -x /usr/bin/catatonit ] || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
   # The test images copy this binary, so it must be the static build.
-  if ! file -L /usr/bin/busybox 2>/dev/null | grep -q 'statically linked'; then
+  if [ ! -x /usr/bin/busybox ] || ldd /usr/bin/busybox >/dev/null 2>&1; then
     need+=(busybox-static)
   fi
   if [ "${#need[@]}" -gt 0 ]; then

@@ -82,7 +82,7 @@ class Server:
         self.process = subprocess.Popen(
             command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        wait_for("the server to answer /readyz", self._ready, timeout=30)
+        wait_for("the server to answer /readyz", self._ready, timeout=60)
 
     def _ready(self) -> bool:
         assert self.process is not None
@@ -182,7 +182,11 @@ class ProcessEngine(Engine):
         return {str(pid) for pid, _ in _processes_of(workload_id)}
 
     def kill_primary(self, workload_id: str) -> None:
-        apps = [pid for pid, cmdline in _processes_of(workload_id) if "web.py" in cmdline]
+        apps = [
+            pid
+            for pid, cmdline in _processes_of(workload_id)
+            if "web.py" in cmdline and "process_shim" not in cmdline
+        ]
         assert apps, "no app process to kill"
         os.kill(apps[0], signal.SIGKILL)
 

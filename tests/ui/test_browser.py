@@ -87,6 +87,7 @@ def test_a_forged_form_post_is_refused(page: Any, live_server: LiveServer) -> No
     with live_server.api() as api:
         assert api.get(f"/artifacts/{created['id']}").json()["status"] == "draft"
         api.delete(f"/artifacts/{created['id']}")
+        api.delete(f"/artifactRepositories/{created['artifactRepositoryId']}")
 
 
 # --- the Registry workflow -------------------------------------------------------------------

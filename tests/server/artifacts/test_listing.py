@@ -101,6 +101,7 @@ def test_tag_filters_or_within_and_between(client: TestClient) -> None:
     assert names(client, tagKeys="team", tagValues="red") == ["a"]
     assert names(client, tagKeys="team", tagValues="red,blue", orderBy="name") == ["a", "b"]
     assert names(client, tagKeys="nope") == []
+    assert names(client, tagKeys="team\x00", tagValues="\x00") == []
 
 
 def test_search_is_a_case_insensitive_substring_of_name_description_or_id(

@@ -144,7 +144,8 @@ def test_stop_start_remove_are_idempotent(runtime, instance):
 def test_new_runtime_object_adopts_the_same_containers(runtime, instance, docker_url):
     spec = proton(instance, primary(runtime))
     state = runtime.ensure_replica(spec, "default", 0)
-    before = {c.id for c in runtime.client.containers.list(all=True)}
+    mine = {"label": f"{LABEL_PROTON}={spec.proton_id}"}
+    before = {c.id for c in runtime.client.containers.list(all=True, filters=mine)}
 
     restarted_server = DockerRuntime.connect(docker_url, stop_timeout=2)
     try:
@@ -152,7 +153,7 @@ def test_new_runtime_object_adopts_the_same_containers(runtime, instance, docker
         (seen,) = restarted_server.observe(spec.proton_id)
         assert seen.phase == ReplicaPhase.RUNNING and seen.port == state.port
         restarted_server.ensure_replica(spec, "default", 0)
-        assert {c.id for c in runtime.client.containers.list(all=True)} == before
+        assert {c.id for c in runtime.client.containers.list(all=True, filters=mine)} == before
     finally:
         restarted_server.close()
 
@@ -193,8 +194,12 @@ def test_limits_and_security_context_are_enforced(runtime, instance):
     assert host["Memory"] == 64 * 2**20 and host["NanoCpus"] == 500_000_000
     assert host["ReadonlyRootfs"] is True and "no-new-privileges" in host["SecurityOpt"]
     assert "NET_RAW" in host["CapDrop"] and host["Init"] is True
-    lines = wait_for(lambda: [x.message for x in runtime.logs(spec.proton_id)][-2:] or None)
-    assert lines == [str(64 * 2**20), "read-only"]
+
+    def two_lines() -> list[str] | None:
+        found = [line.message for line in runtime.logs(spec.proton_id)]
+        return found if len(found) >= 2 else None
+
+    assert wait_for(two_lines, what="two lines of output") == [str(64 * 2**20), "read-only"]
 
 
 def test_missing_image_is_a_permanent_error_leaving_nothing(runtime, instance):

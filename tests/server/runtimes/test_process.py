@@ -193,7 +193,8 @@ def test_new_runtime_object_adopts_running_children(runtime, instance):
     assert restarted_server.adopt(instance) == [spec.proton_id]
     (seen,) = restarted_server.observe(spec.proton_id)
     assert seen.phase == ReplicaPhase.RUNNING and seen.port == state.port
-    assert restarted_server.logs(spec.proton_id)[0].message == f"listening on {state.port}"
+    first_line = wait_for(lambda: restarted_server.logs(spec.proton_id))[0]
+    assert first_line.message == f"listening on {state.port}"
     assert restarted_server.ensure_proton(spec)[0].started_at == state.started_at
     restarted_server.stop_proton(spec.proton_id)
     assert runtime.observe(spec.proton_id)[0].phase == ReplicaPhase.STOPPED

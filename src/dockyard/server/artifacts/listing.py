@@ -83,10 +83,9 @@ def common_conditions(
         else:
             table = model.__table__
             conditions.append(search_condition(session, table, filters.search, fts_table=fts_table))
-    keys, values = _text(filters.tag_keys), _text(filters.tag_values)
-    if (filters.tag_keys and not keys) or (filters.tag_values and not values):
-        conditions.append(false())
-    conditions += tags.tag_conditions(resource_type, model.id, keys=keys, values=values)
+    conditions += tags.tag_conditions(
+        resource_type, model.id, keys=filters.tag_keys, values=filters.tag_values
+    )
     if filters.types:
         conditions.append(model.type.in_(filters.types))
     return conditions

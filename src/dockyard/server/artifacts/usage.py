@@ -55,7 +55,5 @@ def locked_and_used(session: Session, repository_id: str) -> list[dict[str, Any]
 
 def drafts_of(session: Session, repository_id: str) -> list[Artifact]:
     return [
-        row
-        for row in repository.artifacts_in(session, repository_id)
-        if row.status != "locked"
+        row for row in repository.artifacts_in(session, repository_id) if row.status != "locked"
     ]

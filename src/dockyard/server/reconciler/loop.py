@@ -37,6 +37,8 @@ class Reconciler:
     # --- control --------------------------------------------------------------------------
 
     def start(self) -> None:
+        # A server killed mid-pass left its leases behind; they are ours to take back now.
+        store.release_leases_of(self.ctx.db, store.lease_owner(self.ctx.instance_id))
         self._thread = threading.Thread(target=self._run, name="dockyard-reconciler", daemon=True)
         self._thread.start()
 

@@ -80,9 +80,16 @@ class Snapshot:
         return active.id if active else None
 
 
-def lease_and_load(db: Database, workload_id: str, now: datetime) -> Snapshot | None:
+def lease_owner(instance_id: str) -> str:
+    """The prefix of this installation's lease tokens (fits the 32-character column)."""
+    return instance_id[:16]
+
+
+def lease_and_load(
+    db: Database, workload_id: str, now: datetime, owner: str = ""
+) -> Snapshot | None:
     """Take the workload's lease (None if another pass holds it) and read what to act on."""
-    token = secrets.token_hex(8)
+    token = owner + secrets.token_hex(8)
     with db.unit_of_work() as session:
         taken = session.execute(
             update(Workload)
@@ -342,3 +349,15 @@ def missing_workloads(db: Database, workload_ids: set[str]) -> bool:
     with db.unit_of_work(write=False) as session:
         found = set(session.scalars(select(Workload.id).where(Workload.id.in_(workload_ids))))
     return bool(workload_ids - found)
+
+
+def release_leases_of(db: Database, owner: str) -> int:
+    """At start: leases this installation held when it died are free again at once."""
+    if not owner:
+        return 0
+    with db.unit_of_work() as session:
+        return session.execute(
+            update(Workload)
+            .where(Workload.lock_token.like(f"{owner}%"))
+            .values(lock_token=None, lock_expires_at=None)
+        ).rowcount

@@ -33,6 +33,11 @@ def alive(pid: int, ticks: int | None) -> bool:
     return True
 
 
+def gone(pid: int) -> bool:
+    """True when no process has this pid (so a group it led holds only its orphans)."""
+    return _PROC.joinpath("self").exists() and _stat(pid) is None
+
+
 def signal_group(pid: int, signum: signal.Signals) -> None:
     """Signal the session the process leads (the runtime starts each in its own)."""
     with suppress(ProcessLookupError, PermissionError):

@@ -219,7 +219,14 @@ class ProcessRuntime(base.Runtime):
 
     def _kill_all(self, directory: Path, record: dict[str, Any]) -> None:
         """SIGTERM every container's session, SIGKILL what is left after the grace period."""
-        running = [p for p in self._pids(directory, record).values() if self._alive(p)]
+        infos = list(self._pids(directory, record).values())
+        running = [p for p in infos if self._alive(p)]
+        for info in infos:
+            if info not in running and pids.gone(info["pid"]):
+                # The shim died (killed) but the command it started may live on in its
+                # group, holding the port: a pid still in use as a group id is never
+                # handed to a new process, so this group can only be ours.
+                pids.signal_group(info["pid"], signal.SIGKILL)
         for info in running:
             pids.signal_group(info["pid"], signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout

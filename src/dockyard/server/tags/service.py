@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, false
 from sqlalchemy.orm import Session
 
 from dockyard.core.models import TagInfo
@@ -56,12 +56,13 @@ def tag_conditions(
 ) -> list[ColumnElement[bool]]:
     """`tagKeys`/`tagValues` filters: any listed key (OR), and any listed value (OR), ANDed."""
     conditions: list[ColumnElement[bool]] = []
-    if keys:
-        conditions.append(
-            repository.has_tag_where(resource_type, id_column, repository.name_in(keys))
-        )
-    if values:
-        conditions.append(
-            repository.has_tag_where(resource_type, id_column, repository.value_in(values))
-        )
+    for wanted, match in ((keys, repository.name_in), (values, repository.value_in)):
+        if not wanted:
+            continue
+        # No stored tag holds a NUL (and PostgreSQL refuses one even in a query).
+        usable = [item for item in wanted if "\x00" not in item]
+        if not usable:
+            conditions.append(false())
+            continue
+        conditions.append(repository.has_tag_where(resource_type, id_column, match(usable)))
     return conditions

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -78,12 +79,26 @@ class UiRoute(APIRoute):
                 return _to_login(request)
             except Unauthorized:
                 return _to_login(request)
+            except RequestValidationError as exc:
+                # A hand-made URL or form with a missing or malformed field.
+                issues = [dict(issue) for issue in exc.errors()]
+                where = ".".join(str(part) for part in issues[0]["loc"]) if issues else ""
+                error = ValidationFailedError(
+                    [{"loc": list(i["loc"]), "msg": i["msg"], "type": i["type"]} for i in issues],
+                    message=f"Invalid {where}: {issues[0]['msg']}" if issues else None,
+                )
+                return _failed(request, error)
             except DockyardError as error:
-                if request.method == "GET":
-                    return render(request, "error.html", status=error.status_code, error=error)
-                return redirect(back_path(request), error=error.message)
+                return _failed(request, error)
 
         return run
+
+
+def _failed(request: Request, error: DockyardError) -> Response:
+    """A GET shows the error page; a form post goes back with the message on top."""
+    if request.method == "GET":
+        return render(request, "error.html", status=error.status_code, error=error)
+    return redirect(back_path(request), error=error.message)
 
 
 def _to_login(request: Request) -> Response:
