@@ -78,7 +78,7 @@ kill_conmons() {
   local pid
   for pid in $(grep -lsa -- "$dir/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
     [ "$pid" = "$$" ] && continue
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^/usr/bin/conmon\|^conmon'; then
+    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q '^/usr/bin/conmon\|^conmon'; then
       kill -9 "$pid" 2>/dev/null || true
     fi
   done

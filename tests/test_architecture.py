@@ -106,8 +106,8 @@ def _layer(module: str) -> str | None:
     if not _within(module, "dockyard.server"):
         return None
     for part in reversed(module.split(".")):
-        if part in ("router", "routers"):
-            return "router"
+        if part in ("router", "routers") or part.endswith(("_router", "_pages")):
+            return "router"  # HTTP entry points: API routers and the web UI's page handlers
         if part in ("service", "services"):
             return "service"
         if part in ("repository", "repositories"):

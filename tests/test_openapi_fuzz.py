@@ -25,7 +25,7 @@ from tests.factories import create_artifact, create_user
 OPENAPI = "/api/v2/openapi.json"
 # Bounded so the test stays within a couple of minutes on two cores, and the same every run.
 # Invalid input mostly meets the same validation layer, so it gets fewer examples.
-MAX_EXAMPLES = int(os.environ.get("DOCKYARD_FUZZ_EXAMPLES", "20"))
+MAX_EXAMPLES = int(os.environ.get("DOCKYARD_FUZZ_EXAMPLES", "12"))
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CHECKS = [
     checks.not_a_server_error,

@@ -227,7 +227,7 @@ class PodmanEngine(Engine):
 
     def web(self, greeting: str = "hello", **probes: Any) -> dict[str, Any]:
         script = (
-            'mkdir -p /tmp/www && echo ok > /tmp/www/healthz && '
+            "mkdir -p /tmp/www && echo ok > /tmp/www/healthz && "
             'printf \'{"greeting": "%s"}\' "$GREETING" > /tmp/www/index.html && '
             'echo "INFO web listening on $PORT" && exec httpd -f -v -p "$PORT" -h /tmp/www'
         )
@@ -274,38 +274,38 @@ class PodmanEngine(Engine):
         containers[0].kill()
 
 
-@pytest.fixture(params=["process", "podman"])
+@pytest.fixture(scope="module", params=["process", "podman"])
 def engine(request: pytest.FixtureRequest) -> Engine:
     if request.param == "process":
         return ProcessEngine()
     return PodmanEngine(request.getfixturevalue("docker_url"))
 
 
-@pytest.fixture
-def server(engine: Engine, tmp_path: Path) -> Iterator[Server]:
-    home = tmp_path / "home"
-    home.mkdir()
+@pytest.fixture(scope="module")
+def server(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    # One server per engine: starting one costs seconds on a busy machine. Each test deletes
+    # what it made (below), and a test that kills the server leaves a restarted one behind.
+    home = tmp_path_factory.mktemp(f"home-{engine.name}")
     running = Server(home, engine.server_env())
     running.start()
     try:
         yield running
     finally:
-        _clean_up(running, engine)
+        running.stop()
 
 
-def _clean_up(server: Server, engine: Engine) -> None:
+@pytest.fixture(autouse=True)
+def _clean_up(server: Server, engine: Engine) -> Iterator[None]:
     """Delete every workload the test left, so nothing outlives it on a shared engine."""
-    try:
-        if server.process is None or server.process.poll() is not None:
-            server.start()
-        workloads = server.api.get("/workloads").json().get("data", [])
-        for workload in workloads:
-            server.api.delete(f"/workloads/{workload['id']}")
-        for workload in workloads:
-            wait_for(
-                f"workload {workload['id']} to leave nothing behind",
-                lambda w=workload: not engine.objects(w["id"]),
-                timeout=30,
-            )
-    finally:
-        server.stop()
+    yield
+    if server.process is None or server.process.poll() is not None:
+        server.start()
+    workloads = server.api.get("/workloads").json().get("data", [])
+    for workload in workloads:
+        server.api.delete(f"/workloads/{workload['id']}")
+    for workload in workloads:
+        wait_for(
+            f"workload {workload['id']} to leave nothing behind",
+            lambda w=workload: not engine.objects(w["id"]),
+            timeout=30,
+        )

@@ -67,6 +67,9 @@ def test_replicas_stop_start_logs_and_delete(server: Server, engine: Engine) -> 
     assert {e["replica"] for e in logs.json()["data"]} == {"default-0", "default-1"}
     running = engine.objects(body["id"])
     assert running
+    if engine.name == "process":  # it says what it cannot honour rather than pretend
+        warnings = [e for e in events(server, body["id"]) if e["eventType"] == "runtime_warning"]
+        assert any("is not used" in e["details"]["reason"] for e in warnings), warnings
 
     assert server.api.post(f"/workloads/{body['id']}/stop").status_code == 202
     wait_status(server, body["id"], "stopped")

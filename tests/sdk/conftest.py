@@ -7,14 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.sdk import Client
-from tests.sdk.live_server import LiveServer, start_server
+from tests.sdk.live_server import LiveServer, shared_server
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("dockyard-home"))
-    yield live
-    live.stop()
+    with shared_server(tmp_path_factory) as live:
+        yield live
 
 
 @pytest.fixture(autouse=True)

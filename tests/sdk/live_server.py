@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,8 +34,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Python's HTTP server on the port Dockyard gives the replica in PORT (a replacement's new
+# replicas get ports of their own on the process runtime).
+SERVE_ON_PORT = (
+    "import os, http.server as h; h.test(HandlerClass=h.SimpleHTTPRequestHandler, "
+    "port=int(os.environ['PORT']), bind='127.0.0.1')"
+)
+
+
 def http_app_spec(port: int | None = None) -> dict[str, Any]:
-    """A spec the process runtime can run: Python's HTTP server, ready within a second."""
+    """A spec the process runtime can run, ready within a second."""
     port = port or free_port()
     return {
         "containerGroups": [
@@ -43,7 +53,7 @@ def http_app_spec(port: int | None = None) -> dict[str, Any]:
                         "primary": True,
                         "imageUri": "docker.io/library/python:3.12-slim",
                         "port": port,
-                        "entrypoint": [sys.executable, "-m", "http.server", str(port)],
+                        "entrypoint": [sys.executable, "-c", SERVE_ON_PORT],
                         "readinessProbe": {
                             "path": "/",
                             "initialDelaySeconds": 0,
@@ -163,3 +173,26 @@ def start_server(home: Path) -> LiveServer:
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"dockyard serve did not get ready:\n{log.read_text()[-3000:]}")
+
+
+_shared: list[LiveServer] = []
+_users = 0
+
+
+@contextmanager
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the whole session, whichever test directory asks first.
+
+    The SDK and CLI conftests each declare a session fixture; both get this one process,
+    stopped when the last of them is finalized.
+    """
+    global _users
+    if not _shared:
+        _shared.append(start_server(tmp_path_factory.mktemp("dockyard-home")))
+    _users += 1
+    try:
+        yield _shared[0]
+    finally:
+        _users -= 1
+        if _users == 0:
+            _shared.pop().stop()

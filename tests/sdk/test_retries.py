@@ -58,6 +58,6 @@ def test_giving_up_raises_connection_failed(server: LiveServer) -> None:
 
 
 def test_a_server_that_is_down() -> None:
-    with Client(f"http://127.0.0.1:{free_port()}", "t", retries=1) as client:
-        with pytest.raises(ConnectionFailed, match="Cannot reach"):
-            client.users.me()
+    client = Client(f"http://127.0.0.1:{free_port()}", "t", retries=1)
+    with client, pytest.raises(ConnectionFailed, match="Cannot reach"):
+        client.users.me()

@@ -93,6 +93,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def _stop_every_workload(live: LiveServer) -> None:
     """The process runtime's children outlive the server by design: stop them before leaving."""
     with live.api() as api:
+        for deployment in api.get("/console/deployments").json().get("data", []):
+            api.delete(f"/console/deployments/{deployment['id']}")
         workloads = api.get("/workloads").json().get("data", [])
         for workload in workloads:
             if workload["status"] not in ("stopped", "terminated"):

@@ -193,6 +193,12 @@ def try_then_stop(page: Any, artifact_url: str) -> None:
     expect(row).to_contain_text("/api/v2/endpoints/workloads/")
     expect(row.locator("td").nth(3)).not_to_have_text("Never")  # a draft's test expires
     shoot(page, "artifact-workload")
+    # Its Console page offers Promote (it runs a draft) and no deployment (that needs locked).
+    console = row.locator("a", has_text="View detailed info").get_attribute("href")
+    page.goto(console)
+    expect(page.locator("#workload-actions button", has_text="Promote")).to_be_visible()
+    expect(page.locator("#workload-actions button", has_text="Create deployment")).to_have_count(0)
+    page.goto(f"{artifact_url}?tab=workload")
     # A draft backs one active workload: a second Test is refused with the API's message.
     actions.locator("button", has_text="Test").click()
     expect(page.locator(".flash-error")).to_contain_text("already backs an active workload")
@@ -241,6 +247,7 @@ def console_pages(page: Any, live: LiveServer) -> None:
     expect(page.locator("h1")).to_have_text("Deployed Workloads")
     table = page.locator("#workload-list")
     expect(table.locator("tbody tr")).to_have_count(2)
+    expect(page.locator("[data-summary-value=requests]")).to_be_visible()
     shoot(page, "console-workloads")
     page.goto("/console/workloads?artifact_status=locked&status=running")
     expect(table.locator("tbody tr")).to_have_count(1)
@@ -302,7 +309,7 @@ def repository_page(page: Any) -> None:
     page.locator("dialog[open] input[name=name]").fill("ui-service-next")
     page.locator("dialog[open] button", has_text="Clone").click()
     expect(page.locator(".flash-ok")).to_contain_text("Cloned as draft 'ui-service-next'")
-    page.locator(".crumbs a", has_text="Repository").click()  # back, on the Draft tab
+    page.locator(".crumbs a", has_text="ui-service").click()  # back, on the Draft tab
     expect(page.locator("nav.tabs a", has_text="Draft")).to_have_attribute("aria-current", "page")
     draft = page.locator("#artifacts tr[data-artifact]", has_text="ui-service-next")
     draft.locator("summary").click()
@@ -324,11 +331,23 @@ def deploy_a_draft(page: Any) -> None:
 
 
 def deployments_page(page: Any) -> None:
+    console = workload_row(page, "ui-service-next").locator("a", has_text="View detailed info")
+    page.goto(console.get_attribute("href"))
+    actions = page.locator("#workload-actions")
+    expect(actions.locator("button", has_text="Promote")).to_have_count(0)  # already locked
+    actions.locator("button", has_text="Create deployment").click()
+    page.locator("dialog#deployment-dialog input[name=name]").fill("ui-service-live")
+    page.locator("dialog#deployment-dialog button", has_text="Create").click()
+    expect(page.locator(".flash-ok")).to_contain_text("Deployment created")
+    expect(page.locator("h1 .badge")).to_have_text("active", timeout=RUNNING_TIMEOUT)
+    expect(page.locator("#audit-verified")).to_contain_text("Chain verifies")
+    expect(page.locator("#audit-log tbody")).to_contain_text("create")
+    expect(page.locator("#deployment-overview")).to_contain_text("/api/v2/endpoints/deployments/")
+    shoot(page, "deployment")
     page.goto("/console/deployments")
     expect(page.locator("h1")).to_have_text("Deployments")
-    pending = page.locator("#deployments-pending")
-    if pending.count():
-        expect(pending).to_contain_text("arrive with the governance work")
+    expect(page.locator("#deployment-list tbody tr")).to_have_count(1)
+    expect(page.locator("#deployment-list .badge")).to_have_text("active")
     shoot(page, "deployments")
     page.goto("/registry/services")
     shoot(page, "services")

@@ -136,3 +136,22 @@ def test_spec_edits_leave_the_original_alone() -> None:
             "containers"
         ][0]
     )
+
+
+def test_a_consumer_sees_no_controls_it_may_not_use(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    artifact = create_artifact(client)
+    consumer = create_user(client, "consumer")
+    client.patch(
+        f"/api/v2/artifacts/{artifact['id']}/sharedRoles",
+        json={
+            "operation": "updateRoles",
+            "roles": [{"shareRecipientType": "user", "username": "consumer", "role": "CONSUMER"}],
+        },
+    )
+    with TestClient(app, follow_redirects=False) as web:
+        web.get(f"/login?token={consumer['token']}")
+        html = web.get(f"/registry/artifacts/{artifact['id']}").text
+        assert "GREETING" in html  # it sees the artifact…
+        assert "Add environment variable" not in html  # …and none of the controls it may not use
+        for action in ("lock", "deploy", "env", "probe", "delete", "share"):
+            assert f"/registry/artifacts/{artifact['id']}/{action}" not in html, action

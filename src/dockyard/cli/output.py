@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -126,6 +126,9 @@ def _problem(item: Any) -> str:
 
 
 def _local_message(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        problems = [_problem({"loc": e["loc"], "msg": e["msg"]}) for e in error.errors()[:5]]
+        return f"invalid {error.title}: " + "; ".join(problems)
     if isinstance(error, FileNotFoundError):
         return f"No such file: {error.filename}"
     if isinstance(error, OSError) and error.filename:

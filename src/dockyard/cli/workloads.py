@@ -198,6 +198,12 @@ def invoke(
     header: Annotated[
         list[str] | None, typer.Option("--header", "-H", help="Extra header 'Name: value'.")
     ] = None,
+    wait_ready: Annotated[
+        float | None,
+        typer.Option(
+            help="Let Dockyard hold the request this many seconds for a starting replica."
+        ),
+    ] = None,
 ) -> None:
     """Call the workload's app through Dockyard and print its answer."""
     content = _body(data)
@@ -211,6 +217,7 @@ def invoke(
             method=method or ("POST" if content is not None else "GET"),
             content=content,
             headers=headers,
+            scale_up_timeout=wait_ready,
         )
     if current().json:
         print_json(

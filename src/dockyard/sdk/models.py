@@ -17,7 +17,13 @@ from dockyard.core import deployments as core_deployments
 from dockyard.core import workloads as core_workloads
 from dockyard.core.deployments import AuditLog
 from dockyard.core.models import ApiToken, CreatedApiToken, Page, SharedRole, User
-from dockyard.core.workloads import LogEntry, Proton, WorkloadEvent, WorkloadOperation
+from dockyard.core.workloads import (
+    LogEntry,
+    Proton,
+    Replacement,
+    WorkloadEvent,
+    WorkloadOperation,
+)
 from dockyard.sdk.base import Bound, Listing, compact, tag_list
 from dockyard.sdk.errors import WaitTimeout, WorkloadFailed, error_for, is_error_body
 from dockyard.sdk.transport import Call, Operation, Pause, discard
@@ -32,6 +38,7 @@ __all__ = [
     "LogEntry",
     "Page",
     "Proton",
+    "Replacement",
     "SharedRole",
     "User",
     "Workload",
@@ -129,15 +136,23 @@ class Workload(core_workloads.Workload, Bound):
         )
         return self._run(self._refreshed(Call("PATCH", f"/workloads/{self.id}", json=body)))
 
-    def update_settings(self, runtime: dict[str, Any]) -> dict[str, Any]:
+    def update_settings(self, runtime: dict[str, Any]) -> Replacement:
         """Change replicas and resources: the server rolls a replacement (202)."""
         call = Call("PATCH", f"/workloads/{self.id}/settings", json={"runtime": runtime})
-        return self._run(_body(call))
+        return self._run(_model(call, Replacement))
 
-    def replace_artifact(self, artifact_id: str, **strategy: Any) -> dict[str, Any]:
-        """Roll this workload onto another artifact (a replacement, 202)."""
-        body = {"artifactId": artifact_id, **strategy}
-        return self._run(_body(Call("POST", f"/workloads/{self.id}/replacement", json=body)))
+    def replace_artifact(self, artifact_id: str, **fields: Any) -> Replacement:
+        """Roll this workload onto another artifact of the same status (202).
+
+        `fields` are the rest of the request body in camelCase (`config`, `runtime`).
+        """
+        body = {"artifactId": artifact_id, **fields}
+        call = Call("POST", f"/workloads/{self.id}/replacement", json=body)
+        return self._run(_model(call, Replacement))
+
+    def history(self, *, limit: int | None = 100) -> Listing[Replacement]:
+        """Past and current rollouts (replacements, settings changes, promotes), newest first."""
+        return self._listing(f"/workloads/{self.id}/history", Replacement, {}, limit)
 
     def delete(self) -> None:
         return self._run(discard(Call("DELETE", f"/workloads/{self.id}")))
@@ -202,12 +217,15 @@ class Workload(core_workloads.Workload, Bound):
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
         check: bool = True,
+        scale_up_timeout: float | None = None,
     ) -> httpx.Response:
         """Send a request to the workload's app through Dockyard's invoke endpoint.
 
         The app's own answer comes back as an `httpx.Response`, whatever its status. With
         `check`, an error *from Dockyard* (unknown workload, no ready replica, …) raises.
+        `scale_up_timeout` lets Dockyard hold the request that long for a starting replica.
         """
+        headers = _with_scale_up(headers, scale_up_timeout)
         call = _invoke_call(
             f"/endpoints/workloads/{self.id}", path, method, json, content, headers, params
         )
@@ -301,7 +319,9 @@ class Deployment(core_deployments.Deployment, Bound):
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
         check: bool = True,
+        scale_up_timeout: float | None = None,
     ) -> httpx.Response:
+        headers = _with_scale_up(headers, scale_up_timeout)
         call = _invoke_call(
             f"/endpoints/deployments/{self.id}", path, method, json, content, headers, params
         )
@@ -310,10 +330,6 @@ class Deployment(core_deployments.Deployment, Bound):
     def _refreshed(self, call: Call) -> Operation[Deployment]:
         body = yield call
         return self._take(Deployment.model_validate(body))
-
-
-def _body(call: Call) -> Operation[Any]:
-    return (yield call)
 
 
 def audit_log(deployment_id: str) -> Operation[AuditLog]:
@@ -326,6 +342,11 @@ def audit_log(deployment_id: str) -> Operation[AuditLog]:
         entries.extend(body["data"])
     merged = {**body, "data": entries, "count": len(entries), "next": None, "previous": None}
     return AuditLog.model_validate(merged)
+
+
+def _model(call: Call, model: type[Any]) -> Operation[Any]:
+    body = yield call
+    return model.model_validate(body)
 
 
 def _invoke_call(
@@ -346,6 +367,13 @@ def _invoke_call(
         headers=headers or {},
         raw=True,
     )
+
+
+def _with_scale_up(headers: dict[str, str] | None, seconds: float | None) -> dict[str, str]:
+    headers = dict(headers or {})
+    if seconds is not None:
+        headers["X-Scale-Up-Timeout"] = f"{seconds:g}"
+    return headers
 
 
 def _invoked(call: Call, check: bool) -> Operation[httpx.Response]:

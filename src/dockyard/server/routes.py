@@ -13,8 +13,8 @@ from dockyard.server.deployments.router import router as deployments
 from dockyard.server.kit.errors import ERROR_RESPONSES
 from dockyard.server.proxy.router import router as workload_stats
 from dockyard.server.users.router import tokens_router, users_router
-from dockyard.server.workloads.router import otel_router
 from dockyard.server.workloads.rollout_router import router as workload_rollouts
+from dockyard.server.workloads.router import otel_router
 from dockyard.server.workloads.router import router as workloads
 
 API = "/api/v2"

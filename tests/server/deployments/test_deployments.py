@@ -15,7 +15,9 @@ from tests.factories import create_user, service_spec
 API = "/api/v2/console/deployments"
 
 
-def _running_workload(client: TestClient, *, lock: bool = True, name: str = "svc") -> dict[str, Any]:
+def _running_workload(
+    client: TestClient, *, lock: bool = True, name: str = "svc"
+) -> dict[str, Any]:
     body = {"name": name, "spec": service_spec(), "status": "locked" if lock else "draft"}
     artifact = client.post("/api/v2/artifacts", json=body).json()
     workload = client.post("/api/v2/workloads", json={"artifactId": artifact["id"]}).json()
@@ -124,7 +126,9 @@ def test_audit_log_chain_verifies_and_detects_tampering(client: TestClient) -> N
     assert [e["sequence"] for e in entries] == [1, 2]
     assert entries[0]["prevHash"] == "0" * 64
     assert entries[1]["prevHash"] == entries[0]["hash"]
-    assert entries[1]["before"]["description"] == "" and entries[1]["after"]["description"] == "prod"
+    assert (
+        entries[1]["before"]["description"] == "" and entries[1]["after"]["description"] == "prod"
+    )
     with client.app.state.db.engine.begin() as connection:
         connection.execute(
             text("UPDATE deployment_audit SET action = 'nothing' WHERE sequence = 1")
@@ -156,8 +160,13 @@ def test_non_owner_sees_404_then_403(client: TestClient) -> None:
     assert other["client"].get(f"{API}/{deployment['id']}").status_code == 404
     share = {
         "operation": "updateRoles",
-        "roles": [{"shareRecipientType": "user", "username": other["user"]["username"],
-                   "role": "read_only"}],
+        "roles": [
+            {
+                "shareRecipientType": "user",
+                "username": other["user"]["username"],
+                "role": "read_only",
+            }
+        ],
     }
     client.patch(f"{API}/{deployment['id']}/sharedRoles", json=share)
     assert other["client"].get(f"{API}/{deployment['id']}").status_code == 200

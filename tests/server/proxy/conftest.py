@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -99,26 +100,20 @@ def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-def proxy_settings(settings: Settings, **changes: Any) -> Settings:
-    values = {
-        "proxy_timeout_seconds": 1.0,
-        "proxy_client_idle_seconds": 0.5,
-        "proxy_route_refresh_seconds": 0.2,
-        "stats_flush_seconds": 0.2,
-        **changes,
-    }
-    return settings.model_copy(update=values)
+def proxy_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "proxy_timeout_seconds": 1.0,
+            "proxy_client_idle_seconds": 0.5,
+            "proxy_route_refresh_seconds": 0.2,
+            "stats_flush_seconds": 0.2,
+        }
+    )
 
 
-@pytest.fixture
-def proxy_overrides() -> dict[str, Any]:
-    """Settings a test module changes (override this fixture in the module)."""
-    return {}
-
-
-@pytest.fixture
-def live(settings: Settings, proxy_overrides: dict[str, Any]) -> Iterator[Live]:
-    app = create_app(proxy_settings(settings, **proxy_overrides), run_reconciler=False)
+@contextmanager
+def running(settings: Settings) -> Iterator[Live]:
+    app = create_app(proxy_settings(settings), run_reconciler=False)
     server, thread, url = serve(app)
     handle = Live(app, url)
     try:
@@ -127,6 +122,30 @@ def live(settings: Settings, proxy_overrides: dict[str, Any]) -> Iterator[Live]:
         handle.admin.close()
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """One server per test module, on its own SQLite file: tests isolate by workload id.
+
+    The proxy's behaviour does not depend on the database; the statistics tests, which do,
+    run a server per backend (`live_on_backend`).
+    """
+    home = tmp_path_factory.mktemp("live")
+    settings = Settings(
+        home=home / "home",
+        database_url=f"sqlite:///{home / 'dockyard.db'}",
+        admin_token=ADMIN_TOKEN,
+        runtime="fake",
+    )
+    with running(settings) as handle:
+        yield handle
+
+
+@pytest.fixture
+def live_on_backend(settings: Settings) -> Iterator[Live]:
+    with running(settings) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,9 @@ from __future__ import annotations
 import threading
 
 import httpx
-import pytest
 
 from tests.server.proxy.conftest import Live
 from tests.server.proxy.upstreams import Upstream
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"  # the proxy's behaviour does not depend on the database; stats tests run both
 
 
 def test_forwards_method_path_query_and_body(live: Live, upstream: Upstream) -> None:
@@ -132,7 +126,7 @@ def test_balancing_spreads_and_prefers_idle_replicas(
     slow: list[str] = []
     holder = threading.Thread(
         target=lambda: slow.append(
-            live.admin.get(live.invoke_url(workload_id, "/slow?delay=1")).json()["server"]
+            live.admin.get(live.invoke_url(workload_id, "/slow?delay=0.6")).json()["server"]
         )
     )
     holder.start()
@@ -143,4 +137,4 @@ def test_balancing_spreads_and_prefers_idle_replicas(
         live.admin.get(live.invoke_url(workload_id, "/echo")).json()["server"] for _ in range(6)
     }
     holder.join()
-    assert len(quick) == 1 and quick != set(slow)
+    assert len(slow) == 1 and len(quick) == 1 and quick != set(slow)

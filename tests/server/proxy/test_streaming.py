@@ -18,11 +18,6 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
 def _rss() -> int:
     with open("/proc/self/status") as status:
         for line in status:

@@ -68,6 +68,7 @@ def make_app(name: str) -> web.Application:
     async def download(request: web.Request) -> web.StreamResponse:
         total = int(request.query["bytes"])
         delay = float(request.query.get("delay", "0"))
+        die_after = int(request.query.get("die_after", "0"))
         block = bytes(range(256)) * 256  # 64 KiB
         response = web.StreamResponse()
         response.content_length = total if request.query.get("length") else None
@@ -77,6 +78,11 @@ def make_app(name: str) -> web.Application:
             piece = block[: min(len(block), total - sent)]
             await response.write(piece)
             sent += len(piece)
+            if die_after and sent >= die_after:
+                await asyncio.sleep(delay)
+                assert request.transport is not None
+                request.transport.close()  # the replica is gone mid-response
+                return response
             if delay:
                 await asyncio.sleep(delay)
         await response.write_eof()

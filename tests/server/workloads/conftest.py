@@ -1,4 +1,4 @@
-"""Workload tests on the fake runtime: a virtual clock, probes answered by the fake, passes on demand."""
+"""Workload tests on the fake runtime: virtual clock, fake-answered probes, passes on demand."""
 
 from __future__ import annotations
 

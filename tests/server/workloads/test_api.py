@@ -166,7 +166,9 @@ def test_get_patch_settings_and_old_paths(client: TestClient) -> None:
     assert response.status_code == 422  # runtime changes go through settings/replacement
     settings = client.get(f"{API}/workloads/{body['id']}/settings").json()
     assert settings == {"runtime": body["runtime"]}
-    created = client.post(f"{API}/console/workloads", json={"artifact": {"name": "c", "spec": service_spec()}})
+    created = client.post(
+        f"{API}/console/workloads", json={"artifact": {"name": "c", "spec": service_spec()}}
+    )
     assert created.status_code == 201
     listed = client.get(f"{API}/console/workloads", params={"sort": "name"}).json()
     assert [w["name"] for w in listed["data"]] == ["c", "new"]
@@ -187,7 +189,9 @@ def test_unknown_workload_is_404_everywhere(client: TestClient) -> None:
         ("GET", "/logs"),
         ("GET", "/sharedRoles"),
     ]:
-        response = client.request(method, f"{API}/workloads/{missing}{path}", json={} if method == "PATCH" else None)
+        response = client.request(
+            method, f"{API}/workloads/{missing}{path}", json={} if method == "PATCH" else None
+        )
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["code"] == "workload_not_found"
     assert client.get(f"{API}/workloads/nope").json()["code"] == "workload_not_found"
@@ -331,7 +335,9 @@ def test_events_protons_status_details_and_related(client: TestClient, fake: Fak
     times = [e["timestamp"] for e in events]
     assert times == sorted(times, reverse=True)  # newest first
     assert events[-1]["eventType"] == "created"
-    assert {"replica_started", "replica_ready", "status_changed"} <= {e["eventType"] for e in events}
+    assert {"replica_started", "replica_ready", "status_changed"} <= {
+        e["eventType"] for e in events
+    }
     related = client.get(f"{path}/related").json()
     assert {item["type"] for item in related["data"]} >= {"artifact", "proton"}
 
@@ -348,7 +354,9 @@ def test_another_user_gets_404_until_shared_then_403_for_changes(client: TestCli
     assert stranger.post(f"{path}/stop").status_code == 404
     assert body["id"] not in [w["id"] for w in stranger.get(f"{API}/workloads").json()["data"]]
     grant = {"shareRecipientType": "user", "role": "CONSUMER", "id": other["user"]["id"]}
-    response = client.patch(f"{path}/sharedRoles", json={"operation": "updateRoles", "roles": [grant]})
+    response = client.patch(
+        f"{path}/sharedRoles", json={"operation": "updateRoles", "roles": [grant]}
+    )
     assert response.status_code == 204, response.text
     assert stranger.get(path).status_code == 200
     assert [w["id"] for w in stranger.get(f"{API}/workloads").json()["data"]] == [body["id"]]

@@ -65,8 +65,13 @@ def test_the_otel_path_and_the_old_path_answer_the_same(client: TestClient, chat
 
 @pytest.mark.parametrize(
     ("level", "expected"),
-    [("warning", {"WARNING", "ERROR"}), ("warn", {"WARNING", "ERROR"}), ("Error", {"ERROR"}),
-     ("debug", {"DEBUG", "INFO", "WARNING", "ERROR"}), ("CRITICAL", set())],
+    [
+        ("warning", {"WARNING", "ERROR"}),
+        ("warn", {"WARNING", "ERROR"}),
+        ("Error", {"ERROR"}),
+        ("debug", {"DEBUG", "INFO", "WARNING", "ERROR"}),
+        ("CRITICAL", set()),
+    ],
 )
 def test_level_is_a_minimum(client: TestClient, chatty: dict, level: str, expected: set) -> None:
     entries = _logs(client, chatty["id"], level=level)["data"]

@@ -69,7 +69,9 @@ def test_a_crash_restarts_at_once_then_with_back_off(client: TestClient, fake: F
 
 
 def test_past_the_restart_limit_the_workload_is_errored(client: TestClient, fake: Fake) -> None:
-    fake.runtime.script("crashy:1", FakeBehavior(fail_to_start=True, output=("cannot open config",)))
+    fake.runtime.script(
+        "crashy:1", FakeBehavior(fail_to_start=True, output=("cannot open config",))
+    )
     body = create_workload(
         client, artifact={"name": "crashy", "spec": fast_spec(imageUri="crashy:1")}
     )
@@ -97,15 +99,22 @@ def test_past_the_restart_limit_the_workload_is_errored(client: TestClient, fake
 
 def test_a_failing_liveness_probe_restarts_the_replica(client: TestClient, fake: Fake) -> None:
     fake.runtime.script("sick:1", FakeBehavior(live=False), FakeBehavior(live=True))
-    liveness = {"path": "/live", "initialDelaySeconds": 0, "periodSeconds": 1, "failureThreshold": 3}
+    liveness = {
+        "path": "/live",
+        "initialDelaySeconds": 0,
+        "periodSeconds": 1,
+        "failureThreshold": 3,
+    }
     spec = fast_spec(imageUri="sick:1", livenessProbe=liveness)
     body = create_workload(client, artifact={"name": "sick", "spec": spec})
     fake.advance(2)
     assert _calls(fake, "restart_replica") == 0
     fake.advance(2)
     assert _calls(fake, "restart_replica") == 1  # three failures one second apart
-    kinds = [e["eventType"] for e in events_of(client, body["id"])]
-    assert "probe_failed" in kinds and "replica_restarted" in kinds
+    events = events_of(client, body["id"])
+    assert "probe_failed" in [e["eventType"] for e in events]
+    restarted = [e for e in events if e["eventType"] == "replica_restarted"]
+    assert "liveness" in restarted[0]["details"]["reason"]  # says which probe gave up
     fake.advance(10)
     assert _calls(fake, "restart_replica") == 1  # healthy after the restart
     assert status_of(client, body["id"]) == "running"
@@ -115,8 +124,18 @@ def test_startup_probe_gates_readiness_and_liveness(client: TestClient, fake: Fa
     fake.runtime.script("slow:1", FakeBehavior(ready_after=6, live=False))
     spec = fast_spec(
         imageUri="slow:1",
-        startupProbe={"path": "/s", "initialDelaySeconds": 0, "periodSeconds": 1, "failureThreshold": 30},
-        livenessProbe={"path": "/l", "initialDelaySeconds": 0, "periodSeconds": 1, "failureThreshold": 2},
+        startupProbe={
+            "path": "/s",
+            "initialDelaySeconds": 0,
+            "periodSeconds": 1,
+            "failureThreshold": 30,
+        },
+        livenessProbe={
+            "path": "/l",
+            "initialDelaySeconds": 0,
+            "periodSeconds": 1,
+            "failureThreshold": 2,
+        },
     )
     body = create_workload(client, artifact={"name": "slow", "spec": spec})
     fake.advance(5)
@@ -143,7 +162,10 @@ def test_a_runtime_refusal_errors_the_workload_with_its_reason(
     from dockyard.server.runtimes.base import RuntimePermanentError
 
     fake.runtime.script(
-        "ghost:1", FakeBehavior(error=RuntimePermanentError("image ghost:1 not found", code="image_not_found"))
+        "ghost:1",
+        FakeBehavior(
+            error=RuntimePermanentError("image ghost:1 not found", code="image_not_found")
+        ),
     )
     body = create_workload(client, artifact={"name": "g", "spec": fast_spec(imageUri="ghost:1")})
     fake.passes(2)

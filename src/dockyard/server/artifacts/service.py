@@ -192,7 +192,8 @@ def update_artifact(
         row.description = body.description or ""
     if body.tags is not None:
         tags.set_tags(session, ARTIFACT, row.id, body.tags)
-    row.updated_at = utcnow()
+    if present:
+        row.updated_at = utcnow()
     if status == "locked":
         _lock(session, row)
     session.flush()

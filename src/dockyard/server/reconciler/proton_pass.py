@@ -114,11 +114,14 @@ def _probe(
         [ProbeJob(spec, observed[key].host, proton.id, key[0], key[1]) for key, spec in jobs]
     )
     changes: dict[ReplicaKey, list[HealthEvent]] = {}
+    gave_up: dict[ReplicaKey, str] = {}  # why a probe asked for a restart: events and errors say it
     for (key, spec), (ok, why) in zip(jobs, results, strict=True):
         found = ctx.health[(proton.id, *key)][1].record(spec, ok, now.timestamp())
         changes.setdefault(key, []).extend(found)
         if not ok and found:
             events.append(("probe_failed", {"replica": _name(key), "reason": why}))
+            if HealthEvent.RESTART in found and why:
+                gave_up[key] = why
     views: dict[ReplicaKey, ReplicaView] = {}
     for key, state in observed.items():
         health = ctx.health[(proton.id, *key)][1]
@@ -144,7 +147,7 @@ def _probe(
             backoff_step=record.backoff_step if record else 0,
             next_restart_at=next_restart.timestamp() if next_restart else None,
             ready_since=ready_since.timestamp() if ready_since else None,
-            message=state.message,
+            message=state.message or gave_up.get(key),
         )
     return views
 
@@ -214,6 +217,11 @@ def _act(
             secrets=ctx.secrets(),
         )
         try:
+            if plan.ensure and not proton.replicas:
+                # First start of this proton: say what the runtime cannot honour (the process
+                # runtime ignores images and limits) rather than pretend.
+                for warning in ctx.runtime.validate(spec):
+                    events.append(("runtime_warning", {"reason": warning}))
             for key in plan.ensure:
                 observed[key] = ctx.runtime.ensure_replica(spec, *key)
                 events.append(("replica_started", {"replica": _name(key)}))

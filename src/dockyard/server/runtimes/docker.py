@@ -55,6 +55,7 @@ from dockyard.server.runtimes.timestamps import parse_engine_time
 
 LABEL_ROLE = "dockyard.role"  # infra | primary | sidecar
 LABEL_PRIMARY_PORT = "dockyard.primary-port"  # on the infra: which published port is the primary's
+INFRA = ""  # key of the infra container among a replica's containers: no spec name is empty
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -97,13 +98,13 @@ class DockerRuntime(base.Runtime):
         group_spec = spec.group(group)
         with _engine_errors():
             found = self._replica(spec.proton_id, group, index)
-            names = {"infra", *(c.name for c in group_spec.containers)}
+            names = {INFRA, *(c.name for c in group_spec.containers)}
             if set(found) != names:
                 # Missing pieces (a crash between creates, a container removed by hand): a
                 # half-built namespace cannot be repaired, so build the replica again.
                 self._remove_containers(found)
                 self._create_replica(spec, group_spec, index)
-            elif found["infra"].status != "running":
+            elif found[INFRA].status != "running":
                 self._start_replica(found)  # stopped on purpose earlier: start it again
             else:
                 for container in found.values():
@@ -117,7 +118,7 @@ class DockerRuntime(base.Runtime):
             replicas: dict[tuple[str, int], dict[str, Container]] = {}
             for c in self._list({LABEL_PROTON: proton_id}):
                 key = (c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA]))
-                replicas.setdefault(key, {})[c.labels.get(LABEL_CONTAINER) or "infra"] = c
+                replicas.setdefault(key, {})[c.labels.get(LABEL_CONTAINER) or INFRA] = c
             return [
                 self._state_of(proton_id, group, index, replicas[(group, index)])
                 for group, index in sorted(replicas)
@@ -126,15 +127,15 @@ class DockerRuntime(base.Runtime):
     def restart_replica(self, proton_id: str, group: str, index: int) -> ReplicaState:
         with _engine_errors():
             found = self._replica(proton_id, group, index)
-            if "infra" not in found:
+            if INFRA not in found:
                 raise RuntimePermanentError(
                     f"replica {group}-{index} of proton {proton_id} does not exist",
                     code="replica_not_found",
                 )
-            if found["infra"].status != "running":
-                found["infra"].start()
+            if found[INFRA].status != "running":
+                found[INFRA].start()
             for name, container in found.items():
-                if name != "infra":
+                if name != INFRA:
                     container.restart(timeout=self.stop_timeout)
             key = (proton_id, group, index)
             self._restarts[key] = self._restarts.get(key, 0) + 1
@@ -229,12 +230,12 @@ class DockerRuntime(base.Runtime):
 
     def _replica(self, proton_id: str, group: str, index: int) -> dict[str, Container]:
         found = self._list({LABEL_PROTON: proton_id, LABEL_GROUP: group, LABEL_REPLICA: str(index)})
-        return {c.labels.get(LABEL_CONTAINER) or "infra": c for c in found}
+        return {c.labels.get(LABEL_CONTAINER) or INFRA: c for c in found}
 
     def _start_replica(self, found: dict[str, Container]) -> None:
-        found["infra"].start()
+        found[INFRA].start()
         for name, container in found.items():
-            if name != "infra" and container.status != "running":
+            if name != INFRA and container.status != "running":
                 with suppress(docker.errors.APIError):  # observe() reports it failed
                     container.start()
 
@@ -254,7 +255,7 @@ class DockerRuntime(base.Runtime):
             phase=ReplicaPhase.PENDING,
             restart_count=self._restarts.get((proton_id, group, index), 0),
         )
-        infra = found.pop("infra", None)
+        infra = found.pop(INFRA, None)
         if infra is None:
             state.phase = ReplicaPhase.FAILED
             state.message = "the replica's network container is missing"

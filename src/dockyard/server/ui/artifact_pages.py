@@ -8,8 +8,9 @@ from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy.orm import Session
 
 from dockyard.core.artifacts import Artifact
-from dockyard.core.errors import ValidationFailed
+from dockyard.core.errors import NotFound, ValidationFailed
 from dockyard.core.workloads import Workload
+from dockyard.server.artifact_repos import service as repositories
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.schemas import ArtifactUpdate
 from dockyard.server.kit.auth import Principal
@@ -70,11 +71,18 @@ def artifact_page(
 ) -> Response:
     artifact = artifacts.get_artifact(session, user, artifact_id)
     running = _workloads_on(session, user, artifact.id, platform)
+    try:  # an artifact can be shared without its repository: then the crumb stays generic
+        repository_name = repositories.get_repository(
+            session, user, artifact.artifact_repository_id or ""
+        ).name
+    except NotFound:
+        repository_name = None
     spec = _spec_json(artifact)
     return render(
         request,
         "artifact.html",
         artifact=artifact,
+        repository_name=repository_name,
         tab=tab if tab in TABS else "assemble",
         draft=artifact.status == "draft",
         can_update="CAN_UPDATE" in artifact.permissions,

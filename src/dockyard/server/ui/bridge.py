@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 _ID = r"[0-9a-f]{24}"
 _ALLOWED = re.compile(
-    rf"^(workloads(/{_ID}(/(events|logs|related|stats(/[A-Za-z]+)?"
+    rf"^(workloads(/stats|/{_ID}(/(events|logs|related|stats(/[A-Za-z]+)?"
     rf"|protons(/{_ID}(/statusDetails)?)?))?)?"
     rf"|console/deployments(/{_ID}(/auditLog)?)?)$"
 )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 
 from dockyard.core.errors import ValidationFailed
+from dockyard.server.deployments import listing as deployment_listing
+from dockyard.server.deployments.schemas import deployment_filters
 from dockyard.server.kit.deps import DbSession
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.sharing.roles import Right
 from dockyard.server.ui import examples
 from dockyard.server.ui.web import Actor, PlatformDep, UiRoute, Viewer, parse, redirect, render
 from dockyard.server.users import service as users
-from dockyard.server.workloads import details, listing, service
+from dockyard.server.workloads import details, listing, rollouts, service
 from dockyard.server.workloads.schemas import IMPORTANCES, WorkloadUpdate, workload_filters
 from dockyard.server.workloads.statuses import INACTIVE, Status
 
@@ -75,6 +78,19 @@ def workloads_page(
         statuses=[s.value for s in Status],
         importances=IMPORTANCES,
         chips=chips,
+        summary_query=urlencode(
+            [
+                (api_name, chips[name])
+                for name, api_name in (
+                    ("search", "search"),
+                    ("status", "status"),
+                    ("artifact_status", "artifactStatus"),
+                    ("importance", "importance"),
+                    ("created_by", "createdBy"),
+                )
+                if name in chips
+            ]
+        ),
     )
 
 
@@ -93,6 +109,13 @@ def workload_page(
     protons = details.protons(session, user, workload_id, platform.base_url)
     active = next((p for p in protons if p.id == workload.proton_id), None)
     snapshot = details.status_details(session, user, workload_id, active.id) if active else None
+    fronting, _ = deployment_listing.list_deployments(
+        session,
+        user,
+        deployment_filters(workload_id=workload.id),
+        PageParams(offset=0, limit=100),
+        platform.base_url,
+    )
     return render(
         request,
         "workload.html",
@@ -101,6 +124,8 @@ def workload_page(
         events=events,
         protons=protons,
         snapshot=snapshot,
+        deployments=fronting,
+        locked=bool(workload.artifact and workload.artifact.status == "locked"),
         importances=IMPORTANCES,
         can_update="CAN_UPDATE" in workload.permissions,
         can_delete="CAN_DELETE" in workload.permissions,
@@ -142,34 +167,18 @@ def stop_workload(
     return redirect(f"/console/workloads/{workload_id}", notice="The workload is stopping.")
 
 
+@router.post("/console/workloads/{workload_id}/promote")
+def promote_workload(
+    workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
+) -> Response:
+    """Lock the draft the workload runs, in place (same id and endpoint, no restart)."""
+    rollouts.promote(session, user, workload_id, platform)
+    return redirect(f"/console/workloads/{workload_id}", notice="The workload was promoted.")
+
+
 @router.post("/console/workloads/{workload_id}/delete")
 def delete_workload(
     workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
 ) -> Response:
     service.delete_workload(session, user, workload_id, platform)
     return redirect("/console/workloads", notice="The workload was deleted.")
-
-
-# --- deployments -----------------------------------------------------------------------------
-
-
-def _deployments_api(request: Request) -> bool:
-    """Whether the governed deployments API is part of this server yet."""
-    return any(
-        getattr(route, "path", "").startswith("/api/v2/console/deployments")
-        for route in request.app.routes
-    )
-
-
-@router.get("/console/deployments")
-def deployments_page(request: Request, user: Viewer) -> Response:
-    del user  # signed in is enough: the list comes from the API as this user
-    return render(request, "deployments.html", available=_deployments_api(request), one=None)
-
-
-@router.get("/console/deployments/{deployment_id}")
-def deployment_page(request: Request, deployment_id: str, user: Viewer) -> Response:
-    del user
-    return render(
-        request, "deployments.html", available=_deployments_api(request), one=deployment_id
-    )

@@ -3,7 +3,8 @@
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
-const INACTIVE = new Set(["stopped", "errored", "terminated"]);
+// Workload statuses, and a deployment's (derived from its workload's).
+const INACTIVE = new Set(["stopped", "errored", "terminated", "inactive"]);
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -102,9 +103,9 @@ function setStatus(id, status) {
   $$(`[data-when-inactive-of="${id}"]`).forEach((node) => { node.hidden = !INACTIVE.has(status); });
 }
 
-$$("[data-poll-workloads]").forEach((root) => {
+$$("[data-poll-statuses]").forEach((root) => {
   every(2000, async () => {
-    const { status, body } = await getJSON(root.dataset.pollWorkloads);
+    const { status, body } = await getJSON(root.dataset.pollStatuses);
     if (status === 401) return false;
     (body?.data || []).forEach((w) => setStatus(w.id, w.status));
   });
@@ -171,6 +172,26 @@ if (logs) {
   });
 }
 
+/* --- the workload list's summary tiles -------------------------------------------------- */
+
+const summary = $("[data-summary]");
+if (summary) {
+  const trend = (value) => `${value >= 0 ? "+" : ""}${(100 * (value || 0)).toFixed(0)}% vs the 24 h before`;
+  const show = (key, value, note) => {
+    $(`[data-summary-value="${key}"]`).textContent = value;
+    $(`[data-summary-note="${key}"]`).textContent = note;
+  };
+  every(10000, async () => {
+    const { status, body } = await getJSON(summary.dataset.summary);
+    if (status !== 200) return status !== 401 && status !== 404;
+    const r = body.requests || {};
+    show("requests", r.total ?? 0, `${r.succeeded ?? 0} succeeded · ${r.failed ?? 0} failed · ${trend(r.trend)}`);
+    show("errorRate", `${(100 * (body.errorRate?.rate || 0)).toFixed(1)}%`, trend(body.errorRate?.trend));
+    show("responseTime", `${Math.round(body.responseTime?.millis || 0)} ms`, trend(body.responseTime?.trend));
+    $$("[data-summary-tile]").forEach((tile) => { tile.hidden = false; });
+  });
+}
+
 /* --- stats: tiles and small hand-drawn SVG charts -------------------------------------- */
 
 const stats = $("[data-stats]");
@@ -223,37 +244,6 @@ function drawChart(svg, data) {
   svg.append(make("path", { d: `${line} L${x(x1).toFixed(1)},${H - P} L${x(x0).toFixed(1)},${H - P} Z`, class: "area" }));
   svg.append(make("path", { d: line, class: "line" }));
   const label = make("text", { x: P, y: 12 }); label.textContent = `max ${+top.toFixed(3)}`; svg.append(label);
-}
-
-/* --- deployments (when the server has them) ------------------------------------------- */
-
-const deployments = $("[data-deployments]");
-if (deployments) {
-  const one = deployments.dataset.deployments;
-  const state = $("[data-deployments-state]");
-  every(3000, async () => {
-    const { status, body } = await getJSON(one ? `/ui/api/console/deployments/${one}` : "/ui/api/console/deployments");
-    if (status !== 200) { state.textContent = body?.message || `HTTP ${status}`; return status !== 401 && status !== 404; }
-    const items = one ? [body] : (body.data || []);
-    const table = $("[data-deployments-table]");
-    $("tbody", table).replaceChildren(...items.map((d) => el("tr", {},
-      el("td", {}, el("a", { href: `/console/deployments/${d.id}` }, d.name)),
-      el("td", {}, el("span", { class: `badge status-${d.status === "active" ? "running" : d.status}` }, d.status)),
-      el("td", {}, el("a", { href: `/console/workloads/${d.workloadId}` }, d.workloadId)),
-      el("td", {}, el("code", { class: "endpoint" }, d.endpoint || "")), el("td", {}, when(d.createdAt)))));
-    table.hidden = false;
-    state.textContent = items.length ? "" : "No deployments yet.";
-    if (one) {
-      const audit = await getJSON(`/ui/api/console/deployments/${one}/auditLog`);
-      if (audit.status === 200) {
-        $("[data-audit-verified]").textContent = audit.body.verified ? "✔ The audit chain verifies." : "✘ The audit chain does not verify.";
-        const rows = (audit.body.data || []).map((a) => el("tr", {}, el("td", {}, a.sequence), el("td", {}, when(a.timestamp)),
-          el("td", {}, a.action), el("td", {}, a.actorId || ""), el("td", {}, el("code", {}, (a.hash || "").slice(0, 16) + "…"))));
-        $("tbody", $("[data-audit-table]")).replaceChildren(...rows);
-        $("[data-audit-table]").hidden = false;
-      }
-    }
-  });
 }
 
 $$("dialog[data-open-on-load]").forEach((dialog) => dialog.showModal());

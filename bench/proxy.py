@@ -1,0 +1,423 @@
+"""Invoke-path benchmark: Dockyard's proxy against nginx and a naive FastAPI + httpx proxy.
+
+    apt-get install wrk nginx-light        # Debian's packages
+    python -m bench.proxy [--seconds 10]   # prints the table and updates docs/benchmarks.md
+
+One wrk run per target, all against the same upstream (nginx returning a tiny body), which
+Dockyard itself runs as a workload on the process runtime:
+
+- direct:  the upstream itself;
+- nginx:   nginx as a keep-alive reverse proxy to it (the anchor);
+- naive:   FastAPI + an httpx streaming proxy under the same uvicorn (the common Python design);
+- dockyard: `dockyard serve`'s invoke path, /api/v2/endpoints/workloads/{id}/.
+
+Each gets requests/s at 32 connections and p50 at 1 connection. Then, through Dockyard only:
+time to the first byte of a server-sent event stream, and the server's peak memory growth
+while 1 GB streams through it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+TOKEN = "dy_bench_proxy_token_" + "x" * 24
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+START = "<!-- bench:proxy:start -->"
+END = "<!-- bench:proxy:end -->"
+GB = 1024**3
+
+UPSTREAM_CONF = """
+worker_processes 1;
+daemon off;
+error_log {dir}/upstream-error.log;
+pid {dir}/upstream.pid;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  sendfile on;
+  server {{
+    listen 127.0.0.1:{port};
+    location = / {{ return 200 "hello\\n"; }}
+    location = /big {{ alias {dir}/big.bin; }}
+  }}
+}}
+"""
+
+PROXY_CONF = """
+worker_processes 1;
+daemon off;
+error_log {dir}/proxy-error.log;
+pid {dir}/proxy.pid;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+NAIVE_APP = """
+import os
+import httpx
+from fastapi import FastAPI, Request
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+UPSTREAM = os.environ["UPSTREAM"]
+client = httpx.AsyncClient(base_url=UPSTREAM, timeout=60)
+app = FastAPI()
+HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
+
+
+@app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
+async def proxy(path: str, request: Request):
+    headers = [(k, v) for k, v in request.headers.items() if k not in HOP]
+    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+    upstream = client.build_request(
+        request.method, "/" + path, params=request.query_params, headers=headers,
+        content=request.stream() if has_body else None,
+    )
+    response = await client.send(upstream, stream=True)
+    return StreamingResponse(
+        response.aiter_raw(),
+        status_code=response.status_code,
+        headers={k: v for k, v in response.headers.items() if k not in HOP},
+        background=BackgroundTask(response.aclose),
+    )
+"""
+
+SSE_SERVER = r"""
+import asyncio, sys
+
+async def handle(reader, writer):
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                 b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+    await writer.drain()
+    event = b"data: first\n\n"
+    writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+    await writer.drain()
+    await asyncio.sleep(30)
+    writer.close()
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    rps: float
+    p50_ms: float
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, headers: dict[str, str] | None = None, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, headers=headers, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer 200 within {timeout} s")
+
+
+def wrk(url: str, connections: int, seconds: int, headers: dict[str, str]) -> str:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    command += ["--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        print(out, file=sys.stderr)
+    return out
+
+
+def _p50_ms(output: str) -> float:
+    match = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    assert match, output
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _rps(output: str) -> float:
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    assert match, output
+    return float(match.group(1))
+
+
+def measure(name: str, url: str, seconds: int, headers: dict[str, str]) -> Row:
+    wrk(url, 8, 1, headers)  # warm-up: pools filled, code paths hot
+    rps = _rps(wrk(url, 32, seconds, headers))
+    p50 = _p50_ms(wrk(url, 1, max(seconds // 2, 3), headers))
+    row = Row(name, rps, p50)
+    print(f"{name:9} {rps:10.0f} req/s   p50 {p50:.3f} ms", flush=True)
+    return row
+
+
+class Processes:
+    def __init__(self) -> None:
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def start(self, command: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(command, start_new_session=True, **kwargs)  # type: ignore[call-overload]
+        self.children.append(child)
+        return child
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in self.children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+
+
+def create_workload(api: httpx.Client, name: str, port: int, entrypoint: list[str]) -> str:
+    spec = {
+        "containerGroups": [
+            {
+                "name": "default",
+                "containers": [
+                    {
+                        "name": "primary",
+                        "primary": True,
+                        "imageUri": "docker.io/library/nginx:1",
+                        "port": port,
+                        "entrypoint": entrypoint,
+                    }
+                ],
+            }
+        ]
+    }
+    body = {"name": name, "artifact": {"name": name, "spec": spec}}
+    response = api.post("/api/v2/workloads", json=body)
+    response.raise_for_status()
+    return response.json()["id"]
+
+
+def rss_peak(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def first_event_ms(url: str, headers: dict[str, str], tries: int = 20) -> float:
+    samples = []
+    # A starting workload holds the first request until it is ready.
+    with httpx.Client(headers={**headers, "X-Scale-Up-Timeout": "60"}, timeout=70) as client:
+        for _ in range(tries):
+            started = time.perf_counter()
+            with client.stream("GET", url) as response:
+                next(response.iter_raw())
+                samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def stream_gb(url: str, headers: dict[str, str]) -> int:
+    received = 0
+    with httpx.stream("GET", url, headers=headers, timeout=120) as response:
+        response.raise_for_status()
+        for chunk in response.iter_raw(1024 * 1024):
+            received += len(chunk)
+    return received
+
+
+def run(seconds: int, rounds: int) -> str:
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(f"{tool} is missing: apt-get install wrk nginx-light")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-proxy-"))
+    work.chmod(0o755)  # nginx workers run as nobody when started by root
+    with open(work / "big.bin", "wb") as big:
+        big.truncate(GB)  # sparse: a 1 GB body costs no disk
+    upstream_port, nginx_port, naive_port = free_port(), free_port(), free_port()
+    dockyard_port, sse_port = free_port(), free_port()
+    (work / "upstream.conf").write_text(UPSTREAM_CONF.format(dir=work, port=upstream_port))
+    (work / "proxy.conf").write_text(
+        PROXY_CONF.format(dir=work, port=nginx_port, upstream=upstream_port)
+    )
+    (work / "naive_app.py").write_text(NAIVE_APP)
+    (work / "sse.py").write_text(SSE_SERVER)
+    processes = Processes()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        env = {
+            **os.environ,
+            "DOCKYARD_HOME": str(work / "home"),
+            "DOCKYARD_RUNTIME": "process",
+            "DOCKYARD_ADMIN_TOKEN": TOKEN,
+            "DOCKYARD_PORT": str(dockyard_port),
+        }
+        env.pop("DOCKYARD_DATABASE_URL", None)
+        log = open(work / "dockyard.log", "wb")  # noqa: SIM115 - closed with the process
+        server = processes.start(
+            [str(Path(sys.executable).parent / "dockyard"), "serve", "--log-level", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{dockyard_port}"
+        wait_for(f"{base}/healthz")
+        with httpx.Client(base_url=base, headers=auth, timeout=30) as api:
+            upstream_id = create_workload(
+                api,
+                "bench-upstream",
+                upstream_port,
+                [nginx, "-c", str(work / "upstream.conf"), "-p", str(work)],
+            )
+            sse_id = create_workload(
+                api, "bench-sse", sse_port, [sys.executable, str(work / "sse.py"), str(sse_port)]
+            )
+        invoke = f"{base}/api/v2/endpoints/workloads/{upstream_id}/"
+        wait_for(invoke, auth)
+        first_event_ms(f"{base}/api/v2/endpoints/workloads/{sse_id}/", auth, tries=1)
+        processes.start([nginx, "-c", str(work / "proxy.conf"), "-p", str(work)])
+        processes.start(
+            [sys.executable, "-m", "uvicorn", "naive_app:app", "--port", str(naive_port),
+             "--log-level", "warning"],
+            cwd=work,
+            env={**os.environ, "UPSTREAM": f"http://127.0.0.1:{upstream_port}"},
+        )  # fmt: skip
+        wait_for(f"http://127.0.0.1:{nginx_port}/")
+        wait_for(f"http://127.0.0.1:{naive_port}/")
+
+        targets = {
+            "direct": (f"http://127.0.0.1:{upstream_port}/", {}),
+            "nginx": (f"http://127.0.0.1:{nginx_port}/", {}),
+            "naive": (f"http://127.0.0.1:{naive_port}/", {}),
+            "dockyard": (invoke, auth),
+        }
+        # Rounds alternate the targets so a busy moment on a shared machine hits all of
+        # them alike; each target keeps its best round.
+        best: dict[str, Row] = {}
+        for _ in range(rounds):
+            for name, (url, headers) in targets.items():
+                row = measure(name, url, seconds, headers)
+                kept = best.get(name)
+                best[name] = (
+                    row
+                    if kept is None
+                    else Row(name, max(row.rps, kept.rps), min(row.p50_ms, kept.p50_ms))
+                )
+        rows = [best[name] for name in targets]
+        sse_ms = first_event_ms(f"{base}/api/v2/endpoints/workloads/{sse_id}/events", auth)
+        print(f"SSE first byte through dockyard: {sse_ms:.2f} ms (median of 20)", flush=True)
+        before = rss_peak(server.pid)
+        started = time.perf_counter()
+        received = stream_gb(f"{invoke}big", auth)
+        elapsed = time.perf_counter() - started
+        growth = rss_peak(server.pid) - before
+        assert received == GB, received
+        print(f"1 GB through dockyard in {elapsed:.1f} s; peak RSS grew {growth / 2**20:.1f} MB")
+    finally:
+        processes.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return render(rows, sse_ms, growth, elapsed, seconds, rounds)
+
+
+def render(
+    rows: list[Row], sse_ms: float, growth: int, gb_seconds: float, seconds: int, rounds: int
+) -> str:
+    by = {row.name: row for row in rows}
+    dock, nginx, naive, direct = by["dockyard"], by["nginx"], by["naive"], by["direct"]
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    added = dock.p50_ms - direct.p50_ms
+    lines = [
+        f"Run {when} on {machine} with `python -m bench.proxy --seconds {seconds} "
+        f"--rounds {rounds}`: wrk, {seconds} s at 32 connections (req/s) and at 1 connection "
+        f"(p50), best of {rounds} alternating rounds; every target forwards to the same nginx "
+        "upstream returning a 6-byte body. Load average at the start: "
+        f"{os.getloadavg()[0]:.1f}.",
+        "",
+        "| target | req/s (32 conns) | p50 (1 conn) |",
+        "|---|---:|---:|",
+        *(f"| {row.name} | {row.rps:,.0f} | {row.p50_ms:.3f} ms |" for row in rows),
+        "",
+        "| check | value | target | |",
+        "|---|---:|---:|---|",
+        _check("dockyard / naive throughput", dock.rps / naive.rps, "≥ 10×", dock.rps / naive.rps >= 10, "×"),
+        _check("dockyard / nginx throughput", dock.rps / nginx.rps, "≥ 0.10×", dock.rps / nginx.rps >= 0.10, "×"),
+        _check("p50 added over direct", added, "≤ 0.5 ms", added <= 0.5, " ms"),
+        _check("SSE first byte (median)", sse_ms, "≤ 10 ms", sse_ms <= 10, " ms"),
+        _check("peak RSS growth over 1 GB", growth / 2**20, "< 50 MB", growth < 50 * 2**20, " MB"),
+        "",
+        f"1 GB streamed through the invoke path in {gb_seconds:.1f} s "
+        f"({GB / gb_seconds / 2**20:,.0f} MB/s).",
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _check(name: str, value: float, target: str, ok: bool, unit: str) -> str:
+    shown = f"{value:.2f}{unit}" if unit != "×" else f"{value:.2f}×"
+    return f"| {name} | {shown} | {target} | {'ok' if ok else 'MISSED'} |"
+
+
+def write_docs(table: str, path: Path = DOCS) -> None:
+    """Replace this benchmark's section only (other benchmarks write their own)."""
+    block = f"{START}\n{table}\n{END}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if START not in text:
+        text = text.rstrip() + f"\n\n## Proxy\n\n{block}\n"
+    else:
+        pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+        text = pattern.sub(lambda _: block, text)
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target")
+    parser.add_argument("--no-docs", action="store_true", help="print only")
+    args = parser.parse_args()
+    table = run(args.seconds, args.rounds)
+    print()
+    print(table)
+    if not args.no_docs:
+        write_docs(table)
+        print(f"\nwritten to {DOCS}")
+
+
+if __name__ == "__main__":
+    main()
