@@ -201,3 +201,21 @@ def test_seed_tutorial_development_phase(server: Server, engine: Engine) -> None
     assert server.api.post(f"/console/workloads/{body['id']}/start").status_code == 202
     wait_status(server, body["id"], "running")
     assert greetings(server, engine, body["id"]) == ["v2"]
+
+
+def test_a_missing_image_or_command_ends_errored_with_the_reason(
+    server: Server, engine: Engine
+) -> None:
+    spec = engine.web()
+    container = spec["containerGroups"][0]["containers"][0]
+    if isinstance(engine, PodmanEngine):
+        container["imageUri"] = "localhost/dockyard-test-missing:1"
+        expected = "dockyard-test-missing"
+    else:
+        container["entrypoint"] = ["/nonexistent/dockyard-test-command"]
+        expected = "exited with code"
+    body = create(server, spec)
+    wait_status(server, body["id"], "errored", timeout=60)
+    errored = [e for e in events(server, body["id"]) if e["details"].get("to") == "errored"]
+    assert expected in errored[0]["details"]["reason"], errored
+    assert proton(server, body["id"])["statusDetails"]["logTail"]

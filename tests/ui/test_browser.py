@@ -268,6 +268,11 @@ def console_pages(page: Any, live: LiveServer) -> None:
     page.fill("#edit-name input[name=value]", "ui-service-prod")
     page.click("#edit-name button[type=submit]")
     expect(page.locator("h1")).to_contain_text("ui-service-prod")
+    page.click("#workload-tags button:has-text('+ Add new')")
+    page.fill("#add-tag input[name=name]", "team")
+    page.fill("#add-tag input[name=value]", "ml")
+    page.click("#add-tag button[type=submit]")
+    expect(page.locator("#workload-tags .tag")).to_have_text(["team: ml×"])
     shoot(page, "workload-overview")
     workload_url = page.url.split("?")[0]
     # Traffic for the charts (through the invoke proxy when this server has it).

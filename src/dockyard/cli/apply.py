@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.manifest import Manifest, Plan, make_plan
+from dockyard.cli.manifest import Manifest, Plan
 from dockyard.cli.output import print_json, say
+from dockyard.cli.planner import make_plan
 from dockyard.cli.specfile import load_document
 from dockyard.cli.state import current
 from dockyard.cli.waiting import wait_for

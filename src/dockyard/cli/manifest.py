@@ -1,10 +1,4 @@
-"""`dockyard apply`: a manifest reconciled onto the server, planned before anything changes.
-
-The objects apply manages carry the tag `dockyard.apply=<name>`; nothing else is touched, and
-more than one candidate for a role is an error rather than a guess. The plan is computed
-from what the server holds, so running the same manifest twice changes nothing the second
-time.
-"""
+"""The manifest of `dockyard apply` and the plan made from it."""
 
 from __future__ import annotations
 
@@ -15,15 +9,11 @@ from typing import Any
 from pydantic import Field
 
 from dockyard.core.base import StrictCamelModel
-from dockyard.core.spec import ServiceArtifactSpec, spec_to_json
+from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.workloads import Importance, WorkloadRuntime
-from dockyard.sdk import Client
 from dockyard.sdk.errors import ConfigurationError
-from dockyard.sdk.models import Artifact, Deployment, Workload
 
 TAG = "dockyard.apply"
-RESTART_TIMEOUT = 300.0
-REPLACEMENT_DONE = frozenset({"completed", "errored", "canceled"})
 
 
 class ArtifactPart(StrictCamelModel):
@@ -78,28 +68,15 @@ class Plan:
             step.run()
 
 
-def make_plan(client: Client, manifest: Manifest, *, lock: bool) -> Plan:
-    if manifest.deployment is not None and manifest.workload is None:
-        raise ValueError("A manifest with a 'deployment' needs a 'workload' section too.")
-    plan = Plan(manifest)
-    planner = _Planner(client, manifest, plan, lock)
-    planner.artifact()
-    if manifest.workload is not None:
-        planner.workload(manifest.workload)
-    if manifest.deployment is not None:
-        planner.deployment(manifest.deployment)
-    return plan
-
-
 def tags_of(name: str) -> list[dict[str, str]]:
     return [{"name": TAG, "value": name}]
 
 
-def _managed(items: list[Any], name: str) -> list[Any]:
+def managed(items: list[Any], name: str) -> list[Any]:
     return [i for i in items if any(t.name == TAG and t.value == name for t in i.tags)]
 
 
-def _one(items: list[Any], kind: str, name: str) -> Any:
+def only_one(items: list[Any], kind: str, name: str) -> Any:
     if len(items) > 1:
         ids = ", ".join(i.id for i in items)
         raise Ambiguous(
@@ -109,302 +86,5 @@ def _one(items: list[Any], kind: str, name: str) -> Any:
     return items[0] if items else None
 
 
-class _Planner:
-    def __init__(self, client: Client, manifest: Manifest, plan: Plan, lock: bool) -> None:
-        self.client = client
-        self.manifest = manifest
-        self.plan = plan
-        self.lock = lock
-        self.name = manifest.name
-        self.spec = spec_to_json(manifest.artifact.spec)
-        query = {"tag_keys": [TAG], "tag_values": [self.name]}
-        artifacts = _managed(list(client.artifacts.list(**query)), self.name)
-        self.drafts = [a for a in artifacts if a.status == "draft"]
-        self.locked = sorted(
-            (a for a in artifacts if a.status == "locked"),
-            key=lambda a: a.version or 0,
-            reverse=True,
-        )
-        repositories = {a.artifact_repository_id for a in artifacts}
-        if len(repositories) > 1:
-            raise Ambiguous(
-                f"Artifacts tagged {TAG}={self.name} live in several repositories "
-                f"({', '.join(sorted(r or '-' for r in repositories))})."
-            )
-        self.repository_id = repositories.pop() if repositories else None
-        self.draft: Artifact | None = _one(self.drafts, "draft artifact", self.name)
-        self.target: Artifact | None = None  # the artifact the workload should run, once known
-        self.draft_changed = False
-        self.workload_obj: Workload | None = None
-
-    def _add(self, verb: str, kind: str, text: str, run: Callable[[], None] | None = None) -> None:
-        self.plan.steps.append(Step(verb, kind, text, run))
-
-    def _matches(self, artifact: Artifact) -> bool:
-        return (
-            artifact.name == self.name
-            and (artifact.description or "") == self.manifest.artifact.description
-            and spec_to_json(artifact.spec) == self.spec
-        )
-
-    def _body(self, status: str = "draft") -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": self.name,
-            "description": self.manifest.artifact.description,
-            "spec": self.spec,
-            "status": status,
-        }
-        if self.repository_id:
-            body["artifactRepositoryId"] = self.repository_id
-        return body
-
-    # Artifact -------------------------------------------------------------------------------
-
-    def artifact(self) -> None:
-        latest = self.locked[0] if self.locked else None
-        draft = self.draft
-        if self.lock and latest is not None and self._matches(latest):
-            self._use(
-                latest, f"artifact '{self.name}' v{latest.version} ({latest.id}) is up to date"
-            )
-        elif not self.lock and draft is not None and self._matches(draft):
-            self._use(draft, f"draft artifact '{self.name}' ({draft.id}) is up to date")
-        elif not self.lock and draft is None and latest is not None and self._matches(latest):
-            self._use(
-                latest, f"artifact '{self.name}' v{latest.version} ({latest.id}) is up to date"
-            )
-        elif draft is not None:
-            if not self._matches(draft):
-                self.draft_changed = True
-                self._add(
-                    "update",
-                    "artifact",
-                    f"replace draft artifact '{self.name}' ({draft.id}) with the manifest's spec",
-                    lambda: self._put(draft),
-                )
-            if self.lock:
-                self._add(
-                    "lock",
-                    "artifact",
-                    f"lock draft artifact '{self.name}' ({draft.id}) into the next version",
-                    lambda: self._lock(draft),
-                )
-            self._use(draft, None)
-        else:
-            status = "locked" if self.lock else "draft"
-            where = f"repository {self.repository_id}" if self.repository_id else "a new repository"
-            self._add(
-                "create",
-                "artifact",
-                f"create {status} artifact '{self.name}' in {where}",
-                lambda: self._create(status),
-            )
-
-    def _use(self, artifact: Artifact, unchanged: str | None) -> None:
-        self.target = artifact
-        self.plan.ids["artifactId"] = artifact.id
-        if unchanged:
-            self._add("keep", "artifact", unchanged)
-
-    def _put(self, draft: Artifact) -> None:
-        body = self._body()
-        body.pop("status")
-        body.pop("artifactRepositoryId", None)
-        self.target = self.client.artifacts.replace(draft.id, body)
-
-    def _lock(self, draft: Artifact) -> None:
-        self.target = self.client.artifacts.lock(draft.id)
-
-    def _create(self, status: str) -> None:
-        self.target = self.client.artifacts.create(
-            {**self._body(status), "tags": tags_of(self.name)}
-        )
-        self.plan.ids["artifactId"] = self.target.id
-
-    # Workload -------------------------------------------------------------------------------
-
-    def workload(self, part: WorkloadPart) -> None:
-        query = {"tag_keys": [TAG], "tag_values": [self.name]}
-        found = _managed(list(self.client.workloads.list(**query)), self.name)
-        # An expired (terminated) workload is history: apply makes a new one beside it.
-        live = [w for w in found if w.status != "terminated"]
-        workload: Workload | None = _one(live, "workload", self.name)
-        self.workload_obj = workload
-        if workload is None:
-            self._add(
-                "create",
-                "workload",
-                f"create workload '{self.name}'",
-                lambda: self._create_workload(part),
-            )
-            return
-        self.plan.ids["workloadId"] = workload.id
-        before = len(self.plan.changes)
-        self._workload_artifact(workload)
-        if part.importance is not None and part.importance != workload.importance:
-            self._add(
-                "update",
-                "workload",
-                f"set importance of workload '{self.name}' to {part.importance}",
-                lambda: workload.update(importance=part.importance),
-            )
-        if part.runtime is not None and _runtime(part.runtime) != _runtime(workload.runtime):
-            runtime = _runtime(part.runtime)
-            self._add(
-                "update",
-                "workload",
-                f"change the runtime of workload '{self.name}' (a rolling replacement)",
-                lambda: workload.update_settings(runtime),
-            )
-        if len(self.plan.changes) == before:
-            self._add(
-                "keep",
-                "workload",
-                f"workload '{self.name}' ({workload.id}) is up to date ({workload.status})",
-            )
-
-    def _workload_artifact(self, workload: Workload) -> None:
-        replacement = workload.replacement or {}
-        if replacement.get("status") not in (None, *REPLACEMENT_DONE):
-            self._add(
-                "note",
-                "workload",
-                f"workload '{self.name}' has a replacement in progress "
-                f"({replacement.get('status')}); apply again when it is done",
-            )
-            return
-        target = self.target
-        if target is None:
-            # A new artifact is created by this plan: roll the workload onto it when it exists.
-            current_status = workload.artifact.status if workload.artifact else None
-            if current_status == ("locked" if self.lock else "draft"):
-                self._add(
-                    "replace",
-                    "workload",
-                    f"roll workload '{self.name}' onto the new artifact (replacement)",
-                    lambda: self._replace(workload),
-                )
-            else:
-                self._note_mismatch(workload)
-            return
-        if target.id == workload.artifact_id:
-            if self.draft_changed:
-                if workload.status == "stopped":
-                    self._add(
-                        "note",
-                        "workload",
-                        f"workload '{self.name}' is stopped; it runs the new spec when started",
-                    )
-                else:
-                    self._add(
-                        "restart",
-                        "workload",
-                        f"restart workload '{self.name}' ({workload.id}) to run the new spec",
-                        lambda: self._restart(workload),
-                    )
-            return
-        current_status = workload.artifact.status if workload.artifact else None
-        target_status = "locked" if self.lock else target.status
-        if current_status == target_status:
-            self._add(
-                "replace",
-                "workload",
-                f"roll workload '{self.name}' onto artifact {target.id} (replacement)",
-                lambda: self._replace(workload),
-            )
-        else:
-            self._note_mismatch(workload)
-
-    def _note_mismatch(self, workload: Workload) -> None:
-        artifact = workload.artifact
-        state = (
-            f"locked v{artifact.version}" if artifact and artifact.status == "locked" else "a draft"
-        )
-        hint = (
-            "apply with --lock to roll the change out"
-            if not self.lock
-            else "create a new workload for it"
-        )
-        self._add("note", "workload", f"workload '{self.name}' keeps running {state}; {hint}")
-
-    def _create_workload(self, part: WorkloadPart) -> None:
-        assert self.target is not None
-        body: dict[str, Any] = {
-            "name": self.name,
-            "artifactId": self.target.id,
-            "tags": tags_of(self.name),
-        }
-        if part.importance is not None:
-            body["importance"] = part.importance
-        if part.runtime is not None:
-            body["runtime"] = _runtime(part.runtime)
-        self.workload_obj = self.client.workloads.create(body)
-        self.plan.ids["workloadId"] = self.workload_obj.id
-
-    def _restart(self, workload: Workload) -> None:
-        if workload.reload().status not in ("stopped", "errored"):
-            workload.stop().wait(("stopped", "errored"), timeout=RESTART_TIMEOUT)
-        workload.start()
-
-    def _replace(self, workload: Workload) -> None:
-        assert self.target is not None
-        workload.replace_artifact(self.target.id)
-
-    # Deployment -----------------------------------------------------------------------------
-
-    def deployment(self, part: DeploymentPart) -> None:
-        query = {"tag_keys": [TAG], "tag_values": [self.name]}
-        found = _managed(list(self.client.deployments.list(**query)), self.name)
-        deployment: Deployment | None = _one(found, "deployment", self.name)
-        locked = self.lock or (self.target is not None and self.target.status == "locked")
-        if not locked:
-            self._add(
-                "note",
-                "deployment",
-                f"deployment '{self.name}' needs a locked artifact: apply with --lock to deploy",
-            )
-            return
-        if deployment is None:
-            self._add(
-                "create",
-                "deployment",
-                f"create deployment '{self.name}'",
-                lambda: self._create_deployment(part),
-            )
-            return
-        self.plan.ids["deploymentId"] = deployment.id
-        changes: dict[str, Any] = {}
-        workload = self.workload_obj
-        if workload is not None and workload.id not in (
-            deployment.workload_id,
-            deployment.pending_workload_id,
-        ):
-            changes["workload_id"] = workload.id
-        if part.description != deployment.description:
-            changes["description"] = part.description
-        if changes:
-            what = " and ".join(sorted(changes))
-            self._add(
-                "update",
-                "deployment",
-                f"update {what} of deployment '{self.name}' ({deployment.id})",
-                lambda: deployment.update(**changes),
-            )
-        else:
-            self._add(
-                "keep", "deployment", f"deployment '{self.name}' ({deployment.id}) is up to date"
-            )
-
-    def _create_deployment(self, part: DeploymentPart) -> None:
-        assert self.workload_obj is not None
-        created = self.client.deployments.create(
-            self.workload_obj.id,
-            name=self.name,
-            description=part.description,
-            tags=tags_of(self.name),
-        )
-        self.plan.ids["deploymentId"] = created.id
-
-
-def _runtime(runtime: WorkloadRuntime) -> dict[str, Any]:
+def runtime_json(runtime: WorkloadRuntime) -> dict[str, Any]:
     return runtime.model_dump(mode="json", by_alias=True, exclude_none=True)

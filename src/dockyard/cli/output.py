@@ -17,11 +17,13 @@ from dockyard.sdk.errors import DockyardError
 def out() -> Console:
     # Made per call so tests that swap sys.stdout see the output; wide when piped, so ids and
     # URLs are never cut.
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    return Console(
+        highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200
+    )
 
 
 def err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 def to_json(value: Any) -> Any:

@@ -51,6 +51,12 @@ def fetch(call: Call) -> Operation[Any]:
     return (yield call)
 
 
+def parse(call: Call, model: type[T]) -> Operation[T]:
+    """One call, its body validated as `model` (a pydantic model class)."""
+    body = yield call
+    return model.model_validate(body)  # type: ignore[attr-defined, no-any-return]
+
+
 def discard(call: Call) -> Operation[None]:
     """One call whose answer does not matter (DELETE)."""
     yield call

@@ -138,3 +138,40 @@ def test_balancing_spreads_and_prefers_idle_replicas(
     }
     holder.join()
     assert len(slow) == 1 and len(quick) == 1 and quick != set(slow)
+
+
+def test_deployments_are_invoked_through_their_own_endpoint(live: Live, upstream: Upstream) -> None:
+    workload_id = live.create_workload([upstream.port])
+    workload = live.admin.get(f"/api/v2/workloads/{workload_id}").json()
+    locked = live.admin.patch(
+        f"/api/v2/artifacts/{workload['artifactId']}", json={"status": "locked"}
+    )
+    assert locked.status_code == 200, locked.text
+    created = live.admin.post("/api/v2/console/deployments", json={"workloadId": workload_id})
+    assert created.status_code == 201, created.text
+    deployment = created.json()
+    response = live.admin.get(deployment["endpoint"] + "echo/x?y=1")
+    assert response.status_code == 200, response.text
+    seen = response.json()
+    assert seen["path"] == "/echo/x?y=1"
+    prefix = f"/api/v2/endpoints/deployments/{deployment['id']}"
+    assert seen["headers"]["x-forwarded-prefix"] == prefix
+    # Deployment grants decide: a consumer of the deployment invokes it without seeing the
+    # workload behind it.
+    user_id, token = _user(live, "erin")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(deployment["endpoint"], headers=headers).status_code == 404
+    shared = live.admin.patch(
+        f"/api/v2/console/deployments/{deployment['id']}/sharedRoles",
+        json={
+            "operation": "updateRoles",
+            "roles": [{"shareRecipientType": "user", "role": "CONSUMER", "id": user_id}],
+        },
+    )
+    assert shared.status_code == 204, shared.text
+    live.sync_routes()
+    assert httpx.get(deployment["endpoint"] + "echo", headers=headers).status_code == 200
+    missing = live.admin.get(f"{live.url}/api/v2/endpoints/deployments/0123456789abcdef01234567/")
+    assert (missing.status_code, missing.json()["code"]) == (404, "deployment_not_found")
+    other = live.admin.get(f"{live.url}/api/v2/endpoints/elsewhere/x/")
+    assert other.status_code == 404

@@ -129,3 +129,20 @@ def test_metrics_can_be_public(live: Live) -> None:
         assert httpx.get(f"{live.url}/metrics").status_code == 200
     finally:
         live.app.state.settings.metrics_public = False
+
+
+def test_extreme_windows_are_answered(live: Live, upstream: Upstream) -> None:
+    workload_id = live.create_workload([upstream.port])
+    base = f"/api/v2/workloads/{workload_id}/stats"
+    for params in (
+        {"endTime": "0001-01-01T00:00:00Z"},
+        {"startTime": "0001-01-01T00:00:00Z", "endTime": "0001-01-02T00:00:00Z"},
+        {"startTime": "9999-12-30T00:00:00Z", "endTime": "9999-12-31T00:00:00Z"},
+    ):
+        assert live.admin.get(base, params=params).status_code == 400
+        assert live.admin.get(f"{base}/totalRequests", params=params).status_code == 400
+    wide = {"startTime": "0001-01-01T00:00:00Z", "endTime": "9999-12-31T00:00:00Z"}
+    assert live.admin.get(base, params=wide).status_code == 200
+    series = live.admin.get(f"{base}/totalRequests", params={**wide, "resolution": "P1M"})
+    assert series.status_code == 400  # too many buckets, not a crash
+    assert live.admin.delete(base, params=wide).status_code == 204

@@ -123,3 +123,50 @@ def test_follow_streams_ndjson_oldest_first(client: TestClient, chatty: dict) ->
     # The backlog: the last three matching lines, in time order.
     newest_first = _logs(client, chatty["id"], level="info")["data"][:3]
     assert entries == list(reversed(newest_first))
+
+
+def test_follow_sends_new_lines_once_and_stops_when_the_client_leaves(
+    client: TestClient, chatty: dict, fake: Fake
+) -> None:
+    import asyncio
+
+    from dockyard.server.workloads.logs import LogQuery, follow
+
+    app = fake.app
+    polls = 0
+    real_logs = fake.runtime.logs
+
+    def logs(proton_id, since=None):  # type: ignore[no-untyped-def]
+        nonlocal polls
+        polls += 1
+        if polls == 2:  # between the first and the second poll, the app prints a line
+            fake.clock.advance(1)
+            fake.runtime.crash(chatty["protonId"], "default", 1, line="ERROR late line")
+        return real_logs(proton_id, since)
+
+    fake.runtime.logs = logs  # type: ignore[method-assign]
+    gone = False
+
+    async def is_disconnected() -> bool:
+        return gone
+
+    async def read() -> list[dict]:
+        nonlocal gone
+        out = []
+        stream = follow(
+            app.state.db,
+            fake.runtime,
+            chatty["id"],
+            LogQuery(min_level=40),
+            backlog=10,
+            max_seconds=30,
+            is_disconnected=is_disconnected,
+        )
+        async for chunk in stream:
+            out.append(json.loads(chunk))
+            if out[-1]["message"] == "ERROR late line":
+                gone = True  # the client goes away: the stream must end on its own
+        return out
+
+    entries = asyncio.run(asyncio.wait_for(read(), timeout=10))
+    assert [e["message"] for e in entries] == ["Traceback: boom", "ERROR late line"]

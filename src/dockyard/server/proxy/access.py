@@ -7,11 +7,13 @@ import asyncio
 from dockyard.core.errors import DockyardError, Forbidden, NotFound, Unauthorized
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.proxy.errors import NoReadyReplica
 from dockyard.server.proxy.routing import Route, RoutingTable
 from dockyard.server.sharing.roles import Right
 from dockyard.server.users.tokens import TokenVerifier
 
 WORKLOAD = "workload"
+DEPLOYMENT = "deployment"
 
 
 class Access:
@@ -40,18 +42,28 @@ class Access:
             pending.add_done_callback(lambda _: self._loading.pop(token, None))
         return await asyncio.shield(pending)
 
-    async def route(self, principal: Principal, workload_id: str) -> Route:
-        """The workload's route if the caller may invoke it: 404 if unseen, 403 if seen only."""
-        route = self._table.routes.get(workload_id)
-        if route is None and is_valid_id(workload_id):
+    async def route(self, principal: Principal, kind: str, object_id: str) -> Route:
+        """Where the caller's request goes, if they may invoke the workload or deployment
+        named: 404 if they cannot see it, 403 if they can only see it."""
+        table = self._table
+        known = table.routes if kind == WORKLOAD else table.deployments
+        target = known.get(object_id)
+        if target is None and is_valid_id(object_id):
             # Created since the last refresh, perhaps: read the table once more (shared).
-            await self._table.refresh()
-            route = self._table.routes.get(workload_id)
-        level = route.level_for(principal) if route is not None else None
-        if route is None or level is None:
-            raise NotFound.of(WORKLOAD, workload_id)
+            await table.refresh()
+            known = table.routes if kind == WORKLOAD else table.deployments
+            target = known.get(object_id)
+        level = target.level_for(principal) if target is not None else None
+        if target is None or level is None:
+            raise NotFound.of(kind, object_id)
         if level < Right.INVOKE:
-            raise Forbidden("You may not invoke this workload.", code="forbidden")
+            raise Forbidden(f"You may not invoke this {kind}.", code="forbidden")
+        if isinstance(target, Route):
+            return target
+        # A deployment's own grants are what count; its workload is reached on its behalf.
+        route = table.routes.get(target.workload_id)
+        if route is None:
+            raise NoReadyReplica("The deployment's workload is gone; retry soon.")
         return route
 
 

@@ -13,7 +13,7 @@ import logging
 import aiohttp
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dockyard.core.errors import DockyardError
+from dockyard.core.errors import DockyardError, NotFound
 from dockyard.server.db.session import Database
 from dockyard.server.proxy import websocket
 from dockyard.server.proxy.access import Access
@@ -27,8 +27,9 @@ from dockyard.server.users.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/api/v2/endpoints/workloads/"
+PREFIX = "/api/v2/endpoints/"
 _PREFIX_BYTES = PREFIX.encode()
+_KINDS = {b"workloads": "workload", b"deployments": "deployment"}
 MAX_SCALE_UP_WAIT = 600.0
 
 # Request headers the proxy consumes or sets itself instead of passing on.
@@ -127,17 +128,20 @@ class InvokeProxy:
             else (lambda e: send_error(send, e))
         )
         raw = scope.get("raw_path") or scope["path"].encode()
-        rest = raw[len(_PREFIX_BYTES) :]
-        slash = rest.find(b"/")
-        workload_id = (rest if slash < 0 else rest[:slash]).decode("latin-1")
-        path = b"/" if slash < 0 else rest[slash:]
+        collection, _, rest = raw[len(_PREFIX_BYTES) :].partition(b"/")
+        raw_id, slash, tail = rest.partition(b"/")
+        object_id = raw_id.decode("latin-1")
+        path = b"/" + tail if slash else b"/"
         request = _scan(scope, self.settings.proxy_max_header_bytes)
         route: Route | None = None
         try:
+            kind = _KINDS.get(collection)
+            if kind is None:
+                raise NotFound(f"No endpoint at {scope['path']}.", code="not_found")
             if request.too_large:
                 raise HeadersTooLarge("The request headers are too large.")
             principal = await self.access.principal(request.authorization)
-            route = await self.access.route(principal, workload_id)
+            route = await self.access.route(principal, kind, object_id)
             if not route.backends:
                 route = await self._wait_for_replica(route, request.scale_up_wait)
         except DockyardError as error:
@@ -160,7 +164,8 @@ class InvokeProxy:
         headers.append(("X-Forwarded-Proto", scope.get("scheme", "http").replace("ws", "http")))
         if request.host:
             headers.append(("X-Forwarded-Host", request.host))
-        headers.append(("X-Forwarded-Prefix", f"{PREFIX}{workload_id}"))
+        prefix = f"{PREFIX}{collection.decode('latin-1')}/{object_id}"
+        headers.append(("X-Forwarded-Prefix", prefix))
         proton_id = route.proton_id or ""
         started = self.stats.begin(route.workload_id, proton_id)
         backend.outstanding += 1
@@ -252,7 +257,7 @@ def _scan(scope: Scope, max_bytes: int) -> _Request:
 
 
 class ProxyMiddleware:
-    """Sends invoke paths to the proxy and everything else to the API."""
+    """Sends invoke paths (workloads and deployments) to the proxy, the rest to the API."""
 
     def __init__(self, app: ASGIApp, proxy: InvokeProxy) -> None:
         self.app = app

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, select
 
 from dockyard.server.db.session import Database
+from dockyard.server.deployments.models import Deployment
+from dockyard.server.deployments.public import DEPLOYMENT
 from dockyard.server.kit.auth import Principal
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.sharing.roles import Right, best_level
@@ -57,6 +59,18 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Alias:
+    """A deployment: a stable endpoint in front of whichever workload backs it now."""
+
+    deployment_id: str
+    workload_id: str
+    grants: dict[str, Right]
+
+    def level_for(self, principal: Principal) -> Right | None:
+        return Right.OWN if principal.is_admin else self.grants.get(principal.user_id)
+
+
+@dataclass(frozen=True)
 class _Row:
     workload_id: str
     status: str
@@ -66,7 +80,7 @@ class _Row:
     grants: dict[str, Right]
 
 
-def load_rows(db: Database) -> list[_Row]:
+def load_rows(db: Database) -> tuple[list[_Row], list[Alias]]:
     """Everything the table holds, read in one short transaction (runs in a worker thread)."""
     with db.unit_of_work(write=False) as session:
         result = session.execute(
@@ -83,31 +97,39 @@ def load_rows(db: Database) -> list[_Row]:
             .outerjoin(Replica, Replica.proton_id == Proton.id)
             .order_by(Workload.id, Replica.group_name, Replica.index)
         ).all()
+        deployments = session.execute(
+            select(Deployment.id, Deployment.workload_id).where(Deployment.deleted_at.is_(None))
+        ).all()
         grant_rows = session.execute(
             select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role).where(
-                SharedRole.resource_type == WORKLOAD
+                SharedRole.resource_type.in_((WORKLOAD, DEPLOYMENT))
             )
         ).all()
-    roles: dict[str, dict[str, list[str]]] = {}
+    roles: dict[str, dict[str, list[str]]] = {}  # ids are unique across types (random)
     for resource_id, user_id, role in grant_rows:
         roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
     rows: dict[str, _Row] = {}
     ready: dict[str, list[tuple[str, int]]] = {}
     for workload_id, status, desired, proton_id, host, port, is_ready in result:
         if workload_id not in rows:
-            grants = {
-                user: level
-                for user, user_roles in roles.get(workload_id, {}).items()
-                if (level := best_level(user_roles)) is not None
-            }
+            grants = _grants(roles.get(workload_id, {}))
             rows[workload_id] = _Row(workload_id, status, desired, proton_id, (), grants)
             ready[workload_id] = []
         if is_ready and host and port:
             ready[workload_id].append((host, port))
-    return [
+    routes = [
         _Row(r.workload_id, r.status, r.desired_state, r.proton_id, tuple(ready[i]), r.grants)
         for i, r in rows.items()
     ]
+    aliases = [
+        Alias(deployment_id, workload_id, _grants(roles.get(deployment_id, {})))
+        for deployment_id, workload_id in deployments
+    ]
+    return routes, aliases
+
+
+def _grants(roles: dict[str, list[str]]) -> dict[str, Right]:
+    return {user: level for user, user_roles in roles.items() if (level := best_level(user_roles))}
 
 
 class RoutingTable:
@@ -115,6 +137,7 @@ class RoutingTable:
         self._db = db
         self._interval = interval
         self.routes: dict[str, Route] = {}
+        self.deployments: dict[str, Alias] = {}
         self.version = 0  # bumped by every refresh
         self._changed = asyncio.Event()  # set and replaced by every refresh
         self._wake: asyncio.Event | None = None
@@ -156,8 +179,9 @@ class RoutingTable:
             return
         self._refreshing = asyncio.get_running_loop().create_future()
         try:
-            rows = await asyncio.to_thread(load_rows, self._db)
+            rows, aliases = await asyncio.to_thread(load_rows, self._db)
             self._apply(rows)
+            self.deployments = {alias.deployment_id: alias for alias in aliases}
             self._refreshing.set_result(None)
         except BaseException as exc:
             self._refreshing.set_exception(exc)

@@ -48,6 +48,7 @@ RESOLUTIONS: dict[str, timedelta] = {
     "P1M": timedelta(days=30),  # a month of stats is read as 30 days
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST = datetime(9000, 1, 1, tzinfo=UTC)  # leaves room for bucket arithmetic before year 9999
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,16 @@ def _period(start: datetime, end: datetime) -> Period:
 
 def _window(query: StatsQuery) -> tuple[datetime, datetime]:
     end = query.end or utcnow()
-    start = query.start or end - DEFAULT_WINDOW
+    try:
+        start = query.start or end - DEFAULT_WINDOW
+    except OverflowError:  # an endTime in year 1
+        raise BadRequest("endTime is out of range.", code="invalid_time_range") from None
     if start >= end:
         raise BadRequest("startTime must be before endTime.", code="invalid_time_range")
+    # Nothing was counted before 1970 or after 9000: clipping keeps bucket arithmetic in range.
+    start, end = max(start, _EPOCH), min(end, _LAST)
+    if start >= end:
+        raise BadRequest("The window holds no time Dockyard can count.", code="invalid_time_range")
     return start, end
 
 

@@ -151,6 +151,30 @@ def update_workload(
     return redirect(f"/console/workloads/{workload_id}", notice=f"The {field} was saved.")
 
 
+@router.post("/console/workloads/{workload_id}/tags")
+def edit_tags(
+    workload_id: str,
+    user: Actor,
+    session: DbSession,
+    platform: PlatformDep,
+    name: Annotated[str, Form()] = "",
+    value: Annotated[str, Form()] = "",
+    remove: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Add a tag, or remove the one at `remove`; the API's PATCH replaces the whole list."""
+    row = service.require(session, user, workload_id, Right.VIEW)
+    current = service.publish_one(session, user, row, platform).tags
+    pairs = [{"name": tag.name, "value": tag.value} for tag in current]
+    if remove is not None:
+        pairs = [pair for index, pair in enumerate(pairs) if str(index) != remove]
+    else:
+        pairs.append({"name": name.strip(), "value": value.strip()})
+    service.update_workload(
+        session, user, workload_id, parse(WorkloadUpdate, {"tags": pairs}), platform
+    )
+    return redirect(f"/console/workloads/{workload_id}", notice="Tags saved.")
+
+
 @router.post("/console/workloads/{workload_id}/start")
 def start_workload(
     workload_id: str, user: Actor, session: DbSession, platform: PlatformDep

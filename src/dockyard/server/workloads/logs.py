@@ -104,8 +104,10 @@ def read_lines(runtime: Runtime, protons: Iterable[str], since: datetime | None)
     for proton_id in protons:
         try:
             lines.extend(runtime.logs(proton_id, since))
-        except RuntimeFailure:
-            continue  # the engine is down or the objects are gone: no lines rather than a 500
+        except (RuntimeFailure, OSError):
+            # The engine is down, or the objects went while being read (a collection): no
+            # lines rather than a 500.
+            continue
     lines.sort(key=lambda line: _aware(line.timestamp))
     return lines
 
