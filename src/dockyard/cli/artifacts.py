@@ -14,7 +14,7 @@ from dockyard.cli.output import (
     tags_text,
 )
 from dockyard.cli.specfile import load_document
-from dockyard.cli.state import current
+from dockyard.cli.state import confirm, current
 from dockyard.sdk.models import Artifact
 
 app = typer.Typer(
@@ -190,13 +190,6 @@ def delete(
         print_json({"id": artifact_id, "deleted": True})
     else:
         say(f"Deleted artifact {artifact_id}")
-
-
-def confirm(question: str, yes: bool) -> None:
-    """Ask before destroying something, unless --yes was given anywhere."""
-    if yes or current().yes:
-        return
-    typer.confirm(question, abort=True, err=True)
 
 
 def parse_tags(text: str) -> dict[str, str]:

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.artifacts import confirm
 from dockyard.cli.output import print_fields, print_json, print_table, say, tags_text
-from dockyard.cli.state import current
+from dockyard.cli.state import confirm, current
 from dockyard.sdk.models import Deployment
 
 app = typer.Typer(help="Deployments: stable, audited endpoints.", no_args_is_help=True)

@@ -7,6 +7,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 
+import typer
+
 from dockyard.sdk import Client
 
 
@@ -44,3 +46,10 @@ def current() -> State:
     if found is not None:
         return found
     return State(debug=os.environ.get("DOCKYARD_DEBUG") == "1")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before destroying something, unless --yes was given anywhere."""
+    if yes or current().yes:
+        return
+    typer.confirm(question, abort=True, err=True)

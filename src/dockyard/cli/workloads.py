@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 
-from dockyard.cli.artifacts import confirm
 from dockyard.cli.output import (
     note,
     print_fields,
@@ -20,7 +19,7 @@ from dockyard.cli.output import (
     tags_text,
 )
 from dockyard.cli.specfile import load_document
-from dockyard.cli.state import current
+from dockyard.cli.state import confirm, current
 from dockyard.cli.waiting import wait_for
 from dockyard.core.workloads import LogEntry
 from dockyard.sdk.errors import DockyardError
