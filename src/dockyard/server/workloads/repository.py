@@ -36,18 +36,6 @@ def active_on_artifact(
     return list(session.scalars(query))
 
 
-def not_terminated_on(session: Session, artifact_ids: list[str]) -> list[Workload]:
-    if not artifact_ids:
-        return []
-    return list(
-        session.scalars(
-            select(Workload).where(
-                Workload.artifact_id.in_(artifact_ids), Workload.status != "terminated"
-            )
-        )
-    )
-
-
 def list_workloads(
     session: Session,
     conditions: list[ColumnElement[bool]],

@@ -77,7 +77,13 @@ def create_workload(
     session: Session, principal: Principal, body: WorkloadCreate, platform: Platform
 ) -> WorkloadOut:
     if body.artifact is not None:
-        created = artifacts.create_artifact(session, principal, body.artifact, platform.settings)
+        created = artifacts.create_artifact(
+            session,
+            principal,
+            body.artifact,
+            platform.settings,
+            spec_loc=["body", "artifact", "spec"],
+        )
         artifact = artifacts.load(session, created.id)
     else:
         artifact = artifacts.require(session, principal, body.artifact_id or "", Right.VIEW)
