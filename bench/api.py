@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         plan["sizes"] = tuple(int(part) for part in args.sizes.split(","))
     backends = ("sqlite", "postgresql") if args.backend == "all" else (args.backend,)
 
+    load = os.getloadavg()[0]  # the machine is shared: say how busy it was
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
         workdir = Path(tmp)
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = (
         f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}, load average {load:.1f} at the start"
     )
     table = render(results, plan, machine)
     print()

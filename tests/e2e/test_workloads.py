@@ -6,7 +6,9 @@ Every wait polls with a generous bound; the server runs with small back-off and 
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -219,3 +221,26 @@ def test_a_missing_image_or_command_ends_errored_with_the_reason(
     errored = [e for e in events(server, body["id"]) if e["details"].get("to") == "errored"]
     assert expected in errored[0]["details"]["reason"], errored
     assert proton(server, body["id"])["statusDetails"]["logTail"]
+
+
+def test_logs_follow_streams_lines_as_they_are_written(server: Server, engine: Engine) -> None:
+    body = create(server, engine.web())
+    wait_status(server, body["id"], "running")
+    began = time.time()
+    entries = []
+    with server.api.stream(
+        "GET", f"/workloads/{body['id']}/logs", params={"follow": "true", "timeout": 4, "limit": 1}
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line:
+                entries.append(json.loads(line))
+    # The backlog line, then the request lines the probes cause every second while following.
+    assert len(entries) >= 3, entries
+    assert entries == sorted(entries, key=lambda e: e["timestamp"])
+    fresh = [e for e in entries[1:] if e["timestamp"] >= _rfc3339(began)]
+    assert fresh, entries
+
+
+def _rfc3339(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")

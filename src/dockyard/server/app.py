@@ -19,7 +19,7 @@ from dockyard.server.docs_ui import install_docs
 from dockyard.server.health.router import router as health_router
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
-from dockyard.server.proxy.setup import install_proxy
+from dockyard.server.proxy.setup import DockyardAPI, install_proxy
 from dockyard.server.reconciler.setup import build_reconciler
 from dockyard.server.routes import API, install_routes
 from dockyard.server.runtimes.base import Runtime
@@ -79,7 +79,7 @@ def create_app(
             runtime.close()
             db.dispose()
 
-    app = FastAPI(
+    app = DockyardAPI(  # FastAPI, with the invoke proxy's fast path in front
         lifespan=lifespan,
         title="Dockyard",
         version=__version__,
@@ -106,6 +106,8 @@ def create_app(
     install_ui(app)  # the web UI's pages at /registry/…, /console/…, /login
     app.add_middleware(TrailingSlashMiddleware)
     install_proxy(app)  # last: the invoke path runs before every other middleware
+    # Traffic follows a reconcile pass at once instead of at the next routing-table refresh.
+    reconciler.ctx.on_routes_changed.append(app.state.routes.poke)
 
     return app
 
