@@ -117,4 +117,3 @@ class WorkloadStatsResponse(CamelModel):
     error_rate: ErrorRateTrend
     response_time: ResponseTimeTrend
     concurrent_requests: ConcurrencyTrend
-

@@ -188,3 +188,19 @@ def test_pool_stays_bounded_under_many_failures(live: Live, loops: LoopThread) -
         assert len(connector._acquired) == 0  # no connection checked out and forgotten
     finally:
         server.close()
+
+
+def test_database_trouble_is_503_not_500(
+    live: Live, upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workload_id = live.create_workload([upstream.port])
+
+    def unreachable(token: str) -> None:
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(live.app.state.token_verifier, "verify", unreachable)
+    response = httpx.get(
+        live.invoke_url(workload_id, "/echo"), headers={"Authorization": "Bearer dy_not_cached"}
+    )
+    _error(response, 503, "service_unavailable")
+    assert response.headers["retry-after"] == "1"

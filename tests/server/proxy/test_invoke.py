@@ -28,6 +28,26 @@ def test_forwards_method_path_query_and_body(live: Live, upstream: Upstream) -> 
     assert headers["x-forwarded-prefix"] == f"/api/v2/endpoints/workloads/{workload_id}"
 
 
+def test_forwarding_headers_are_dockyards_own(live: Live, upstream: Upstream) -> None:
+    workload_id = live.create_workload([upstream.port])
+    sent = {
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Prefix": "/spoofed",
+        "Connection": "keep-alive, X-Hop",
+        "X-Hop": "must not pass",
+        "X-Scale-Up-Timeout": "1",
+    }
+    seen = live.admin.post(live.invoke_url(workload_id, "/echo"), headers=sent).json()
+    headers = seen["headers"]
+    # The test client is on 127.0.0.1, a proxy uvicorn trusts: its list is taken as it is.
+    assert headers["x-forwarded-for"] == "203.0.113.7"
+    assert headers["x-forwarded-prefix"] == f"/api/v2/endpoints/workloads/{workload_id}"
+    assert "x-hop" not in headers and "x-scale-up-timeout" not in headers
+    assert seen["method"] == "POST" and seen["body"] == ""
+    head = live.admin.head(live.invoke_url(workload_id, "/echo"))
+    assert head.status_code == 200 and head.content == b""
+
+
 def test_upstream_status_and_headers_come_back(live: Live, upstream: Upstream) -> None:
     workload_id = live.create_workload([upstream.port])
     response = live.admin.get(live.invoke_url(workload_id, "/echo?status=418"))

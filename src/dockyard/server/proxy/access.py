@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from dockyard.core.errors import DockyardError, Forbidden, NotFound, Unauthorized
+from dockyard.core.errors import (
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.ids import is_valid_id
 from dockyard.server.proxy.errors import NoReadyReplica
 from dockyard.server.proxy.routing import Route, RoutingTable
 from dockyard.server.sharing.roles import Right
 from dockyard.server.users.tokens import TokenVerifier
+
+log = logging.getLogger(__name__)
 
 WORKLOAD = "workload"
 DEPLOYMENT = "deployment"
@@ -40,7 +48,11 @@ class Access:
             pending = asyncio.ensure_future(asyncio.to_thread(self._verifier.verify, token))
             self._loading[token] = pending
             pending.add_done_callback(lambda _: self._loading.pop(token, None))
-        return await asyncio.shield(pending)
+        try:
+            return await asyncio.shield(pending)
+        except Exception as exc:  # the database is unreachable: say so, never a 500
+            log.warning("token check failed: %r", exc)
+            raise ServiceUnavailable("Tokens cannot be checked right now; retry soon.") from None
 
     async def route(self, principal: Principal, kind: str, object_id: str) -> Route:
         """Where the caller's request goes, if they may invoke the workload or deployment
@@ -50,7 +62,11 @@ class Access:
         target = known.get(object_id)
         if target is None and is_valid_id(object_id):
             # Created since the last refresh, perhaps: read the table once more (shared).
-            await table.refresh()
+            try:
+                await table.refresh()
+            except Exception as exc:
+                log.warning("routing table refresh failed: %r", exc)
+                raise ServiceUnavailable("Routes cannot be read right now; retry soon.") from None
             known = table.routes if kind == WORKLOAD else table.deployments
             target = known.get(object_id)
         level = target.level_for(principal) if target is not None else None
@@ -74,7 +90,3 @@ def _bearer(authorization: bytes | None) -> str | None:
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
-
-
-def is_client_error(error: DockyardError) -> bool:
-    return 400 <= error.status_code < 500

@@ -11,7 +11,7 @@ import contextlib
 import logging
 
 import aiohttp
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.core.errors import DockyardError, NotFound
 from dockyard.server.db.session import Database
@@ -159,7 +159,13 @@ class InvokeProxy:
         client = scope.get("client")
         forwarded_for = client[0] if client else ""
         if request.forwarded_for:
-            forwarded_for = f"{request.forwarded_for}, {forwarded_for}"
+            # uvicorn already made the client the list's last hop when the peer is a trusted
+            # proxy (--forwarded-allow-ips); otherwise the peer is appended, as nginx does.
+            last = request.forwarded_for.rsplit(",", 1)[-1].strip()
+            if last != forwarded_for:
+                forwarded_for = f"{request.forwarded_for}, {forwarded_for}"
+            else:
+                forwarded_for = request.forwarded_for
         headers.append(("X-Forwarded-For", forwarded_for))
         headers.append(("X-Forwarded-Proto", scope.get("scheme", "http").replace("ws", "http")))
         if request.host:
@@ -169,6 +175,26 @@ class InvokeProxy:
         proton_id = route.proton_id or ""
         started = self.stats.begin(route.workload_id, proton_id)
         backend.outstanding += 1
+        counted = False
+        answered = 0
+
+        def count(status: int) -> None:
+            nonlocal counted
+            if not counted:
+                counted = True
+                backend.outstanding -= 1
+                self.stats.end(route.workload_id, proton_id, status, started)
+
+        async def send_counted(message: Message) -> None:
+            # Counted before the last byte leaves: a client that reads its answer and asks for
+            # the statistics at once finds its request in them.
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = message["status"]
+            elif not message.get("more_body", False):
+                count(answered)
+            await send(message)
+
         status = 502
         assert self.session is not None
         try:
@@ -179,12 +205,11 @@ class InvokeProxy:
                 )  # fmt: skip
             else:
                 status = await forward(
-                    self.session, scope, receive, send, "http://" + target, headers,
+                    self.session, scope, receive, send_counted, "http://" + target, headers,
                     request.has_body, self.limits,
                 )  # fmt: skip
         finally:
-            backend.outstanding -= 1
-            self.stats.end(route.workload_id, proton_id, status, started)
+            count(status)  # cut short, or a client gone: counted with the proxy's verdict
 
     async def _wait_for_replica(self, route: Route, wait: float) -> Route:
         """A starting workload may hold the request up to `X-Scale-Up-Timeout` seconds."""

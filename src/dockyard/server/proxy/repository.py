@@ -26,7 +26,8 @@ def flush(db: Database, batch: Batch) -> None:
         insert = sqlite_insert if sqlite else pg_insert
         greatest = func.max if sqlite else func.greatest  # SQLite's two-argument max is scalar
         table = RequestStat.__table__
-        for (workload_id, proton_id, minute), counts in batch.buckets.items():
+        # Rows are locked in key order, so two servers flushing at once cannot deadlock.
+        for (workload_id, proton_id, minute), counts in sorted(batch.buckets.items()):
             if workload_id not in existing:  # deleted since the request: nothing to count on
                 continue
             values: dict[str, object] = {
@@ -57,7 +58,7 @@ def flush(db: Database, batch: Batch) -> None:
                 func.coalesce(excluded.last_request_at, table.c.last_request_at),
             )
             session.execute(statement.on_conflict_do_update(index_elements=_KEY, set_=changes))
-        for workload_id, moment in batch.last_responses().items():
+        for workload_id, moment in sorted(batch.last_responses().items()):
             if workload_id in existing:
                 session.execute(
                     update(Workload)
