@@ -20,7 +20,7 @@ from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.artifacts.public import ARTIFACT as ARTIFACT_TYPE
 from dockyard.server.artifacts.public import REPOSITORY as REPOSITORY_TYPE
-from dockyard.server.db.models import metadata
+from dockyard.server.db.models import metadata  # every table registered: foreign keys resolve
 from dockyard.server.kit.ids import new_id
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.tags.models import Tag

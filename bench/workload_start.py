@@ -109,14 +109,30 @@ class Server:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for workload in self.api.get("/workloads", params={"limit": 100}).json()["data"]:
-            self.api.delete(f"/workloads/{workload['id']}")
-        if self.process is not None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        try:
+            self.delete_all()
+        finally:
+            if self.process is not None:
+                self.process.send_signal(signal.SIGINT)
+                try:
+                    self.process.wait(30)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+
+    def delete_all(self, gone: Callable[[], bool] | None = None) -> None:
+        """Delete every workload, then wait until the runtime holds nothing of them."""
+        while True:
+            listed = self.api.get("/workloads", params={"limit": 100}).json()["data"]
+            if not listed:
+                break
+            for workload in listed:
+                self.delete(workload["id"])
+        if gone is not None:
+            poll("the runtime to remove every workload", gone, 300, 0.5)
+
+    @property
+    def instance(self) -> str:
+        return (self.home / "instance_id").read_text().strip()
 
     def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         body = {"artifact": {"name": "bench-" + secrets.token_hex(3), "spec": spec}}
@@ -232,7 +248,6 @@ def idle_cost(count: int, window: float, home: Path) -> tuple[float, float]:
     (www / "index.html").write_text("ok\n")
     env = {"DOCKYARD_RUNTIME": "process"}
     with Server(home / "serve", env) as server:
-        ids = []
         for _ in range(count):
             port = free_port()
             command = [busybox, "httpd", "-f", "-p", str(port), "-h", str(www)]
@@ -253,7 +268,7 @@ def idle_cost(count: int, window: float, home: Path) -> tuple[float, float]:
                     }
                 ]
             }
-            ids.append(server.create(spec)["id"])
+            server.create(spec)
 
         def all_running() -> bool:
             listed = server.api.get("/workloads", params={"status": "running", "limit": 1})
@@ -268,8 +283,7 @@ def idle_cost(count: int, window: float, home: Path) -> tuple[float, float]:
         elapsed = time.monotonic() - began
         server_used = cpu_seconds(server.process.pid) - server_cpu
         shim_used = sum(cpu_seconds(p) for p in shims if Path(f"/proc/{p}").exists()) - shim_cpu
-        for workload_id in ids:
-            server.delete(workload_id)
+        server.delete_all(lambda: not _children_named(0, str(www)))
         return 100 * server_used / elapsed, 100 * shim_used / elapsed
 
 
@@ -357,6 +371,10 @@ def main() -> None:
             print(f"dockyard start: {results['dockyard']:.2f} s", file=sys.stderr)
             results["heal"] = statistics.median(heal(server, client) for _ in range(plan["rounds"]))
             print(f"heal: {results['heal']:.2f} s", file=sys.stderr)
+            label = f"dockyard.instance={server.instance}"
+            server.delete_all(
+                lambda: not client.containers.list(all=True, filters={"label": label})
+            )
         results["server_cpu"], results["shim_cpu"] = idle_cost(
             plan["idle"], plan["window"], Path(tmp) / "idle"
         )

@@ -35,8 +35,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 30.0) -> T:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+def wait_for(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float = 30.0,
+    context: Callable[[], Any] | None = None,
+) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`.
+
+    `context`, when given, is called on failure and its result shown to explain it."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -48,7 +55,8 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 30.0) ->
             if last:
                 return last
         time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+    extra = f"; context: {context()!r}" if context is not None else ""
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r}){extra}")
 
 
 class Server:

@@ -13,16 +13,25 @@ console = Console(stderr=True, soft_wrap=True)
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default 8700).")] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str, typer.Option(help="Log level: debug, info, warning or error.")
+    ] = "info",
 ) -> None:
     """Start the Dockyard server (settings come from DOCKYARD_* variables)."""
     # The server is imported here, not at the top: the rest of the CLI must not load it.
+    import logging
+
     import uvicorn
     from pydantic import ValidationError
 
     from dockyard.server.app import create_app
     from dockyard.server.settings import RuntimeName, Settings
 
+    # Dockyard's own messages (runtime choice, reconciler trouble) go where uvicorn's go.
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         settings = Settings()
     except ValidationError as exc:

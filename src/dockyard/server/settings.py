@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://…. Default: SQLite in home.",
+        description=(
+            "SQLAlchemy URL; PostgreSQL as postgresql+psycopg://…. Default: SQLite in home."
+        ),
     )
 
     # --- auth ----------------------------------------------------------------------------
@@ -39,7 +41,9 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         default=None,
-        description="Key (urlsafe base64, 32 bytes) encrypting credentials; kept in home when unset.",
+        description=(
+            "Key (urlsafe base64, 32 bytes) encrypting credentials; kept in home when unset."
+        ),
     )
     token_cache_seconds: float = Field(
         default=1.0,

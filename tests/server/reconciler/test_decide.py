@@ -113,3 +113,14 @@ def test_backoff_resets_after_ten_healthy_minutes() -> None:
     assert decide(_view(replica), now=599, policy=POLICY).changes == []
     plan = decide(_view(replica), now=600, policy=POLICY)
     assert plan.changes[0].backoff_step == 0
+
+
+def test_a_pending_replica_is_ensured_again() -> None:
+    # A server killed between creating and starting a container leaves it pending for good.
+    pending = ReplicaView(("default", 0), Phase.PENDING)
+    assert decide(_view(pending), 0, POLICY).ensure == [("default", 0)]
+
+
+def test_a_stopped_replica_of_a_running_workload_is_started() -> None:
+    stopped = ReplicaView(("default", 0), Phase.STOPPED)
+    assert decide(_view(stopped), 0, POLICY).ensure == [("default", 0)]

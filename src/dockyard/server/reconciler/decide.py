@@ -121,7 +121,9 @@ def _decide_running(view: WorkloadView, now: float, policy: RestartPolicy) -> Pl
         if replica.permanent_error:
             plan.status, plan.reason = Status.ERRORED, replica.permanent_error
             return plan
-        if replica.phase == Phase.MISSING:
+        # Missing, stopped, or still pending (perhaps half-made by a server that died in the
+        # middle): ensure is idempotent and builds or starts whatever is not there yet.
+        if replica.phase in (Phase.MISSING, Phase.STOPPED, Phase.PENDING):
             plan.ensure.append(key)
             continue
         healthy_for = now - replica.ready_since if replica.ready_since is not None else 0.0
