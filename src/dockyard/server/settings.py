@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     restart_limit: int = Field(
         default=5, ge=1, description="Restarts in a row without becoming ready before errored."
     )
+    ready_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A replica with no startup probe that is never ready this long after a "
+        "start is restarted as failed (so a port never opened ends errored, not launching).",
+    )
     reconcile_sweep_seconds: float = Field(
         default=5.0, gt=0, description="How often every workload is looked at without a nudge."
     )

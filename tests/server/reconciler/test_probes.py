@@ -105,3 +105,26 @@ def test_probe_defaults_follow_the_spec() -> None:
         30.0,
         3,
     )
+
+
+def test_never_ready_past_the_timeout_asks_for_restart() -> None:
+    ready = _spec(ProbeKind.READINESS, initial_delay=0, period=1)
+    health = ReplicaHealth(started_at=0.0, specs=[ready], ready_timeout=10)
+    assert health.record(ready, False, 5.0) == []
+    assert health.record(ready, False, 10.0) == [HealthEvent.RESTART]
+
+
+def test_a_replica_once_ready_is_never_restarted_by_readiness() -> None:
+    ready = _spec(ProbeKind.READINESS, initial_delay=0, period=1)
+    health = ReplicaHealth(started_at=0.0, specs=[ready], ready_timeout=10)
+    health.record(ready, True, 1.0)
+    for moment in (20.0, 21.0, 22.0, 23.0):
+        assert HealthEvent.RESTART not in health.record(ready, False, moment)
+
+
+def test_with_a_startup_probe_the_startup_threshold_decides() -> None:
+    startup = _spec(ProbeKind.STARTUP, initial_delay=0, period=1, failure_threshold=100)
+    ready = _spec(ProbeKind.READINESS, initial_delay=0, period=1)
+    health = ReplicaHealth(started_at=0.0, specs=[startup, ready], ready_timeout=10)
+    health.record(startup, True, 1.0)
+    assert health.record(ready, False, 50.0) == []

@@ -266,3 +266,19 @@ def test_a_new_server_adopts_the_running_replicas(
             assert fake.runtime.adopt(ctx.instance_id) == [body["protonId"]]
     finally:
         second.state.db.dispose()
+
+
+def test_an_app_that_never_gets_ready_ends_errored_not_launching(
+    client: TestClient, fake: Fake
+) -> None:
+    from dataclasses import replace
+
+    ctx = client.app.state.reconciler.ctx
+    ctx.policy = replace(ctx.policy, ready_timeout_seconds=5, backoff_seconds=1, limit=2)
+    fake.runtime.script("img:never", FakeBehavior(ready=False))
+    body = {"artifact": {"name": "never", "spec": fast_spec(imageUri="img:never")}}
+    workload = client.post(f"{API}/workloads", json=body).json()
+    fake.advance(60)
+    assert status_of(client, workload["id"]) == "errored"
+    reasons = [e["details"].get("reason", "") for e in events_of(client, workload["id"])]
+    assert any("not ready 5 s after starting" in reason for reason in reasons)

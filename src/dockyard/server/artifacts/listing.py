@@ -70,7 +70,8 @@ def common_conditions(
 ) -> list[ColumnElement[bool]]:
     """The filters artifacts and repositories share, for a model with the usual columns."""
     conditions: list[ColumnElement[bool]] = []
-    visible = sharing.visibility(principal, anchors)
+    narrowed = bool(filters.search or filters.ids or filters.tag_keys or filters.tag_values)
+    visible = sharing.visibility(principal, anchors, narrowed=narrowed)
     if visible is not None:
         conditions.append(visible)
     if filters.created_by:

@@ -28,6 +28,7 @@ class RestartPolicy:
     backoff_max_seconds: float = 300.0
     healthy_reset_seconds: float = 600.0
     limit: int = 5
+    ready_timeout_seconds: float = 300.0  # never ready this long after a start: failed
 
     def delay(self, step: int) -> float:
         """First restart at once, then back-off doubling from `backoff_seconds` to the cap."""

@@ -92,8 +92,12 @@ class ReplicaHealth:
 
     started_at: float
     specs: list[ProbeSpec]
+    # With no startup probe, a replica never ready this long after its start is failed and
+    # restarted (and the restart limit ends it errored) instead of launching forever.
+    ready_timeout: float = 300.0
     started: bool = False
     ready: bool = False
+    ever_ready: bool = False
     _tracks: dict[tuple[str, ProbeKind], _Track] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -113,6 +117,7 @@ class ReplicaHealth:
             self._passing.update(key for key in self._tracks if key[1] == ProbeKind.STARTUP)
         if started and ready:
             self.ready = True
+            self.ever_ready = True
             self._passing.update(key for key in self._tracks if key[1] == ProbeKind.READINESS)
 
     def _of_kind(self, kind: ProbeKind) -> list[_Track]:
@@ -149,7 +154,12 @@ class ReplicaHealth:
         if spec.kind == ProbeKind.STARTUP:
             return self._record_startup(key, track, ok, now)
         if spec.kind == ProbeKind.READINESS:
-            return self._record_readiness(key, track, ok)
+            events = self._record_readiness(key, track, ok)
+            if self.ready:
+                self.ever_ready = True
+            elif not ok and self._never_ready_past_timeout(now):
+                events.append(HealthEvent.RESTART)
+            return events
         if not ok and track.failures >= track.spec.failure_threshold:
             return [HealthEvent.RESTART]
         return []
@@ -174,6 +184,11 @@ class ReplicaHealth:
             self.ready = True
             events.append(HealthEvent.READY)
         return events
+
+    def _never_ready_past_timeout(self, now: float) -> bool:
+        if self.ever_ready or self._of_kind(ProbeKind.STARTUP):
+            return False  # a startup probe has its own threshold for slow starters
+        return now - self.started_at >= self.ready_timeout
 
     def _record_readiness(
         self, key: tuple[str, ProbeKind], track: _Track, ok: bool

@@ -16,7 +16,12 @@ from dockyard.server.reconciler.decide import (
 )
 from dockyard.server.reconciler.pipeline_context import PassContext
 from dockyard.server.reconciler.prober import ProbeJob
-from dockyard.server.reconciler.probes import HealthEvent, ReplicaHealth, probes_for_container
+from dockyard.server.reconciler.probes import (
+    HealthEvent,
+    ProbeKind,
+    ReplicaHealth,
+    probes_for_container,
+)
 from dockyard.server.reconciler.spec_build import build_proton_spec
 from dockyard.server.reconciler.store import ProtonOutcome, ProtonSnapshot, ReplicaOutcome
 from dockyard.server.runtimes.base import ReplicaPhase, ReplicaState, RuntimePermanentError
@@ -121,6 +126,9 @@ def _probe(
         if not ok and found:
             events.append(("probe_failed", {"replica": _name(key), "reason": why}))
             if HealthEvent.RESTART in found and why:
+                if spec.kind == ProbeKind.READINESS:
+                    limit = ctx.policy.ready_timeout_seconds
+                    why = f"not ready {limit:g} s after starting ({why})"
                 gave_up[key] = why
     views: dict[ReplicaKey, ReplicaView] = {}
     for key, state in observed.items():
@@ -169,7 +177,9 @@ def _health_for(
                 specs.extend(
                     probes_for_container(container, lambda port: state.probe_ports.get(port, port))
                 )
-    health = ReplicaHealth(started_at=started_at, specs=specs)
+    health = ReplicaHealth(
+        started_at=started_at, specs=specs, ready_timeout=ctx.policy.ready_timeout_seconds
+    )
     record = proton.replicas.get(key)
     if current is None and record is not None:
         # First look since this server started: trust what the last server recorded.

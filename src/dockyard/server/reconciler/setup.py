@@ -42,6 +42,7 @@ def build_reconciler(
             backoff_seconds=settings.restart_backoff_seconds,
             backoff_max_seconds=settings.restart_backoff_max_seconds,
             limit=settings.restart_limit,
+            ready_timeout_seconds=settings.ready_timeout_seconds,
         ),
         prober=_prober_for(runtime),
         clock=utcnow,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,9 +21,14 @@ def roles_on(
     if not pairs:
         return result
     ids = {resource_id for _, resource_id in pairs}
+    types = {resource_type for resource_type, _ in pairs}
+    # Naming the types lets the (user, type, id) index answer instead of every grant the user
+    # holds being read: an owner of 100,000 objects would otherwise pay for all of them.
     rows = session.execute(
         select(SharedRole.resource_type, SharedRole.resource_id, SharedRole.role).where(
-            SharedRole.user_id == user_id, SharedRole.resource_id.in_(ids)
+            SharedRole.user_id == user_id,
+            SharedRole.resource_type.in_(types),
+            SharedRole.resource_id.in_(ids),
         )
     )
     for resource_type, resource_id, role in rows:
@@ -33,11 +38,28 @@ def roles_on(
     return result
 
 
-def visible_to(user_id: str, anchors: list[tuple[str, ColumnElement[str]]]) -> ColumnElement[bool]:
-    """True for rows where the user holds any role on one of the anchors (object or parent)."""
-    # `column IN (the user's grants)` rather than a correlated EXISTS per row: the grant list
-    # is read once from its index and the objects are then found by their own indexes, so a
-    # user with a few grants lists fast however many objects others have.
+def visible_to(
+    user_id: str, anchors: list[tuple[str, ColumnElement[str]]], *, narrowed: bool = False
+) -> ColumnElement[bool]:
+    """True for rows where the user holds any role on one of the anchors (object or parent).
+
+    `narrowed`: other conditions (a search, ids, tags) already pick few rows. Then each of
+    them is checked against the grants index (a correlated EXISTS), which costs the same
+    however many objects the user owns. Otherwise `column IN (the user's grants)`: the grant
+    list is read once and the objects found by their own indexes, so a user with a few grants
+    lists fast however many objects others have.
+    """
+    if narrowed:
+        return or_(
+            *(
+                exists().where(
+                    SharedRole.user_id == user_id,
+                    SharedRole.resource_type == resource_type,
+                    SharedRole.resource_id == id_column,
+                )
+                for resource_type, id_column in anchors
+            )
+        )
     return or_(
         *(
             id_column.in_(

@@ -73,12 +73,17 @@ def permissions(level: Right | None) -> list[str]:
 
 
 def visibility(
-    principal: Principal, anchors: list[tuple[str, ColumnElement[str]]]
+    principal: Principal,
+    anchors: list[tuple[str, ColumnElement[str]]],
+    *,
+    narrowed: bool = False,
 ) -> ColumnElement[bool] | None:
-    """A WHERE condition limiting a list to what the caller may see (None: admins see all)."""
+    """A WHERE condition limiting a list to what the caller may see (None: admins see all).
+
+    `narrowed` says the list's other filters already pick few rows (see `visible_to`)."""
     if principal.is_admin:
         return None
-    return repository.visible_to(principal.user_id, anchors)
+    return repository.visible_to(principal.user_id, anchors, narrowed=narrowed)
 
 
 def grant_owner(session: Session, resource_type: str, resource_id: str, user_id: str) -> None:
