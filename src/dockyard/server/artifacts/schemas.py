@@ -147,7 +147,7 @@ def common_filters(
     }
 
 
-def artifact_filters(
+async def artifact_filters(
     order_by: Annotated[str | None, Query(alias="orderBy", max_length=32)] = None,
     sort: Annotated[str | None, Query(max_length=32, description="Same as orderBy.")] = None,
     created_by: Annotated[list[str] | None, Query(alias="createdBy")] = None,
@@ -169,7 +169,7 @@ def artifact_filters(
     )
 
 
-def repository_filters(
+async def repository_filters(
     order_by: Annotated[str | None, Query(alias="orderBy", max_length=32)] = None,
     sort: Annotated[str | None, Query(max_length=32, description="Same as orderBy.")] = None,
     created_by: Annotated[list[str] | None, Query(alias="createdBy")] = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.errors import Unauthorized
 
@@ -23,13 +24,18 @@ class Principal:
 _bearer = HTTPBearer(auto_error=False, description="A Dockyard API token.")
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    # Async so a cache hit (nearly every request) costs no trip to the thread pool; only a
+    # miss goes to a worker thread for its database look-up.
     if credentials is None or not credentials.credentials:
         raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
-    principal = request.app.state.token_verifier.verify(credentials.credentials)
+    verifier = request.app.state.token_verifier
+    found, principal = verifier.cached(credentials.credentials)
+    if not found:
+        principal = await run_in_threadpool(verifier.verify, credentials.credentials)
     if principal is None:
         raise Unauthorized("Invalid or revoked API token.")
     return principal

@@ -22,7 +22,7 @@ class PageParams:
     limit: int
 
 
-def _page_params(
+async def _page_params(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = MAX_LIMIT,
 ) -> PageParams:
