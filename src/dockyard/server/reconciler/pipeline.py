@@ -45,7 +45,9 @@ def reconcile_workload(ctx: PassContext, workload_id: str) -> float:
         log.exception("workload %s: reconcile pass failed", workload_id)
         store.release(ctx.db, snapshot)
         return 5.0
-    if store.apply_outcome(ctx.db, snapshot, outcome):
+    if store.changes_nothing(snapshot, outcome):
+        store.release(ctx.db, snapshot)
+    elif store.apply_outcome(ctx.db, snapshot, outcome):
         for hook in ctx.on_routes_changed:
             hook(workload_id)
     return _next_pass(ctx, snapshot, outcome, now)

@@ -36,6 +36,9 @@ class ReplicaRecord:
     restart_count: int
     next_restart_at: datetime | None
     ready_since: datetime | None
+    phase: str = "pending"
+    host: str | None = None
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,9 @@ def _proton_snapshot(session: Session, proton: Proton) -> ProtonSnapshot:
             restart_count=row.restart_count,
             next_restart_at=row.next_restart_at,
             ready_since=row.ready_since,
+            phase=row.phase,
+            host=row.host,
+            port=row.port,
         )
         for row in session.scalars(select(Replica).where(Replica.proton_id == proton.id))
     }
@@ -210,6 +216,67 @@ class Outcome:
     reason: str | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     rollout: RolloutChange | None = None
+
+
+def changes_nothing(snapshot: Snapshot, outcome: Outcome) -> bool:
+    """A pass that saw everything as recorded: giving the lease back is all there is to do.
+
+    Most passes over a healthy workload are like this, and skipping the loads and writes of
+    `apply_outcome` is most of what keeps an idle server's CPU low."""
+    if outcome.events or outcome.rollout is not None:
+        return False
+    if outcome.status is not None and outcome.status != snapshot.status:
+        return False
+    protons = {proton.id: proton for proton in snapshot.protons}
+    for proton_outcome in outcome.protons:
+        proton = protons.get(proton_outcome.proton_id)
+        if proton is None or proton_outcome.removed or proton_outcome.retire:
+            return False
+        if proton_outcome.log_tail is not None:
+            return False
+        if proton_outcome.status is not None and proton_outcome.status != proton.status:
+            return False
+        if len(proton_outcome.replicas) != len(proton.replicas):
+            return False
+        for replica in proton_outcome.replicas:
+            record = proton.replicas.get((replica.group, replica.index))
+            if record is None or _differs(record, replica):
+                return False
+    return True
+
+
+def _differs(record: ReplicaRecord, replica: ReplicaOutcome) -> bool:
+    plain = (
+        record.phase,
+        record.ready,
+        record.started,
+        record.failures_in_a_row,
+        record.backoff_step,
+        record.restart_count,
+        record.host,
+        record.port,
+    ) != (
+        replica.phase,
+        replica.ready,
+        replica.started,
+        replica.failures_in_a_row,
+        replica.backoff_step,
+        replica.restart_count,
+        replica.host,
+        replica.port,
+    )
+    return (
+        plain
+        or _moved(record.next_restart_at, replica.next_restart_at)
+        or _moved(record.ready_since, replica.ready_since)
+    )
+
+
+def _moved(before: datetime | None, after: datetime | None) -> bool:
+    # Times make a round trip through float seconds in a pass: a microsecond is not a change.
+    if before is None or after is None:
+        return before is not after
+    return abs((before - after).total_seconds()) > 0.001
 
 
 def apply_outcome(db: Database, snapshot: Snapshot, outcome: Outcome) -> bool:
