@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dockyard.core.deployments import Deployment as DeploymentOut
@@ -13,6 +13,7 @@ from dockyard.server.deployments.public import DEPLOYMENT, publish
 from dockyard.server.deployments.schemas import DeploymentFilters
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.kit.text_search import contains_any
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads.models import Workload
@@ -57,21 +58,8 @@ def _conditions(principal: Principal, filters: DeploymentFilters) -> list[Column
     if filters.workload_id:
         conditions.append(Deployment.workload_id == filters.workload_id)
     if filters.search:
-        if "\x00" in filters.search:
-            conditions.append(false())
-        else:
-            pattern = (
-                "%"
-                + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
-            conditions.append(
-                or_(
-                    Deployment.name.ilike(pattern, escape="\\"),
-                    Deployment.description.ilike(pattern, escape="\\"),
-                    Deployment.id.ilike(pattern, escape="\\"),
-                )
-            )
+        columns = [Deployment.name, Deployment.description, Deployment.id]
+        conditions.append(contains_any(columns, filters.search))
     conditions += tags.tag_conditions(
         DEPLOYMENT, Deployment.id, keys=filters.tag_keys, values=filters.tag_values
     )

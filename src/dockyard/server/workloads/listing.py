@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, case, false, or_, select
+from sqlalchemy import ColumnElement, case, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dockyard.core.workloads import Workload as WorkloadOut
@@ -10,6 +10,7 @@ from dockyard.server.artifacts.listing import in_values, order_clause
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.kit.text_search import contains_any
 from dockyard.server.proxy.summary import request_stats_for
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags
@@ -63,18 +64,9 @@ def _conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnEl
     if filters.ids:
         conditions.append(in_values(Workload.id, filters.ids))
     if filters.search:
-        if "\x00" in filters.search:
-            conditions.append(false())
-        else:
-            # Workloads number in the hundreds, not the hundred thousands: a scan is fine.
-            pattern = f"%{_escape(filters.search.lower())}%"
-            conditions.append(
-                or_(
-                    Workload.name.ilike(pattern, escape="\\"),
-                    Workload.description.ilike(pattern, escape="\\"),
-                    Workload.id.ilike(pattern, escape="\\"),
-                )
-            )
+        # Workloads number in the hundreds, not the hundred thousands: a scan is fine.
+        columns = [Workload.name, Workload.description, Workload.id]
+        conditions.append(contains_any(columns, filters.search))
     conditions += tags.tag_conditions(
         WORKLOAD, Workload.id, keys=filters.tag_keys, values=filters.tag_values
     )
@@ -92,7 +84,3 @@ def _conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnEl
             artifact_query = artifact_query.where(Artifact.repository_id == filters.repository_id)
         conditions.append(Workload.artifact_id.in_(artifact_query))
     return conditions
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
