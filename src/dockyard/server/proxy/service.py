@@ -192,6 +192,11 @@ def clear_stats(
     )
 
 
+def forget_stats(session: Session, workload_id: str) -> None:
+    """All of a workload's statistics go (promote starts its production record afresh)."""
+    repository.delete_rows(session, repository.window_conditions([workload_id], None, None, None))
+
+
 def _minute_floor(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 

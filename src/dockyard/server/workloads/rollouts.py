@@ -21,6 +21,7 @@ from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat, utcnow
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.proxy import service as stats
 from dockyard.server.sharing.roles import Right
 from dockyard.server.workloads import repository
 from dockyard.server.workloads.lifecycle import record_event
@@ -157,6 +158,7 @@ def promote(
         session, principal, artifact.id, ArtifactUpdate(status="locked"), platform.settings
     )
     row.expires_at = None
+    stats.forget_stats(session, row.id)  # the production record starts at the promote
     now = utcnow()
     session.add(
         Replacement(
