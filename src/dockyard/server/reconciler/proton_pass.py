@@ -9,6 +9,7 @@ from typing import Any
 from dockyard.server.reconciler.decide import (
     Phase,
     Plan,
+    ReplicaChange,
     ReplicaKey,
     ReplicaView,
     WorkloadView,
@@ -249,7 +250,13 @@ def _act(
     return _record(outcome, proton, views, observed, changes)
 
 
-def _record(outcome, proton, views, observed, changes) -> ProtonOutcome:  # type: ignore[no-untyped-def]
+def _record(
+    outcome: ProtonOutcome,
+    proton: ProtonSnapshot,
+    views: dict[ReplicaKey, ReplicaView],
+    observed: dict[ReplicaKey, ReplicaState],
+    changes: dict[ReplicaKey, ReplicaChange],
+) -> ProtonOutcome:
     for key, state in observed.items():
         if key in outcome.removed:
             continue
@@ -281,7 +288,7 @@ def _record(outcome, proton, views, observed, changes) -> ProtonOutcome:  # type
     return outcome
 
 
-def _pick(change, attribute: str, view) -> int:  # type: ignore[no-untyped-def]
+def _pick(change: ReplicaChange | None, attribute: str, view: ReplicaView | None) -> int:
     if change is not None and getattr(change, attribute) is not None:
         return int(getattr(change, attribute))
     return int(getattr(view, attribute)) if view is not None else 0

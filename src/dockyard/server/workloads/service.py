@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -66,7 +66,9 @@ def resolve_target(session: Session, workload_id: str) -> Target:
     return workload_target(load(session, workload_id).id)
 
 
-def publish_one(session: Session, principal: Principal, row: Workload, platform: Platform):  # type: ignore[no-untyped-def]
+def publish_one(
+    session: Session, principal: Principal, row: Workload, platform: Platform
+) -> WorkloadOut:
     return publish(session, principal, [row], platform.base_url)[0]
 
 
@@ -258,7 +260,7 @@ def _retire_protons(session: Session, workload_id: str) -> None:
     session.flush()
 
 
-def _expiry(artifact: Artifact, settings: Settings, now):  # type: ignore[no-untyped-def]
+def _expiry(artifact: Artifact, settings: Settings, now: datetime) -> datetime | None:
     if artifact.status == "locked":
         return None
     return now + timedelta(seconds=settings.draft_ttl_seconds)
