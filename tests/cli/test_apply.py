@@ -105,7 +105,6 @@ def test_lock_then_apply_again_is_a_no_op(dockyard: Dockyard, write: Write, sdk:
 def test_a_deployment_waits_for_lock(
     dockyard: Dockyard, write: Write, server: LiveServer, sdk: Client
 ) -> None:
-    server.require("/api/v2/console/deployments")
     name = unique("apply-dep")
     manifest = _manifest(name, http_app_spec(), workload={}, deployment={"description": "prod"})
     path = write("app.yaml", yaml.safe_dump(manifest))
@@ -141,7 +140,6 @@ def test_bad_manifests_and_ambiguity(dockyard: Dockyard, write: Write, sdk: Clie
 def test_a_new_locked_version_rolls_a_replacement(
     dockyard: Dockyard, write: Write, server: LiveServer, sdk: Client
 ) -> None:
-    server.require("/api/v2/workloads/{workload_id}/replacement")
     name = unique("apply-roll")
     spec = http_app_spec()
     path = write("app.yaml", yaml.safe_dump(_manifest(name, spec, workload={})))

@@ -1,4 +1,4 @@
-"""`dockyard deployment …` (runs once the server serves /console/deployments)."""
+"""`dockyard deployment …`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ from dockyard.sdk import Client, Workload
 from tests.cli.conftest import Dockyard
 from tests.sdk.live_server import MISSING, LiveServer, http_app_spec, unique
 
-DEPLOYMENTS = "/api/v2/console/deployments"
-
 
 @pytest.fixture
 def locked_workload(server: LiveServer, sdk: Client) -> Workload:
-    server.require(DEPLOYMENTS)
     name = unique("cli-dep")
     artifact = sdk.artifacts.create(name=name, spec=http_app_spec())
     artifact.lock()
@@ -45,7 +42,6 @@ def test_create_list_get_and_audit(dockyard: Dockyard, locked_workload: Workload
 
 
 def test_a_draft_cannot_be_deployed(dockyard: Dockyard, server: LiveServer, sdk: Client) -> None:
-    server.require(DEPLOYMENTS)
     name = unique("cli-draft")
     workload = sdk.workloads.create(artifact={"name": name, "spec": http_app_spec()})
     refused = dockyard("deployment", "create", "--workload-id", workload.id, "--name", name)

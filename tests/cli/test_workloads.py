@@ -12,8 +12,6 @@ from tests.cli.conftest import Dockyard
 from tests.sdk.live_server import MISSING, LiveServer, free_port, http_app_spec, unique
 
 Write = Callable[[str, str], str]
-INVOKE = "/api/v2/endpoints/workloads/{workload_id}/{path}"
-PROMOTE = "/api/v2/workloads/{workload_id}/promote"
 
 
 def _create(dockyard: Dockyard, write: Write) -> str:
@@ -60,7 +58,6 @@ def test_the_workload_life_cycle(dockyard: Dockyard, write: Write) -> None:
 
 
 def test_invoke(dockyard: Dockyard, write: Write, server: LiveServer) -> None:
-    server.require(INVOKE, probe=f"GET /endpoints/workloads/{MISSING}/")
     workload_id = _create(dockyard, write)
     answer = dockyard("workload", "invoke", workload_id, "/", "--wait-ready", "10")
     assert answer.exit_code == 0, answer.output
@@ -73,7 +70,6 @@ def test_invoke(dockyard: Dockyard, write: Write, server: LiveServer) -> None:
 
 
 def test_promote(dockyard: Dockyard, write: Write, server: LiveServer, sdk: Client) -> None:
-    server.require(PROMOTE)
     workload_id = _create(dockyard, write)
     promoted = dockyard("workload", "promote", workload_id)
     assert promoted.exit_code == 0, promoted.output

@@ -15,8 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,39 +76,10 @@ class LiveServer:
     home: Path
     process: subprocess.Popen[bytes]
     log: Path
-    _probed: dict[str, bool] = field(default_factory=dict)
 
     def http(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         return httpx.Client(base_url=self.url + "/api/v2", headers=headers, timeout=30)
-
-    @cached_property
-    def openapi_paths(self) -> set[str]:
-        response = httpx.get(self.url + "/api/v2/openapi.json", timeout=30)
-        response.raise_for_status()
-        return set(response.json()["paths"])
-
-    def serves(self, path: str, probe: str | None = None) -> bool:
-        """True when the server answers `path` (an OpenAPI template such as
-        /api/v2/workloads/{workload_id}/promote). Routes left out of the OpenAPI document are
-        found by `probe`: a request that an existing route answers with a `*_not_found` code
-        about the object, where a missing route answers `not_found`."""
-        if path in self.openapi_paths:
-            return True
-        if probe is None:
-            return False
-        if probe not in self._probed:
-            method, _, target = probe.partition(" ")
-            with self.http() as http:
-                response = http.request(method, target)
-            code = response.json().get("code") if response.content else None
-            self._probed[probe] = response.status_code != 404 or code != "not_found"
-        return self._probed[probe]
-
-    def require(self, path: str, probe: str | None = None) -> None:
-        """Skip, saying why, while the server does not serve a route yet."""
-        if not self.serves(path, probe):
-            pytest.skip(f"this server does not serve {path} yet")
 
     def stop(self) -> None:
         self._delete_workloads()
