@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.deployments import AuditEntry
 from dockyard.core.deployments import Deployment as DeploymentOut
-from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.errors import Conflict
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.deployments import audit, repository
 from dockyard.server.deployments.models import Deployment, DeploymentAuditEntry
@@ -21,7 +21,7 @@ from dockyard.server.deployments.public import (
 from dockyard.server.deployments.schemas import DeploymentCreate, DeploymentUpdate
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.kit.lookup import find_or_404
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -35,12 +35,11 @@ from dockyard.server.workloads.service import Platform
 
 
 def load(session: Session, deployment_id: str, *, for_update: bool = False) -> Deployment:
-    row = None
-    if is_valid_id(deployment_id):
-        row = repository.get_deployment(session, deployment_id, for_update=for_update)
-    if row is None:
-        raise NotFound.of(DEPLOYMENT, deployment_id)
-    return row
+    return find_or_404(
+        DEPLOYMENT,
+        deployment_id,
+        lambda found: repository.get_deployment(session, found, for_update=for_update),
+    )
 
 
 def require(
@@ -163,11 +162,11 @@ def delete_deployment(
 def audit_log(
     session: Session, principal: Principal, deployment_id: str, paging: PageParams
 ) -> tuple[list[AuditEntry], int, bool]:
-    row = None
-    if is_valid_id(deployment_id):
-        row = repository.get_deployment(session, deployment_id, with_deleted=principal.is_admin)
-    if row is None:
-        raise NotFound.of(DEPLOYMENT, deployment_id)
+    row = find_or_404(
+        DEPLOYMENT,
+        deployment_id,
+        lambda found: repository.get_deployment(session, found, with_deleted=principal.is_admin),
+    )
     if row.deleted_at is None:
         sharing.require(session, principal, deployment_target(row.id), Right.VIEW)
     rows, total = audit.entries(session, row.id, offset=paging.offset, limit=paging.limit)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.errors import Conflict
 from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, WorkloadSettings
 from dockyard.server.artifacts import service as artifacts
@@ -17,7 +17,7 @@ from dockyard.server.deployments import repository as deployments
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.kit.lookup import find_or_404
 from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -46,12 +46,11 @@ class Platform:
 
 
 def load(session: Session, workload_id: str, *, for_update: bool = False) -> Workload:
-    row = None
-    if is_valid_id(workload_id):
-        row = repository.get_workload(session, workload_id, for_update=for_update)
-    if row is None:
-        raise NotFound.of(WORKLOAD, workload_id)
-    return row
+    return find_or_404(
+        WORKLOAD,
+        workload_id,
+        lambda found: repository.get_workload(session, found, for_update=for_update),
+    )
 
 
 def require(
