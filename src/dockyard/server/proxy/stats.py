@@ -63,6 +63,7 @@ class Batch:
 class StatsCollector:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # the stats endpoints drain from request threads
+        self._flush_lock = threading.Lock()  # held across taking a batch and writing it
         self._pending: dict[BucketKey, Counts] = {}
         self.in_flight: dict[str, int] = {}
         # Since this process started, for /metrics (Prometheus wants monotonic counters).
@@ -111,15 +112,18 @@ class StatsCollector:
         """Write what is pending (any thread); returns the number of buckets written."""
         from dockyard.server.proxy import repository  # the SQL side stays out of the hot path
 
-        batch = self.take()
-        if not batch.buckets:
-            return 0
-        try:
-            repository.flush(db, batch)
-        except Exception:
-            self._restore(batch)
-            raise
-        return len(batch.buckets)
+        # One flush at a time: a stats request that flushes while the periodic flush is writing
+        # must wait for that write, or it would read the database before those counts land.
+        with self._flush_lock:
+            batch = self.take()
+            if not batch.buckets:
+                return 0
+            try:
+                repository.flush(db, batch)
+            except Exception:
+                self._restore(batch)
+                raise
+            return len(batch.buckets)
 
     def _restore(self, batch: Batch) -> None:
         # A failed write keeps its counts for the next flush instead of losing them.
