@@ -36,7 +36,14 @@ def wait_status(server: Server, workload_id: str, status: str, timeout: float = 
             pytest.fail(f"workload errored: {events(server, workload_id)[:5]}")
         return body if body["status"] == status else None
 
-    return wait_for(f"workload {workload_id} to be {status}", check, timeout)
+    def context() -> dict[str, Any]:
+        return {
+            "workload": workload(server, workload_id),
+            "events": events(server, workload_id)[:8],
+            "log": server.log()[-2000:],
+        }
+
+    return wait_for(f"workload {workload_id} to be {status}", check, timeout, context=context)
 
 
 def events(server: Server, workload_id: str) -> list[dict[str, Any]]:

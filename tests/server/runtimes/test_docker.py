@@ -158,6 +158,24 @@ def test_new_runtime_object_adopts_the_same_containers(runtime, instance, docker
         restarted_server.close()
 
 
+def test_a_half_built_replica_is_pending_and_ensure_rebuilds_it(runtime, instance):
+    # A server killed between creating the infra container and the primary leaves only the
+    # namespace behind: that is not a running replica, and ensuring it again completes it.
+    spec = proton(instance, primary(runtime))
+    runtime.ensure_replica(spec, "default", 0)
+    (member,) = runtime.client.containers.list(
+        filters={"label": [f"{LABEL_PROTON}={spec.proton_id}", "dockyard.role=primary"]}
+    )
+    member.remove(force=True)
+
+    (half,) = runtime.observe(spec.proton_id)
+    assert half.phase == ReplicaPhase.PENDING and "missing" in (half.message or "")
+
+    state = runtime.ensure_replica(spec, "default", 0)
+    assert state.phase == ReplicaPhase.RUNNING
+    assert get(state.port, "/env.txt").status_code == 200
+
+
 def test_garbage_collection_touches_only_its_instance(runtime, instance):
     keep = proton(instance, primary(runtime))
     drop = proton(instance, primary(runtime))

@@ -55,6 +55,9 @@ from dockyard.server.runtimes.timestamps import parse_engine_time
 
 LABEL_ROLE = "dockyard.role"  # infra | primary | sidecar
 LABEL_PRIMARY_PORT = "dockyard.primary-port"  # on the infra: which published port is the primary's
+# On the infra: the names of the containers the replica is made of, so observation can tell a
+# complete replica from one a server died in the middle of creating.
+LABEL_MEMBERS = "dockyard.members"
 INFRA = ""  # key of the infra container among a replica's containers: no spec name is empty
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
@@ -198,6 +201,7 @@ class DockerRuntime(base.Runtime):
                 LABEL_CONTAINER: "",
                 LABEL_ROLE: "infra",
                 LABEL_PRIMARY_PORT: str(group.primary.port or ""),
+                LABEL_MEMBERS: ",".join(c.name for c in group.containers),
             },
             # Never all interfaces: workloads are reached through the authenticated proxy.
             ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports},
@@ -273,6 +277,12 @@ class DockerRuntime(base.Runtime):
             state.phase = ReplicaPhase.FAILED if running else ReplicaPhase.STOPPED
             if running:
                 state.message = "the replica's network container stopped"
+            return state
+        expected = infra.labels.get(LABEL_MEMBERS)
+        if not members or (expected and set(expected.split(",")) - set(found)):
+            # Half built (a server killed between two creates): still pending, so the next
+            # ensure builds it again rather than probing a namespace with nothing in it.
+            state.message = "the replica is missing some of its containers"
             return state
         for container in members:
             if container.status in ("exited", "dead") or container.attrs["State"].get("Error"):
