@@ -127,6 +127,28 @@ def test_a_failing_liveness_probe_restarts_the_container(server: Server, engine:
     assert "404" in found[0]["details"]["reason"]
 
 
+def test_a_readiness_probe_that_404s_says_why_the_workload_is_not_running(
+    server: Server, engine: Engine
+) -> None:
+    spec = engine.web()
+    spec["containerGroups"][0]["containers"][0]["readinessProbe"]["path"] = "/missing"
+    spec["containerGroups"][0]["containers"][0]["readinessProbe"]["failureThreshold"] = 2
+    body = create(server, spec)
+
+    def told() -> list[dict]:
+        return [e for e in events(server, body["id"]) if e["eventType"] == "probe_failed"]
+
+    found = wait_for("an event saying the readiness probe fails", told, 40)
+    assert "readiness probe GET /missing" in found[0]["details"]["reason"]
+    assert "404" in found[0]["details"]["reason"]
+    assert workload(server, body["id"])["status"] == "launching"
+    (replica,) = replicas(server, body["id"])
+    assert "404" in (replica["message"] or ""), replica
+    # No traffic goes to a replica that is not ready.
+    invoked = server.api.get(f"/endpoints/workloads/{body['id']}/")
+    assert invoked.status_code == 503 and invoked.json()["code"] == "no_ready_replica"
+
+
 def test_a_crash_looping_container_ends_errored(server: Server, engine: Engine) -> None:
     body = create(server, engine.crashing())
     wait_status(server, body["id"], "errored", timeout=60)

@@ -128,3 +128,14 @@ def test_with_a_startup_probe_the_startup_threshold_decides() -> None:
     health = ReplicaHealth(started_at=0.0, specs=[startup, ready], ready_timeout=10)
     health.record(startup, True, 1.0)
     assert health.record(ready, False, 50.0) == []
+
+
+def test_a_replica_never_ready_says_so_once_per_streak_of_failures() -> None:
+    ready = _spec(ProbeKind.READINESS, initial_delay=0, period=1)
+    health = ReplicaHealth(started_at=0.0, specs=[ready], ready_timeout=100)
+    assert health.record(ready, False, 1.0) == []
+    assert health.record(ready, False, 2.0) == []
+    assert health.record(ready, False, 3.0) == [HealthEvent.FAILING]
+    assert health.record(ready, False, 4.0) == []  # told once, not every period
+    assert not health.ready
+    assert health.record(ready, True, 5.0) == [HealthEvent.READY]

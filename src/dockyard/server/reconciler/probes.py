@@ -25,6 +25,9 @@ class HealthEvent(StrEnum):
     READY = "ready"
     UNREADY = "unready"
     RESTART = "restart"  # liveness or startup failed past its threshold
+    # Readiness failed `failureThreshold` times in a row on a replica that is not ready: no
+    # state changes, but the user should learn why it is still launching (once per streak).
+    FAILING = "failing"
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class ReplicaHealth:
     started: bool = False
     ready: bool = False
     ever_ready: bool = False
+    # Why the replica is not ready yet, from its last failed probe (shown in statusDetails).
+    last_failure: str | None = None
     _tracks: dict[tuple[str, ProbeKind], _Track] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -140,8 +145,10 @@ class ReplicaHealth:
         dues = [track.next_due for track in self._active()]
         return min(dues) if dues else None
 
-    def record(self, spec: ProbeSpec, ok: bool, now: float) -> list[HealthEvent]:
-        """Take one probe result; returns what changed."""
+    def record(
+        self, spec: ProbeSpec, ok: bool, now: float, why: str | None = None
+    ) -> list[HealthEvent]:
+        """Take one probe result (`why` it failed, if it did); returns what changed."""
         key = (spec.container, spec.kind)
         track = self._tracks[key]
         track.next_due = now + track.spec.period
@@ -151,6 +158,7 @@ class ReplicaHealth:
         else:
             track.failures += 1
             track.successes = 0
+            self.last_failure = why
         if spec.kind == ProbeKind.STARTUP:
             return self._record_startup(key, track, ok, now)
         if spec.kind == ProbeKind.READINESS:
@@ -203,10 +211,13 @@ class ReplicaHealth:
         )
         if all_ready and not self.ready:
             self.ready = True
+            self.last_failure = None
             return [HealthEvent.READY]
         if not all_ready and self.ready:
             self.ready = False
             return [HealthEvent.UNREADY]
+        if not ok and not self.ready and track.failures == track.spec.failure_threshold:
+            return [HealthEvent.FAILING]
         return []
 
 

@@ -122,7 +122,7 @@ def _probe(
     changes: dict[ReplicaKey, list[HealthEvent]] = {}
     gave_up: dict[ReplicaKey, str] = {}  # why a probe asked for a restart: events and errors say it
     for (key, spec), (ok, why) in zip(jobs, results, strict=True):
-        found = ctx.health[(proton.id, *key)][1].record(spec, ok, now.timestamp())
+        found = ctx.health[(proton.id, *key)][1].record(spec, ok, now.timestamp(), why)
         changes.setdefault(key, []).extend(found)
         if not ok and found:
             events.append(("probe_failed", {"replica": _name(key), "reason": why}))
@@ -156,7 +156,9 @@ def _probe(
             backoff_step=record.backoff_step if record else 0,
             next_restart_at=next_restart.timestamp() if next_restart else None,
             ready_since=ready_since.timestamp() if ready_since else None,
-            message=state.message or gave_up.get(key),
+            message=state.message
+            or gave_up.get(key)
+            or (None if health.ready or not running else health.last_failure),
         )
     return views
 
@@ -282,7 +284,7 @@ def _record(
                 next_restart_at=next_restart,
                 ready_since=_when(view.ready_since) if view and view.ready_since else None,
                 started_at=state.started_at,
-                message=state.message,
+                message=(view.message if view else None) or state.message,
             )
         )
     return outcome
