@@ -282,3 +282,26 @@ def test_an_app_that_never_gets_ready_ends_errored_not_launching(
     assert status_of(client, workload["id"]) == "errored"
     reasons = [e["details"].get("reason", "") for e in events_of(client, workload["id"])]
     assert any("not ready 5 s after starting" in reason for reason in reasons)
+
+
+def test_an_unreachable_engine_is_reported_once_and_the_pass_catches_up(
+    client: TestClient, fake: Fake
+) -> None:
+    body = create_workload(client)
+    fake.advance(3)
+    assert status_of(client, body["id"]) == "running"
+    fake.runtime.unreachable = "container engine unreachable: connection refused"
+    fake.advance(5)
+    # The API still answers, the workload keeps its last known status, and its events say why
+    # nothing moves — once, not at every retry.
+    assert status_of(client, body["id"]) == "running"
+    trouble = [e for e in events_of(client, body["id"]) if e["eventType"] == "runtime_error"]
+    assert len(trouble) == 1 and "connection refused" in trouble[0]["details"]["reason"]
+    # Meanwhile the replica died; once the engine answers again the reconciler notices and heals.
+    fake.runtime.crash(body["protonId"], "default", 0)
+    fake.runtime.unreachable = None
+    fake.passes()
+    kinds = [e["eventType"] for e in events_of(client, body["id"])]
+    assert "runtime_recovered" in kinds and "replica_restarted" in kinds
+    fake.advance(3)
+    assert status_of(client, body["id"]) == "running"

@@ -40,17 +40,31 @@ def reconcile_workload(ctx: PassContext, workload_id: str) -> float:
     except RuntimeTemporaryError as exc:
         log.warning("workload %s: runtime busy (%s); retrying", workload_id, exc.message)
         store.release(ctx.db, snapshot)
+        _report_engine_trouble(ctx, workload_id, exc.message)
         return exc.delay
     except Exception:
         log.exception("workload %s: reconcile pass failed", workload_id)
         store.release(ctx.db, snapshot)
         return 5.0
+    if ctx.engine_trouble.pop(workload_id, None) is not None:
+        outcome.events.append(("runtime_recovered", {"reason": "the runtime answers again"}))
     if store.changes_nothing(snapshot, outcome):
         store.release(ctx.db, snapshot)
     elif store.apply_outcome(ctx.db, snapshot, outcome):
         for hook in ctx.on_routes_changed:
             hook(workload_id)
     return _next_pass(ctx, snapshot, outcome, now)
+
+
+def _report_engine_trouble(ctx: PassContext, workload_id: str, message: str) -> None:
+    """Tell the workload's events that its runtime cannot be reached, once per outage.
+
+    The pass is retried after the error's delay; nothing about the workload changes, since
+    what runs may well be fine and the reconciler catches up when the engine answers."""
+    if workload_id in ctx.engine_trouble:
+        return
+    ctx.engine_trouble[workload_id] = message
+    store.record_events(ctx.db, workload_id, [("runtime_error", {"reason": message})])
 
 
 def _pass(ctx: PassContext, snapshot: store.Snapshot, now: datetime) -> store.Outcome:

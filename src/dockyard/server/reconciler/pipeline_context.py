@@ -28,5 +28,8 @@ class PassContext:
     sweep_seconds: float = 5.0
     # (proton, group, index) → (container start seen, probe bookkeeping)
     health: dict[tuple[str, str, int], tuple[Any, ReplicaHealth]] = field(default_factory=dict)
+    # Workloads told that the runtime is unreachable, with what they were told: said once
+    # per outage, and a recovery event when a pass gets through again.
+    engine_trouble: dict[str, str] = field(default_factory=dict)
     # Called with (workload id, proton id) after a pass changed what serves traffic.
     on_routes_changed: list[Callable[[str], None]] = field(default_factory=list)

@@ -355,6 +355,17 @@ def _apply_rollout(
         )
 
 
+def record_events(
+    db: Database, workload_id: str, events: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Events outside a pass's outcome (e.g. the runtime could not be reached)."""
+    with db.unit_of_work() as session:
+        if session.get(Workload, workload_id) is None:
+            return
+        for event_type, details in events:
+            record_event(session, workload_id, event_type, details)
+
+
 def release(db: Database, snapshot: Snapshot) -> None:
     with db.unit_of_work() as session:
         session.execute(

@@ -21,6 +21,7 @@ from dockyard.server.runtimes.base import (
     ReplicaState,
     RuntimeFailure,
     RuntimePermanentError,
+    RuntimeTemporaryError,
 )
 
 
@@ -78,6 +79,8 @@ class FakeRuntime(base.Runtime):
         self._scripts: dict[str, list[FakeBehavior]] = {}
         self._replicas: dict[tuple[str, str, int], _Replica] = {}
         self._next_port = 20000
+        # Set to a message to make every verb fail as an unreachable engine would.
+        self.unreachable: str | None = None
 
     # --- scripting -----------------------------------------------------------------------
 
@@ -123,6 +126,8 @@ class FakeRuntime(base.Runtime):
         return self._state(replica)
 
     def observe(self, proton_id: str) -> list[ReplicaState]:
+        if self.unreachable:
+            raise RuntimeTemporaryError(self.unreachable, delay=1.0)
         found = [r for k, r in sorted(self._replicas.items()) if k[0] == proton_id]
         return [self._state(replica) for replica in found]
 
