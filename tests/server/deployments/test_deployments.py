@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from dockyard.server.kit.clock import utcnow
 from dockyard.server.reconciler import store
-from dockyard.server.runtimes.fake import FakeClock
+from dockyard.server.runtimes.fake import FakeBehavior, FakeClock
 from tests.factories import create_user, service_spec
 
 API = "/api/v2/console/deployments"
@@ -87,6 +87,29 @@ def test_switch_waits_for_the_new_workload_to_run(client: TestClient) -> None:
     assert switched["workloadId"] == second["id"] and switched["pendingWorkloadId"] is None
     actions = [e["action"] for e in client.get(f"{API}/{deployment['id']}/auditLog").json()["data"]]
     assert actions == ["create", "switch_requested", "switch_done"]
+
+
+def test_a_pending_workload_that_errors_is_dropped_and_the_old_one_keeps_serving(
+    client: TestClient,
+) -> None:
+    first = _running_workload(client, name="v1")
+    deployment = client.post(API, json={"workloadId": first["id"]}).json()
+    client.app.state.runtime.script("broken:1", FakeBehavior(fail_to_start=True))
+    artifact = client.post(
+        "/api/v2/artifacts",
+        json={"name": "v2", "spec": service_spec(image="broken:1"), "status": "locked"},
+    ).json()
+    broken = client.post("/api/v2/workloads", json={"artifactId": artifact["id"]}).json()
+    client.patch(f"{API}/{deployment['id']}", json={"workloadId": broken["id"]})
+    _reconcile(client, rounds=12)
+
+    assert client.get(f"/api/v2/workloads/{broken['id']}").json()["status"] == "errored"
+    after = client.get(f"{API}/{deployment['id']}").json()
+    assert after["workloadId"] == first["id"] and after["pendingWorkloadId"] is None
+    assert after["status"] == "active"
+    log = client.get(f"{API}/{deployment['id']}/auditLog").json()
+    assert [e["action"] for e in log["data"]] == ["create", "switch_requested", "switch_failed"]
+    assert log["verified"] is True
 
 
 def test_stop_start_and_shared_workload(client: TestClient) -> None:
