@@ -62,10 +62,10 @@ def wait_for(
 class Server:
     """One `dockyard serve` process on a free port with small reconcile settings."""
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    def __init__(self, home: Path, env: dict[str, str], token: str | None = None) -> None:
         self.home = home
         self.port = free_port()
-        self.token = "dy_e2e_" + secrets.token_hex(16)
+        self.token = token or "dy_e2e_" + secrets.token_hex(16)
         self.env = {
             **os.environ,
             "DOCKYARD_HOME": str(home),

@@ -17,6 +17,7 @@ from dockyard.server.db.session import Database
 from dockyard.server.deployments.switching import advance_deployment_switches
 from dockyard.server.docs_ui import install_docs
 from dockyard.server.health.router import router as health_router
+from dockyard.server.installation import repository as installation
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
 from dockyard.server.proxy.setup import DockyardAPI, install_proxy
@@ -53,11 +54,13 @@ def create_app(
     else:
         runtime_note = f"{runtime.name} runtime (given)"
     log.info("workloads run on the %s", runtime_note)
+    server_id = instance_id(settings.home)
     reconciler = build_reconciler(
         db=db,
         runtime=runtime,
         settings=settings,
-        instance_id=instance_id(settings.home),
+        instance_id=installation.instance_id(db, proposed=server_id),
+        server_id=server_id,
         secret_box=secret_box,
     )
 

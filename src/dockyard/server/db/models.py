@@ -5,6 +5,7 @@ from dockyard.server.artifacts.models import Artifact
 from dockyard.server.credentials.models import Credential
 from dockyard.server.db.base import Base
 from dockyard.server.deployments.models import Deployment, DeploymentAuditEntry
+from dockyard.server.installation.models import InstallationFact
 from dockyard.server.proxy.models import RequestStat
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.tags.models import Tag
@@ -26,6 +27,7 @@ __all__ = [
     "Credential",
     "Deployment",
     "DeploymentAuditEntry",
+    "InstallationFact",
     "SharedRole",
     "Tag",
     "User",

@@ -38,7 +38,7 @@ class Reconciler:
 
     def start(self) -> None:
         # A server killed mid-pass left its leases behind; they are ours to take back now.
-        store.release_leases_of(self.ctx.db, store.lease_owner(self.ctx.instance_id))
+        store.release_leases_of(self.ctx.db, store.lease_owner(self.ctx.server_id))
         self._thread = threading.Thread(target=self._run, name="dockyard-reconciler", daemon=True)
         self._thread.start()
 

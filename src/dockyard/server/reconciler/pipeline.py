@@ -32,7 +32,7 @@ __all__ = ["PassContext", "reconcile_workload", "wanted_replicas"]
 def reconcile_workload(ctx: PassContext, workload_id: str) -> float:
     """Run one pass; returns the seconds until this workload wants its next one."""
     now = ctx.clock()
-    snapshot = store.lease_and_load(ctx.db, workload_id, now, store.lease_owner(ctx.instance_id))
+    snapshot = store.lease_and_load(ctx.db, workload_id, now, store.lease_owner(ctx.server_id))
     if snapshot is None:
         return 1.0  # another pass holds the lease, or the workload is gone
     try:

@@ -19,13 +19,16 @@ from dockyard.server.runtimes.base import Runtime
 class PassContext:
     db: Database
     runtime: Runtime
-    instance_id: str
+    instance_id: str  # the installation's: labels every runtime object, scopes GC and adoption
     policy: RestartPolicy
     prober: Prober
     clock: Callable[[], datetime]
     secrets: Callable[[], SecretLookup]  # opens what reads credentials at container start
     platform_env: Callable[[str], dict[str, str]]  # workload id → injected variables
     sweep_seconds: float = 5.0
+    # This server process's own id (its data dir's), prefixing its leases: a restarted server
+    # takes back its own leases at once, never those of another live server on the database.
+    server_id: str = ""
     # (proton, group, index) → (container start seen, probe bookkeeping)
     health: dict[tuple[str, str, int], tuple[Any, ReplicaHealth]] = field(default_factory=dict)
     # Workloads told that the runtime is unreachable, with what they were told: said once
@@ -33,3 +36,7 @@ class PassContext:
     engine_trouble: dict[str, str] = field(default_factory=dict)
     # Called with (workload id, proton id) after a pass changed what serves traffic.
     on_routes_changed: list[Callable[[str], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.server_id:
+            self.server_id = self.instance_id

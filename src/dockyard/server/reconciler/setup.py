@@ -19,7 +19,13 @@ from dockyard.server.settings import Settings
 
 
 def build_reconciler(
-    *, db: Database, runtime: Runtime, settings: Settings, instance_id: str, secret_box: SecretBox
+    *,
+    db: Database,
+    runtime: Runtime,
+    settings: Settings,
+    instance_id: str,
+    server_id: str,
+    secret_box: SecretBox,
 ) -> Reconciler:
     def secrets() -> SecretLookup:
         def lookup(credential_id: str, key: str) -> str | None:
@@ -38,6 +44,7 @@ def build_reconciler(
         db=db,
         runtime=runtime,
         instance_id=instance_id,
+        server_id=server_id,
         policy=RestartPolicy(
             backoff_seconds=settings.restart_backoff_seconds,
             backoff_max_seconds=settings.restart_backoff_max_seconds,

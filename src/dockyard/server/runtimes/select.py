@@ -85,7 +85,10 @@ def _docker_runtime(settings: Settings, environ: Mapping[str, str]) -> tuple[Run
 
 
 def instance_id(home: Path) -> str:
-    """This installation's id (kept in the data dir); every runtime object is labelled with it."""
+    """This server's id, kept in its data dir.
+
+    It prefixes the server's reconcile leases, and it becomes the installation's id (the label
+    on every runtime object) when the database has none yet, as on a first start."""
     path = home / "instance_id"
     try:
         return path.read_text().strip()
