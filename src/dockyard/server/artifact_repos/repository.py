@@ -21,9 +21,13 @@ def get_repository(
     return session.scalar(query)
 
 
-def add_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
+def add_repository(
+    session: Session, repository: ArtifactRepository, *, flush: bool = True
+) -> ArtifactRepository:
+    """`flush=False` leaves the insert to the caller's next flush, to batch it with others."""
     session.add(repository)
-    session.flush()
+    if flush:
+        session.flush()
     return repository
 
 

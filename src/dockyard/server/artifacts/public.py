@@ -8,12 +8,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from dockyard.core.artifacts import Artifact as ArtifactOut
-from dockyard.core.models import UserData
+from dockyard.core.models import TagInfo, UserData
 from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.sharing import service as sharing
+from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 from dockyard.server.users import repository as users
@@ -51,20 +52,11 @@ def publish(session: Session, principal: Principal, rows: list[Artifact]) -> lis
     levels = sharing.levels_of(session, principal, [artifact_target(row) for row in rows])
     people = creators(session, {row.creator_id for row in rows})
     return [
-        ArtifactOut(
-            id=row.id,
-            name=row.name,
-            description=row.description or "",
-            type=row.type,
-            status="locked" if row.status == "locked" else "draft",
-            version=row.version,
-            artifact_repository_id=row.repository_id,
-            spec=stored_spec(row.spec),
+        _public(
+            row,
             tags=tag_map.get(row.id, []),
-            permissions=sharing.permissions(levels.get(row.id)),
+            level=levels.get(row.id),
             creator=people.get(row.creator_id) if row.creator_id else None,
-            created_at=isoformat(row.created_at) or "",
-            updated_at=isoformat(row.updated_at) or "",
         )
         for row in rows
     ]
@@ -72,3 +64,34 @@ def publish(session: Session, principal: Principal, rows: list[Artifact]) -> lis
 
 def publish_one(session: Session, principal: Principal, row: Artifact) -> ArtifactOut:
     return publish(session, principal, [row])[0]
+
+
+def publish_created(session: Session, row: Artifact, tag_list: list[TagInfo]) -> ArtifactOut:
+    """A row this request created, shown without reading back what the request just wrote:
+    its tags are the ones it added, and its creator holds an owner grant on it (OWN)."""
+    return _public(
+        row,
+        tags=tag_list,
+        level=Right.OWN,
+        creator=creators(session, {row.creator_id}).get(row.creator_id or ""),
+    )
+
+
+def _public(
+    row: Artifact, *, tags: list[TagInfo], level: Right | None, creator: UserData | None
+) -> ArtifactOut:
+    return ArtifactOut(
+        id=row.id,
+        name=row.name,
+        description=row.description or "",
+        type=row.type,
+        status="locked" if row.status == "locked" else "draft",
+        version=row.version,
+        artifact_repository_id=row.repository_id,
+        spec=stored_spec(row.spec),
+        tags=tags,
+        permissions=sharing.permissions(level),
+        creator=creator,
+        created_at=isoformat(row.created_at) or "",
+        updated_at=isoformat(row.updated_at) or "",
+    )

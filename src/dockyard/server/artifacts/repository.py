@@ -22,9 +22,11 @@ def get_artifact(
     return session.scalar(query)
 
 
-def add_artifact(session: Session, artifact: Artifact) -> Artifact:
+def add_artifact(session: Session, artifact: Artifact, *, flush: bool = True) -> Artifact:
+    """`flush=False` leaves the insert to the caller's next flush, to batch it with others."""
     session.add(artifact)
-    session.flush()
+    if flush:
+        session.flush()
     return artifact
 
 

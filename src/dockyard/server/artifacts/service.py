@@ -24,13 +24,19 @@ from dockyard.server.artifact_repos import repository as repositories
 from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifacts import repository, usage
 from dockyard.server.artifacts.models import Artifact
-from dockyard.server.artifacts.public import ARTIFACT, REPOSITORY, artifact_target, publish_one
+from dockyard.server.artifacts.public import (
+    ARTIFACT,
+    REPOSITORY,
+    artifact_target,
+    publish_created,
+    publish_one,
+)
 from dockyard.server.artifacts.schemas import ArtifactClone, ArtifactCreate, ArtifactUpdate
 from dockyard.server.artifacts.schemas import normal_status as _status
 from dockyard.server.credentials.service import validate_env_reference
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.kit.ids import is_valid_id, new_id
 from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -107,24 +113,25 @@ def create_artifact(
         loc=spec_loc or ["body", "spec"],
     )
     home = _repository_for(session, principal, body)
-    row = repository.add_artifact(
-        session,
-        Artifact(
-            repository_id=home.id,
-            name=body.name,
-            description=body.description or "",
-            type=body.type,
-            status="draft",
-            spec=spec,
-            creator_id=principal.user_id,
-        ),
+    # The id is chosen here so the owner grant can be added before anything is written: the
+    # new repository, the artifact and their grants go to the database in one flush.
+    row = Artifact(
+        id=new_id(),
+        repository_id=home.id,
+        name=body.name,
+        description=body.description or "",
+        type=body.type,
+        status="draft",
+        spec=spec,
+        creator_id=principal.user_id,
     )
-    sharing.grant_owner(session, ARTIFACT, row.id, principal.user_id)
-    if body.tags:
-        tags.set_tags(session, ARTIFACT, row.id, body.tags)
+    repository.add_artifact(session, row, flush=False)
+    sharing.grant_owner(session, ARTIFACT, row.id, principal.user_id, flush=False)
+    session.flush()
+    tag_list = tags.set_tags(session, ARTIFACT, row.id, body.tags) if body.tags else []
     if _status(body.status) == "locked":
         _lock(session, row)  # the IaC tools create artifacts already locked
-    return publish_one(session, principal, row)
+    return publish_created(session, row, tag_list)
 
 
 def replace_artifact(
@@ -281,17 +288,16 @@ def _repository_for(
 ) -> ArtifactRepository:
     """The repository named in the body (visible, same type), or a new one named after it."""
     if body.artifact_repository_id is None:
-        home = repositories.add_repository(
-            session,
-            ArtifactRepository(
-                name=body.name,
-                description="",
-                type=body.type,
-                last_version_number=0,
-                creator_id=principal.user_id,
-            ),
+        home = ArtifactRepository(
+            id=new_id(),
+            name=body.name,
+            description="",
+            type=body.type,
+            last_version_number=0,
+            creator_id=principal.user_id,
         )
-        sharing.grant_owner(session, REPOSITORY, home.id, principal.user_id)
+        repositories.add_repository(session, home, flush=False)  # flushed with the artifact
+        sharing.grant_owner(session, REPOSITORY, home.id, principal.user_id, flush=False)
         return home
     wanted = body.artifact_repository_id
     found = repositories.get_repository(session, wanted) if is_valid_id(wanted) else None

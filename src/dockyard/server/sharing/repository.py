@@ -97,13 +97,21 @@ def find_grant(
 
 
 def add_grant(
-    session: Session, resource_type: str, resource_id: str, user_id: str, role: str
+    session: Session,
+    resource_type: str,
+    resource_id: str,
+    user_id: str,
+    role: str,
+    *,
+    flush: bool = True,
 ) -> SharedRole:
+    """`flush=False` leaves the insert to the caller's next flush, to batch it with others."""
     grant = SharedRole(
         resource_type=resource_type, resource_id=resource_id, user_id=user_id, role=role
     )
     session.add(grant)
-    session.flush()
+    if flush:
+        session.flush()
     return grant
 
 
