@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.db.rows import insert_new
 
 REPOSITORIES = ArtifactRepository.__table__
 
@@ -21,13 +22,15 @@ def get_repository(
     return session.scalar(query)
 
 
-def add_repository(
-    session: Session, repository: ArtifactRepository, *, flush: bool = True
-) -> ArtifactRepository:
-    """`flush=False` leaves the insert to the caller's next flush, to batch it with others."""
+def add_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
     session.add(repository)
-    if flush:
-        session.flush()
+    session.flush()
+    return repository
+
+
+def insert_new_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
+    """A new repository written at once with one INSERT (the create's hot path, no flush)."""
+    insert_new(session, [repository])
     return repository
 
 

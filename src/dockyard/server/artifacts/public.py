@@ -29,7 +29,7 @@ def artifact_target(row: Artifact) -> Target:
 
 
 def creators(session: Session, user_ids: set[str | None]) -> dict[str, UserData]:
-    found = users.users_by_ids(session, {user_id for user_id in user_ids if user_id})
+    found = users.profiles_by_ids(session, {user_id for user_id in user_ids if user_id})
     return {
         user.id: UserData(
             id=user.id, username=user.username, email=user.email, full_name=user.full_name

@@ -6,6 +6,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.db.rows import insert_new
 from dockyard.server.workloads.models import Proton, Workload
 
 ARTIFACTS = Artifact.__table__
@@ -22,11 +23,15 @@ def get_artifact(
     return session.scalar(query)
 
 
-def add_artifact(session: Session, artifact: Artifact, *, flush: bool = True) -> Artifact:
-    """`flush=False` leaves the insert to the caller's next flush, to batch it with others."""
+def add_artifact(session: Session, artifact: Artifact) -> Artifact:
     session.add(artifact)
-    if flush:
-        session.flush()
+    session.flush()
+    return artifact
+
+
+def insert_new_artifact(session: Session, artifact: Artifact) -> Artifact:
+    """A new artifact written at once with one INSERT (the create's hot path, no flush)."""
+    insert_new(session, [artifact])
     return artifact
 
 

@@ -36,7 +36,7 @@ from dockyard.server.artifacts.schemas import normal_status as _status
 from dockyard.server.credentials.service import validate_env_reference
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.kit.ids import is_valid_id, new_id
+from dockyard.server.kit.ids import is_valid_id
 from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -112,22 +112,23 @@ def create_artifact(
         owner_id=principal.user_id,
         loc=spec_loc or ["body", "spec"],
     )
-    home = _repository_for(session, principal, body)
-    # The id is chosen here so the owner grant can be added before anything is written: the
-    # new repository, the artifact and their grants go to the database in one flush.
-    row = Artifact(
-        id=new_id(),
-        repository_id=home.id,
-        name=body.name,
-        description=body.description or "",
-        type=body.type,
-        status="draft",
-        spec=spec,
-        creator_id=principal.user_id,
+    home, new_home = _repository_for(session, principal, body)
+    # The busiest write: its rows go out as plain INSERTs (repository, artifact, both owner
+    # grants in one), not through a flush, and the response is built from them.
+    row = repository.insert_new_artifact(
+        session,
+        Artifact(
+            repository_id=home.id,
+            name=body.name,
+            description=body.description or "",
+            type=body.type,
+            status="draft",
+            spec=spec,
+            creator_id=principal.user_id,
+        ),
     )
-    repository.add_artifact(session, row, flush=False)
-    sharing.grant_owner(session, ARTIFACT, row.id, principal.user_id, flush=False)
-    session.flush()
+    owned = [(REPOSITORY, home.id), (ARTIFACT, row.id)] if new_home else [(ARTIFACT, row.id)]
+    sharing.grant_owner_of_new(session, owned, principal.user_id)
     tag_list = tags.set_tags(session, ARTIFACT, row.id, body.tags) if body.tags else []
     if _status(body.status) == "locked":
         _lock(session, row)  # the IaC tools create artifacts already locked
@@ -285,20 +286,18 @@ def _owner(row: Artifact, principal: Principal) -> str:
 
 def _repository_for(
     session: Session, principal: Principal, body: ArtifactCreate
-) -> ArtifactRepository:
-    """The repository named in the body (visible, same type), or a new one named after it."""
+) -> tuple[ArtifactRepository, bool]:
+    """The repository named in the body (visible, same type), or a new one named after it
+    (then True: its owner grant is the caller's to add)."""
     if body.artifact_repository_id is None:
         home = ArtifactRepository(
-            id=new_id(),
             name=body.name,
             description="",
             type=body.type,
             last_version_number=0,
             creator_id=principal.user_id,
         )
-        repositories.add_repository(session, home, flush=False)  # flushed with the artifact
-        sharing.grant_owner(session, REPOSITORY, home.id, principal.user_id, flush=False)
-        return home
+        return repositories.insert_new_repository(session, home), True
     wanted = body.artifact_repository_id
     found = repositories.get_repository(session, wanted) if is_valid_id(wanted) else None
     if found is None:
@@ -309,7 +308,7 @@ def _repository_for(
             f"The repository holds '{found.type}' artifacts, not '{body.type}'.",
             code="repository_type_mismatch",
         )
-    return found
+    return found, False
 
 
 def _checked_spec(

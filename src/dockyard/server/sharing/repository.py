@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dockyard.server.db.rows import insert_new
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.users.models import User
 
@@ -97,22 +98,29 @@ def find_grant(
 
 
 def add_grant(
-    session: Session,
-    resource_type: str,
-    resource_id: str,
-    user_id: str,
-    role: str,
-    *,
-    flush: bool = True,
+    session: Session, resource_type: str, resource_id: str, user_id: str, role: str
 ) -> SharedRole:
-    """`flush=False` leaves the insert to the caller's next flush, to batch it with others."""
     grant = SharedRole(
         resource_type=resource_type, resource_id=resource_id, user_id=user_id, role=role
     )
     session.add(grant)
-    if flush:
-        session.flush()
+    session.flush()
     return grant
+
+
+def insert_new_grants(
+    session: Session, objects: Iterable[tuple[str, str]], user_id: str, role: str
+) -> None:
+    """The user's grant on each `(resource_type, resource_id)` just created, in one INSERT."""
+    insert_new(
+        session,
+        [
+            SharedRole(
+                resource_type=resource_type, resource_id=resource_id, user_id=user_id, role=role
+            )
+            for resource_type, resource_id in objects
+        ],
+    )
 
 
 def set_grant(

@@ -86,14 +86,13 @@ def visibility(
     return repository.visible_to(principal.user_id, anchors, narrowed=narrowed)
 
 
-def grant_owner(
-    session: Session, resource_type: str, resource_id: str, user_id: str, *, flush: bool = True
-) -> None:
-    """The creator's grant. `flush=False` for a new object whose rows are flushed together:
-    its id is fresh, so the grant cannot collide with another and fail later than here."""
-    repository.add_grant(
-        session, resource_type, resource_id, user_id, Role.OWNER.value, flush=flush
-    )
+def grant_owner(session: Session, resource_type: str, resource_id: str, user_id: str) -> None:
+    repository.add_grant(session, resource_type, resource_id, user_id, Role.OWNER.value)
+
+
+def grant_owner_of_new(session: Session, objects: list[tuple[str, str]], user_id: str) -> None:
+    """The creator's grants on objects written this request with `db.rows.insert_new`."""
+    repository.insert_new_grants(session, objects, user_id, Role.OWNER.value)
 
 
 def forget_object(session: Session, resource_type: str, resource_ids: list[str]) -> None:
