@@ -66,14 +66,24 @@ def publish_one(session: Session, principal: Principal, row: Artifact) -> Artifa
     return publish(session, principal, [row])[0]
 
 
-def publish_created(session: Session, row: Artifact, tag_list: list[TagInfo]) -> ArtifactOut:
-    """A row this request created, shown without reading back what the request just wrote:
-    its tags are the ones it added, and its creator holds an owner grant on it (OWN)."""
-    return _public(
-        row,
-        tags=tag_list,
-        level=Right.OWN,
-        creator=creators(session, {row.creator_id}).get(row.creator_id or ""),
+def publish_created(
+    session: Session, principal: Principal, row: Artifact, tag_list: list[TagInfo]
+) -> ArtifactOut:
+    """A row the caller created in this request, shown without reading back what the
+    request just wrote: its tags are the ones it added, the caller holds an owner grant on
+    it (OWN), and the caller is its creator."""
+    return _public(row, tags=tag_list, level=Right.OWN, creator=_caller(session, principal))
+
+
+def _caller(session: Session, principal: Principal) -> UserData | None:
+    profile = principal.profile
+    if profile is None:
+        return creators(session, {principal.user_id}).get(principal.user_id)
+    return UserData(
+        id=principal.user_id,
+        username=principal.username,
+        email=profile.email,
+        full_name=profile.full_name,
     )
 
 

@@ -132,7 +132,7 @@ def create_artifact(
     tag_list = tags.set_tags(session, ARTIFACT, row.id, body.tags) if body.tags else []
     if _status(body.status) == "locked":
         _lock(session, row)  # the IaC tools create artifacts already locked
-    return publish_created(session, row, tag_list)
+    return publish_created(session, principal, row, tag_list)
 
 
 def replace_artifact(

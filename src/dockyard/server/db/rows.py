@@ -26,38 +26,57 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     """
     if not objects:
         return
-    table: Table = objects[0].__table__  # type: ignore[assignment]
-    params = [_values(table, obj) for obj in objects]
-    statement = _INSERTS.get(table)
-    if statement is None:  # built once per table: its cache key is then computed only once
-        statement = _INSERTS[table] = insert(table)
-    session.execute(statement, params)
+    columns = _columns(objects[0])
+    params = [_values(columns, obj) for obj in objects]
+    session.flush()  # pending objects first (nearly free when there are none), as autoflush would
+    # Straight to the connection: the session adds nothing for a core INSERT but its cost.
+    session.connection().execute(columns.insert, params)
     for obj in objects:
         make_transient_to_detached(obj)
         session.add(obj)
 
 
-_INSERTS: dict[Table, Insert] = {}
+class _Columns:
+    """What writing one table needs, worked out once: each column's attribute and default."""
+
+    def __init__(self, table: Table, mapper: Any) -> None:
+        self.insert: Insert = insert(table)  # one statement: its cache key is computed once
+        self.columns: list[tuple[str, str, Any]] = []
+        for column in table.columns:
+            if column.server_default is not None:
+                raise ValueError(f"{table.name}.{column.name} has a server default")
+            default: Any = column.default
+            self.columns.append((column.key, mapper.get_property_by_column(column).key, default))
 
 
-def _values(table: Table, obj: Base) -> dict[str, Any]:
+_TABLES: dict[Any, _Columns] = {}
+
+
+def _columns(obj: Base) -> _Columns:
+    mapper = inspect(obj).mapper
+    found = _TABLES.get(mapper)
+    if found is None:
+        found = _TABLES[mapper] = _Columns(mapper.local_table, mapper)
+    return found
+
+
+def _values(columns: _Columns, obj: Base) -> dict[str, Any]:
     state = inspect(obj)
     if state.key is not None or state.session is not None:
         raise ValueError(f"insert_new takes new objects only, not {obj!r}")
-    mapper = state.mapper
     given = state.dict  # the attributes set on the object, as a flush would see them
     values: dict[str, Any] = {}
-    for column in table.columns:
-        key = mapper.get_property_by_column(column).key
+    for column_key, key, default in columns.columns:
         if key in given:
             value = given[key]
-        elif column.default is not None:
-            # As a flush would: callable defaults get an execution context (unused by ours).
-            default: Any = column.default
-            value = default.arg(None) if default.is_callable else default.arg
-            setattr(obj, key, value)
         else:
-            value = None
-            setattr(obj, key, None)  # loaded as NULL, so reading it never goes to the database
-        values[column.key] = value
+            # As a flush would: callable defaults get an execution context (unused by ours);
+            # a column without a default is NULL. Either is then part of the loaded state, so
+            # reading it never goes back to the database.
+            if default is None:
+                value = None
+            else:
+                value = default.arg(None) if default.is_callable else default.arg
+            given[key] = value
+        values[column_key] = value
     return values
