@@ -30,7 +30,13 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     params = [_values(columns, obj) for obj in objects]
     session.flush()  # pending objects first (nearly free when there are none), as autoflush would
     # Straight to the connection: the session adds nothing for a core INSERT but its cost.
-    session.connection().execute(columns.insert, params)
+    # Several rows go as one multi-row VALUES statement: an executemany is a round trip per
+    # row on some drivers.
+    connection = session.connection()
+    if len(params) == 1:
+        connection.execute(columns.insert, params[0])
+    else:
+        connection.execute(columns.insert.values(params))
     for obj in objects:
         make_transient_to_detached(obj)
         session.add(obj)
