@@ -29,7 +29,8 @@ def add_repository(session: Session, repository: ArtifactRepository) -> Artifact
 
 
 def insert_new_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
-    """A new repository written at once with one INSERT (the create's hot path, no flush)."""
+    """A new repository written at once with one INSERT (the create's hot path, no flush);
+    the object is the record of what was written, not added to the session."""
     insert_new(session, [repository])
     return repository
 

@@ -30,7 +30,8 @@ def add_artifact(session: Session, artifact: Artifact) -> Artifact:
 
 
 def insert_new_artifact(session: Session, artifact: Artifact) -> Artifact:
-    """A new artifact written at once with one INSERT (the create's hot path, no flush)."""
+    """A new artifact written at once with one INSERT (the create's hot path, no flush);
+    the object is the record of what was written, not added to the session."""
     insert_new(session, [artifact])
     return artifact
 

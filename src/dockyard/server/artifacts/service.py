@@ -112,26 +112,28 @@ def create_artifact(
         owner_id=principal.user_id,
         loc=spec_loc or ["body", "spec"],
     )
-    home, new_home = _repository_for(session, principal, body)
+    home_id, new_home = _repository_for(session, principal, body)
+    row = Artifact(
+        repository_id=home_id,
+        name=body.name,
+        description=body.description or "",
+        type=body.type,
+        status="draft",
+        spec=spec,
+        creator_id=principal.user_id,
+    )
+    if _status(body.status) == "locked":
+        # The IaC tools create artifacts already locked: the version is taken first, so the
+        # row is written once, locked. (No workload can run it yet: no expiry to clear.)
+        row.version = repositories.next_version(session, home_id)
+        row.status = "locked"
+        row.locked_at = utcnow()
     # The busiest write: its rows go out as plain INSERTs (repository, artifact, both owner
     # grants in one), not through a flush, and the response is built from them.
-    row = repository.insert_new_artifact(
-        session,
-        Artifact(
-            repository_id=home.id,
-            name=body.name,
-            description=body.description or "",
-            type=body.type,
-            status="draft",
-            spec=spec,
-            creator_id=principal.user_id,
-        ),
-    )
-    owned = [(REPOSITORY, home.id), (ARTIFACT, row.id)] if new_home else [(ARTIFACT, row.id)]
+    repository.insert_new_artifact(session, row)
+    owned = [(REPOSITORY, home_id), (ARTIFACT, row.id)] if new_home else [(ARTIFACT, row.id)]
     sharing.grant_owner_of_new(session, owned, principal.user_id)
     tag_list = tags.set_tags(session, ARTIFACT, row.id, body.tags) if body.tags else []
-    if _status(body.status) == "locked":
-        _lock(session, row)  # the IaC tools create artifacts already locked
     return publish_created(session, principal, row, tag_list)
 
 
@@ -286,9 +288,9 @@ def _owner(row: Artifact, principal: Principal) -> str:
 
 def _repository_for(
     session: Session, principal: Principal, body: ArtifactCreate
-) -> tuple[ArtifactRepository, bool]:
-    """The repository named in the body (visible, same type), or a new one named after it
-    (then True: its owner grant is the caller's to add)."""
+) -> tuple[str, bool]:
+    """The id of the repository named in the body (visible, same type), or of a new one named
+    after the artifact (then True: its owner grant is the caller's to add)."""
     if body.artifact_repository_id is None:
         home = ArtifactRepository(
             name=body.name,
@@ -297,7 +299,8 @@ def _repository_for(
             last_version_number=0,
             creator_id=principal.user_id,
         )
-        return repositories.insert_new_repository(session, home), True
+        repositories.insert_new_repository(session, home)
+        return home.id, True
     wanted = body.artifact_repository_id
     found = repositories.get_repository(session, wanted) if is_valid_id(wanted) else None
     if found is None:
@@ -308,7 +311,7 @@ def _repository_for(
             f"The repository holds '{found.type}' artifacts, not '{body.type}'.",
             code="repository_type_mismatch",
         )
-    return found, False
+    return found.id, False
 
 
 def _checked_spec(

@@ -6,23 +6,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Insert, Table, insert, inspect
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from dockyard.server.db.base import Base
 
 
 def insert_new(session: Session, objects: Sequence[Base]) -> None:
-    """INSERT new objects of one table with one core statement, then attach them to the
-    session as if they had just been loaded.
+    """INSERT new objects of one table with one core statement, in the session's transaction.
 
     A flush tracks, sorts and post-processes every object, which for the few rows of a
     create costs as much again as the INSERTs; here each object's columns are read once and
-    sent. Column defaults that run in Python (ids, timestamps) are filled in first, so the
-    objects hold exactly what was written and nothing needs reading back. Afterwards they
-    are ordinary persistent objects: later changes to them are flushed as usual.
+    sent. Column defaults that run in Python (ids, timestamps) are filled in on the objects
+    first, so afterwards each holds exactly the row written, ready to be shown.
 
-    Only for objects built in this request, never loaded or added before, of a table
-    without server-side defaults; the caller orders tables so foreign keys already exist.
+    The objects are not added to the session: they are a record of what was written, and
+    changing one changes nothing in the database (load the row to change it). Only for
+    objects built in this request, of a table without server-side defaults; the caller
+    orders the tables so that foreign keys already exist.
     """
     if not objects:
         return
@@ -37,9 +37,6 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
         connection.execute(columns.insert, params[0])
     else:
         connection.execute(columns.insert.values(params))
-    for obj in objects:
-        make_transient_to_detached(obj)
-        session.add(obj)
 
 
 class _Columns:
@@ -77,8 +74,8 @@ def _values(columns: _Columns, obj: Base) -> dict[str, Any]:
             value = given[key]
         else:
             # As a flush would: callable defaults get an execution context (unused by ours);
-            # a column without a default is NULL. Either is then part of the loaded state, so
-            # reading it never goes back to the database.
+            # a column without a default is NULL. Kept on the object (no attribute events:
+            # it is not in a session), so reading it never goes to the database.
             if default is None:
                 value = None
             else:
