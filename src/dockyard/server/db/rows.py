@@ -30,13 +30,10 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     params = [_values(columns, obj) for obj in objects]
     session.flush()  # pending objects first (nearly free when there are none), as autoflush would
     # Straight to the connection: the session adds nothing for a core INSERT but its cost.
-    # Several rows go as one multi-row VALUES statement: an executemany is a round trip per
-    # row on some drivers.
-    connection = session.connection()
-    if len(params) == 1:
-        connection.execute(columns.insert, params[0])
-    else:
-        connection.execute(columns.insert.values(params))
+    # Several rows are one executemany of the same statement (psycopg pipelines it into one
+    # round trip). A multi-row VALUES statement would be compiled anew every time: SQLAlchemy
+    # does not cache those.
+    session.connection().execute(columns.insert, params[0] if len(params) == 1 else params)
 
 
 class _Columns:
