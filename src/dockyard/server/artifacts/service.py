@@ -34,9 +34,10 @@ from dockyard.server.artifacts.public import (
 from dockyard.server.artifacts.schemas import ArtifactClone, ArtifactCreate, ArtifactUpdate
 from dockyard.server.artifacts.schemas import normal_status as _status
 from dockyard.server.credentials.service import validate_env_reference
+from dockyard.server.db.rows import together
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.kit.ids import is_valid_id, new_id
 from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -112,9 +113,10 @@ def create_artifact(
         owner_id=principal.user_id,
         loc=spec_loc or ["body", "spec"],
     )
-    home_id, new_home = _repository_for(session, principal, body)
+    home, unwritten = _repository_for(session, principal, body)
     row = Artifact(
-        repository_id=home_id,
+        id=new_id(),
+        repository_id=home.id,
         name=body.name,
         description=body.description or "",
         type=body.type,
@@ -122,17 +124,25 @@ def create_artifact(
         spec=spec,
         creator_id=principal.user_id,
     )
+    owned = [(ARTIFACT, row.id)]
+    if unwritten is not None:
+        owned.insert(0, (REPOSITORY, home.id))
     if _status(body.status) == "locked":
         # The IaC tools create artifacts already locked: the version is taken first, so the
         # row is written once, locked. (No workload can run it yet: no expiry to clear.)
-        row.version = repositories.next_version(session, home_id)
+        if unwritten is not None:
+            repositories.insert_new_repository(session, unwritten)  # its counter counts
+            unwritten = None
+        row.version = repositories.next_version(session, home.id)
         row.status = "locked"
         row.locked_at = utcnow()
     # The busiest write: its rows go out as plain INSERTs (repository, artifact, both owner
-    # grants in one), not through a flush, and the response is built from them.
-    repository.insert_new_artifact(session, row)
-    owned = [(REPOSITORY, home_id), (ARTIFACT, row.id)] if new_home else [(ARTIFACT, row.id)]
-    sharing.grant_owner_of_new(session, owned, principal.user_id)
+    # grants), together, not through a flush, and the response is built from them.
+    with together(session):
+        if unwritten is not None:
+            repositories.insert_new_repository(session, unwritten)
+        repository.insert_new_artifact(session, row)
+        sharing.grant_owner_of_new(session, owned, principal.user_id)
     tag_list = tags.set_tags(session, ARTIFACT, row.id, body.tags) if body.tags else []
     return publish_created(session, principal, row, tag_list)
 
@@ -288,19 +298,20 @@ def _owner(row: Artifact, principal: Principal) -> str:
 
 def _repository_for(
     session: Session, principal: Principal, body: ArtifactCreate
-) -> tuple[str, bool]:
-    """The id of the repository named in the body (visible, same type), or of a new one named
-    after the artifact (then True: its owner grant is the caller's to add)."""
+) -> tuple[ArtifactRepository, ArtifactRepository | None]:
+    """The repository named in the body (visible, same type), or a new one named after the
+    artifact; the second value is that new one, not yet written (with its owner grant, the
+    caller's to add)."""
     if body.artifact_repository_id is None:
         home = ArtifactRepository(
+            id=new_id(),
             name=body.name,
             description="",
             type=body.type,
             last_version_number=0,
             creator_id=principal.user_id,
         )
-        repositories.insert_new_repository(session, home)
-        return home.id, True
+        return home, home
     wanted = body.artifact_repository_id
     found = repositories.get_repository(session, wanted) if is_valid_id(wanted) else None
     if found is None:
@@ -311,7 +322,7 @@ def _repository_for(
             f"The repository holds '{found.type}' artifacts, not '{body.type}'.",
             code="repository_type_mismatch",
         )
-    return found.id, False
+    return found, None
 
 
 def _checked_spec(

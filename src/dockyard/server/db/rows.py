@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Insert, Table, insert, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dockyard.server.db.base import Base
@@ -34,6 +36,28 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     # round trip). A multi-row VALUES statement would be compiled anew every time: SQLAlchemy
     # does not cache those.
     session.connection().execute(columns.insert, params[0] if len(params) == 1 else params)
+
+
+@contextmanager
+def together(session: Session) -> Iterator[None]:
+    """Send the `insert_new` calls inside the block to the database together.
+
+    On PostgreSQL they go in one psycopg pipeline, with the transaction's BEGIN: one round
+    trip instead of one per statement, the answers read when the block ends (a failure is
+    raised there, as SQLAlchemy's error for it). Nothing inside may read a result: INSERTs
+    only. SQLite has no round trips to save and runs them as they come.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with driver.pipeline():  # type: ignore[union-attr]
+            yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
 
 
 class _Columns:
