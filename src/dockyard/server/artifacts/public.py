@@ -46,10 +46,18 @@ def stored_spec(data: dict[str, Any]) -> ServiceArtifactSpec:
         return ServiceArtifactSpec.model_construct(**data)
 
 
-def publish(session: Session, principal: Principal, rows: list[Artifact]) -> list[ArtifactOut]:
+def publish(
+    session: Session,
+    principal: Principal,
+    rows: list[Artifact],
+    *,
+    levels: dict[str, Right | None] | None = None,
+) -> list[ArtifactOut]:
+    """`levels`: the caller's level per artifact id when already known (else one query)."""
     ids = [row.id for row in rows]
     tag_map = tags.tags_for(session, ARTIFACT, ids)
-    levels = sharing.levels_of(session, principal, [artifact_target(row) for row in rows])
+    if levels is None:
+        levels = sharing.levels_of(session, principal, [artifact_target(row) for row in rows])
     people = creators(session, {row.creator_id for row in rows})
     return [
         _public(
@@ -62,8 +70,12 @@ def publish(session: Session, principal: Principal, rows: list[Artifact]) -> lis
     ]
 
 
-def publish_one(session: Session, principal: Principal, row: Artifact) -> ArtifactOut:
-    return publish(session, principal, [row])[0]
+def publish_one(
+    session: Session, principal: Principal, row: Artifact, *, level: Right | None = None
+) -> ArtifactOut:
+    """`level`: the caller's level on it, when a check just computed it."""
+    known = {row.id: level} if level is not None else None
+    return publish(session, principal, [row], levels=known)[0]
 
 
 def publish_created(

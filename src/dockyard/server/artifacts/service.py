@@ -82,7 +82,9 @@ def resolve_target(session: Session, artifact_id: str) -> Target:
 
 
 def get_artifact(session: Session, principal: Principal, artifact_id: str) -> ArtifactOut:
-    return publish_one(session, principal, require(session, principal, artifact_id, Right.VIEW))
+    row = load(session, artifact_id)
+    level = sharing.require(session, principal, artifact_target(row), Right.VIEW)
+    return publish_one(session, principal, row, level=level)  # the level just checked
 
 
 def refuse_builds(session: Session, principal: Principal, artifact_id: str) -> None:

@@ -29,8 +29,7 @@ def profiles_by_ids(session: Session, user_ids: set[str]) -> dict[str, Row[Any]]
     as plain columns (no ORM objects to build for every page and every create)."""
     if not user_ids:
         return {}
-    rows = session.connection().execute(_PROFILES, {"ids": list(user_ids)})
-    return {row.id: row for row in rows}
+    return {row.id: row for row in session.execute(_PROFILES, {"ids": list(user_ids)})}
 
 
 def add_user(session: Session, user: User) -> User:
