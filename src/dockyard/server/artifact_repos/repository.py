@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.db.rows import insert_new
 
 REPOSITORIES = ArtifactRepository.__table__
 
@@ -24,6 +25,13 @@ def get_repository(
 def add_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
     session.add(repository)
     session.flush()
+    return repository
+
+
+def insert_new_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
+    """A new repository written at once with one INSERT (the create's hot path, no flush);
+    the object is the record of what was written, not added to the session."""
+    insert_new(session, [repository])
     return repository
 
 

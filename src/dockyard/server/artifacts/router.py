@@ -17,7 +17,7 @@ from dockyard.server.artifacts.schemas import (
     artifact_filters,
 )
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import AppSettings, DbSession
+from dockyard.server.kit.deps import AppSettings, UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing.router import add_shared_roles_routes
 
@@ -27,91 +27,93 @@ Filters = Annotated[ListFilters, Depends(artifact_filters)]
 
 
 @router.get("", response_model=Page[Artifact])
-def list_artifacts(
-    request: Request, user: CurrentUser, session: DbSession, paging: Paging, filters: Filters
+async def list_artifacts(
+    request: Request, user: CurrentUser, work: UnitOfWork, paging: Paging, filters: Filters
 ) -> dict:
     """Artifacts the caller may see, newest first unless `orderBy` says otherwise."""
-    items, total = listing.list_artifacts(
-        session, user, filters, offset=paging.offset, limit=paging.limit
+    items, total = await work(
+        listing.list_artifacts, user, filters, offset=paging.offset, limit=paging.limit
     )
     return page(request, items, total, paging)
 
 
 @router.post("", status_code=201, response_model=Artifact)
-def create_artifact(
-    body: ArtifactCreate, user: CurrentUser, session: DbSession, settings: AppSettings
+async def create_artifact(
+    body: ArtifactCreate, user: CurrentUser, work: UnitOfWork, settings: AppSettings
 ) -> Artifact:
     """Create a draft (or, with `status: locked`, a locked version) in a repository."""
-    return service.create_artifact(session, user, body, settings)
+    return await work(service.create_artifact, user, body, settings)
 
 
 @router.get("/{artifact_id}", response_model=Artifact)
-def get_artifact(artifact_id: str, user: CurrentUser, session: DbSession) -> Artifact:
-    return service.get_artifact(session, user, artifact_id)
+async def get_artifact(artifact_id: str, user: CurrentUser, work: UnitOfWork) -> Artifact:
+    return await work(service.get_artifact, user, artifact_id)
 
 
 @router.put("/{artifact_id}", response_model=Artifact)
-def replace_artifact(
+async def replace_artifact(
     artifact_id: str,
     body: ArtifactCreate,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     settings: AppSettings,
 ) -> Artifact:
     """Replace every field of a draft (status stays draft; omitted tags are kept)."""
-    return service.replace_artifact(session, user, artifact_id, body, settings)
+    return await work(service.replace_artifact, user, artifact_id, body, settings)
 
 
 @router.patch("/{artifact_id}", response_model=Artifact)
-def update_artifact(
+async def update_artifact(
     artifact_id: str,
     body: ArtifactUpdate,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     settings: AppSettings,
 ) -> Artifact:
     """Change the fields present; `{"status": "locked"}` locks the artifact at a new version."""
-    return service.update_artifact(session, user, artifact_id, body, settings)
+    return await work(service.update_artifact, user, artifact_id, body, settings)
 
 
 @router.delete("/{artifact_id}", status_code=204, response_class=Response)
-def delete_artifact(artifact_id: str, user: CurrentUser, session: DbSession) -> Response:
+async def delete_artifact(artifact_id: str, user: CurrentUser, work: UnitOfWork) -> Response:
     """Delete a draft that nothing runs."""
-    service.delete_artifact(session, user, artifact_id)
+    await work(service.delete_artifact, user, artifact_id)
     return Response(status_code=204)
 
 
 @router.post("/{artifact_id}/clone", response_model=Artifact)
-def clone_artifact(
+async def clone_artifact(
     artifact_id: str,
     body: ArtifactClone,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     settings: AppSettings,
 ) -> Artifact:
     """A new draft in the same repository with the source's spec, description and tags."""
-    return service.clone_artifact(session, user, artifact_id, body, settings)
+    return await work(service.clone_artifact, user, artifact_id, body, settings)
 
 
 # Image builds: this release builds no images; every builds route answers 501.
 @router.post("/{artifact_id}/builds", status_code=202)
-def trigger_build(artifact_id: str, user: CurrentUser, session: DbSession) -> None:
-    service.refuse_builds(session, user, artifact_id)
+async def trigger_build(artifact_id: str, user: CurrentUser, work: UnitOfWork) -> None:
+    await work(service.refuse_builds, user, artifact_id)
 
 
 @router.get("/{artifact_id}/builds")
-def list_builds(artifact_id: str, user: CurrentUser, session: DbSession) -> None:
-    service.refuse_builds(session, user, artifact_id)
+async def list_builds(artifact_id: str, user: CurrentUser, work: UnitOfWork) -> None:
+    await work(service.refuse_builds, user, artifact_id)
 
 
 @router.get("/{artifact_id}/builds/{build_id}")
-def get_build(artifact_id: str, build_id: str, user: CurrentUser, session: DbSession) -> None:
-    service.refuse_builds(session, user, artifact_id)
+async def get_build(artifact_id: str, build_id: str, user: CurrentUser, work: UnitOfWork) -> None:
+    await work(service.refuse_builds, user, artifact_id)
 
 
 @router.get("/{artifact_id}/builds/{build_id}/logs")
-def get_build_logs(artifact_id: str, build_id: str, user: CurrentUser, session: DbSession) -> None:
-    service.refuse_builds(session, user, artifact_id)
+async def get_build_logs(
+    artifact_id: str, build_id: str, user: CurrentUser, work: UnitOfWork
+) -> None:
+    await work(service.refuse_builds, user, artifact_id)
 
 
 add_shared_roles_routes(router, path="/{object_id}", resolve=service.resolve_target, tag=TAG)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 # Execution option a write transaction sets so SQLite takes its write lock up front: a deferred
 # transaction that reads and then writes can fail with "database is locked" under concurrency.
@@ -20,7 +22,39 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return _postgres_engine(url)
+
+
+# A pooled connection handed back moments ago is alive; one that sat idle may have been
+# closed by a server restart, an idle timeout or a firewall, and is pinged (and replaced if
+# dead) before it is handed out. pool_pre_ping would ping every checkout: one more round trip
+# on every request, for connections that were working a moment before.
+IDLE_PING_SECONDS = 1.0
+_LAST_USED = "dockyard_last_used"
+
+
+def _postgres_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _used(dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+        last = record.info.get(_LAST_USED)
+        if last is not None and time.monotonic() - last < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any driver error: the pool replaces the connection
+            raise DisconnectionError("pooled connection is gone") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection is gone")
+        record.info[_LAST_USED] = time.monotonic()
+
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -43,6 +77,8 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: this runs for every request, and SQLAlchemy's statement path
+        # (events, result set-up) would cost about as much again as the BEGIN itself.
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

@@ -13,12 +13,23 @@ from dockyard.core.errors import Unauthorized
 
 
 @dataclass(frozen=True)
+class Profile:
+    """What responses show of a user besides id and username (as a creator, say)."""
+
+    email: str | None
+    full_name: str | None
+
+
+@dataclass(frozen=True)
 class Principal:
     """The authenticated caller."""
 
     user_id: str
     username: str
     is_admin: bool
+    # Read with the token, so a create can name its creator without a query (users are not
+    # edited after they are created). None when the principal was made without it.
+    profile: Profile | None = None
 
 
 _bearer = HTTPBearer(auto_error=False, description="A Dockyard API token.")

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dockyard.server.db.rows import insert_new
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.users.models import User
+
+# Naming the types lets the (user, type, id) index answer instead of every grant the user
+# holds being read: an owner of 100,000 objects would otherwise pay for all of them. Built
+# once, so each check (every get, every list page) skips building it and its cache key.
+_ROLES_ON = select(SharedRole.resource_type, SharedRole.resource_id, SharedRole.role).where(
+    SharedRole.user_id == bindparam("user_id"),
+    SharedRole.resource_type.in_(bindparam("types", expanding=True)),
+    SharedRole.resource_id.in_(bindparam("ids", expanding=True)),
+)
 
 
 def roles_on(
@@ -20,17 +30,9 @@ def roles_on(
     result: dict[tuple[str, str], list[str]] = {pair: [] for pair in pairs}
     if not pairs:
         return result
-    ids = {resource_id for _, resource_id in pairs}
-    types = {resource_type for resource_type, _ in pairs}
-    # Naming the types lets the (user, type, id) index answer instead of every grant the user
-    # holds being read: an owner of 100,000 objects would otherwise pay for all of them.
-    rows = session.execute(
-        select(SharedRole.resource_type, SharedRole.resource_id, SharedRole.role).where(
-            SharedRole.user_id == user_id,
-            SharedRole.resource_type.in_(types),
-            SharedRole.resource_id.in_(ids),
-        )
-    )
+    ids = list({resource_id for _, resource_id in pairs})
+    types = list({resource_type for resource_type, _ in pairs})
+    rows = session.execute(_ROLES_ON, {"user_id": user_id, "types": types, "ids": ids})
     for resource_type, resource_id, role in rows:
         key = (resource_type, resource_id)
         if key in result:
@@ -105,6 +107,21 @@ def add_grant(
     session.add(grant)
     session.flush()
     return grant
+
+
+def insert_new_grants(
+    session: Session, objects: Iterable[tuple[str, str]], user_id: str, role: str
+) -> None:
+    """The user's grant on each `(resource_type, resource_id)` just created, in one INSERT."""
+    insert_new(
+        session,
+        [
+            SharedRole(
+                resource_type=resource_type, resource_id=resource_id, user_id=user_id, role=role
+            )
+            for resource_type, resource_id in objects
+        ],
+    )
 
 
 def set_grant(

@@ -90,6 +90,11 @@ def grant_owner(session: Session, resource_type: str, resource_id: str, user_id:
     repository.add_grant(session, resource_type, resource_id, user_id, Role.OWNER.value)
 
 
+def grant_owner_of_new(session: Session, objects: list[tuple[str, str]], user_id: str) -> None:
+    """The creator's grants on objects written this request with `db.rows.insert_new`."""
+    repository.insert_new_grants(session, objects, user_id, Role.OWNER.value)
+
+
 def forget_object(session: Session, resource_type: str, resource_ids: list[str]) -> None:
     repository.delete_grants_of(session, resource_type, resource_ids)
 

@@ -10,7 +10,7 @@ import time
 from sqlalchemy import select
 
 from dockyard.server.db.session import Database
-from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.auth import Principal, Profile
 from dockyard.server.users.models import ApiToken, User
 
 TOKEN_PREFIX = "dy_"
@@ -75,10 +75,15 @@ class TokenVerifier:
     def _load(self, digest: str) -> Principal | None:
         with self._db.unit_of_work(write=False) as session:
             row = session.execute(
-                select(User.id, User.username, User.is_admin)
+                select(User.id, User.username, User.is_admin, User.email, User.full_name)
                 .join(ApiToken, ApiToken.user_id == User.id)
                 .where(ApiToken.token_hash == digest)
             ).first()
         if row is None:
             return None
-        return Principal(user_id=row.id, username=row.username, is_admin=row.is_admin)
+        return Principal(
+            user_id=row.id,
+            username=row.username,
+            is_admin=row.is_admin,
+            profile=Profile(email=row.email, full_name=row.full_name),
+        )
