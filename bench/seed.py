@@ -209,7 +209,14 @@ def _grant(resource_type: str, resource_id: str, user_id: str, moment: datetime)
 
 
 def _analyze(engine: Engine) -> None:
-    # Fresh statistics, as a long-running database would have them.
+    # Fresh statistics, as a long-running database would have them. On PostgreSQL a VACUUM
+    # too, as autovacuum would do soon after a bulk load: it moves the trigram indexes'
+    # pending entries (GIN fastupdate) into the index proper, where a search no longer scans
+    # them one by one, and sets the visibility map. It cannot run inside a transaction.
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+        return
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
 
