@@ -31,7 +31,8 @@ class Reconciler:
         self._periodic: list[Callable[[], None]] = []
 
     def add_periodic(self, job: Callable[[], None]) -> None:
-        """A job run after every round of passes (e.g. completing deployment switches)."""
+        """A job run after a round of passes that changed something, after a nudge and at
+        every sweep (e.g. completing deployment switches)."""
         self._periodic.append(job)
 
     # --- control --------------------------------------------------------------------------
@@ -72,13 +73,19 @@ class Reconciler:
                 if self._next.get(workload_id) == when:
                     ids.add(workload_id)
         if sweep:
-            known = store.due_workloads(self.ctx.db)
+            known = store.workload_versions(self.ctx.db)
             with self._wake:
                 for gone in set(self._next) - set(known):
                     del self._next[gone]
+            kept = self.ctx.snapshots
+            for workload_id in [w for w, s in kept.items() if known.get(w, 0) != s.version]:
+                del kept[workload_id]  # changed by someone else since (another server, a lock)
             ids.update(workload_id for workload_id in known if workload_id not in self._next)
+        busy = sweep or bool(nudged)
         for workload_id in sorted(ids):
-            delay = reconcile_workload(self.ctx, workload_id)
+            delay = reconcile_workload(self.ctx, workload_id, fresh=workload_id in nudged)
+            # A pass that kept no snapshot had something to do or to record.
+            busy = busy or workload_id not in self.ctx.snapshots
             with self._wake:
                 when = time.monotonic() + delay
                 self._next[workload_id] = when
@@ -86,8 +93,11 @@ class Reconciler:
         if nudged and store.missing_workloads(self.ctx.db, nudged):
             # A deleted workload's containers go now, not at the next periodic collection.
             self.collect_garbage()
-        for job in self._periodic:
-            job()
+        if busy:
+            # Jobs react to what passes changed (a workload now running completes a deployment
+            # switch); a round of quiet passes changed nothing, and the sweep catches the rest.
+            for job in self._periodic:
+                job()
         return len(ids)
 
     def collect_garbage(self) -> None:

@@ -15,7 +15,9 @@ from dockyard.server.reconciler.pipeline_context import PassContext
 from dockyard.server.reconciler.proton_pass import (
     Events,
     ProtonGoal,
+    Sighting,
     next_probe_due,
+    preview_proton,
     remove_proton,
     run_proton,
     wanted_replicas,
@@ -29,14 +31,64 @@ log = logging.getLogger(__name__)
 __all__ = ["PassContext", "reconcile_workload", "wanted_replicas"]
 
 
-def reconcile_workload(ctx: PassContext, workload_id: str) -> float:
-    """Run one pass; returns the seconds until this workload wants its next one."""
+def reconcile_workload(ctx: PassContext, workload_id: str, *, fresh: bool = False) -> float:
+    """Run one pass; returns the seconds until this workload wants its next one.
+
+    Most passes find a running workload as recorded. They decide on a snapshot read without
+    the lease (or kept from the last such pass) and write nothing; only a pass with something
+    to do or to record takes the lease, and it re-decides on what it reads under it. `fresh`
+    ignores a kept snapshot (a nudge: the user just changed what the workload should be)."""
     now = ctx.clock()
+    snapshot = None if fresh else ctx.snapshots.get(workload_id)
+    if snapshot is None:
+        snapshot = store.load(ctx.db, workload_id, now)
+    if snapshot is None or snapshot.held:
+        ctx.snapshots.pop(workload_id, None)
+        return 1.0  # another pass holds the lease, or the workload is gone
+    seen: dict[str, Sighting] = {}
+    try:
+        quiet = _look_without_lease(ctx, snapshot, now, seen)
+    except RuntimeTemporaryError as exc:
+        log.warning("workload %s: runtime busy (%s); retrying", workload_id, exc.message)
+        return exc.delay
+    except Exception:
+        log.exception("workload %s: reconcile pass failed", workload_id)
+        return 5.0
+    if quiet is not None:
+        ctx.snapshots[workload_id] = snapshot
+        return _next_pass(ctx, snapshot, quiet, now)
+    ctx.snapshots.pop(workload_id, None)
+    return _leased_pass(ctx, workload_id, now, seen)
+
+
+def _look_without_lease(
+    ctx: PassContext, snapshot: store.Snapshot, now: datetime, seen: dict[str, Sighting]
+) -> store.Outcome | None:
+    """The outcome of a pass that needs neither the runtime nor the database; else None.
+
+    Only a workload with one proton and no rollout qualifies: that is the steady state, and
+    rollouts are short and do more than one proton's decision."""
+    active = snapshot.proton("active")
+    if active is None or snapshot.replacement is not None or len(snapshot.protons) != 1:
+        return None
+    goal = ProtonGoal(snapshot.desired_state, snapshot.status, snapshot.expires_at)
+    sighting, active_outcome, events = preview_proton(ctx, active, goal, now)
+    seen[active.id] = sighting
+    if active_outcome is None:
+        return None
+    outcome = store.Outcome(protons=[active_outcome], events=events)
+    outcome.status, outcome.reason = active_outcome.status, active_outcome.reason
+    return outcome if store.changes_nothing(snapshot, outcome) else None
+
+
+def _leased_pass(
+    ctx: PassContext, workload_id: str, now: datetime, seen: dict[str, Sighting]
+) -> float:
     snapshot = store.lease_and_load(ctx.db, workload_id, now, store.lease_owner(ctx.instance_id))
     if snapshot is None:
         return 1.0  # another pass holds the lease, or the workload is gone
     try:
-        outcome = _pass(ctx, snapshot, now)
+        outcome = _pass(ctx, snapshot, now, seen)
     except RuntimeTemporaryError as exc:
         log.warning("workload %s: runtime busy (%s); retrying", workload_id, exc.message)
         store.release(ctx.db, snapshot)
@@ -53,13 +105,21 @@ def reconcile_workload(ctx: PassContext, workload_id: str) -> float:
     return _next_pass(ctx, snapshot, outcome, now)
 
 
-def _pass(ctx: PassContext, snapshot: store.Snapshot, now: datetime) -> store.Outcome:
+def _pass(
+    ctx: PassContext,
+    snapshot: store.Snapshot,
+    now: datetime,
+    seen: dict[str, Sighting] | None = None,
+) -> store.Outcome:
+    seen = seen or {}
     outcome = store.Outcome()
     events: Events = outcome.events
     active = snapshot.proton("active")
     if active is not None:
         goal = ProtonGoal(snapshot.desired_state, snapshot.status, snapshot.expires_at)
-        active_outcome, _ = run_proton(ctx, snapshot.workload_id, active, goal, now, events)
+        active_outcome, _ = run_proton(
+            ctx, snapshot.workload_id, active, goal, now, events, seen.get(active.id)
+        )
         outcome.protons.append(active_outcome)
         outcome.status, outcome.reason = active_outcome.status, active_outcome.reason
     if snapshot.replacement is not None:

@@ -12,6 +12,7 @@ from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.prober import Prober
 from dockyard.server.reconciler.probes import ReplicaHealth
 from dockyard.server.reconciler.spec_build import SecretLookup
+from dockyard.server.reconciler.store import Snapshot
 from dockyard.server.runtimes.base import Runtime
 
 
@@ -28,5 +29,8 @@ class PassContext:
     sweep_seconds: float = 5.0
     # (proton, group, index) → (container start seen, probe bookkeeping)
     health: dict[tuple[str, str, int], tuple[Any, ReplicaHealth]] = field(default_factory=dict)
+    # workload id → the snapshot its last pass found as recorded (see reconcile_workload);
+    # dropped when a pass writes, when nudged, and by the sweep when the row changed since.
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
     # Called with (workload id, proton id) after a pass changed what serves traffic.
     on_routes_changed: list[Callable[[str], None]] = field(default_factory=list)
