@@ -56,7 +56,7 @@ def reconcile_workload(ctx: PassContext, workload_id: str, *, fresh: bool = Fals
         return 5.0
     if quiet is not None:
         ctx.snapshots[workload_id] = snapshot
-        return _next_pass(ctx, snapshot, quiet, now)
+        return _next_pass(ctx, snapshot, quiet)
     ctx.snapshots.pop(workload_id, None)
     return _leased_pass(ctx, workload_id, now, seen)
 
@@ -102,7 +102,7 @@ def _leased_pass(
     elif store.apply_outcome(ctx.db, snapshot, outcome):
         for hook in ctx.on_routes_changed:
             hook(workload_id)
-    return _next_pass(ctx, snapshot, outcome, now)
+    return _next_pass(ctx, snapshot, outcome)
 
 
 def _pass(
@@ -196,9 +196,10 @@ def _replace(outcome: store.Outcome, new: store.ProtonOutcome) -> None:
     outcome.protons = [p for p in outcome.protons if p.proton_id != new.proton_id] + [new]
 
 
-def _next_pass(
-    ctx: PassContext, snapshot: store.Snapshot, outcome: store.Outcome, now: datetime
-) -> float:
+def _next_pass(ctx: PassContext, snapshot: store.Snapshot, outcome: store.Outcome) -> float:
+    # Measured from now, not from the pass's start: a pass that created containers took most
+    # of a second, and the new replica's first probe is due right away.
+    now = ctx.clock()
     status = outcome.status or snapshot.status
     if status in INACTIVE and snapshot.replacement is None:
         return ctx.sweep_seconds * 6
@@ -206,7 +207,7 @@ def _next_pass(
     if status != Status.RUNNING or snapshot.replacement is not None:
         delays.append(0.5)
     for proton in snapshot.protons:
-        due = next_probe_due(ctx, proton.id)
+        due = next_probe_due(ctx, proton)
         if due is not None:
             delays.append(due - now.timestamp())
     for proton_outcome in outcome.protons:

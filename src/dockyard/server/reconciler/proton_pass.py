@@ -135,12 +135,17 @@ def wanted_replicas(spec: dict[str, Any], runtime: dict[str, Any]) -> tuple[Repl
     return tuple(keys)
 
 
-def next_probe_due(ctx: PassContext, proton_id: str) -> float | None:
-    dues = [
-        health.next_due() for (owner, _, _), (_, health) in ctx.health.items() if owner == proton_id
-    ]
-    found = [due for due in dues if due is not None]
-    return min(found) if found else None
+def next_probe_due(ctx: PassContext, proton: ProtonSnapshot) -> float | None:
+    # Only this proton's slots: scanning every replica's bookkeeping on every pass costs a
+    # server with hundreds of workloads more than the passes themselves.
+    keys = set(proton.replicas) | set(wanted_replicas(proton.spec, proton.runtime))
+    dues = []
+    for key in keys:
+        current = ctx.health.get((proton.id, *key))
+        due = current[1].next_due() if current is not None else None
+        if due is not None:
+            dues.append(due)
+    return min(dues) if dues else None
 
 
 def forget_health(ctx: PassContext, proton_id: str) -> None:
