@@ -1,4 +1,5 @@
-"""One reconcile pass over one workload: lease → observe → probe → decide → act → apply.
+"""One reconcile pass over one workload: observe → probe → decide, then lease → act → apply
+only when there is something to do or to record.
 
 The active proton follows what the user wants (running or stopped). During a replacement a
 candidate proton is brought up beside it; once it runs (and has warmed up) traffic switches
