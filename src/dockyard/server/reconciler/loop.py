@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -87,7 +88,7 @@ class Reconciler:
             # A pass that kept no snapshot had something to do or to record.
             busy = busy or workload_id not in self.ctx.snapshots
             with self._wake:
-                when = time.monotonic() + delay
+                when = self._on_grid(time.monotonic(), delay)
                 self._next[workload_id] = when
                 heapq.heappush(self._due, (when, workload_id))
         if nudged and store.missing_workloads(self.ctx.db, nudged):
@@ -99,6 +100,16 @@ class Reconciler:
             for job in self._periodic:
                 job()
         return len(ids)
+
+    def _on_grid(self, now: float, delay: float) -> float:
+        """When a pass asked for in `delay` seconds runs: at the grid step at or before it,
+        unless that is (nearly) now, as for the pass right after a container started."""
+        wanted = now + delay
+        grid = self.ctx.pass_grid
+        if grid <= 0:
+            return wanted
+        aligned = math.floor(wanted / grid) * grid
+        return aligned if aligned - now >= 0.05 else wanted
 
     def collect_garbage(self) -> None:
         keep = store.active_proton_ids(self.ctx.db)

@@ -167,7 +167,7 @@ def _probe(
     for key, state in observed.items():
         health = _health_for(ctx, proton, key, state)
         if state.phase == ReplicaPhase.RUNNING and not ctx.runtime.manages_health:
-            jobs.extend((key, spec) for spec in health.due(now.timestamp()))
+            jobs.extend((key, spec) for spec in health.due(now.timestamp(), ctx.pass_grid))
     results = ctx.prober.run(
         [ProbeJob(spec, observed[key].host, proton.id, key[0], key[1]) for key, spec in jobs]
     )
