@@ -142,11 +142,6 @@ def read_rows(db: Database) -> Raw:
         )
 
 
-def load_rows(db: Database) -> tuple[list[_Row], list[Alias]]:
-    """Everything the table holds, read in one short transaction."""
-    return build_rows(read_rows(db))
-
-
 def build_rows(raw: Raw) -> tuple[list[_Row], list[Alias]]:
     result, deployments, grant_rows = raw
     roles: dict[str, dict[str, list[str]]] = {}  # ids are unique across types (random)
