@@ -57,6 +57,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def idle_ports(count: int, first: int = 20000) -> list[int]:
+    """Distinct free ports below Linux's ephemeral range (32768 up by default).
+
+    `free_port()` draws from that range: 200 draws repeat a port about half the time, and a
+    port drawn now may be some connection's source port by the time its workload starts. Either
+    way the second workload's command cannot bind and crash-loops, and (c) never settles."""
+    ports: list[int] = []
+    port = first
+    while len(ports) < count:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                ports.append(port)
+            except OSError:
+                pass
+        port += 1
+    return ports
+
+
 def poll(what: str, check: Callable[[], Any], timeout: float = 60, every: float = 0.01) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -248,8 +267,7 @@ def idle_cost(count: int, window: float, home: Path) -> tuple[float, float]:
     (www / "index.html").write_text("ok\n")
     env = {"DOCKYARD_RUNTIME": "process"}
     with Server(home / "serve", env) as server:
-        for _ in range(count):
-            port = free_port()
+        for port in idle_ports(count):
             command = [busybox, "httpd", "-f", "-p", str(port), "-h", str(www)]
             spec = {
                 "containerGroups": [

@@ -139,3 +139,14 @@ def test_a_replica_never_ready_says_so_once_per_streak_of_failures() -> None:
     assert health.record(ready, False, 4.0) == []  # told once, not every period
     assert not health.ready
     assert health.record(ready, True, 5.0) == [HealthEvent.READY]
+
+
+def test_a_pass_a_little_early_runs_the_probes_due_within_its_grid_step() -> None:
+    spec = _spec(ProbeKind.READINESS)
+    health = ReplicaHealth(started_at=0.0, specs=[spec])
+    health.record(spec, True, 5.0)  # next due at 7.0
+    assert health.due(6.7, early=0.2) == []
+    assert health.due(6.85, early=0.2) == [spec]
+    health.record(spec, True, 6.85)
+    assert health.due(8.6, early=0.2) == []  # the period counts from the run that happened
+    assert health.due(8.7, early=0.2) == [spec]

@@ -63,7 +63,7 @@ class Access:
         if target is None and is_valid_id(object_id):
             # Created since the last refresh, perhaps: read the table once more (shared).
             try:
-                await table.refresh()
+                await table.refresh(rebuild=True)
             except Exception as exc:
                 log.warning("routing table refresh failed: %r", exc)
                 raise ServiceUnavailable("Routes cannot be read right now; retry soon.") from None

@@ -3,6 +3,7 @@
 One query for every workload (and one for invoke grants) refreshes the whole table every
 `DOCKYARD_PROXY_ROUTE_REFRESH_SECONDS`, and at once when the reconciler pokes it, so several
 servers on one PostgreSQL database stay correct and no request ever waits on the database.
+The table is rebuilt only when the rows read differ from the last ones.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, select
 
@@ -80,31 +82,68 @@ class _Row:
     grants: dict[str, Right]
 
 
-def load_rows(db: Database) -> tuple[list[_Row], list[Alias]]:
-    """Everything the table holds, read in one short transaction (runs in a worker thread)."""
+# The table's inputs as read: workload rows, deployment rows, grant rows.
+Raw = tuple[list[Any], list[Any], list[Any]]
+
+
+# Built once: constructing these statements costs about as much as running them.
+_WORKLOAD_ROWS = (
+    select(
+        Workload.id,
+        Workload.status,
+        Workload.desired_state,
+        Proton.id,
+        Replica.host,
+        Replica.port,
+        Replica.ready,
+    )
+    .outerjoin(Proton, and_(Proton.workload_id == Workload.id, Proton.role == "active"))
+    .outerjoin(Replica, Replica.proton_id == Proton.id)
+    .order_by(Workload.id, Replica.group_name, Replica.index)
+)
+_DEPLOYMENT_ROWS = (
+    select(Deployment.id, Deployment.workload_id)
+    .where(Deployment.deleted_at.is_(None))
+    .order_by(Deployment.id)
+)
+# Driven from the workloads and deployments, so the grants index is searched per object type:
+# filtering the grants table by `resource_type IN (…)` scans it when most grants are on
+# artifacts.
+_GRANT_ROWS = (
+    select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role)
+    .join(
+        Workload,
+        and_(SharedRole.resource_type == WORKLOAD, SharedRole.resource_id == Workload.id),
+    )
+    .union_all(
+        select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role).join(
+            Deployment,
+            and_(
+                SharedRole.resource_type == DEPLOYMENT,
+                SharedRole.resource_id == Deployment.id,
+                Deployment.deleted_at.is_(None),
+            ),
+        )
+    )
+)
+
+
+def read_rows(db: Database) -> Raw:
+    """What the table is built from, in one short transaction (runs in a worker thread).
+
+    Plain rows from the core layer: most refreshes find them as they were, and comparing them
+    costs far less than building the table again."""
     with db.unit_of_work(write=False) as session:
-        result = session.execute(
-            select(
-                Workload.id,
-                Workload.status,
-                Workload.desired_state,
-                Proton.id,
-                Replica.host,
-                Replica.port,
-                Replica.ready,
-            )
-            .outerjoin(Proton, and_(Proton.workload_id == Workload.id, Proton.role == "active"))
-            .outerjoin(Replica, Replica.proton_id == Proton.id)
-            .order_by(Workload.id, Replica.group_name, Replica.index)
-        ).all()
-        deployments = session.execute(
-            select(Deployment.id, Deployment.workload_id).where(Deployment.deleted_at.is_(None))
-        ).all()
-        grant_rows = session.execute(
-            select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role).where(
-                SharedRole.resource_type.in_((WORKLOAD, DEPLOYMENT))
-            )
-        ).all()
+        connection = session.connection()
+        return (
+            list(connection.execute(_WORKLOAD_ROWS).all()),
+            list(connection.execute(_DEPLOYMENT_ROWS).all()),
+            list(connection.execute(_GRANT_ROWS).all()),
+        )
+
+
+def build_rows(raw: Raw) -> tuple[list[_Row], list[Alias]]:
+    result, deployments, grant_rows = raw
     roles: dict[str, dict[str, list[str]]] = {}  # ids are unique across types (random)
     for resource_id, user_id, role in grant_rows:
         roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
@@ -139,6 +178,7 @@ class RoutingTable:
         self.routes: dict[str, Route] = {}
         self.deployments: dict[str, Alias] = {}
         self.version = 0  # bumped by every refresh
+        self._raw: Raw | None = None  # the rows the table was last built from
         self._changed = asyncio.Event()  # set and replaced by every refresh
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,16 +212,21 @@ class RoutingTable:
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
 
-    async def refresh(self) -> None:
-        """Re-read the table; concurrent callers share one read."""
+    async def refresh(self, *, rebuild: bool = False) -> None:
+        """Re-read the table; concurrent callers share one read. `rebuild`: build it again
+        even from the same rows (a request named an id the table does not hold)."""
         if self._refreshing is not None:
             await asyncio.shield(self._refreshing)
             return
         self._refreshing = asyncio.get_running_loop().create_future()
         try:
-            rows, aliases = await asyncio.to_thread(load_rows, self._db)
-            self._apply(rows)
-            self.deployments = {alias.deployment_id: alias for alias in aliases}
+            raw = await asyncio.to_thread(read_rows, self._db)
+            if rebuild or raw != self._raw:
+                rows, aliases = build_rows(raw)
+                self._apply(rows)
+                self.deployments = {alias.deployment_id: alias for alias in aliases}
+                self._raw = raw
+            self._refreshed()
             self._refreshing.set_result(None)
         except BaseException as exc:
             self._refreshing.set_exception(exc)
@@ -206,6 +251,9 @@ class RoutingTable:
                 row.workload_id, row.status, row.desired_state, row.proton_id, backends, row.grants
             )
         self.routes = fresh
+
+    def _refreshed(self) -> None:
+        # Every read counts as a refresh, changed or not: waiters re-check after each one.
         self.version += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()

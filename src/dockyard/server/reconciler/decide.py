@@ -87,6 +87,11 @@ class Plan:
     expired: bool = False
     changes: list[ReplicaChange] = field(default_factory=list)
 
+    @property
+    def acts(self) -> bool:
+        """Whether carrying the plan out calls the runtime (and so needs the lease)."""
+        return bool(self.ensure or self.restart or self.remove or self.stop_all or self.remove_all)
+
 
 def decide(view: WorkloadView, now: float, policy: RestartPolicy) -> Plan:
     if view.status == Status.TERMINATED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +32,8 @@ class Reconciler:
         self._periodic: list[Callable[[], None]] = []
 
     def add_periodic(self, job: Callable[[], None]) -> None:
-        """A job run after every round of passes (e.g. completing deployment switches)."""
+        """A job run after a round of passes that changed something, after a nudge and at
+        every sweep (e.g. completing deployment switches)."""
         self._periodic.append(job)
 
     # --- control --------------------------------------------------------------------------
@@ -72,23 +74,42 @@ class Reconciler:
                 if self._next.get(workload_id) == when:
                     ids.add(workload_id)
         if sweep:
-            known = store.due_workloads(self.ctx.db)
+            known = store.workload_versions(self.ctx.db)
             with self._wake:
                 for gone in set(self._next) - set(known):
                     del self._next[gone]
+            kept = self.ctx.snapshots
+            for workload_id in [w for w, s in kept.items() if known.get(w, 0) != s.version]:
+                del kept[workload_id]  # changed by someone else since (another server, a lock)
             ids.update(workload_id for workload_id in known if workload_id not in self._next)
+        busy = sweep or bool(nudged)
         for workload_id in sorted(ids):
-            delay = reconcile_workload(self.ctx, workload_id)
+            delay = reconcile_workload(self.ctx, workload_id, fresh=workload_id in nudged)
+            # A pass that kept no snapshot had something to do or to record.
+            busy = busy or workload_id not in self.ctx.snapshots
             with self._wake:
-                when = time.monotonic() + delay
+                when = self._on_grid(time.monotonic(), delay)
                 self._next[workload_id] = when
                 heapq.heappush(self._due, (when, workload_id))
         if nudged and store.missing_workloads(self.ctx.db, nudged):
             # A deleted workload's containers go now, not at the next periodic collection.
             self.collect_garbage()
-        for job in self._periodic:
-            job()
+        if busy:
+            # Jobs react to what passes changed (a workload now running completes a deployment
+            # switch); a round of quiet passes changed nothing, and the sweep catches the rest.
+            for job in self._periodic:
+                job()
         return len(ids)
+
+    def _on_grid(self, now: float, delay: float) -> float:
+        """When a pass asked for in `delay` seconds runs: at the grid step at or before it,
+        unless that is (nearly) now, as for the pass right after a container started."""
+        wanted = now + delay
+        grid = self.ctx.pass_grid
+        if grid <= 0:
+            return wanted
+        aligned = math.floor(wanted / grid) * grid
+        return aligned if aligned - now >= 0.05 else wanted
 
     def collect_garbage(self) -> None:
         keep = store.active_proton_ids(self.ctx.db)

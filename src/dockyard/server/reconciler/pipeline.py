@@ -1,4 +1,5 @@
-"""One reconcile pass over one workload: lease → observe → probe → decide → act → apply.
+"""One reconcile pass over one workload: observe → probe → decide, then lease → act → apply
+only when there is something to do or to record.
 
 The active proton follows what the user wants (running or stopped). During a replacement a
 candidate proton is brought up beside it; once it runs (and has warmed up) traffic switches
@@ -15,7 +16,9 @@ from dockyard.server.reconciler.pipeline_context import PassContext
 from dockyard.server.reconciler.proton_pass import (
     Events,
     ProtonGoal,
+    Sighting,
     next_probe_due,
+    preview_proton,
     remove_proton,
     run_proton,
     wanted_replicas,
@@ -29,14 +32,65 @@ log = logging.getLogger(__name__)
 __all__ = ["PassContext", "reconcile_workload", "wanted_replicas"]
 
 
-def reconcile_workload(ctx: PassContext, workload_id: str) -> float:
-    """Run one pass; returns the seconds until this workload wants its next one."""
+def reconcile_workload(ctx: PassContext, workload_id: str, *, fresh: bool = False) -> float:
+    """Run one pass; returns the seconds until this workload wants its next one.
+
+    Most passes find a running workload as recorded. They decide on a snapshot read without
+    the lease (or kept from the last such pass) and write nothing; only a pass with something
+    to do or to record takes the lease, and it re-decides on what it reads under it. `fresh`
+    ignores a kept snapshot (a nudge: the user just changed what the workload should be)."""
     now = ctx.clock()
+    snapshot = None if fresh else ctx.snapshots.get(workload_id)
+    if snapshot is None:
+        snapshot = store.load(ctx.db, workload_id, now)
+    if snapshot is None or snapshot.held:
+        ctx.snapshots.pop(workload_id, None)
+        return 1.0  # another pass holds the lease, or the workload is gone
+    seen: dict[str, Sighting] = {}
+    try:
+        quiet = _look_without_lease(ctx, snapshot, now, seen)
+    except RuntimeTemporaryError as exc:
+        log.warning("workload %s: runtime busy (%s); retrying", workload_id, exc.message)
+        _report_engine_trouble(ctx, workload_id, exc.message)
+        return exc.delay
+    except Exception:
+        log.exception("workload %s: reconcile pass failed", workload_id)
+        return 5.0
+    if quiet is not None and workload_id not in ctx.engine_trouble:
+        ctx.snapshots[workload_id] = snapshot
+        return _next_pass(ctx, snapshot, quiet)
+    ctx.snapshots.pop(workload_id, None)
+    return _leased_pass(ctx, workload_id, now, seen)
+
+
+def _look_without_lease(
+    ctx: PassContext, snapshot: store.Snapshot, now: datetime, seen: dict[str, Sighting]
+) -> store.Outcome | None:
+    """The outcome of a pass that needs neither the runtime nor the database; else None.
+
+    Only a workload with one proton and no rollout qualifies: that is the steady state, and
+    rollouts are short and do more than one proton's decision."""
+    active = snapshot.proton("active")
+    if active is None or snapshot.replacement is not None or len(snapshot.protons) != 1:
+        return None
+    goal = ProtonGoal(snapshot.desired_state, snapshot.status, snapshot.expires_at)
+    sighting, active_outcome, events = preview_proton(ctx, active, goal, now)
+    seen[active.id] = sighting
+    if active_outcome is None:
+        return None
+    outcome = store.Outcome(protons=[active_outcome], events=events)
+    outcome.status, outcome.reason = active_outcome.status, active_outcome.reason
+    return outcome if store.changes_nothing(snapshot, outcome) else None
+
+
+def _leased_pass(
+    ctx: PassContext, workload_id: str, now: datetime, seen: dict[str, Sighting]
+) -> float:
     snapshot = store.lease_and_load(ctx.db, workload_id, now, store.lease_owner(ctx.server_id))
     if snapshot is None:
         return 1.0  # another pass holds the lease, or the workload is gone
     try:
-        outcome = _pass(ctx, snapshot, now)
+        outcome = _pass(ctx, snapshot, now, seen)
     except RuntimeTemporaryError as exc:
         log.warning("workload %s: runtime busy (%s); retrying", workload_id, exc.message)
         store.release(ctx.db, snapshot)
@@ -53,7 +107,7 @@ def reconcile_workload(ctx: PassContext, workload_id: str) -> float:
     elif store.apply_outcome(ctx.db, snapshot, outcome):
         for hook in ctx.on_routes_changed:
             hook(workload_id)
-    return _next_pass(ctx, snapshot, outcome, now)
+    return _next_pass(ctx, snapshot, outcome)
 
 
 def _report_engine_trouble(ctx: PassContext, workload_id: str, message: str) -> None:
@@ -67,13 +121,21 @@ def _report_engine_trouble(ctx: PassContext, workload_id: str, message: str) -> 
     store.record_events(ctx.db, workload_id, [("runtime_error", {"reason": message})])
 
 
-def _pass(ctx: PassContext, snapshot: store.Snapshot, now: datetime) -> store.Outcome:
+def _pass(
+    ctx: PassContext,
+    snapshot: store.Snapshot,
+    now: datetime,
+    seen: dict[str, Sighting] | None = None,
+) -> store.Outcome:
+    seen = seen or {}
     outcome = store.Outcome()
     events: Events = outcome.events
     active = snapshot.proton("active")
     if active is not None:
         goal = ProtonGoal(snapshot.desired_state, snapshot.status, snapshot.expires_at)
-        active_outcome, _ = run_proton(ctx, snapshot.workload_id, active, goal, now, events)
+        active_outcome, _ = run_proton(
+            ctx, snapshot.workload_id, active, goal, now, events, seen.get(active.id)
+        )
         outcome.protons.append(active_outcome)
         outcome.status, outcome.reason = active_outcome.status, active_outcome.reason
     if snapshot.replacement is not None:
@@ -150,9 +212,10 @@ def _replace(outcome: store.Outcome, new: store.ProtonOutcome) -> None:
     outcome.protons = [p for p in outcome.protons if p.proton_id != new.proton_id] + [new]
 
 
-def _next_pass(
-    ctx: PassContext, snapshot: store.Snapshot, outcome: store.Outcome, now: datetime
-) -> float:
+def _next_pass(ctx: PassContext, snapshot: store.Snapshot, outcome: store.Outcome) -> float:
+    # Measured from now, not from the pass's start: a pass that created containers took most
+    # of a second, and the new replica's first probe is due right away.
+    now = ctx.clock()
     status = outcome.status or snapshot.status
     if status in INACTIVE and snapshot.replacement is None:
         return ctx.sweep_seconds * 6
@@ -160,7 +223,7 @@ def _next_pass(
     if status != Status.RUNNING or snapshot.replacement is not None:
         delays.append(0.5)
     for proton in snapshot.protons:
-        due = next_probe_due(ctx, proton.id)
+        due = next_probe_due(ctx, proton)
         if due is not None:
             delays.append(due - now.timestamp())
     for proton_outcome in outcome.protons:

@@ -137,9 +137,11 @@ class ReplicaHealth:
             ]
         return [t for (_, k), t in self._tracks.items() if k != ProbeKind.STARTUP]
 
-    def due(self, now: float) -> list[ProbeSpec]:
-        """The probes to run at `now`; only startup probes until they have all passed."""
-        return [track.spec for track in self._active() if now >= track.next_due]
+    def due(self, now: float, early: float = 0.0) -> list[ProbeSpec]:
+        """The probes to run at `now`; only startup probes until they have all passed.
+
+        `early`: also those due within that many seconds (a pass that came a little early)."""
+        return [track.spec for track in self._active() if now + early >= track.next_due]
 
     def next_due(self) -> float | None:
         dues = [track.next_due for track in self._active()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +47,28 @@ class ProtonGoal:
     expires_at: datetime | None = None
 
 
+@dataclass
+class Sighting:
+    """What one look at a proton found: the runtime's view and the probe results.
+
+    Taken once per pass. A pass that first looks without its lease and then finds it must act
+    hands the same sighting to the leased pass, so no probe result is read twice or lost."""
+
+    observed: dict[ReplicaKey, ReplicaState]
+    changes: dict[ReplicaKey, list[HealthEvent]]
+    gave_up: dict[ReplicaKey, str]  # why a probe asked for a restart
+    events: Events  # the probes' own events (probe_failed)
+    health: dict[ReplicaKey, tuple[bool, bool]] = field(default_factory=dict)  # started, ready
+    # Why a replica that is not ready yet is not: its last failed probe, in words.
+    not_ready_because: dict[ReplicaKey, str] = field(default_factory=dict)
+
+
+def look(ctx: PassContext, proton: ProtonSnapshot, now: datetime) -> Sighting:
+    """Observe the proton's replicas and run the probes that are due."""
+    observed = {(s.group, s.index): s for s in ctx.runtime.observe(proton.id)}
+    return _probe(ctx, proton, observed, now)
+
+
 def run_proton(
     ctx: PassContext,
     workload_id: str,
@@ -54,9 +76,38 @@ def run_proton(
     goal: ProtonGoal,
     now: datetime,
     events: Events,
+    sighting: Sighting | None = None,
 ) -> tuple[ProtonOutcome, Plan]:
-    observed = {(s.group, s.index): s for s in ctx.runtime.observe(proton.id)}
-    views = _probe(ctx, proton, observed, now, events)
+    sighting = sighting or look(ctx, proton, now)
+    views, plan = _plan(ctx, proton, goal, sighting, now, events)
+    return _act(ctx, workload_id, proton, plan, views, sighting.observed, events, now), plan
+
+
+def preview_proton(
+    ctx: PassContext, proton: ProtonSnapshot, goal: ProtonGoal, now: datetime
+) -> tuple[Sighting, ProtonOutcome | None, Events]:
+    """Look and decide without acting: the outcome when the plan needs no runtime call,
+    None when it does (the caller then takes the lease and runs the pass for real)."""
+    sighting = look(ctx, proton, now)
+    events: Events = []
+    views, plan = _plan(ctx, proton, goal, sighting, now, events)
+    if plan.acts:
+        return sighting, None, events
+    # With nothing to carry out, acting only records what was seen: no runtime call happens.
+    outcome = _act(ctx, "", proton, plan, views, dict(sighting.observed), events, now)
+    return sighting, outcome, events
+
+
+def _plan(
+    ctx: PassContext,
+    proton: ProtonSnapshot,
+    goal: ProtonGoal,
+    sighting: Sighting,
+    now: datetime,
+    events: Events,
+) -> tuple[dict[ReplicaKey, ReplicaView], Plan]:
+    events.extend(sighting.events)
+    views = _views(proton, sighting, now, events)
     view = WorkloadView(
         desired_state=goal.desired_state,
         status=goal.status,
@@ -64,8 +115,7 @@ def run_proton(
         replicas=tuple(views.values()),
         expires_at=goal.expires_at.timestamp() if goal.expires_at else None,
     )
-    plan = decide(view, now.timestamp(), ctx.policy)
-    return _act(ctx, workload_id, proton, plan, views, observed, events, now), plan
+    return views, decide(view, now.timestamp(), ctx.policy)
 
 
 def remove_proton(ctx: PassContext, proton: ProtonSnapshot) -> ProtonOutcome:
@@ -87,12 +137,17 @@ def wanted_replicas(spec: dict[str, Any], runtime: dict[str, Any]) -> tuple[Repl
     return tuple(keys)
 
 
-def next_probe_due(ctx: PassContext, proton_id: str) -> float | None:
-    dues = [
-        health.next_due() for (owner, _, _), (_, health) in ctx.health.items() if owner == proton_id
-    ]
-    found = [due for due in dues if due is not None]
-    return min(found) if found else None
+def next_probe_due(ctx: PassContext, proton: ProtonSnapshot) -> float | None:
+    # Only this proton's slots: scanning every replica's bookkeeping on every pass costs a
+    # server with hundreds of workloads more than the passes themselves.
+    keys = set(proton.replicas) | set(wanted_replicas(proton.spec, proton.runtime))
+    dues = []
+    for key in keys:
+        current = ctx.health.get((proton.id, *key))
+        due = current[1].next_due() if current is not None else None
+        if due is not None:
+            dues.append(due)
+    return min(dues) if dues else None
 
 
 def forget_health(ctx: PassContext, proton_id: str) -> None:
@@ -108,34 +163,44 @@ def _probe(
     proton: ProtonSnapshot,
     observed: dict[ReplicaKey, ReplicaState],
     now: datetime,
-    events: Events,
-) -> dict[ReplicaKey, ReplicaView]:
-    """Run due probes on running replicas; build each replica's view for the decision."""
+) -> Sighting:
+    """Run due probes on running replicas and record their results."""
     jobs: list[tuple[ReplicaKey, Any]] = []
     for key, state in observed.items():
         health = _health_for(ctx, proton, key, state)
         if state.phase == ReplicaPhase.RUNNING and not ctx.runtime.manages_health:
-            jobs.extend((key, spec) for spec in health.due(now.timestamp()))
+            jobs.extend((key, spec) for spec in health.due(now.timestamp(), ctx.pass_grid))
     results = ctx.prober.run(
         [ProbeJob(spec, observed[key].host, proton.id, key[0], key[1]) for key, spec in jobs]
     )
-    changes: dict[ReplicaKey, list[HealthEvent]] = {}
-    gave_up: dict[ReplicaKey, str] = {}  # why a probe asked for a restart: events and errors say it
+    sighting = Sighting(observed, {}, {}, [])
     for (key, spec), (ok, why) in zip(jobs, results, strict=True):
         found = ctx.health[(proton.id, *key)][1].record(spec, ok, now.timestamp(), why)
-        changes.setdefault(key, []).extend(found)
+        sighting.changes.setdefault(key, []).extend(found)
         if not ok and found:
-            events.append(("probe_failed", {"replica": _name(key), "reason": why}))
+            sighting.events.append(("probe_failed", {"replica": _name(key), "reason": why}))
             if HealthEvent.RESTART in found and why:
                 if spec.kind == ProbeKind.READINESS:
                     limit = ctx.policy.ready_timeout_seconds
                     why = f"not ready {limit:g} s after starting ({why})"
-                gave_up[key] = why
-    views: dict[ReplicaKey, ReplicaView] = {}
-    for key, state in observed.items():
+                sighting.gave_up[key] = why
+    for key in observed:
         health = ctx.health[(proton.id, *key)][1]
+        sighting.health[key] = (health.started, health.ready)
+        if not health.ready and health.last_failure:
+            sighting.not_ready_because[key] = health.last_failure
+    return sighting
+
+
+def _views(
+    proton: ProtonSnapshot, sighting: Sighting, now: datetime, events: Events
+) -> dict[ReplicaKey, ReplicaView]:
+    """Each replica's view for the decision: what was seen, on top of what was recorded."""
+    views: dict[ReplicaKey, ReplicaView] = {}
+    for key, state in sighting.observed.items():
+        started, ready = sighting.health[key]
         record = proton.replicas.get(key)
-        happened = changes.get(key, [])
+        happened = sighting.changes.get(key, [])
         running = state.phase == ReplicaPhase.RUNNING
         ready_since = record.ready_since if record else None
         failures = record.failures_in_a_row if record else 0
@@ -149,28 +214,35 @@ def _probe(
         views[key] = ReplicaView(
             key=key,
             phase=_PHASES[state.phase],
-            ready=running and health.ready,
-            started=running and health.started,
+            ready=running and ready,
+            started=running and started,
             wants_restart=running and HealthEvent.RESTART in happened,
             failures_in_a_row=failures,
             backoff_step=record.backoff_step if record else 0,
             next_restart_at=next_restart.timestamp() if next_restart else None,
             ready_since=ready_since.timestamp() if ready_since else None,
             message=state.message
-            or gave_up.get(key)
-            or (None if health.ready or not running else health.last_failure),
+            or sighting.gave_up.get(key)
+            or (sighting.not_ready_because.get(key) if running else None),
         )
     return views
 
 
 def _health_for(
-    ctx: PassContext, proton: ProtonSnapshot, key: ReplicaKey, state: ReplicaState
+    ctx: PassContext,
+    proton: ProtonSnapshot,
+    key: ReplicaKey,
+    state: ReplicaState,
+    *,
+    just_started: bool = False,
 ) -> ReplicaHealth:
-    """The replica's probe bookkeeping; new whenever its containers (re)started."""
+    """The replica's probe bookkeeping; new whenever its containers (re)started.
+
+    `just_started`: this pass started it, so nothing recorded about it holds any more."""
     slot = (proton.id, *key)
     seen = (state.started_at, state.restart_count)
     current = ctx.health.get(slot)
-    if current is not None and current[0] == seen:
+    if current is not None and current[0] == seen and not just_started:
         return current[1]
     started_at = state.started_at.timestamp() if state.started_at else ctx.clock().timestamp()
     specs = []
@@ -184,7 +256,7 @@ def _health_for(
         started_at=started_at, specs=specs, ready_timeout=ctx.policy.ready_timeout_seconds
     )
     record = proton.replicas.get(key)
-    if current is None and record is not None:
+    if current is None and record is not None and not just_started:
         # First look since this server started: trust what the last server recorded.
         health.assume(started=record.started, ready=record.ready)
     ctx.health[slot] = (seen, health)
@@ -237,10 +309,12 @@ def _act(
                     events.append(("runtime_warning", {"reason": warning}))
             for key in plan.ensure:
                 observed[key] = ctx.runtime.ensure_replica(spec, *key)
+                _health_for(ctx, proton, key, observed[key], just_started=True)
                 events.append(("replica_started", {"replica": _name(key)}))
             for key in plan.restart:
                 reason = views[key].message or "health check failed"
                 observed[key] = ctx.runtime.restart_replica(proton.id, *key)
+                _health_for(ctx, proton, key, observed[key], just_started=True)
                 events.append(("replica_restarted", {"replica": _name(key), "reason": reason}))
         except RuntimePermanentError as exc:
             outcome.status, outcome.reason = Status.ERRORED, exc.reason

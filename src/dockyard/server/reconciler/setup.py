@@ -17,6 +17,8 @@ from dockyard.server.reconciler.spec_build import SecretLookup
 from dockyard.server.runtimes.base import Runtime
 from dockyard.server.settings import Settings
 
+PASS_GRID_SECONDS = 0.2  # see PassContext.pass_grid
+
 
 def build_reconciler(
     *,
@@ -56,6 +58,7 @@ def build_reconciler(
         secrets=secrets,
         platform_env=platform_env,
         sweep_seconds=settings.reconcile_sweep_seconds,
+        pass_grid=PASS_GRID_SECONDS,
     )
     return Reconciler(context)
 

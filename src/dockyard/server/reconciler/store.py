@@ -73,6 +73,9 @@ class Snapshot:
     expires_at: datetime | None
     protons: tuple[ProtonSnapshot, ...] = ()
     replacement: ReplacementSnapshot | None = None
+    # The row's last change: a snapshot kept between passes is current while this matches.
+    version: datetime | None = None
+    held: bool = False  # read without a lease while another pass held it
 
     def proton(self, role: str) -> ProtonSnapshot | None:
         return next((p for p in self.protons if p.role == role), None)
@@ -86,6 +89,18 @@ class Snapshot:
 def lease_owner(instance_id: str) -> str:
     """The prefix of this installation's lease tokens (fits the 32-character column)."""
     return instance_id[:16]
+
+
+def load(db: Database, workload_id: str, now: datetime) -> Snapshot | None:
+    """Read what a pass decides on, without a lease (one read transaction, no writes)."""
+    with db.unit_of_work(write=False) as session:
+        workload = session.get(Workload, workload_id)
+        if workload is None:
+            return None
+        held = workload.lock_token is not None and (
+            workload.lock_expires_at is None or workload.lock_expires_at >= now
+        )
+        return _snapshot(session, workload, "", held=held)
 
 
 def lease_and_load(
@@ -107,22 +122,28 @@ def lease_and_load(
         workload = session.get(Workload, workload_id)
         if workload is None:
             return None
-        protons = session.scalars(
-            select(Proton).where(
-                Proton.workload_id == workload_id,
-                Proton.role.in_(("active", "candidate", "draining")),
-            )
+        return _snapshot(session, workload, token)
+
+
+def _snapshot(session: Session, workload: Workload, lease: str, *, held: bool = False) -> Snapshot:
+    protons = session.scalars(
+        select(Proton).where(
+            Proton.workload_id == workload.id,
+            Proton.role.in_(("active", "candidate", "draining")),
         )
-        return Snapshot(
-            workload_id=workload.id,
-            lease=token,
-            generation=workload.generation,
-            desired_state=workload.desired_state,
-            status=Status(workload.status),
-            expires_at=workload.expires_at,
-            protons=tuple(_proton_snapshot(session, p) for p in protons),
-            replacement=_replacement_snapshot(session, workload_id),
-        )
+    )
+    return Snapshot(
+        workload_id=workload.id,
+        lease=lease,
+        generation=workload.generation,
+        desired_state=workload.desired_state,
+        status=Status(workload.status),
+        expires_at=workload.expires_at,
+        protons=tuple(_proton_snapshot(session, p) for p in protons),
+        replacement=_replacement_snapshot(session, workload.id),
+        version=workload.updated_at,
+        held=held,
+    )
 
 
 def _proton_snapshot(session: Session, proton: Proton) -> ProtonSnapshot:
@@ -408,6 +429,17 @@ def due_workloads(db: Database) -> list[str]:
         return list(
             session.scalars(select(Workload.id).where(Workload.status != Status.TERMINATED.value))
         )
+
+
+def workload_versions(db: Database) -> dict[str, datetime | None]:
+    """Every workload the reconciler should look at, with the time of its row's last change."""
+    with db.unit_of_work(write=False) as session:
+        rows = session.execute(
+            select(Workload.id, Workload.updated_at).where(
+                Workload.status != Status.TERMINATED.value
+            )
+        )
+        return {workload_id: updated_at for workload_id, updated_at in rows}
 
 
 def active_proton_ids(db: Database) -> set[str]:

@@ -58,6 +58,10 @@ class ProcessRuntime(base.Runtime):
         self.stop_timeout = stop_timeout
         self._lock = threading.RLock()
         self._children: dict[int, subprocess.Popen[bytes]] = {}  # reaped as they exit
+        # Parsed replica and pid files by path, each with the (inode, mtime, size) it was read
+        # at: observing hundreds of replicas every few seconds then costs a stat per file.
+        # Every write replaces a file (new inode), so a changed file is never served stale.
+        self._files: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
 
     def validate(self, spec: ProtonSpec) -> list[str]:
         warnings: list[str] = []
@@ -138,6 +142,7 @@ class ProcessRuntime(base.Runtime):
             if record is not None:
                 self._kill_all(directory, record)
             shutil.rmtree(directory, ignore_errors=True)
+            self._forget(directory)
 
     def stop_proton(self, proton_id: str) -> None:
         with self._lock:
@@ -152,6 +157,7 @@ class ProcessRuntime(base.Runtime):
             for directory, record in self._replicas(proton_id):
                 self._kill_all(directory, record)
             shutil.rmtree(self.root / _safe(proton_id), ignore_errors=True)
+            self._forget(self.root / _safe(proton_id))
 
     def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
         lines: list[LogLine] = []
@@ -242,15 +248,38 @@ class ProcessRuntime(base.Runtime):
 
     def _alive(self, info: dict[str, Any]) -> bool:
         child = self._children.get(info["pid"])
-        if child is not None and child.poll() is not None:
-            del self._children[info["pid"]]  # our own child: reaped, so its pid is free
+        if child is not None:
+            if child.poll() is None:
+                return True  # our own child, not reaped yet: its pid cannot be anyone else's
+            del self._children[info["pid"]]  # reaped now, so its pid is free
             return False
         return pids.alive(info["pid"], info.get("start_ticks"))
+
+    def _forget(self, directory: Path) -> None:
+        for path in [path for path in self._files if directory in path.parents]:
+            del self._files[path]
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        """`_read_json` for what is only read, from the parsed copy while the file is the same.
+
+        Callers must not change what it returns."""
+        try:
+            stat = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            self._files.pop(path, None)
+            return None
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        known = self._files.get(path)
+        if known is not None and known[0] == key:
+            return known[1]
+        value = _read_json(path)
+        self._files[path] = (key, value)
+        return value
 
     def _pids(self, directory: Path, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
         found = {}
         for container in record["spec"]["containers"]:
-            info = _read_json(directory / f"{_safe(container)}.pid")
+            info = self._read(directory / f"{_safe(container)}.pid")
             if info is not None:
                 found[container] = info
         return found
@@ -258,7 +287,7 @@ class ProcessRuntime(base.Runtime):
     # --- state ---------------------------------------------------------------------------
 
     def _state(self, directory: Path) -> ReplicaState:
-        record = _read_json(directory / "replica.json") or {}
+        record = self._read(directory / "replica.json") or {}
         state = ReplicaState(
             group=record["group"],
             index=record["index"],
