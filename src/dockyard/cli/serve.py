@@ -65,6 +65,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        # Above "info" the access log is dropped anyway, but uvicorn would still format the
+        # client address and path of every request for it: a cost on the invoke hot path.
+        access_log=log_level.lower() in ("trace", "debug", "info"),
         timeout_graceful_shutdown=10,
     )
 
