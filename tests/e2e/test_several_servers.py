@@ -4,31 +4,19 @@ healthy, with nothing started twice and nothing left behind."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL, require_service
+from tests.conftest import PG_URL, new_postgres_database, require_service
 from tests.e2e.conftest import PodmanEngine, Server, wait_for
 
 
 @pytest.fixture
 def shared_database() -> Iterator[str]:
     require_service(PG_URL is not None, "several servers need DOCKYARD_TEST_DATABASE_URL")
-    assert PG_URL is not None
-    name = f"dockyard_e2e_{secrets.token_hex(4)}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_postgres_database("dockyard_e2e") as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -53,11 +41,11 @@ def servers(
     try:
         yield first, second
     finally:
-        for server in (first, second):
-            if server.process is not None and server.process.poll() is None:
-                for workload in server.api.get("/workloads").json().get("data", []):
-                    server.api.delete(f"/workloads/{workload['id']}")
-                break
+        # Whatever the test left, deleted through a server still alive (either may be dead).
+        alive = next((s for s in (first, second) if s.process and s.process.poll() is None), None)
+        if alive is not None:
+            for workload in alive.api.get("/workloads").json().get("data", []):
+                alive.api.delete(f"/workloads/{workload['id']}")
         first.stop()
         second.stop()
 
