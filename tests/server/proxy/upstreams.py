@@ -172,6 +172,11 @@ class RawServer:
         self.server = loops.run(asyncio.start_server(behaviour, "127.0.0.1", self.port))
 
     def close(self) -> None:
+        # On the loop's own thread: asyncio servers are not thread-safe, and a close from here
+        # races the loop detaching the last connection (both wake the same waiters).
+        self.loops.run(self._close())
+
+    async def _close(self) -> None:
         self.server.close()
 
 
