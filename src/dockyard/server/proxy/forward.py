@@ -1,7 +1,7 @@
 """One HTTP request through to a replica and back, streamed both ways.
 
-Nothing here buffers a whole body: the request body is handed to aiohttp chunk by chunk as
-the client sends it, and each chunk of the response goes to the client as it arrives, with
+Nothing here buffers a whole body: the request body is handed to the upstream chunk by chunk
+as the client sends it, and each chunk of the response goes to the client as it arrives, with
 backpressure both ways (a slow reader pauses the upstream, a slow upstream pauses the client).
 """
 
@@ -12,9 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import aiohttp
 from starlette.types import Receive, Send
-from yarl import URL
 
 from dockyard.server.proxy.errors import (
     ClientTimeout,
@@ -22,6 +20,7 @@ from dockyard.server.proxy.errors import (
     UpstreamUnavailable,
     send_error,
 )
+from dockyard.server.proxy.upstream import Response, UpstreamError, UpstreamPool
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class Limits:
 
 
 class _BodyFailure(Exception):
-    """Raised inside the body iterator: aiohttp wraps it, so the reason is kept on the side."""
+    """Raised inside the body iterator; the reason is kept on the side for the answer."""
 
 
 @dataclass
@@ -59,14 +58,21 @@ class _Upload:
     failure: str | None = None  # "gone" | "idle"
 
 
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    path: bytes  # with the query, as the client sent it
+
+
 async def forward(
-    session: aiohttp.ClientSession,
+    pool: UpstreamPool,
     scope: dict,
     receive: Receive,
     send: Send,
-    url: str,
-    headers: list[tuple[str, str]],
-    has_body: bool,
+    target: Target,
+    headers: list[tuple[bytes, bytes]],
+    body_kind: str | None,
     limits: Limits,
 ) -> int:
     """Proxy one request; returns the status the client saw (for statistics)."""
@@ -74,7 +80,7 @@ async def forward(
     upload = _Upload()
     deadline = asyncio.timeout_at(loop.time() + limits.timeout)
     data: bytes | AsyncIterator[bytes] | None = None
-    if has_body:
+    if body_kind is not None:
         try:
             async with asyncio.timeout(limits.client_idle):
                 message = await receive()
@@ -89,26 +95,23 @@ async def forward(
             data = message.get("body", b"")
     try:
         async with deadline:
-            response = await session.request(
-                scope["method"],
-                URL(url, encoded=True),
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-            )
+            response = await pool.request(
+                scope["method"], target.host, target.port, target.path, headers, data,
+                chunked=body_kind == "chunked",
+            )  # fmt: skip
     except TimeoutError:
         if deadline.expired():
             await send_error(send, UpstreamTimeout("The workload did not answer in time."))
             return 504
         await send_error(send, UpstreamUnavailable("The workload could not be reached."))
         return 502
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
+    except (UpstreamError, OSError) as exc:
         if upload.failure == "gone":
             return GONE
         if upload.failure == "idle":
             await send_error(send, ClientTimeout("The request body stalled."))
             return 408
-        log.info("upstream %s failed: %r", url, exc)
+        log.info("upstream %s:%s failed: %r", target.host, target.port, exc)
         await send_error(send, UpstreamUnavailable("The workload refused or dropped the request."))
         return 502
     return await _relay(response, receive, send)
@@ -139,16 +142,15 @@ async def _stream(
             return
 
 
-async def _relay(response: aiohttp.ClientResponse, receive: Receive, send: Send) -> int:
+async def _relay(response: Response, receive: Receive, send: Send) -> int:
     status = response.status
-    headers = [(k, v) for k, v in response.raw_headers if k.lower() not in RESPONSE_DROPPED]
-    content = response.content
+    headers = [(k, v) for k, v in response.headers if k.lower() not in RESPONSE_DROPPED]
     watcher: asyncio.Task[None] | None = None
     complete = False
     try:
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        chunk = await content.readany()
-        if content.at_eof():  # the whole body came with the headers: the common small answer
+        chunk = await response.read()
+        if response.at_eof:  # the whole body came with the headers: the common small answer
             await send({"type": "http.response.body", "body": chunk, "more_body": False})
             complete = True
             return status
@@ -157,13 +159,13 @@ async def _relay(response: aiohttp.ClientResponse, receive: Receive, send: Send)
         watcher = asyncio.ensure_future(_close_on_disconnect(receive, response))
         while chunk:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            chunk = await content.readany()
+            chunk = await response.read()
         if watcher.done():  # closed because the client left: not a complete answer
             return GONE
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         complete = True
         return status
-    except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+    except (UpstreamError, OSError) as exc:
         if watcher is not None and watcher.done():
             return GONE
         # Headers are gone already: the only honest signal left is a cut connection, which
@@ -179,7 +181,7 @@ async def _relay(response: aiohttp.ClientResponse, receive: Receive, send: Send)
             response.close()
 
 
-async def _close_on_disconnect(receive: Receive, response: aiohttp.ClientResponse) -> None:
+async def _close_on_disconnect(receive: Receive, response: Response) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

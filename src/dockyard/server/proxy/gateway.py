@@ -19,9 +19,10 @@ from dockyard.server.proxy import websocket
 from dockyard.server.proxy.access import Access
 from dockyard.server.proxy.balancer import Balancer
 from dockyard.server.proxy.errors import HeadersTooLarge, NoReadyReplica, send_error
-from dockyard.server.proxy.forward import Limits, forward
+from dockyard.server.proxy.forward import Limits, Target, forward
 from dockyard.server.proxy.routing import Route, RoutingTable
 from dockyard.server.proxy.stats import StatsCollector
+from dockyard.server.proxy.upstream import UpstreamPool
 from dockyard.server.settings import Settings
 from dockyard.server.users.tokens import TokenVerifier
 
@@ -31,6 +32,7 @@ PREFIX = "/api/v2/endpoints/"
 _PREFIX_BYTES = PREFIX.encode()
 _KINDS = {b"workloads": "workload", b"deployments": "deployment"}
 MAX_SCALE_UP_WAIT = 600.0
+KEEPALIVE_SECONDS = 30.0  # idle upstream connections kept this long
 
 # Request headers the proxy consumes or sets itself instead of passing on.
 _CONSUMED = frozenset(
@@ -56,7 +58,7 @@ _CONSUMED = frozenset(
 
 
 class InvokeProxy:
-    """Owns the routing table, the upstream connection pool and the statistics."""
+    """Owns the routing table, the upstream connection pools and the statistics."""
 
     def __init__(self, settings: Settings, db: Database, verifier: TokenVerifier) -> None:
         self.settings = settings
@@ -66,7 +68,8 @@ class InvokeProxy:
         self.balancer = Balancer()
         self.stats = StatsCollector()
         self.limits = Limits(settings.proxy_timeout_seconds, settings.proxy_client_idle_seconds)
-        self.session: aiohttp.ClientSession | None = None
+        self.pool: UpstreamPool | None = None
+        self.session: aiohttp.ClientSession | None = None  # for WebSocket relays
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- life ---------------------------------------------------------------------------------
@@ -75,10 +78,16 @@ class InvokeProxy:
         if self.session is not None:
             return
         settings = self.settings
+        self.pool = UpstreamPool(
+            max_connections=settings.proxy_max_connections,
+            keepalive_seconds=KEEPALIVE_SECONDS,
+            connect_timeout=settings.proxy_connect_timeout_seconds,
+            max_head_bytes=settings.proxy_max_header_bytes,
+        )
         connector = aiohttp.TCPConnector(
             limit=settings.proxy_max_connections,
             limit_per_host=0,
-            keepalive_timeout=30,
+            keepalive_timeout=KEEPALIVE_SECONDS,
             enable_cleanup_closed=False,
         )
         self.session = aiohttp.ClientSession(
@@ -94,6 +103,7 @@ class InvokeProxy:
         )
         self._tasks = [
             asyncio.ensure_future(self.table.run()),
+            asyncio.ensure_future(self.pool.sweep()),
             asyncio.ensure_future(self.stats.run(self.db, self.settings.stats_flush_seconds)),
         ]
 
@@ -104,6 +114,9 @@ class InvokeProxy:
             with contextlib.suppress(BaseException):
                 await task
         self._tasks = []
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -152,9 +165,8 @@ class InvokeProxy:
             return
         backend = self.balancer.pick(route.backends)
         query = scope.get("query_string", b"")
-        target = f"{backend.host}:{backend.port}{path.decode('latin-1')}"
         if query:
-            target += "?" + query.decode("latin-1")
+            path += b"?" + query
         headers = request.headers
         client = scope.get("client")
         forwarded_for = client[0] if client else ""
@@ -166,12 +178,12 @@ class InvokeProxy:
                 forwarded_for = f"{request.forwarded_for}, {forwarded_for}"
             else:
                 forwarded_for = request.forwarded_for
-        headers.append(("X-Forwarded-For", forwarded_for))
-        headers.append(("X-Forwarded-Proto", scope.get("scheme", "http").replace("ws", "http")))
+        scheme = scope.get("scheme", "http").replace("ws", "http")
+        headers.append((b"x-forwarded-for", forwarded_for.encode("latin-1")))
+        headers.append((b"x-forwarded-proto", scheme.encode("latin-1")))
         if request.host:
-            headers.append(("X-Forwarded-Host", request.host))
-        prefix = f"{PREFIX}{collection.decode('latin-1')}/{object_id}"
-        headers.append(("X-Forwarded-Prefix", prefix))
+            headers.append((b"x-forwarded-host", request.host.encode("latin-1")))
+        headers.append((b"x-forwarded-prefix", _PREFIX_BYTES + collection + b"/" + raw_id))
         proton_id = route.proton_id or ""
         started = self.stats.begin(route.workload_id, proton_id)
         backend.outstanding += 1
@@ -196,17 +208,19 @@ class InvokeProxy:
             await send(message)
 
         status = 502
-        assert self.session is not None
+        assert self.session is not None and self.pool is not None
         try:
             if is_ws:
+                url = f"ws://{backend.host}:{backend.port}{path.decode('latin-1')}"
+                text_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
                 status = await websocket.relay(
-                    self.session, scope, receive, send, "ws://" + target, headers,
-                    self.limits.timeout,
-                )  # fmt: skip
+                    self.session, scope, receive, send, url, text_headers, self.limits.timeout
+                )
             else:
                 status = await forward(
-                    self.session, scope, receive, send_counted, "http://" + target, headers,
-                    request.has_body, self.limits,
+                    self.pool, scope, receive, send_counted,
+                    Target(backend.host, backend.port, path), headers, request.body_kind,
+                    self.limits,
                 )  # fmt: skip
         finally:
             count(status)  # cut short, or a client gone: counted with the proxy's verdict
@@ -230,8 +244,8 @@ class InvokeProxy:
 class _Request:
     __slots__ = (
         "authorization",
+        "body_kind",
         "forwarded_for",
-        "has_body",
         "headers",
         "host",
         "scale_up_wait",
@@ -243,9 +257,9 @@ class _Request:
         self.host: str | None = None
         self.forwarded_for: str | None = None
         self.scale_up_wait = 0.0
-        self.has_body = False
+        self.body_kind: str | None = None  # "length" | "chunked" | None: no body
         self.too_large = False
-        self.headers: list[tuple[str, str]] = []
+        self.headers: list[tuple[bytes, bytes]] = []
 
 
 def _scan(scope: Scope, max_bytes: int) -> _Request:
@@ -264,7 +278,7 @@ def _scan(scope: Scope, max_bytes: int) -> _Request:
             elif name == b"x-forwarded-for":
                 request.forwarded_for = value.decode("latin-1")
             elif name == b"transfer-encoding":
-                request.has_body = True
+                request.body_kind = "chunked"
             elif name == b"connection":
                 # Headers the client named in Connection are hop-by-hop as well.
                 dropped = {t.strip().lower() for t in value.split(b",")}
@@ -272,11 +286,13 @@ def _scan(scope: Scope, max_bytes: int) -> _Request:
                 with contextlib.suppress(ValueError):
                     request.scale_up_wait = max(float(value), 0.0)
             continue
-        if name == b"content-length" and value != b"0":
-            request.has_body = True
-        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if name == b"content-length" and value != b"0" and request.body_kind is None:
+            request.body_kind = "length"
+        headers.append((name, value))
+    if request.body_kind == "chunked":  # the length, if any, is not the one that counts
+        headers = request.headers = [(k, v) for k, v in headers if k != b"content-length"]
     if dropped:
-        request.headers = [(k, v) for k, v in headers if k.encode("latin-1") not in dropped]
+        request.headers = [(k, v) for k, v in headers if k not in dropped]
     request.too_large = size > max_bytes
     return request
 

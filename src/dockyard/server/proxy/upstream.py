@@ -1,0 +1,471 @@
+"""The invoke path's HTTP/1.1 client: pooled keep-alive connections to replicas, raw bytes.
+
+Why not aiohttp's client here: on the proxy benchmark its per-request machinery (request and
+response objects, multidict headers, URL parsing, tracing hooks, timers) cost about three
+times all the rest of an invoke, uvicorn included. The proxy needs much less: write a request
+head, stream a body, parse a response with httptools (the parser uvicorn serves with) and
+hand its bytes on as they come. WebSocket relays still use aiohttp (`websocket.py`).
+
+Rules kept here:
+- A connection goes back to the pool only after a complete, keep-alive answer to a fully sent
+  request; anything else (an error, a cut, a HEAD, an early answer to an upload) closes it.
+- A request that fails on a reused connection before any byte came back is sent once more on a
+  new one: the replica may have closed the idle connection as we picked it.
+- Open connections (busy or idle) never exceed the limit; past it, requests wait.
+- A response buffers at most `HIGH_WATER` bytes: above that the socket stops being read until
+  the client has taken them (backpressure from a slow client to the replica).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator
+
+import httptools
+
+HIGH_WATER = 256 * 1024
+SWEEP_SECONDS = 5.0
+
+Body = bytes | AsyncIterator[bytes] | None
+
+
+class UpstreamError(Exception):
+    """The replica refused, dropped or garbled the exchange."""
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, pool: UpstreamPool, key: tuple[str, int]) -> None:
+        self.pool = pool
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self.response: Response | None = None
+        self.counted = False  # holds one of the pool's slots (set once connected)
+        self.closed = False
+        self.reused = False
+        self.idle_since = 0.0
+        self._writable: asyncio.Future[None] | None = None
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.response is None:  # bytes nobody asked for: the connection cannot be trusted
+            self.abort()
+            return
+        self.response.feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.forget(self)
+        if self.response is not None:
+            self.response.lost()
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    # --- use ------------------------------------------------------------------------------------
+
+    async def write(self, data: bytes) -> None:
+        if self.closed:
+            raise UpstreamError("the replica closed the connection during the upload")
+        assert self.transport is not None
+        self.transport.write(data)
+        if self._writable is not None:
+            await self._writable
+
+    def abort(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+
+class Response:
+    """One answer being read: status and raw headers first, then the body in chunks."""
+
+    def __init__(self, conn: _Connection, head_only: bool, max_head_bytes: int) -> None:
+        self.conn = conn
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.upload: asyncio.Task[None] | None = None
+        self.upload_failure: BaseException | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._head_only = head_only
+        self._max_head_bytes = max_head_bytes
+        self._head_bytes = 0
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._paused = False
+        self._informational = False
+        self._until_close = False  # no length, not chunked: the body ends with the connection
+        self._complete = False
+        self._reusable = True
+        self._keep_alive = False
+        self._received = False
+        self._error: UpstreamError | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._done = False
+
+    # --- fed by the connection ------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        self._received = True
+        if self._complete:  # more than one answer to one request
+            self._reusable = False
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail("the replica switched protocols unasked")
+            return
+        except httptools.HttpParserError as exc:
+            self._fail(f"the replica sent a malformed answer ({exc})")
+            return
+        if not self.status:  # bytes that do not end the head yet (a body after it is fine)
+            self._head_bytes += len(data)
+            if self._head_bytes > self._max_head_bytes:
+                self._fail("the replica's response headers are too large")
+
+    def lost(self) -> None:
+        if self._complete or self._error is not None:
+            return
+        if self._until_close and self.status:
+            self._finish()
+            self._reusable = False
+        else:
+            self._fail("the replica closed the connection before its answer was complete")
+
+    # --- httptools callbacks ----------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.headers = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 200:  # 1xx informational (103 Early Hints, …): the real answer follows
+            self._informational = True
+            return
+        self.status = status
+        if status not in (204, 304) and not self._head_only:
+            framing = (b"content-length", b"transfer-encoding")
+            self._until_close = not any(name.lower() in framing for name, _ in self.headers)
+        self._wake()
+        if self._head_only:  # no body follows, whatever the headers announce
+            self._reusable = False
+            self._finish()
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > HIGH_WATER and not self._paused and self.conn.transport is not None:
+            self._paused = True
+            self.conn.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
+        if not self._complete:
+            # Asked now: once the message is over the parser no longer knows.
+            self._keep_alive = self._parser.should_keep_alive()
+            self._finish()
+
+    # --- read by the proxy ------------------------------------------------------------------------
+
+    async def wait_head(self) -> None:
+        while not self.status:
+            if self._error is not None:
+                raise self._error
+            await self._wait()
+
+    @property
+    def received_nothing(self) -> bool:
+        return not self._received
+
+    @property
+    def at_eof(self) -> bool:
+        return self._complete and not self._chunks
+
+    async def read(self) -> bytes:
+        """The body bytes buffered so far (waiting for some); b"" once the answer is complete."""
+        while True:
+            if self._chunks:
+                chunks = self._chunks
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                self._chunks = []
+                self._buffered = 0
+                if self._paused and not self.conn.closed:
+                    self._paused = False
+                    assert self.conn.transport is not None
+                    self.conn.transport.resume_reading()
+                return data
+            if self._error is not None:
+                raise self._error
+            if self._complete:
+                return b""
+            await self._wait()
+
+    def release(self) -> None:
+        """Done with it: the connection goes back to the pool if it can carry another request."""
+        if self._done:
+            return
+        self._done = True
+        upload_finished = self.upload is None or (
+            self.upload.done() and self.upload_failure is None
+        )
+        if self.upload is not None and not self.upload.done():
+            self.upload.cancel()
+        reusable = (
+            self._complete
+            and self._reusable
+            and self._error is None
+            and upload_finished
+            and self._keep_alive
+        )
+        self.conn.pool.release(self.conn, reusable)
+
+    def close(self) -> None:
+        """Stop reading: the connection is dropped (a client gone, an error)."""
+        if self._done:
+            return
+        self._fail("the answer was abandoned")  # wakes a reader waiting for more
+        self.release()
+
+    async def send_body(self, body: AsyncIterator[bytes], chunked: bool) -> None:
+        """Streams a request body; a failure on the client's side ends the exchange."""
+        conn = self.conn
+        try:
+            async for chunk in body:
+                if chunked:
+                    await conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                else:
+                    await conn.write(chunk)
+            if chunked:
+                await conn.write(b"0\r\n\r\n")
+        except asyncio.CancelledError:
+            raise
+        except UpstreamError:
+            return  # the replica closed; the response side reports it
+        except BaseException as exc:  # the client stalled or left (the caller knows which)
+            self.upload_failure = exc
+            self._fail("the request body did not arrive")
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        self._complete = True
+        self._wake()
+
+    def _fail(self, message: str) -> None:
+        if self._error is None:
+            self._error = UpstreamError(message)
+        self._reusable = False
+        self.conn.abort()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+
+class UpstreamPool:
+    """Keep-alive connections per replica address, at most `max_connections` open in all."""
+
+    def __init__(
+        self,
+        max_connections: int,
+        keepalive_seconds: float,
+        connect_timeout: float,
+        max_head_bytes: int,
+    ) -> None:
+        self.max_connections = max_connections
+        self.keepalive_seconds = keepalive_seconds
+        self.connect_timeout = connect_timeout
+        self.max_head_bytes = max_head_bytes
+        self.busy = 0  # connections carrying a request right now
+        self.open = 0  # connections holding a slot, busy or idle
+        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closing = False
+
+    async def request(
+        self,
+        method: str,
+        host: str,
+        port: int,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: Body,
+        chunked: bool,
+    ) -> Response:
+        """Send one request; returns once the response headers are in (the body follows)."""
+        head = _head(method, host, port, target, headers, body, chunked)
+        for attempt in (1, 2):
+            conn = await self._acquire((host, port))
+            response = Response(conn, method == "HEAD", self.max_head_bytes)
+            conn.response = response
+            try:
+                if body is None or isinstance(body, bytes):
+                    await conn.write(head + body if body else head)
+                else:
+                    await conn.write(head)
+                    response.upload = asyncio.ensure_future(response.send_body(body, chunked))
+                await response.wait_head()
+                return response
+            except UpstreamError:
+                retry = (
+                    attempt == 1
+                    and conn.reused
+                    and response.received_nothing
+                    and not isinstance(body, AsyncIterator)
+                )
+                response.close()
+                if not retry:
+                    raise
+            except BaseException:  # a deadline, a cancelled request
+                response.close()
+                raise
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        self._closing = True
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.abort()
+        self._idle.clear()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(UpstreamError("the proxy is shutting down"))
+
+    async def sweep(self) -> None:
+        """Runs for the pool's life: closes connections idle longer than the keep-alive."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            oldest = loop.time() - self.keepalive_seconds
+            for conns in list(self._idle.values()):
+                for conn in [c for c in conns if c.idle_since < oldest]:
+                    conn.abort()
+
+    # --- slots ----------------------------------------------------------------------------------
+
+    async def _acquire(self, key: tuple[str, int]) -> _Connection:
+        if self._closing:
+            raise UpstreamError("the proxy is shutting down")
+        loop = asyncio.get_running_loop()
+        idle = self._idle.get(key)
+        if idle:
+            oldest = loop.time() - self.keepalive_seconds
+            while idle:
+                conn = idle.pop()
+                if conn.closed:
+                    continue
+                if conn.idle_since < oldest:
+                    conn.abort()
+                    continue
+                conn.reused = True
+                self.busy += 1
+                return conn
+        while self.open >= self.max_connections:
+            if not self._drop_an_idle_connection():
+                waiter = loop.create_future()
+                self._waiters.append(waiter)
+                try:
+                    await waiter
+                finally:
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
+                return await self._acquire(key)  # a connection to this replica may be idle now
+        self.open += 1
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, conn = await loop.create_connection(lambda: _Connection(self, key), *key)
+        except BaseException:
+            self.open -= 1
+            self._wake_a_waiter()
+            raise
+        if conn.closed:  # lost between connecting and now
+            self.open -= 1
+            self._wake_a_waiter()
+            raise UpstreamError("the replica closed the connection at once")
+        conn.counted = True
+        self.busy += 1
+        return conn
+
+    def release(self, conn: _Connection, reusable: bool) -> None:
+        self.busy -= 1
+        conn.response = None
+        if reusable and not conn.closed and not self._closing:
+            conn.reused = False
+            conn.idle_since = asyncio.get_running_loop().time()
+            self._idle.setdefault(conn.key, []).append(conn)
+            self._wake_a_waiter()
+        else:
+            conn.abort()  # its slot frees when the connection is gone (forget)
+
+    def forget(self, conn: _Connection) -> None:
+        """A connection closed: its slot is free, and it is no longer idle anywhere."""
+        idle = self._idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+            if not idle:
+                del self._idle[conn.key]
+        if conn.counted:
+            conn.counted = False
+            self.open -= 1
+            self._wake_a_waiter()
+
+    def _drop_an_idle_connection(self) -> bool:
+        oldest: _Connection | None = None
+        for conns in self._idle.values():
+            if conns and (oldest is None or conns[0].idle_since < oldest.idle_since):
+                oldest = conns[0]
+        if oldest is None:
+            return False
+        self.forget(oldest)  # the slot frees now, not when the close completes
+        oldest.abort()
+        return True
+
+    def _wake_a_waiter(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+def _head(
+    method: str,
+    host: str,
+    port: int,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: Body,
+    chunked: bool,
+) -> bytes:
+    lines = [b"%s %s HTTP/1.1\r\nhost: %s:%d\r\n" % (method.encode(), target, host.encode(), port)]
+    lines.extend(b"%s: %s\r\n" % header for header in headers)
+    if isinstance(body, bytes) and not any(n == b"content-length" for n, _ in headers):
+        lines.append(b"content-length: %d\r\n" % len(body))
+    elif chunked:
+        lines.append(b"transfer-encoding: chunked\r\n")
+    lines.append(b"\r\n")
+    return b"".join(lines)
