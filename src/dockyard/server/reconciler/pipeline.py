@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from dockyard.server.reconciler import store
+from dockyard.server.reconciler import outcomes, store
 from dockyard.server.reconciler.pipeline_context import PassContext
 from dockyard.server.reconciler.proton_pass import (
     Events,
@@ -65,7 +65,7 @@ def reconcile_workload(ctx: PassContext, workload_id: str, *, fresh: bool = Fals
 
 def _look_without_lease(
     ctx: PassContext, snapshot: store.Snapshot, now: datetime, seen: dict[str, Sighting]
-) -> store.Outcome | None:
+) -> outcomes.Outcome | None:
     """The outcome of a pass that needs neither the runtime nor the database; else None.
 
     Only a workload with one proton and no rollout qualifies: that is the steady state, and
@@ -78,9 +78,9 @@ def _look_without_lease(
     seen[active.id] = sighting
     if active_outcome is None:
         return None
-    outcome = store.Outcome(protons=[active_outcome], events=events)
+    outcome = outcomes.Outcome(protons=[active_outcome], events=events)
     outcome.status, outcome.reason = active_outcome.status, active_outcome.reason
-    return outcome if store.changes_nothing(snapshot, outcome) else None
+    return outcome if outcomes.changes_nothing(snapshot, outcome) else None
 
 
 def _leased_pass(
@@ -102,9 +102,9 @@ def _leased_pass(
         return 5.0
     if ctx.engine_trouble.pop(workload_id, None) is not None:
         outcome.events.append(("runtime_recovered", {"reason": "the runtime answers again"}))
-    if store.changes_nothing(snapshot, outcome):
+    if outcomes.changes_nothing(snapshot, outcome):
         store.release(ctx.db, snapshot)
-    elif store.apply_outcome(ctx.db, snapshot, outcome):
+    elif outcomes.apply_outcome(ctx.db, snapshot, outcome):
         for hook in ctx.on_routes_changed:
             hook(workload_id)
     return _next_pass(ctx, snapshot, outcome)
@@ -118,7 +118,7 @@ def _report_engine_trouble(ctx: PassContext, workload_id: str, message: str) -> 
     if workload_id in ctx.engine_trouble:
         return
     ctx.engine_trouble[workload_id] = message
-    store.record_events(ctx.db, workload_id, [("runtime_error", {"reason": message})])
+    outcomes.record_events(ctx.db, workload_id, [("runtime_error", {"reason": message})])
 
 
 def _pass(
@@ -126,9 +126,9 @@ def _pass(
     snapshot: store.Snapshot,
     now: datetime,
     seen: dict[str, Sighting] | None = None,
-) -> store.Outcome:
+) -> outcomes.Outcome:
     seen = seen or {}
-    outcome = store.Outcome()
+    outcome = outcomes.Outcome()
     events: Events = outcome.events
     active = snapshot.proton("active")
     if active is not None:
@@ -150,7 +150,7 @@ def _rollout(
     ctx: PassContext,
     snapshot: store.Snapshot,
     now: datetime,
-    outcome: store.Outcome,
+    outcome: outcomes.Outcome,
     events: Events,
 ) -> None:
     replacement = snapshot.replacement
@@ -191,7 +191,7 @@ def _rollout(
         outcome.status, outcome.reason = step.candidate_status or Status.RUNNING, None
         active_outcome = _proton_outcome(outcome, snapshot.proton_id or "")
         active_outcome.status = None  # the switch marks it draining
-    outcome.rollout = store.RolloutChange(
+    outcome.rollout = outcomes.RolloutChange(
         status=step.status,
         message=step.message,
         switch=step.switch,
@@ -199,20 +199,20 @@ def _rollout(
     )
 
 
-def _proton_outcome(outcome: store.Outcome, proton_id: str) -> store.ProtonOutcome:
+def _proton_outcome(outcome: outcomes.Outcome, proton_id: str) -> outcomes.ProtonOutcome:
     for proton_outcome in outcome.protons:
         if proton_outcome.proton_id == proton_id:
             return proton_outcome
-    found = store.ProtonOutcome(proton_id)
+    found = outcomes.ProtonOutcome(proton_id)
     outcome.protons.append(found)
     return found
 
 
-def _replace(outcome: store.Outcome, new: store.ProtonOutcome) -> None:
+def _replace(outcome: outcomes.Outcome, new: outcomes.ProtonOutcome) -> None:
     outcome.protons = [p for p in outcome.protons if p.proton_id != new.proton_id] + [new]
 
 
-def _next_pass(ctx: PassContext, snapshot: store.Snapshot, outcome: store.Outcome) -> float:
+def _next_pass(ctx: PassContext, snapshot: store.Snapshot, outcome: outcomes.Outcome) -> float:
     # Measured from now, not from the pass's start: a pass that created containers took most
     # of a second, and the new replica's first probe is due right away.
     now = ctx.clock()

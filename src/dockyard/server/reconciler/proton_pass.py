@@ -15,6 +15,7 @@ from dockyard.server.reconciler.decide import (
     WorkloadView,
     decide,
 )
+from dockyard.server.reconciler.outcomes import ProtonOutcome, ReplicaOutcome
 from dockyard.server.reconciler.pipeline_context import PassContext
 from dockyard.server.reconciler.prober import ProbeJob
 from dockyard.server.reconciler.probes import (
@@ -24,7 +25,7 @@ from dockyard.server.reconciler.probes import (
     probes_for_container,
 )
 from dockyard.server.reconciler.spec_build import build_proton_spec
-from dockyard.server.reconciler.store import ProtonOutcome, ProtonSnapshot, ReplicaOutcome
+from dockyard.server.reconciler.store import ProtonSnapshot
 from dockyard.server.runtimes.base import ReplicaPhase, ReplicaState, RuntimePermanentError
 from dockyard.server.workloads.statuses import Status
 
