@@ -13,15 +13,17 @@ from datetime import datetime
 
 from dockyard.server.reconciler import outcomes, store
 from dockyard.server.reconciler.pipeline_context import PassContext
-from dockyard.server.reconciler.proton_pass import (
+from dockyard.server.reconciler.proton_look import (
     Events,
-    ProtonGoal,
     Sighting,
     next_probe_due,
+    wanted_replicas,
+)
+from dockyard.server.reconciler.proton_pass import (
+    ProtonGoal,
     preview_proton,
     remove_proton,
     run_proton,
-    wanted_replicas,
 )
 from dockyard.server.reconciler.rollout import RolloutView, decide_rollout
 from dockyard.server.runtimes.base import RuntimeTemporaryError
