@@ -50,8 +50,15 @@ class Live:
         return workload_id
 
     def set_replicas(
-        self, workload_id: str, ports: list[int], *, status: str = "running", ready: bool = True
+        self,
+        workload_id: str,
+        ports: list[int],
+        *,
+        status: str = "running",
+        ready: bool = True,
+        sync: bool = True,
     ) -> None:
+        """Write the workload's replicas; `sync=False`: as another server would, unannounced."""
         with self.app.state.db.unit_of_work() as session:
             proton_id = session.scalar(
                 select(Proton.id).where(Proton.workload_id == workload_id, Proton.role == "active")
@@ -75,7 +82,8 @@ class Live:
                 .where(Workload.id == workload_id)
                 .values(status=status, desired_state=desired)
             )
-        self.sync_routes()
+        if sync:
+            self.sync_routes()
 
     def sync_routes(self) -> None:
         """Poke the table (the reconciler's hook) and wait until it has been re-read."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
+import pytest
 
 from tests.server.proxy.conftest import Live
 from tests.server.proxy.upstreams import Upstream
@@ -123,6 +125,20 @@ def test_unknown_and_malformed_workloads_are_404(live: Live) -> None:
 def test_new_workload_is_routable_before_the_next_refresh(live: Live, upstream: Upstream) -> None:
     workload_id = live.create_workload([upstream.port])
     live.app.state.routes.routes.pop(workload_id)  # as if created a moment ago by another server
+    assert live.admin.get(live.invoke_url(workload_id, "/echo")).status_code == 200
+
+
+def test_a_replica_made_ready_elsewhere_is_used_before_the_next_refresh(
+    live: Live, upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workload_id = live.create_workload([upstream.port])
+    live.set_replicas(workload_id, [], status="starting")
+    table = live.app.state.routes
+    monkeypatch.setattr(table, "_interval", 60.0)  # no periodic refresh during the test
+    live.sync_routes()
+    # Another server's reconciler marks the replica ready; this server is not told.
+    live.set_replicas(workload_id, [upstream.port], status="running", sync=False)
+    time.sleep(0.15)
     assert live.admin.get(live.invoke_url(workload_id, "/echo")).status_code == 200
 
 

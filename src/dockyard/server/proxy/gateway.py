@@ -33,6 +33,7 @@ _PREFIX_BYTES = PREFIX.encode()
 _KINDS = {b"workloads": "workload", b"deployments": "deployment"}
 MAX_SCALE_UP_WAIT = 600.0
 KEEPALIVE_SECONDS = 30.0  # idle upstream connections kept this long
+CONFIRM_AFTER_SECONDS = 0.1  # a route older than this is re-read before a 503
 
 # Request headers the proxy consumes or sets itself instead of passing on.
 _CONSUMED = frozenset(
@@ -227,6 +228,17 @@ class InvokeProxy:
 
     async def _wait_for_replica(self, route: Route, wait: float) -> Route:
         """A starting workload may hold the request up to `X-Scale-Up-Timeout` seconds."""
+        if self.table.age() > CONFIRM_AFTER_SECONDS:
+            # Another server may have just made it ready: before refusing, one read of the
+            # table (shared by concurrent requests, and only for workloads without a ready
+            # replica) closes most of the gap until the next refresh.
+            try:
+                await self.table.refresh()
+            except Exception as exc:  # the database is away: answer from the table we have
+                log.debug("confirming a route failed: %r", exc)
+            route = self.table.routes.get(route.workload_id, route)
+            if route.backends:
+                return route
         loop = asyncio.get_running_loop()
         give_up = loop.time() + min(wait, MAX_SCALE_UP_WAIT)
         while not route.stopped and (remaining := give_up - loop.time()) > 0:

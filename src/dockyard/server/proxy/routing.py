@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +179,7 @@ class RoutingTable:
         self.routes: dict[str, Route] = {}
         self.deployments: dict[str, Alias] = {}
         self.version = 0  # bumped by every refresh
+        self._read_at = 0.0  # monotonic time of the last read
         self._raw: Raw | None = None  # the rows the table was last built from
         self._changed = asyncio.Event()  # set and replaced by every refresh
         self._wake: asyncio.Event | None = None
@@ -252,8 +254,13 @@ class RoutingTable:
             )
         self.routes = fresh
 
+    def age(self) -> float:
+        """Seconds since the table was last read from the database."""
+        return time.monotonic() - self._read_at
+
     def _refreshed(self) -> None:
         # Every read counts as a refresh, changed or not: waiters re-check after each one.
+        self._read_at = time.monotonic()
         self.version += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
