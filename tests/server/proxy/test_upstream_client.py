@@ -110,6 +110,25 @@ def test_a_request_dropped_on_a_reused_connection_is_sent_again_on_a_new_one() -
     asyncio.run(scenario())
 
 
+def test_a_dropped_post_is_not_sent_again() -> None:
+    async def first_answers_once_then_drops(reader, writer, number: int) -> None:  # type: ignore[no-untyped-def]
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(OK)
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")  # the POST: the replica may have acted on it
+
+    async def scenario() -> None:
+        async with Replica(first_answers_once_then_drops) as replica:
+            pool = _pool()
+            assert await _get(pool, replica.port) == (200, b"hello")
+            with pytest.raises(UpstreamError):
+                await _get(pool, replica.port, method="POST")
+            assert replica.connections == 1
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_new_connection_dropped_before_answering_is_an_error() -> None:
     async def drop(reader, writer, number: int) -> None:  # type: ignore[no-untyped-def]
         await reader.readuntil(b"\r\n\r\n")

@@ -32,7 +32,10 @@ PREFIX = "/api/v2/endpoints/"
 _PREFIX_BYTES = PREFIX.encode()
 _KINDS = {b"workloads": "workload", b"deployments": "deployment"}
 MAX_SCALE_UP_WAIT = 600.0
-KEEPALIVE_SECONDS = 30.0  # idle upstream connections kept this long
+# Idle upstream connections are closed after this, before the replica closes them itself:
+# uvicorn and Node.js close idle connections after 5 s, and a request sent on a connection
+# the replica is closing at that moment fails.
+KEEPALIVE_SECONDS = 4.0
 CONFIRM_AFTER_SECONDS = 0.1  # a route older than this is re-read before a 503
 
 # Request headers the proxy consumes or sets itself instead of passing on.

@@ -9,8 +9,10 @@ hand its bytes on as they come. WebSocket relays still use aiohttp (`websocket.p
 Rules kept here:
 - A connection goes back to the pool only after a complete, keep-alive answer to a fully sent
   request; anything else (an error, a cut, a HEAD, an early answer to an upload) closes it.
-- A request that fails on a reused connection before any byte came back is sent once more on a
-  new one: the replica may have closed the idle connection as we picked it.
+- An idempotent request (GET, HEAD, PUT, DELETE, OPTIONS, TRACE, or one with an
+  `Idempotency-Key`) that fails on a reused connection before any byte came back is sent once
+  more on a new one: the replica may have closed the idle connection as it was picked. Other
+  requests are not: the replica may have acted on them before it went away.
 - Open connections (busy or idle) never exceed the limit; past it, requests wait.
 - A response buffers at most `HIGH_WATER` bytes: above that the socket stops being read until
   the client has taken them (backpressure from a slow client to the replica).
@@ -26,6 +28,7 @@ from collections.abc import AsyncIterator
 import httptools
 
 HIGH_WATER = 256 * 1024
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 SWEEP_SECONDS = 5.0
 
 Body = bytes | AsyncIterator[bytes] | None
@@ -317,6 +320,9 @@ class UpstreamPool:
     ) -> Response:
         """Send one request; returns once the response headers are in (the body follows)."""
         head = _head(method, host, port, target, headers, body, chunked)
+        replayable = not isinstance(body, AsyncIterator) and (
+            method in IDEMPOTENT or any(name == b"idempotency-key" for name, _ in headers)
+        )
         for attempt in (1, 2):
             conn = await self._acquire((host, port))
             response = Response(conn, method == "HEAD", self.max_head_bytes)
@@ -330,12 +336,7 @@ class UpstreamPool:
                 await response.wait_head()
                 return response
             except UpstreamError:
-                retry = (
-                    attempt == 1
-                    and conn.reused
-                    and response.received_nothing
-                    and not isinstance(body, AsyncIterator)
-                )
+                retry = attempt == 1 and replayable and conn.reused and response.received_nothing
                 response.close()
                 if not retry:
                     raise
