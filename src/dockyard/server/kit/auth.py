@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.errors import Unauthorized
+from dockyard.server.kit.threads import in_worker_thread
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class BearerToken(HTTPBearer):
         verifier = request.app.state.token_verifier
         found, principal = verifier.cached(credentials.credentials)
         if not found:
-            principal = await run_in_threadpool(verifier.verify, credentials.credentials)
+            principal = await in_worker_thread(verifier.verify, credentials.credentials)
         if principal is None:
             raise Unauthorized("Invalid or revoked API token.")
         return principal

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from dockyard.server.db.session import Database
+from dockyard.server.kit.threads import in_worker_thread
 from dockyard.server.settings import Settings
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -49,7 +49,7 @@ class Work:
     async def __call__(
         self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await run_in_threadpool(self._run, fn, args, kwargs)
+        return await in_worker_thread(self._run, fn, args, kwargs)
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         with self._db.unit_of_work(write=self._write) as session:
