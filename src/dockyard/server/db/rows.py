@@ -28,8 +28,20 @@ def insert_new(session: Session, objects: Sequence[Base]) -> None:
     """
     if not objects:
         return
-    columns = _columns(objects[0])
-    params = [_values(columns, obj) for obj in objects]
+    columns = _columns(inspect(objects[0]).mapper)
+    _insert(session, columns, [_values(columns, obj) for obj in objects])
+
+
+def insert_new_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """`insert_new` for rows nothing reads back, given as attribute → value: no ORM object is
+    built (that costs as much as sending the row). Defaults are filled in the same way."""
+    if not rows:
+        return
+    columns = _columns(inspect(model))
+    _insert(session, columns, [_filled(columns, dict(row)) for row in rows])
+
+
+def _insert(session: Session, columns: _Columns, params: list[dict[str, Any]]) -> None:
     session.flush()  # pending objects first (nearly free when there are none), as autoflush would
     connection = session.connection()
     if connection.dispatch.before_cursor_execute or connection.dispatch.after_cursor_execute:
@@ -141,8 +153,7 @@ class _Columns:
 _TABLES: dict[Any, _Columns] = {}
 
 
-def _columns(obj: Base) -> _Columns:
-    mapper = inspect(obj).mapper
+def _columns(mapper: Any) -> _Columns:
     found = _TABLES.get(mapper)
     if found is None:
         found = _TABLES[mapper] = _Columns(mapper.local_table, mapper)
@@ -153,7 +164,11 @@ def _values(columns: _Columns, obj: Base) -> dict[str, Any]:
     state = inspect(obj)
     if state.key is not None or state.session is not None:
         raise ValueError(f"insert_new takes new objects only, not {obj!r}")
-    given = state.dict  # the attributes set on the object, as a flush would see them
+    return _filled(columns, state.dict)  # the attributes set on it, as a flush would see them
+
+
+def _filled(columns: _Columns, given: dict[str, Any]) -> dict[str, Any]:
+    """Column values from attribute values, defaults filled in (and written back to `given`)."""
     values: dict[str, Any] = {}
     for column_key, key, default in columns.columns:
         if key in given:
