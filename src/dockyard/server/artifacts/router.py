@@ -17,7 +17,7 @@ from dockyard.server.artifacts.schemas import (
     artifact_filters,
 )
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import AppSettings, UnitOfWork
+from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing.router import add_shared_roles_routes
 
@@ -38,11 +38,9 @@ async def list_artifacts(
 
 
 @router.post("", status_code=201, response_model=Artifact)
-async def create_artifact(
-    body: ArtifactCreate, user: CurrentUser, work: UnitOfWork, settings: AppSettings
-) -> Artifact:
+async def create_artifact(body: ArtifactCreate, user: CurrentUser, work: UnitOfWork) -> Artifact:
     """Create a draft (or, with `status: locked`, a locked version) in a repository."""
-    return await work(service.create_artifact, user, body, settings)
+    return await work(service.create_artifact, user, body, work.settings)
 
 
 @router.get("/{artifact_id}", response_model=Artifact)
@@ -56,10 +54,9 @@ async def replace_artifact(
     body: ArtifactCreate,
     user: CurrentUser,
     work: UnitOfWork,
-    settings: AppSettings,
 ) -> Artifact:
     """Replace every field of a draft (status stays draft; omitted tags are kept)."""
-    return await work(service.replace_artifact, user, artifact_id, body, settings)
+    return await work(service.replace_artifact, user, artifact_id, body, work.settings)
 
 
 @router.patch("/{artifact_id}", response_model=Artifact)
@@ -68,10 +65,9 @@ async def update_artifact(
     body: ArtifactUpdate,
     user: CurrentUser,
     work: UnitOfWork,
-    settings: AppSettings,
 ) -> Artifact:
     """Change the fields present; `{"status": "locked"}` locks the artifact at a new version."""
-    return await work(service.update_artifact, user, artifact_id, body, settings)
+    return await work(service.update_artifact, user, artifact_id, body, work.settings)
 
 
 @router.delete("/{artifact_id}", status_code=204, response_class=Response)
@@ -87,10 +83,9 @@ async def clone_artifact(
     body: ArtifactClone,
     user: CurrentUser,
     work: UnitOfWork,
-    settings: AppSettings,
 ) -> Artifact:
     """A new draft in the same repository with the source's spec, description and tags."""
-    return await work(service.clone_artifact, user, artifact_id, body, settings)
+    return await work(service.clone_artifact, user, artifact_id, body, work.settings)
 
 
 # Image builds: this release builds no images; every builds route answers 501.

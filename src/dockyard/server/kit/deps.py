@@ -7,9 +7,9 @@ from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from dockyard.server.db.session import Database
+from dockyard.server.kit.threads import in_worker_thread
 from dockyard.server.settings import Settings
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -34,18 +34,22 @@ class Work:
     those cost as much as the database work. The rules are the same as `DbSession`'s: the
     service flushes, the commit happens once, before the response is sent, and any error
     rolls everything back.
+
+    It also carries the app's settings (`work.settings`), so a route that needs both takes
+    one dependency: FastAPI's resolution costs a few tens of microseconds per dependency.
     """
 
-    __slots__ = ("_db", "_write")
+    __slots__ = ("_db", "_write", "settings")
 
-    def __init__(self, db: Database, *, write: bool) -> None:
+    def __init__(self, db: Database, settings: Settings, *, write: bool) -> None:
         self._db = db
+        self.settings = settings
         self._write = write
 
     async def __call__(
         self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await run_in_threadpool(self._run, fn, args, kwargs)
+        return await in_worker_thread(self._run, fn, args, kwargs)
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         with self._db.unit_of_work(write=self._write) as session:
@@ -53,7 +57,8 @@ class Work:
 
 
 async def _work(request: Request) -> Work:
-    return Work(request.app.state.db, write=request.method not in _READ_METHODS)
+    state = request.app.state
+    return Work(state.db, state.settings, write=request.method not in _READ_METHODS)
 
 
 async def _settings(request: Request) -> Settings:

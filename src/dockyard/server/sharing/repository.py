@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dockyard.server.db.rows import insert_new
+from dockyard.server.db.rows import insert_new_rows
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.users.models import User
 
@@ -113,13 +113,12 @@ def insert_new_grants(
     session: Session, objects: Iterable[tuple[str, str]], user_id: str, role: str
 ) -> None:
     """The user's grant on each `(resource_type, resource_id)` just created, in one INSERT."""
-    insert_new(
+    insert_new_rows(
         session,
+        SharedRole,
         [
-            SharedRole(
-                resource_type=resource_type, resource_id=resource_id, user_id=user_id, role=role
-            )
-            for resource_type, resource_id in objects
+            {"resource_type": kind, "resource_id": id_, "user_id": user_id, "role": role}
+            for kind, id_ in objects
         ],
     )
 
