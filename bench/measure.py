@@ -48,6 +48,36 @@ def measure(
     return Measurement(_quantile(samples, 0.50), _quantile(samples, 0.99), n)
 
 
+def measure_side_by_side(
+    n: int,
+    warmup: int,
+    calls: dict[str, tuple[Callable[[int], httpx.Response], int]],
+    rounds: int = 6,
+) -> dict[str, Measurement]:
+    """Time `n` calls of each in alternating rounds: name → (call, expected status).
+
+    On a shared machine the speed drifts within seconds; rounds that take turns let a
+    measurement and the floor it is compared with see the same machine."""
+    for call, expect in calls.values():
+        for i in range(warmup):
+            _check(call(-1 - i), expect)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    done = 0
+    for round_index in range(rounds):
+        size = (n * (round_index + 1)) // rounds - done
+        for name, (call, expect) in calls.items():
+            for i in range(done, done + size):
+                start = time.perf_counter()
+                response = call(i)
+                samples[name].append((time.perf_counter() - start) * 1000)
+                _check(response, expect)
+        done += size
+    return {
+        name: Measurement(_quantile(times, 0.50), _quantile(times, 0.99), len(times))
+        for name, times in samples.items()
+    }
+
+
 def _check(response: httpx.Response, expect: int) -> None:
     if response.status_code != expect:
         raise RuntimeError(

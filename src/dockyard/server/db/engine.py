@@ -34,7 +34,9 @@ _LAST_USED = "dockyard_last_used"
 
 
 def _postgres_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    # Last returned, first handed out: sequential requests keep using one warm server backend,
+    # and connections left idle age out of use (and get their pre-ping) instead of rotating.
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True)
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
