@@ -79,8 +79,10 @@ def test_the_survivor_keeps_the_workloads_of_a_dead_server(
     podman.kill_primary(workload["id"])
     wait_for(
         "the survivor to restart the killed container",
-        lambda: _greeting(second, workload["id"]) == "both"
-        and any(e["eventType"] == "replica_restarted" for e in _events(second, workload["id"])),
+        lambda: (
+            _greeting(second, workload["id"]) == "both"
+            and any(e["eventType"] == "replica_restarted" for e in _events(second, workload["id"]))
+        ),
         60,
     )
     assert len(podman.objects(workload["id"])) == 2  # restarted in place, nothing doubled
