@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from dockyard.server.proxy.upstream import UpstreamError, UpstreamPool
+from dockyard.server.proxy.upstream import UpstreamPool
+from dockyard.server.proxy.upstream_answer import UpstreamError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"

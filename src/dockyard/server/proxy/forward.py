@@ -20,7 +20,8 @@ from dockyard.server.proxy.errors import (
     UpstreamUnavailable,
     send_error,
 )
-from dockyard.server.proxy.upstream import Response, UpstreamError, UpstreamPool
+from dockyard.server.proxy.upstream import UpstreamPool
+from dockyard.server.proxy.upstream_answer import Response, UpstreamError
 
 log = logging.getLogger(__name__)
 
