@@ -20,6 +20,7 @@ from dockyard.server.proxy.access import Access
 from dockyard.server.proxy.balancer import Balancer
 from dockyard.server.proxy.errors import HeadersTooLarge, NoReadyReplica, send_error
 from dockyard.server.proxy.forward import Limits, Target, forward
+from dockyard.server.proxy.request_head import scan
 from dockyard.server.proxy.routing import Route, RoutingTable
 from dockyard.server.proxy.stats import StatsCollector
 from dockyard.server.proxy.upstream import UpstreamPool
@@ -37,28 +38,6 @@ MAX_SCALE_UP_WAIT = 600.0
 # the replica is closing at that moment fails.
 KEEPALIVE_SECONDS = 4.0
 CONFIRM_AFTER_SECONDS = 0.1  # a route older than this is re-read before a 503
-
-# Request headers the proxy consumes or sets itself instead of passing on.
-_CONSUMED = frozenset(
-    {
-        b"authorization",
-        b"host",
-        b"connection",
-        b"keep-alive",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"expect",  # the server already answered 100-continue to the client
-        b"x-forwarded-for",
-        b"x-forwarded-proto",
-        b"x-forwarded-host",
-        b"x-forwarded-prefix",
-        b"x-scale-up-timeout",
-    }
-)
 
 
 class InvokeProxy:
@@ -149,7 +128,7 @@ class InvokeProxy:
         raw_id, slash, tail = rest.partition(b"/")
         object_id = raw_id.decode("latin-1")
         path = b"/" + tail if slash else b"/"
-        request = _scan(scope, self.settings.proxy_max_header_bytes)
+        request = scan(scope, self.settings.proxy_max_header_bytes)
         route: Route | None = None
         try:
             kind = _KINDS.get(collection)
@@ -254,62 +233,6 @@ class InvokeProxy:
                 return route
         state = "stopped" if route.stopped else "starting"
         raise NoReadyReplica(f"The workload has no ready replica (it is {state}); retry soon.")
-
-
-class _Request:
-    __slots__ = (
-        "authorization",
-        "body_kind",
-        "forwarded_for",
-        "headers",
-        "host",
-        "scale_up_wait",
-        "too_large",
-    )
-
-    def __init__(self) -> None:
-        self.authorization: bytes | None = None
-        self.host: str | None = None
-        self.forwarded_for: str | None = None
-        self.scale_up_wait = 0.0
-        self.body_kind: str | None = None  # "length" | "chunked" | None: no body
-        self.too_large = False
-        self.headers: list[tuple[bytes, bytes]] = []
-
-
-def _scan(scope: Scope, max_bytes: int) -> _Request:
-    """One pass over the request headers: what to consume, what to pass on."""
-    request = _Request()
-    size = 0
-    dropped: set[bytes] | None = None
-    headers = request.headers
-    for name, value in scope["headers"]:
-        size += len(name) + len(value) + 4
-        if name in _CONSUMED:
-            if name == b"authorization":
-                request.authorization = value
-            elif name == b"x-forwarded-host" or (name == b"host" and request.host is None):
-                request.host = value.decode("latin-1")
-            elif name == b"x-forwarded-for":
-                request.forwarded_for = value.decode("latin-1")
-            elif name == b"transfer-encoding":
-                request.body_kind = "chunked"
-            elif name == b"connection":
-                # Headers the client named in Connection are hop-by-hop as well.
-                dropped = {t.strip().lower() for t in value.split(b",")}
-            elif name == b"x-scale-up-timeout":
-                with contextlib.suppress(ValueError):
-                    request.scale_up_wait = max(float(value), 0.0)
-            continue
-        if name == b"content-length" and value != b"0" and request.body_kind is None:
-            request.body_kind = "length"
-        headers.append((name, value))
-    if request.body_kind == "chunked":  # the length, if any, is not the one that counts
-        headers = request.headers = [(k, v) for k, v in headers if k != b"content-length"]
-    if dropped:
-        request.headers = [(k, v) for k, v in headers if k not in dropped]
-    request.too_large = size > max_bytes
-    return request
 
 
 class ProxyMiddleware:
