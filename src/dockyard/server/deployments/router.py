@@ -20,7 +20,7 @@ from dockyard.server.kit.auth import CurrentUser, Principal
 from dockyard.server.kit.deps import DbSession
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing.router import add_shared_roles_routes
-from dockyard.server.workloads.router import PlatformDep, platform_for
+from dockyard.server.workloads.router import PlatformDep, platform_of
 
 router = APIRouter(tags=["deployments"])
 Filters = Annotated[DeploymentFilters, Depends(deployment_filters)]
@@ -95,7 +95,7 @@ def audit_log(
 
 
 def _audit_sharing(session: Session, user: Principal, request: Request, deployment_id: str) -> None:
-    service.record_sharing_change(session, user, deployment_id, platform_for(request))
+    service.record_sharing_change(session, user, deployment_id, platform_of(request))
 
 
 add_shared_roles_routes(

@@ -20,10 +20,9 @@ from dockyard.core.workloads import (
     WorkloadSettings,
 )
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.deps import DbSession, UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.kit.urls import base_url
-from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.router import add_shared_roles_routes
 from dockyard.server.workloads import details, listing, logs, service
 from dockyard.server.workloads.schemas import (
@@ -39,7 +38,7 @@ router = APIRouter(tags=["workloads"])
 otel_router = APIRouter(tags=["workloads"])
 
 
-def platform_for(request: Request) -> Platform:
+def platform_of(request: Request) -> Platform:
     state = request.app.state
     return Platform(
         settings=state.settings,
@@ -49,102 +48,106 @@ def platform_for(request: Request) -> Platform:
     )
 
 
+async def platform_for(request: Request) -> Platform:
+    # A dependency: async, so FastAPI does not send it to a worker thread of its own.
+    return platform_of(request)
+
+
 PlatformDep = Annotated[Platform, Depends(platform_for)]
 Filters = Annotated[WorkloadFilters, Depends(workload_filters)]
 
 
 @router.post("", status_code=201, response_model=Workload)
-def create_workload(
-    body: WorkloadCreate, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def create_workload(
+    body: WorkloadCreate, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Workload:
-    return service.create_workload(session, user, body, platform)
+    return await work(service.create_workload, user, body, platform)
 
 
 @router.get("", response_model=Page[Workload])
-def list_workloads(
+async def list_workloads(
     request: Request,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     paging: Paging,
     filters: Filters,
     platform: PlatformDep,
 ) -> dict:
-    rows, total = listing.list_workloads(session, user, filters, paging, platform.base_url)
+    rows, total = await work(listing.list_workloads, user, filters, paging, platform.base_url)
     return page(request, rows, total, paging)
 
 
 @router.get("/{workload_id}", response_model=Workload)
-def get_workload(
-    workload_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def get_workload(
+    workload_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Workload:
-    row = service.require(session, user, workload_id, Right.VIEW)
-    return service.publish_one(session, user, row, platform)
+    return await work(service.get_workload, user, workload_id, platform)
 
 
 @router.patch("/{workload_id}", response_model=Workload)
-def update_workload(
+async def update_workload(
     workload_id: str,
     body: WorkloadUpdate,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
 ) -> Workload:
-    return service.update_workload(session, user, workload_id, body, platform)
+    return await work(service.update_workload, user, workload_id, body, platform)
 
 
 @router.delete("/{workload_id}", status_code=204, response_class=Response)
-def delete_workload(
-    workload_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def delete_workload(
+    workload_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Response:
-    service.delete_workload(session, user, workload_id, platform)
+    await work(service.delete_workload, user, workload_id, platform)
     return Response(status_code=204)
 
 
 @router.post("/{workload_id}/start", status_code=202, response_model=WorkloadOperation)
-def start_workload(
-    workload_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def start_workload(
+    workload_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> WorkloadOperation:
-    return service.start_workload(session, user, workload_id, platform)
+    return await work(service.start_workload, user, workload_id, platform)
 
 
 @router.post("/{workload_id}/stop", status_code=202, response_model=WorkloadOperation)
-def stop_workload(
-    workload_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def stop_workload(
+    workload_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> WorkloadOperation:
-    return service.stop_workload(session, user, workload_id, platform)
+    return await work(service.stop_workload, user, workload_id, platform)
 
 
 @router.get("/{workload_id}/settings", response_model=WorkloadSettings)
-def get_settings(workload_id: str, user: CurrentUser, session: DbSession) -> WorkloadSettings:
-    return service.get_settings(session, user, workload_id)
+async def get_settings(workload_id: str, user: CurrentUser, work: UnitOfWork) -> WorkloadSettings:
+    return await work(service.get_settings, user, workload_id)
 
 
 @router.get("/{workload_id}/events", response_model=Page[WorkloadEvent])
-def list_events(
-    workload_id: str, request: Request, user: CurrentUser, session: DbSession, paging: Paging
+async def list_events(
+    workload_id: str, request: Request, user: CurrentUser, work: UnitOfWork, paging: Paging
 ) -> dict:
-    rows, total = details.events(session, user, workload_id, paging)
+    rows, total = await work(details.events, user, workload_id, paging)
     return page(request, rows, total, paging)
 
 
 @router.get("/{workload_id}/protons", response_model=Page[Proton])
-def list_protons(
+async def list_protons(
     workload_id: str,
     request: Request,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     paging: Paging,
     platform: PlatformDep,
 ) -> dict:
-    rows = details.protons(session, user, workload_id, platform.base_url)
+    rows = await work(details.protons, user, workload_id, platform.base_url)
     return page(request, rows[paging.offset : paging.offset + paging.limit], len(rows), paging)
 
 
 @router.get("/{workload_id}/protons/{proton_id}", response_model=Proton)
-def get_proton(
-    workload_id: str, proton_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def get_proton(
+    workload_id: str, proton_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Proton:
-    return details.proton(session, user, workload_id, proton_id, platform.base_url)
+    return await work(details.proton, user, workload_id, proton_id, platform.base_url)
 
 
 @router.get(
@@ -152,16 +155,16 @@ def get_proton(
     response_model=ReplicaStatusesSnapshot,
     responses={204: {"description": "No status has been recorded yet."}},
 )
-def status_details(
-    workload_id: str, proton_id: str, user: CurrentUser, session: DbSession
+async def status_details(
+    workload_id: str, proton_id: str, user: CurrentUser, work: UnitOfWork
 ) -> ReplicaStatusesSnapshot | Response:
-    snapshot = details.status_details(session, user, workload_id, proton_id)
+    snapshot = await work(details.status_details, user, workload_id, proton_id)
     return snapshot if snapshot is not None else Response(status_code=204)
 
 
 @router.get("/{workload_id}/related", response_model=RelatedEntities)
-def related(workload_id: str, user: CurrentUser, session: DbSession) -> RelatedEntities:
-    return details.related(session, user, workload_id)
+async def related(workload_id: str, user: CurrentUser, work: UnitOfWork) -> RelatedEntities:
+    return await work(details.related, user, workload_id)
 
 
 add_shared_roles_routes(

@@ -74,6 +74,13 @@ def publish_one(
 # --- create and edit -------------------------------------------------------------------------
 
 
+def get_workload(
+    session: Session, principal: Principal, workload_id: str, platform: Platform
+) -> WorkloadOut:
+    row = require(session, principal, workload_id, Right.VIEW)
+    return publish_one(session, principal, row, platform)
+
+
 def create_workload(
     session: Session, principal: Principal, body: WorkloadCreate, platform: Platform
 ) -> WorkloadOut:
