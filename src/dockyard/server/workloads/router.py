@@ -20,7 +20,7 @@ from dockyard.core.workloads import (
     WorkloadSettings,
 )
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import DbSession, UnitOfWork
+from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.kit.urls import base_url
 from dockyard.server.sharing.router import add_shared_roles_routes
@@ -182,7 +182,7 @@ async def workload_logs(
     workload_id: str,
     request: Request,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     paging: Paging,
     level: Annotated[str | None, Query(max_length=16, description="Minimum level.")] = None,
     start_time: Annotated[str | None, Query(alias="startTime", max_length=64)] = None,
@@ -194,7 +194,7 @@ async def workload_logs(
     ] = logs.FOLLOW_MAX_SECONDS,
 ) -> dict | StreamingResponse:
     query = logs.build_query(level, start_time, includes)
-    protons = await run_in_threadpool(logs.proton_ids, session, user, workload_id)
+    protons = await work(logs.proton_ids, user, workload_id)
     runtime = request.app.state.runtime
     if follow:
         stream = logs.follow(
