@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dockyard.core.base import CamelModel, StrictCamelModel
+from dockyard.core.bundles import Bundle
+from dockyard.core.bundles import resolve as resolve_bundle
 from dockyard.core.models import TagInfo, UserData
 
 Importance = Literal["critical", "high", "moderate", "low"]
@@ -33,6 +35,17 @@ class GroupRuntime(StrictCamelModel):
     resource_bundles: list[str] = Field(default_factory=list, max_length=10)
     bundle_selection_policy: Literal["availability"] = "availability"
     containers: list[ContainerOverride] = Field(default_factory=list, max_length=100)
+    resolved_bundle: Bundle | None = Field(
+        default=None,
+        description="Read-only: the bundle the group runs with (the first known id of "
+        "resourceBundles), or null. A value sent is ignored.",
+    )
+
+    @model_validator(mode="after")
+    def _resolve_bundle(self) -> GroupRuntime:
+        # Always derived, never taken from the input: clients echo responses back as requests.
+        self.resolved_bundle = resolve_bundle(self.resource_bundles)
+        return self
 
 
 class WorkloadRuntime(StrictCamelModel):

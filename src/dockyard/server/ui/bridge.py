@@ -2,7 +2,8 @@
 
 The browser holds no token (the session cookie is HttpOnly), so the pages ask here; each call
 is answered by the real API route with the session's token, so live views and the API cannot
-disagree. Only the small set of read paths the pages poll is allowed.
+disagree. Only the small set of read paths the pages poll is allowed. A caller without a
+session may instead send an API token in any form the API accepts (kit/auth.read_token).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from dockyard.server.kit.auth import API_KEY_HEADER, read_token
 from dockyard.server.ui.session import read_session
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +31,8 @@ _DROPPED_PARAMS = {"follow"}  # a stream would hold the poller open
 @router.get("/ui/api/{path:path}")
 async def read_api(path: str, request: Request) -> Response:
     session = read_session(request)
-    if session is None:
+    token = session.token if session is not None else _header_token(request)
+    if token is None:
         return _error(401, "unauthorized", "Sign in again.")
     if not _ALLOWED.match(path):
         return _error(404, "not_found", "No such route.")
@@ -41,7 +44,7 @@ async def read_api(path: str, request: Request) -> Response:
         answer = await client.get(
             f"/api/v2/{path}",
             params=params,
-            headers={"Authorization": f"Bearer {session.token}"},
+            headers={"Authorization": f"Bearer {token}"},
         )
     return Response(
         answer.content,
@@ -49,6 +52,11 @@ async def read_api(path: str, request: Request) -> Response:
         media_type=answer.headers.get("content-type", "application/json"),
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _header_token(request: Request) -> str | None:
+    headers = request.headers
+    return read_token(headers.get("authorization"), headers.get(API_KEY_HEADER))
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
