@@ -31,7 +31,9 @@ class Access:
         self._table = table
         self._loading: dict[str, asyncio.Future[Principal | None]] = {}
 
-    async def principal(self, authorization: bytes | None, api_key: bytes | None = None) -> Principal:
+    async def principal(
+        self, authorization: bytes | None, api_key: bytes | None = None
+    ) -> Principal:
         """The caller, from the token in any form the API accepts (kit/auth.read_token)."""
         token = read_token(_text(authorization), _text(api_key))
         if token is None:

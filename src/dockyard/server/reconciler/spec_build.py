@@ -18,6 +18,7 @@ from dockyard.server.runtimes.base import (
 # (credential id, key) → secret value, read at container start.
 SecretLookup = Callable[[str, str], str | None]
 
+
 def build_proton_spec(
     *,
     instance_id: str,
