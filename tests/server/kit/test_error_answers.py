@@ -32,7 +32,11 @@ def test_an_unknown_route_without_a_token_is_404_json(anonymous: TestClient) -> 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("DELETE", "/api/v2/workloads"), ("PUT", "/api/v2/version/"), ("POST", "/api/v2/openapi.json")],
+    [
+        ("DELETE", "/api/v2/workloads"),
+        ("PUT", "/api/v2/version/"),
+        ("POST", "/api/v2/openapi.json"),
+    ],
 )
 def test_a_method_not_allowed_is_405_json_naming_it(
     client: TestClient, method: str, path: str
