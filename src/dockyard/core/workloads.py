@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dockyard.core.base import CamelModel, StrictCamelModel
 from dockyard.core.bundles import Bundle
@@ -39,12 +39,22 @@ class GroupRuntime(StrictCamelModel):
         default=None,
         description="Read-only: the bundle the group runs with (the first known id of "
         "resourceBundles), or null. A value sent is ignored.",
+        json_schema_extra={"readOnly": True},
     )
+
+    @field_validator("resolved_bundle", mode="before")
+    @classmethod
+    def _drop_malformed_bundle(cls, value: Any) -> Any:
+        # Clients echo responses back as requests; whatever they send here is not theirs to set.
+        return value if isinstance(value, dict | Bundle) else None
 
     @model_validator(mode="after")
     def _resolve_bundle(self) -> GroupRuntime:
-        # Always derived, never taken from the input: clients echo responses back as requests.
-        self.resolved_bundle = resolve_bundle(self.resource_bundles)
+        # Derived from resourceBundles, never taken from the input. The one exception: ids this
+        # copy of the catalog does not know (an SDK older than its server) keep what was read.
+        resolved = resolve_bundle(self.resource_bundles)
+        if resolved is not None or not self.resource_bundles:
+            self.resolved_bundle = resolved
         return self
 
 

@@ -120,12 +120,14 @@ def test_a_resolved_bundle_sent_back_is_ignored(client: TestClient) -> None:
     }
     workload = _create(client, runtime)
     assert workload["runtime"]["containerGroups"][0]["resolvedBundle"]["id"] == "cpu.medium"
-    response = client.patch(
-        f"{API}/workloads/{workload['id']}/settings",
-        json={"runtime": {"containerGroups": [{"name": "default", "resolvedBundle": forged}]}},
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["runtime"]["containerGroups"][0]["resolvedBundle"] is None
+    for sent in (forged, "cpu.huge", 7):
+        response = client.patch(
+            f"{API}/workloads/{workload['id']}/settings",
+            json={"runtime": {"containerGroups": [{"name": "default", "resolvedBundle": sent}]}},
+        )
+        assert response.status_code == 202, response.text
+        assert response.json()["runtime"]["containerGroups"][0]["resolvedBundle"] is None
+        client.delete(f"{API}/workloads/{workload['id']}/replacement")
 
 
 def test_an_unknown_bundle_is_422_listing_the_catalog(client: TestClient) -> None:
