@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.conftest import ADMIN_TOKEN
 from tests.server.proxy.conftest import Live
 from tests.server.proxy.upstreams import Upstream
 
@@ -59,3 +60,13 @@ def test_a_workloads_own_error_keeps_its_type(live: Live, upstream: Upstream) ->
     # The upstream's own answer (aiohttp's JSON with a charset), not one of Dockyard's.
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     assert response.json()["server"] == "a"
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_metrics_take_the_admin_token_in_every_form(live: Live, form: str) -> None:
+    response = httpx.get(f"{live.url}/metrics", headers=FORMS[form](ADMIN_TOKEN))
+    assert response.status_code == 200
+    assert "dockyard_proxy_requests_total" in response.text
+    refused = httpx.get(f"{live.url}/metrics", headers=FORMS[form]("dy_nope"))
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/json"
