@@ -48,6 +48,7 @@ REFERENCE_SCHEMAS = [
     "WorkloadListResponse",
     "WorkloadOperationResponse",
     "WorkloadRuntime",
+    "WorkloadSettingsResponse",
     "WorkloadStatsResponse",
 ]
 

@@ -41,6 +41,7 @@ REFERENCE_NAMES: dict[str, str] = {
     "Workload": "WorkloadFormatted",
     "WorkloadCreate": "CreateWorkloadRequest",
     "WorkloadOperation": "WorkloadOperationResponse",
+    "WorkloadSettings": "WorkloadSettingsResponse",
     "WorkloadUpdate": "UpdateWorkloadRequest",
 }
 
