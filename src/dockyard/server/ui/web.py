@@ -188,6 +188,7 @@ def _platform(request: Request) -> Platform:
         runtime_name=state.runtime_name,
         nudge=state.reconciler_nudge,
         base_url=base_url(request),
+        audit_seal=state.audit_seal,
     )
 
 

@@ -45,6 +45,7 @@ def platform_of(request: Request) -> Platform:
         runtime_name=state.runtime_name,
         nudge=state.reconciler_nudge,
         base_url=base_url(request),
+        audit_seal=state.audit_seal,
     )
 
 

@@ -14,6 +14,7 @@ from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, Workload
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.deployments import repository as deployments
+from dockyard.server.deployments.audit import AuditSeal
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
@@ -40,6 +41,7 @@ class Platform:
     runtime_name: str  # docker | process | fake
     nudge: Callable[[str], None]  # hands a workload to the reconciler (after commit)
     base_url: str
+    audit_seal: AuditSeal  # seals deployment audit entries (the server's secret key)
 
 
 # --- access ----------------------------------------------------------------------------------
