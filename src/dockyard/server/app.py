@@ -19,6 +19,7 @@ from dockyard.server.deployments.switching import advance_deployment_switches
 from dockyard.server.docs_ui import install_docs
 from dockyard.server.health.router import router as health_router
 from dockyard.server.installation import repository as installation
+from dockyard.server.kit import access_log
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
 from dockyard.server.proxy.setup import DockyardAPI, install_proxy
@@ -26,6 +27,7 @@ from dockyard.server.reconciler.setup import build_reconciler
 from dockyard.server.routes import API, install_routes
 from dockyard.server.runtimes.base import Runtime
 from dockyard.server.runtimes.select import choose_runtime, instance_id
+from dockyard.server.sessions.verifier import SessionVerifier
 from dockyard.server.settings import Settings
 from dockyard.server.ui import install_ui
 from dockyard.server.users.bootstrap import BootstrapResult, ensure_admin
@@ -104,6 +106,7 @@ def create_app(
     app.state.db = db
     app.state.bootstrap = bootstrap
     app.state.token_verifier = TokenVerifier(db, ttl=settings.token_cache_seconds)
+    app.state.session_verifier = SessionVerifier(db, ttl=settings.token_cache_seconds)
     app.state.secret_box = secret_box
     app.state.audit_seal = audit_seal
     app.state.runtime = runtime
@@ -117,6 +120,7 @@ def create_app(
     install_routes(app)
     install_docs(app, OPENAPI_URL)
     install_ui(app)  # the web UI's pages at /registry/…, /console/…, /login
+    access_log.install()  # sign-in codes and tokens stay out of uvicorn's access log
     app.add_middleware(TrailingSlashMiddleware)
     install_proxy(app)  # last: the invoke path runs before every other middleware
     # Traffic follows a reconcile pass at once instead of at the next routing-table refresh.
