@@ -32,9 +32,7 @@ def csrf_of(html: str) -> str:
 def sign_in(web: TestClient, token: str, *, next_path: str = "/") -> Any:
     """What a person does: open the form, paste the token, submit."""
     form = web.get("/login", params={"next": next_path})
-    return web.post(
-        "/login", data={"token": token, "csrf": csrf_of(form.text), "next": next_path}
-    )
+    return web.post("/login", data={"token": token, "csrf": csrf_of(form.text), "next": next_path})
 
 
 def test_pages_send_a_signed_out_visitor_to_the_sign_in_form(anonymous: TestClient) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.deployments.models import GENESIS, Deployment, DeploymentAuditEntry
 from dockyard.server.kit.clock import utcnow
+
 # The label of the key derived from the server's secret key; changing it breaks every seal.
 SEAL_PURPOSE = "deployment-audit-chain/v1"
 

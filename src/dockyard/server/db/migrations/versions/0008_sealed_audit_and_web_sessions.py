@@ -65,7 +65,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("secret_hash", name=op.f("uq_web_sessions_secret_hash")),
     )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_web_sessions_token_id"), ["token_id"], unique=False)
 
     with op.batch_alter_table("deployment_audit", schema=None) as batch_op:
