@@ -46,6 +46,15 @@ def free_port() -> int:
 class LiveServer:
     url: str
     token: str
+    app: Any
+
+    def sign_in_path(self, next_path: str = "/registry/services") -> str:
+        """The one-time link `dockyard serve` prints, with a fresh code."""
+        from dockyard.server.sessions.service import issue_sign_in_code
+
+        with self.app.state.db.unit_of_work() as session:
+            code = issue_sign_in_code(session, self.token)
+        return f"/login?code={code}&next={next_path}"
 
     def api(self) -> httpx.Client:
         return httpx.Client(
@@ -81,7 +90,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the Dockyard server did not start")
         time.sleep(0.05)
-    live = LiveServer(url=f"http://127.0.0.1:{port}", token=TOKEN)
+    live = LiveServer(url=f"http://127.0.0.1:{port}", token=TOKEN, app=app)
     try:
         yield live
     finally:
