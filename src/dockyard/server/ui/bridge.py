@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockyard.server.kit.auth import IN_PROCESS_PRINCIPAL, Principal
-from dockyard.server.ui.session import read_session
+from dockyard.server.ui.session import read_session_async
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,7 +31,7 @@ _DROPPED_PARAMS = {"follow"}  # a stream would hold the poller open
 
 @router.get("/ui/api/{path:path}")
 async def read_api(path: str, request: Request) -> Response:
-    session = read_session(request)
+    session = await read_session_async(request)
     if session is None:
         return _error(401, "unauthorized", "Sign in again.")
     if not _ALLOWED.match(path):

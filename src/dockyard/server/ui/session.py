@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.threads import in_worker_thread
 from dockyard.server.sessions import service as sessions
 from dockyard.server.sessions.service import OpenedSession
+from dockyard.server.sessions.verifier import SignedIn
 
 SESSION_COOKIE = "dockyard_session"
 LOGIN_CSRF_COOKIE = "dockyard_login_csrf"
@@ -39,10 +41,32 @@ def read_session(request: Request) -> UiSession | None:
     cached = getattr(request.state, "ui_session", None)
     if cached is not None:
         return cached
-    secret = request.cookies.get(SESSION_COOKIE)
-    if not secret or len(secret) > 512:
+    secret = _secret(request)
+    if secret is None:
         return None
-    found = request.app.state.session_verifier.verify(secret)
+    return _remember(request, request.app.state.session_verifier.verify(secret))
+
+
+async def read_session_async(request: Request) -> UiSession | None:
+    """`read_session` for async code: a cached answer on the event loop, a look-up off it."""
+    cached = getattr(request.state, "ui_session", None)
+    if cached is not None:
+        return cached
+    secret = _secret(request)
+    if secret is None:
+        return None
+    known, found = request.app.state.session_verifier.cached(secret)
+    if not known:
+        return await in_worker_thread(read_session, request)
+    return _remember(request, found)
+
+
+def _secret(request: Request) -> str | None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    return secret if secret and len(secret) <= 512 else None
+
+
+def _remember(request: Request, found: SignedIn | None) -> UiSession | None:
     if found is None:
         return None
     session = UiSession(principal=found.principal, csrf=found.csrf)
