@@ -230,3 +230,16 @@ def test_the_access_log_keeps_no_query_string_of_login(
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_session_ends_after_seven_days(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock(utcnow())
+    monkeypatch.setattr("dockyard.server.sessions.verifier.utcnow", clock)
+    with TestClient(app, follow_redirects=False) as web:
+        sign_in(web, ADMIN_TOKEN)
+        clock.advance(7 * 24 * 3600 - 60)
+        app.state.session_verifier.forget()
+        assert signed_in(web)
+        clock.advance(120)  # the session was opened a moment after the clock was read
+        app.state.session_verifier.forget()
+        assert not signed_in(web)
