@@ -7,6 +7,7 @@ The browser is Debian's `chromium`, driven by Playwright; no browser is download
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.conftest import require_service
 
@@ -149,3 +151,15 @@ def shoot(page: Any, name: str) -> None:
         folder = Path(SCREENSHOTS)
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sign_in(web: TestClient, token: str, *, next_path: str = "/") -> Any:
+    """What a person does: open the form, paste the token, submit."""
+    form = web.get("/login", params={"next": next_path})
+    return web.post("/login", data={"token": token, "csrf": csrf_of(form.text), "next": next_path})

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 
 from dockyard.server.ui import spec_edits
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import create_artifact, create_user, service_spec
+from tests.ui.conftest import csrf_of, sign_in
 
 
 @pytest.fixture
@@ -21,18 +19,6 @@ def browser(app) -> TestClient:  # type: ignore[no-untyped-def]
         assert answer.status_code == 303
         assert answer.headers["location"] == "/console/workloads"
         yield web
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
-def sign_in(web: TestClient, token: str, *, next_path: str = "/") -> Any:
-    """What a person does: open the form, paste the token, submit."""
-    form = web.get("/login", params={"next": next_path})
-    return web.post("/login", data={"token": token, "csrf": csrf_of(form.text), "next": next_path})
 
 
 def test_pages_send_a_signed_out_visitor_to_the_sign_in_form(anonymous: TestClient) -> None:

@@ -20,8 +20,7 @@ from dockyard.server.runtimes.fake import FakeClock
 from dockyard.server.sessions.service import issue_sign_in_code
 from dockyard.server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
-from tests.ui.conftest import free_port
-from tests.ui.test_pages import csrf_of, sign_in
+from tests.ui.conftest import csrf_of, free_port, sign_in
 
 SESSION_COOKIE = "dockyard_session"
 
