@@ -6,13 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dockyard.core.base import CamelModel, StrictCamelModel
+from dockyard.core.base import CamelModel, InputModel
 from dockyard.core.models import TagInfo, UserData
 
 Importance = Literal["critical", "high", "moderate", "low"]
 
 
-class ResourceAllocation(StrictCamelModel):
+class ResourceAllocation(InputModel):
     cpu: float | None = Field(default=None, ge=0, le=1024, description="Cores, fractions allowed.")
     memory: int | str | None = Field(
         default=None, description='Bytes, or a string such as "512MB", "1GiB".'
@@ -21,12 +21,12 @@ class ResourceAllocation(StrictCamelModel):
     gpu_memory: int | str | None = None
 
 
-class ContainerOverride(StrictCamelModel):
+class ContainerOverride(InputModel):
     name: str = Field(min_length=1, max_length=253)
     resource_allocation: ResourceAllocation | None = None
 
 
-class GroupRuntime(StrictCamelModel):
+class GroupRuntime(InputModel):
     name: str = Field(default="default", min_length=1, max_length=253)
     replica_count: int | None = Field(default=1, ge=1, le=100)
     autoscaling: dict[str, Any] | None = None
@@ -35,7 +35,7 @@ class GroupRuntime(StrictCamelModel):
     containers: list[ContainerOverride] = Field(default_factory=list, max_length=100)
 
 
-class WorkloadRuntime(StrictCamelModel):
+class WorkloadRuntime(InputModel):
     """How much runs: replicas and resources per container group, overlaid on the artifact."""
 
     container_groups: list[GroupRuntime] = Field(default_factory=list, max_length=20)
@@ -175,7 +175,7 @@ class RelatedEntities(CamelModel):
     data: list[RelatedItem]
 
 
-class ReplacementConfig(StrictCamelModel):
+class ReplacementConfig(InputModel):
     warmup_duration_minutes: int = Field(default=0, ge=0, le=1440)
     keep_old_version_minutes: int = Field(default=0, ge=0, le=10080)
 
