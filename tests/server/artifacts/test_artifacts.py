@@ -107,8 +107,6 @@ def test_validation_errors_carry_the_json_path(client: TestClient) -> None:
 
     for body in ({"spec": service_spec()}, {"name": "", "spec": service_spec()}, {"name": "x"}):
         assert client.post(API, json=body).status_code == 422
-    response = client.post(API, json={"name": "x", "spec": service_spec(), "extra": 1})
-    assert response.json()["detail"][0]["loc"] == ["body", "extra"]
 
 
 def test_image_rules_are_rule_422s(client: TestClient) -> None:
