@@ -31,6 +31,9 @@ class WorkloadCreate(RequestBody):
     )
     runtime: WorkloadRuntime = Field(default_factory=WorkloadRuntime)
     tags: list[TagInput] | None = Field(default=None, max_length=100)
+    use_case_id: str | None = Field(
+        default=None, max_length=64, description="Stored and shown; Dockyard has no Use Cases."
+    )
 
     @model_validator(mode="after")
     def _one_artifact(self) -> WorkloadCreate:
