@@ -394,6 +394,7 @@ KNOWN_EXCEPTIONS: dict[str, str] = {
     "GroupRuntime.autoscaling": "autoscaling",
     "AutoscalingProperties": "autoscaling",
     "AutoscalingPolicy": "autoscaling",
+    "GroupRuntime.resolvedBundle": "bundle resolution",
 }
 
 
@@ -489,7 +490,12 @@ def test_every_reference_field_is_in_the_openapi_document(document: dict[str, An
     assert sorted(walk.missing) == []
     # Every schema of the reference is reached (or excepted): the walk cannot pass on nothing.
     reached = {path.split(".")[0] for path in walk.found | walk.excepted}
-    assert reached >= set(REFERENCE) - set(KNOWN_EXCEPTIONS)
+    behind_exceptions = {
+        REFERENCE[schema][field]
+        for schema, _, field in (key.partition(".") for key in KNOWN_EXCEPTIONS)
+        if field and REFERENCE[schema][field]
+    }
+    assert reached >= set(REFERENCE) - set(KNOWN_EXCEPTIONS) - behind_exceptions
 
 
 def test_the_walk_reports_a_missing_field(document: dict[str, Any]) -> None:
