@@ -172,7 +172,10 @@ def test_patch_changes_only_the_fields_present(client: TestClient) -> None:
     body = client.patch(f"{API}/{artifact['id']}", json={"description": None}).json()
     assert body["description"] == ""
     assert client.patch(f"{API}/{artifact['id']}", json={"name": None}).status_code == 422
-    assert client.patch(f"{API}/{artifact['id']}", json={"type": "service"}).status_code == 422
+    # `type` is not a field of the update body: ignored, like any unknown field, and named.
+    response = client.patch(f"{API}/{artifact['id']}", json={"type": "nim"})
+    assert response.status_code == 200 and response.json()["type"] == "service"
+    assert response.headers["warning"] == '299 - "ignored field type"'
     bad = service_spec()
     bad["containerGroups"][0]["containers"][0]["port"] = 1
     response = client.patch(f"{API}/{artifact['id']}", json={"spec": bad})
