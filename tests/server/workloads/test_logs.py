@@ -106,6 +106,8 @@ def test_includes_start_time_and_paging(client: TestClient, chatty: dict, fake: 
         ({"limit": 0}, "limit"),
         ({"limit": 101}, "limit"),
         ({"offset": -1}, "offset"),
+        ({"includes": [str(n) for n in range(21)]}, "includes"),
+        ({"excludes": "x" * 1001}, "excludes"),
     ],
 )
 def test_bad_filters_are_422_with_the_path(
@@ -114,7 +116,7 @@ def test_bad_filters_are_422_with_the_path(
     for path in ("workloads", "otel/workload"):
         response = client.get(f"{API}/{path}/{chatty['id']}/logs", params=params)
         assert response.status_code == 422, response.text
-        assert response.json()["detail"][0]["loc"] == ["query", name]
+        assert response.json()["detail"][0]["loc"][:2] == ["query", name]
 
 
 def test_excludes_drops_lines_and_includes_is_any_of(client: TestClient, chatty: dict) -> None:

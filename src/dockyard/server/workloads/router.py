@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.models import Page
@@ -54,6 +55,7 @@ async def platform_for(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(platform_for)]
+LogText = Annotated[str, StringConstraints(max_length=1000)]
 Filters = Annotated[WorkloadFilters, Depends(workload_filters)]
 
 
@@ -190,11 +192,11 @@ async def workload_logs(
     start_time: Annotated[str | None, Query(alias="startTime", max_length=64)] = None,
     end_time: Annotated[str | None, Query(alias="endTime", max_length=64)] = None,
     includes: Annotated[
-        list[str] | None,
+        list[LogText] | None,
         Query(max_length=20, description="Repeatable: a line must contain one of them."),
     ] = None,
     excludes: Annotated[
-        list[str] | None,
+        list[LogText] | None,
         Query(max_length=20, description="Repeatable: a line must contain none of them."),
     ] = None,
     span_id: Annotated[str | None, Query(alias="spanId", max_length=64)] = None,
