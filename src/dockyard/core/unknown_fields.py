@@ -8,6 +8,8 @@ header of the answer.
 
 from __future__ import annotations
 
+import functools
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -46,11 +48,29 @@ def drop_unknown_fields(model: BaseModel, at: str = "") -> list[str]:
         # Never stored, never echoed, and never taken for a field the client set.
         model.__pydantic_fields_set__.difference_update(extra)
         extra.clear()
-    for name, info in type(model).model_fields.items():
+    for name, key in _nested_fields(type(model)):
         value = model.__dict__.get(name)
         if value is not None:
-            found.extend(_walk(value, _join(at, info.alias or name)))
+            found.extend(_walk(value, _join(at, key)))
     return found
+
+
+@functools.cache
+def _nested_fields(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(name, wire name) of the fields that may hold models; the walk skips the others."""
+    return tuple(
+        (name, info.alias or name)
+        for name, info in cls.model_fields.items()
+        if _may_hold_models(info.annotation)
+    )
+
+
+def _may_hold_models(annotation: Any) -> bool:
+    if annotation is Any or annotation is object:
+        return True
+    if isinstance(annotation, type):
+        return issubclass(annotation, BaseModel | dict)
+    return any(_may_hold_models(arg) for arg in typing.get_args(annotation))
 
 
 def _walk(value: Any, at: str) -> list[str]:
