@@ -22,6 +22,7 @@ from dockyard.server.installation import repository as installation
 from dockyard.server.kit import access_log
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
+from dockyard.server.kit.ignored_fields import IgnoredFieldsMiddleware
 from dockyard.server.proxy.setup import DockyardAPI, install_proxy
 from dockyard.server.reconciler.setup import build_reconciler
 from dockyard.server.routes import API, install_routes
@@ -122,6 +123,7 @@ def create_app(
     install_ui(app)  # the web UI's pages at /registry/…, /console/…, /login
     access_log.install()  # sign-in codes and tokens stay out of uvicorn's access log
     app.add_middleware(TrailingSlashMiddleware)
+    app.add_middleware(IgnoredFieldsMiddleware)
     install_proxy(app)  # last: the invoke path runs before every other middleware
     # Traffic follows a reconcile pass at once instead of at the next routing-table refresh.
     reconciler.ctx.on_routes_changed.append(app.state.routes.poke)

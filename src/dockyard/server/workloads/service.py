@@ -97,7 +97,7 @@ def create_workload(
         artifact = artifacts.load(session, created.id)
     else:
         artifact = artifacts.require(session, principal, body.artifact_id or "", Right.VIEW)
-    check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
+    runtime = check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
     if platform.runtime_name == "process":
         check_runnable_as_process(artifact.spec)
     if artifact.status != "locked":
@@ -111,7 +111,8 @@ def create_workload(
         artifact_id=artifact.id,
         desired_state="running",
         status=Status.SUBMITTED.value,
-        runtime=body.runtime.model_dump(by_alias=True, exclude_none=True),
+        runtime=runtime.model_dump(by_alias=True, exclude_none=True),
+        use_case_id=body.use_case_id,
         last_started_at=now,
         expires_at=_expiry(artifact, platform.settings, now),
         creator_id=principal.user_id,
