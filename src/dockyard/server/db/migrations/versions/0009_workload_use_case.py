@@ -1,15 +1,15 @@
 """workloads.use_case_id: the hosted API's Use Case link, stored and shown as given
 
-Revision ID: 0015
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03 12:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
