@@ -65,6 +65,12 @@ def read_token(authorization: str | None, api_key: str | None = None) -> str | N
     return None
 
 
+# The web UI's read bridge calls the API in-process for a signed-in browser, which holds a
+# session rather than a token: it puts the session's principal in the ASGI scope under this key.
+# Only code in this process can set a scope key; nothing a client sends becomes one.
+IN_PROCESS_PRINCIPAL = "dockyard.principal"
+
+
 class BearerToken(HTTPBearer):
     """The caller's API token: the security scheme the OpenAPI document shows, and its check.
 
@@ -76,6 +82,9 @@ class BearerToken(HTTPBearer):
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         # Async so a cache hit (nearly every request) costs no trip to the thread pool; only a
         # miss goes to a worker thread for its database look-up.
+        signed_in = request.scope.get(IN_PROCESS_PRINCIPAL)
+        if signed_in is not None:
+            return signed_in
         headers = request.headers
         token = read_token(headers.get("authorization"), headers.get(API_KEY_HEADER))
         if token is None:
