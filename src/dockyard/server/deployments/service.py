@@ -29,6 +29,7 @@ from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads import service as workloads
 from dockyard.server.workloads.models import Workload
+from dockyard.server.workloads.public import workload_target
 from dockyard.server.workloads.service import Platform
 from dockyard.server.workloads.statuses import Status
 
@@ -120,7 +121,7 @@ def update_deployment(
 def stop_deployment(
     session: Session, principal: Principal, deployment_id: str, platform: Platform
 ) -> DeploymentOut:
-    row = require(session, principal, deployment_id, Right.UPDATE, for_update=True)
+    row = _require_workload_control(session, principal, deployment_id)
     others = [d for d in repository.naming_workload(session, row.workload_id) if d.id != row.id]
     if others:
         shown, hidden = sharing.visible_blockers(
@@ -142,7 +143,7 @@ def stop_deployment(
 def start_deployment(
     session: Session, principal: Principal, deployment_id: str, platform: Platform
 ) -> DeploymentOut:
-    row = require(session, principal, deployment_id, Right.UPDATE, for_update=True)
+    row = _require_workload_control(session, principal, deployment_id)
     before = audit_body(session, row, platform.base_url)
     workloads.start_workload(session, principal, row.workload_id, platform)
     session.flush()
@@ -229,6 +230,22 @@ def _switch(session: Session, row: Deployment, actor_id: str | None, base_url: s
 # --- helpers ---------------------------------------------------------------------------------
 
 _NOT_SERVABLE = frozenset({Status.ERRORED.value, Status.TERMINATED.value})
+
+
+def _require_workload_control(
+    session: Session, principal: Principal, deployment_id: str
+) -> Deployment:
+    """Stop and start act on the workload behind the deployment: they take the right to
+    change both (403, not 404, for the workload: the deployment names it)."""
+    row = require(session, principal, deployment_id, Right.UPDATE, for_update=True)
+    sharing.require_related(
+        session,
+        principal,
+        workload_target(row.workload_id),
+        Right.UPDATE,
+        "Stopping or starting a deployment stops or starts its workload, which you may not change.",
+    )
+    return row
 
 
 def _servable_workload(session: Session, principal: Principal, workload_id: str) -> Workload:
