@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dockyard.server.workloads.models import Proton, Replica, Workload
+from tests.conftest import ADMIN_TOKEN
 from tests.factories import create_user, service_spec
 from tests.server.proxy.upstreams import LoopThread, Upstream
 
@@ -65,7 +66,12 @@ class World:
     creator: TestClient
     caller: TestClient
     caller_id: str
+    caller_token: str
     upstream_port: int
+    # Invoke goes through this client, which holds the app's one event loop: the proxy keeps
+    # upstream connections open across requests (a client of its own would run each request
+    # on a new loop). The caller's token is sent with each request.
+    host: TestClient
     ids: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> str:
@@ -142,7 +148,8 @@ def listed(client: TestClient, path: str, object_id: str, **params: Any) -> int:
 
 
 def invoke(world: World, path: str) -> httpx.Response:
-    return world.caller.get(f"/api/v2/endpoints/{path}/echo")
+    headers = {"Authorization": f"Bearer {world.caller_token}"}
+    return world.host.get(f"/api/v2/endpoints/{path}/echo", headers=headers)
 
 
 SHARE_BODY = {
@@ -321,13 +328,22 @@ def test_every_role_gets_what_its_rights_allow(
     mismatches: list[str] = []
     for actor, column in ACTORS.items():
         if actor == "creator":
-            caller, caller_id = creator["client"], creator["user"]["id"]
+            made = creator
         elif actor == "admin":
-            caller, caller_id = client, client.get("/api/v2/users/me").json()["id"]
+            me = client.get("/api/v2/users/me").json()
+            made = {"client": client, "user": me, "token": ADMIN_TOKEN}
         else:
             made = create_user(client, f"as-{actor.lower().replace('_', '-')}")
-            caller, caller_id = made["client"], made["user"]["id"]
-        world = World(client.app, creator["client"], caller, caller_id, upstream.port)
+        caller, caller_id = made["client"], made["user"]["id"]
+        world = World(
+            client.app,
+            creator["client"],
+            caller,
+            caller_id,
+            made["token"],
+            upstream.port,
+            client,
+        )
 
         def share(path: str, role: str = actor, user_id: str = caller_id) -> None:
             if role in ("creator", "none", "admin"):
