@@ -112,7 +112,8 @@ def test_a_workload_runs_only_credentials_its_creator_may_use(client: TestClient
     bobs = _credential(bob["client"], "bob-secret")
     # The admin may reference anyone's credential; a non-admin running that artifact may not.
     published = _artifact(client, _spec_with_secrets(("TOKEN", bobs)), locked=True)
-    _share(client, f"{ARTIFACTS}/{published}", alice["user"]["id"], "READ_ONLY")
+    for user in (alice, bob):
+        _share(client, f"{ARTIFACTS}/{published}", user["user"]["id"], "READ_ONLY")
     refused = alice["client"].post(WORKLOADS, json={"artifactId": published})
     assert (refused.status_code, refused.json()["code"]) == (422, "credential_not_usable")
     assert bobs in refused.json()["message"]
