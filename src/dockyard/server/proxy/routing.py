@@ -1,9 +1,11 @@
 """The in-memory routing table: where each workload's traffic goes and who may send it.
 
-One query for every workload (and one for invoke grants) refreshes the whole table every
+One query for every workload (and small ones for deployments, their grants and the admins)
+refreshes the whole table every
 `DOCKYARD_PROXY_ROUTE_REFRESH_SECONDS`, and at once when the reconciler pokes it, so several
-servers on one PostgreSQL database stay correct and no request ever waits on the database.
-The table is rebuilt only when the rows read differ from the last ones.
+servers on one PostgreSQL database stay correct and no request ever waits on the database;
+rights (and whether a deployment may still serve) are worked out here, not per request. The
+table is rebuilt only when the rows read differ from the last ones.
 """
 
 from __future__ import annotations
