@@ -204,6 +204,7 @@ LOCKED: dict[str, tuple[tuple[int, ...], Action]] = {
 WORKLOAD: dict[str, tuple[tuple[int, ...], Action]] = {
     "read": ((200, 200, 200, 200, 200, 404, 200), lambda w: w.caller.get(f"{WORKLOADS}/{w['workload']}")),
     "list": ((200, 200, 200, 200, 200, 404, 200), lambda w: listed(w.caller, WORKLOADS, w["workload"])),
+    "read its events": ((200, 200, 200, 200, 200, 404, 200), lambda w: w.caller.get(f"{WORKLOADS}/{w['workload']}/events")),
     "update": ((200, 200, 200, 403, 403, 404, 200), lambda w: w.caller.patch(f"{WORKLOADS}/{w['workload']}", json={"description": "x"})),
     "see grants": ((200, 200, 200, 200, 200, 404, 200), lambda w: w.caller.get(f"{WORKLOADS}/{w['workload']}/sharedRoles")),
     "share": ((204, 204, 403, 403, 403, 404, 204), lambda w: w.caller.patch(f"{WORKLOADS}/{w['workload']}/sharedRoles", json=SHARE_BODY)),
