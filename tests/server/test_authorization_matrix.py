@@ -12,7 +12,9 @@ Each table row is an action; its columns give the status each kind of caller get
 
 A list is 200 when the object is in the caller's page and 404 when it is not. Every caller
 gets a world of their own (the creator's objects, shared with them in their role), so the
-actions of one caller never change what another finds.
+actions of one caller never change what another finds. Invoke goes through the real proxy to a
+real upstream; the fake runtime stands in for containers, and every table runs on SQLite and
+PostgreSQL.
 """
 
 # ruff: noqa: E501  (the tables read best one action per line)
@@ -337,13 +339,13 @@ def test_every_role_gets_what_its_rights_allow(
             made = create_user(client, f"as-{actor.lower().replace('_', '-')}")
         caller, caller_id = made["client"], made["user"]["id"]
         world = World(
-            client.app,
-            creator["client"],
-            caller,
-            caller_id,
-            made["token"],
-            upstream.port,
-            client,
+            app=client.app,
+            creator=creator["client"],
+            caller=caller,
+            caller_id=caller_id,
+            caller_token=made["token"],
+            upstream_port=upstream.port,
+            host=client,
         )
 
         def share(path: str, role: str = actor, user_id: str = caller_id) -> None:
