@@ -145,3 +145,15 @@ def runner_of(session: Session, workload_id: str) -> tuple[str, bool] | None:
         .where(Workload.id == workload_id)
     ).first()
     return (row[0], bool(row[1])) if row is not None else None
+
+
+def starters_of_candidates(session: Session, proton_ids: list[str]) -> dict[str, str | None]:
+    """Who started the replacement that created each of these protons (candidates only)."""
+    if not proton_ids:
+        return {}
+    rows = session.execute(
+        select(Replacement.candidate_proton_id, Replacement.user_id).where(
+            Replacement.candidate_proton_id.in_(proton_ids)
+        )
+    )
+    return {proton_id: user_id for proton_id, user_id in rows if proton_id}
