@@ -33,16 +33,18 @@ def test_the_tools_create_payload(rest: RESTClientObject) -> None:
     assert created.status_code == 201
     workload = created.json()
     try:
-        # The inline artifact became a draft. What Dockyard does not keep of the container is
-        # named in Warning, never dropped silently.
+        # The inline artifact became a draft, with the container's resourceRequest kept.
         spec = rest.get(f"artifacts/{workload['artifactId']}").json()["spec"]
         primary = spec["containerGroups"][0]["containers"][0]
         assert (
             primary["imageUri"]
             == payload["artifact"]["spec"]["containerGroups"][0]["containers"][0]["imageUri"]
         )
-        kept = "resourceRequest" in primary
-        assert kept or "resourceRequest" in created.headers.get("Warning", "")
+        assert (
+            primary["resourceRequest"]
+            == payload["artifact"]["spec"]["containerGroups"][0]["containers"][0]["resourceRequest"]
+        )
+        assert "resourceRequest" not in created.headers.get("Warning", "")
     finally:
         rest.delete(f"workloads/{workload['id']}")
 

@@ -20,6 +20,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from dockyard.core.base import InputModel
 from dockyard.core.errors import Forbidden, RuleViolation
 from dockyard.core.images import image_allowed, parse_image_reference
+from dockyard.core.units import parse_memory
 
 # Injected by the platform into every container; a user variable may not shadow them.
 RESERVED_ENV_NAMES = frozenset({"WORKLOAD_ID", "PORT", "DOCKYARD_ENDPOINT"})
@@ -151,6 +152,25 @@ class ImageBuildConfig(SpecModel):
     dockerfile: Dockerfile = Field(default_factory=Dockerfile)
 
 
+class ResourceRequest(SpecModel):
+    """What a container asks to be guaranteed: requests on Kubernetes, stored and shown on the
+    other runtimes (limits are `resourceAllocation`). The hosted platform's tools size a
+    container with it, on the artifact's containers and on a workload's runtime alike."""
+
+    cpu: float | None = Field(default=None, ge=0, le=1024, description="Cores, fractions allowed.")
+    memory: int | str | None = Field(
+        default=None, description='Bytes, or a string such as "512MB", "1GiB".'
+    )
+    gpu: float | None = Field(default=None, ge=0, le=64, description="GPUs, as the tools send.")
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_parses(cls, value: int | str | None) -> int | str | None:
+        if value is not None:
+            parse_memory(value)  # its ValueError names the problem
+        return value
+
+
 class Container(SpecModel):
     name: str | None = Field(default=None, pattern=OBJECT_NAME, description="Default: see group.")
     description: str = Field(default="", max_length=5000)
@@ -165,6 +185,7 @@ class Container(SpecModel):
     liveness_probe: ProbeConfig | None = None
     startup_probe: ProbeConfig | None = None
     security_context: SecurityContext | None = None
+    resource_request: ResourceRequest | None = None
 
     @field_validator("image_uri")
     @classmethod

@@ -10,6 +10,7 @@ from dockyard.core.base import CamelModel, InputModel
 from dockyard.core.bundles import Bundle
 from dockyard.core.bundles import resolve as resolve_bundle
 from dockyard.core.models import TagInfo, UserData
+from dockyard.core.spec import ResourceRequest
 from dockyard.core.stats import RequestStats
 
 Importance = Literal["critical", "high", "moderate", "low"]
@@ -22,15 +23,6 @@ class ResourceAllocation(InputModel):
     )
     gpu: float | None = Field(default=None, ge=0, le=64)
     gpu_memory: int | str | None = None
-
-
-class ResourceRequest(InputModel):
-    """What a container asks to be guaranteed; stored and shown (limits: resourceAllocation)."""
-
-    cpu: float | None = Field(default=None, ge=0, le=1024, description="Cores, fractions allowed.")
-    memory: int | str | None = Field(
-        default=None, description='Bytes, or a string such as "512MB", "1GiB".'
-    )
 
 
 class ContainerOverride(InputModel):

@@ -84,6 +84,20 @@ def test_a_resource_request_with_bad_memory_is_422(client: TestClient) -> None:
     assert response.json()["detail"][0]["loc"] == loc
 
 
+def test_an_artifact_container_keeps_its_resource_request(client: TestClient) -> None:
+    # The hosted platform's tools size the artifact's own containers with resourceRequest.
+    spec = fast_spec()
+    spec["containerGroups"][0]["containers"][0]["resourceRequest"] = {"cpu": 0.5, "memory": "1GB"}
+    created = client.post(f"{API}/artifacts", json={"name": "sized", "spec": spec})
+    assert created.status_code == 201 and "warning" not in created.headers
+    container = created.json()["spec"]["containerGroups"][0]["containers"][0]
+    assert container["resourceRequest"] == {"cpu": 0.5, "memory": "1GB"}
+    spec["containerGroups"][0]["containers"][0]["resourceRequest"]["memory"] = "lots"
+    refused = client.post(f"{API}/artifacts", json={"name": "bad", "spec": spec})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"][-2:] == ["resourceRequest", "memory"]
+
+
 def test_top_level_replica_count_sizes_the_only_group(client: TestClient, fake: Fake) -> None:
     body = create_workload(client, runtime={"replicaCount": 3})
     fake.advance(3)
