@@ -11,7 +11,6 @@ from fastapi import FastAPI
 
 from dockyard import __version__
 from dockyard.server.credentials.crypto import SecretBox
-from dockyard.server.db.engine import make_engine
 from dockyard.server.db.migrate import upgrade
 from dockyard.server.db.session import Database
 from dockyard.server.deployments.switching import advance_deployment_switches
@@ -44,7 +43,7 @@ def create_app(
     """The whole server. Tests pass `run_reconciler=False` and drive passes themselves."""
     settings = settings or Settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    db = Database(make_engine(settings.effective_database_url))
+    db = Database.connect(settings.effective_database_url, worker_threads=settings.worker_threads)
     upgrade(db.engine)
     with db.unit_of_work() as session:
         bootstrap = ensure_admin(session, settings)

@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
 from dockyard.core.errors import Unauthorized
-from dockyard.server.kit.threads import in_worker_thread
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class BearerToken(HTTPBearer):
         verifier = request.app.state.token_verifier
         found, principal = verifier.cached(credentials.credentials)
         if not found:
-            principal = await in_worker_thread(verifier.verify, credentials.credentials)
+            principal = await verifier.check(credentials.credentials)
         if principal is None:
             raise Unauthorized("Invalid or revoked API token.")
         return principal

@@ -54,6 +54,10 @@ class TokenVerifier:
             self._cache[digest] = (now + self._ttl, principal)
         return principal
 
+    async def check(self, token: str) -> Principal | None:
+        """`verify` from the event loop: a cache miss reads the database on a read thread."""
+        return await self._db.run(self.verify, token)
+
     def cached(self, token: str) -> tuple[bool, Principal | None]:
         """The cached answer, without touching the database: `(found, principal)`.
 
