@@ -19,6 +19,7 @@ from dockyard.server.health.router import router as health_router
 from dockyard.server.installation import repository as installation
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
+from dockyard.server.kit.intake import IntakeMiddleware
 from dockyard.server.proxy.setup import DockyardAPI, install_proxy
 from dockyard.server.reconciler.setup import build_reconciler
 from dockyard.server.routes import API, install_routes
@@ -107,6 +108,12 @@ def create_app(
     install_docs(app, OPENAPI_URL)
     install_ui(app)  # the web UI's pages at /registry/…, /console/…, /login
     app.add_middleware(TrailingSlashMiddleware)
+    # Outermost: a body past the limit is refused before anything else reads it.
+    app.add_middleware(
+        IntakeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        write_turns=db.write_threads.count,
+    )
     install_proxy(app)  # last: the invoke path runs before every other middleware
     # Traffic follows a reconcile pass at once instead of at the next routing-table refresh.
     reconciler.ctx.on_routes_changed.append(app.state.routes.poke)

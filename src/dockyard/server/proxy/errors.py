@@ -6,7 +6,9 @@ import json
 
 from starlette.types import Send
 
-from dockyard.core.errors import DockyardError
+from dockyard.core.errors import DockyardError, HeadersTooLarge
+
+__all__ = ["HeadersTooLarge"]  # the invoke path's 431, shared with the server's head limit
 
 
 class UpstreamUnavailable(DockyardError):
@@ -22,11 +24,6 @@ class UpstreamTimeout(DockyardError):
 class NoReadyReplica(DockyardError):
     status_code = 503
     default_code = "no_ready_replica"
-
-
-class HeadersTooLarge(DockyardError):
-    status_code = 431
-    default_code = "headers_too_large"
 
 
 class ClientTimeout(DockyardError):

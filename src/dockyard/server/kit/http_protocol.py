@@ -1,0 +1,109 @@
+"""The HTTP/1.1 protocol `dockyard serve` runs: uvicorn's httptools protocol, with a limit on
+the size of a request head (request line and headers) on every route, invoke included.
+
+uvicorn sets no such limit with httptools, and the parser gathers a header's value by joining
+the pieces that arrive, a cost that grows with the square of its size: one 100 MB header kept
+the event loop busy for 16 s, stalling every other client. Here the head is counted as it
+arrives, and past `MAX_HEAD_BYTES` the client gets a 431 at once, before the application sees
+anything: exactly for a head that ends within the data received, and within two reads of the
+limit for one still arriving (a read is at most 256 KiB), so the parser never holds more than
+that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from dockyard.core.errors import HeadersTooLarge
+
+MAX_HEAD_BYTES = 32 * 1024
+# After a refusal, what the client still sends is read and dropped for this long before the
+# connection closes, so the client can read the 431 instead of finding the connection reset.
+LINGER_SECONDS = 2.0
+
+_STATUS_LINE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+
+
+class HeadLimitedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing request heads above `MAX_HEAD_BYTES` (431)."""
+
+    max_head_bytes = MAX_HEAD_BYTES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = False
+        self._head_bytes = 0  # request line and the headers completed so far
+        self._streamed = 0  # whole reads received while the head was still incomplete
+        self._refused = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # lingering: dropped unread
+        continuing = self._in_head
+        super().data_received(data)
+        if self._refused or not self._in_head:
+            return
+        # The head is still incomplete after this read. Every byte of a read that continued
+        # it is head; the read the message began in is not counted (part of it may be the
+        # previous request's body), which is where "within two reads" comes from.
+        if continuing:
+            self._streamed += len(data)
+        if max(self._streamed, self._head_bytes) > self.max_head_bytes:
+            self._refuse()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._head_bytes = 16  # the method, the spaces and the protocol version, about
+        self._streamed = 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._head_bytes += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self._head_bytes += len(name) + len(value) + 4
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._head_bytes > self.max_head_bytes:
+            self._refuse()
+            return
+        super().on_headers_complete()
+
+    # What the parser reports after a refusal (the rest of the data of the read that crossed
+    # the limit) belongs to no request.
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            super().on_message_complete()
+
+    def _refuse(self) -> None:
+        self._refused = True
+        self._in_head = False
+        limit = self.max_head_bytes
+        error = HeadersTooLarge(
+            f"The request line and headers are larger than this server accepts ({limit} bytes)."
+        )
+        body = json.dumps(error.to_body()).encode()
+        head = [_STATUS_LINE]
+        for name, value in self.server_state.default_headers:
+            head.append(name + b": " + value + b"\r\n")
+        head.append(b"content-type: application/json\r\n")
+        head.append(b"content-length: " + str(len(body)).encode() + b"\r\n")
+        head.append(b"connection: close\r\n\r\n")
+        transport = self.transport
+        if transport.is_closing():
+            return
+        transport.write(b"".join(head) + body)
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
