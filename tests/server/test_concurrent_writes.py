@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from bench.load import WRITE_ROUTES, burst
 from bench.measure import Server
+
 from tests.conftest import ADMIN_TOKEN
 
 REQUESTS = 500
