@@ -46,8 +46,15 @@ class Database:
     on one lock, can occupy only the write threads, so reads keep a thread and a connection.
     """
 
-    def __init__(self, engine: Engine, *, worker_threads: int = DEFAULT_WORKER_THREADS) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        worker_threads: int = DEFAULT_WORKER_THREADS,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+    ) -> None:
         self.engine = engine
+        self._busy_timeout = busy_timeout
         self._reads = sessionmaker(engine, expire_on_commit=False)
         self._writes = sessionmaker(
             engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False
@@ -61,12 +68,18 @@ class Database:
         self._sqlite_write_lock = threading.Lock() if is_sqlite(engine) else None
 
     @classmethod
-    def connect(cls, url: str, *, worker_threads: int = DEFAULT_WORKER_THREADS) -> Database:
+    def connect(
+        cls,
+        url: str,
+        *,
+        worker_threads: int = DEFAULT_WORKER_THREADS,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+    ) -> Database:
         """The engine and the worker threads, sized together."""
         engine = make_engine(
-            url, pool_size=pool_size_for(worker_threads), pool_timeout=BUSY_TIMEOUT_SECONDS
+            url, pool_size=pool_size_for(worker_threads), pool_timeout=busy_timeout
         )
-        return cls(engine, worker_threads=worker_threads)
+        return cls(engine, worker_threads=worker_threads, busy_timeout=busy_timeout)
 
     async def run(self, fn: Callable[..., T], /, *args: object, write: bool = False) -> T:
         """`fn(*args)` on a read or a write worker thread."""
@@ -77,7 +90,7 @@ class Database:
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
         """A session committed on success and rolled back on any error."""
         lock = self._sqlite_write_lock if write else None
-        if lock is not None and not lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+        if lock is not None and not lock.acquire(timeout=self._busy_timeout):
             raise DatabaseBusy("The database is busy with other writes; retry soon.")
         try:
             session = (self._writes if write else self._reads)()
