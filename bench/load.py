@@ -294,10 +294,23 @@ async def fire(base_url: str, token: str, calls: list[Call], timeout: float = 30
     return outcome
 
 
-async def burst(base_url: str, token: str, total: int, *, timeout: float = 30.0) -> Outcome:
-    """Prepare, then fire `total` writes over every write route at once."""
+async def burst(
+    base_url: str,
+    token: str,
+    total: int,
+    *,
+    timeout: float = 30.0,
+    windows: list[tuple[str, float, float]] | None = None,
+) -> Outcome:
+    """Prepare, then fire `total` writes over every write route at once. The firing's start
+    and end (monotonic clock) are added to `windows` as a "loaded" window."""
     async with aiohttp.ClientSession() as session:
         api = Api(session, base_url, token)
         slots = -(-total // len(WRITE_ROUTES))
         grantee, prepared = await prepare(api, slots)
-    return await fire(base_url, token, plan(grantee, prepared, total), timeout)
+    calls = plan(grantee, prepared, total)
+    began = time.monotonic()
+    outcome = await fire(base_url, token, calls, timeout)
+    if windows is not None:
+        windows.append(("loaded", began, time.monotonic()))
+    return outcome
