@@ -159,8 +159,13 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
 # --- dependencies ----------------------------------------------------------------------------
 
 
-def _viewer(request: Request) -> Principal:
-    session = read_session(request)
+async def _signed_in(request: Request) -> UiSession | None:
+    # Checking the token may read the database: on a read thread, like any request's reads.
+    return await request.app.state.db.run(read_session, request)
+
+
+async def _viewer(request: Request) -> Principal:
+    session = await _signed_in(request)
     if session is None:
         raise SignInRequired
     return session.principal
@@ -168,7 +173,7 @@ def _viewer(request: Request) -> Principal:
 
 async def _actor(request: Request) -> Principal:
     """A signed-in user posting a form (or a fetch) that carries this session's CSRF token."""
-    session = read_session(request)
+    session = await _signed_in(request)
     if session is None:
         raise SignInRequired
     given = request.headers.get("x-csrf-token")
