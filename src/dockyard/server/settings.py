@@ -53,12 +53,13 @@ class Settings(BaseSettings):
     )
 
     worker_threads: int = Field(
-        default=32,
+        default=8,
         ge=2,
         le=512,
         description="Threads that run requests' database work (half for writes, half for "
         "reads); the connection pool holds one connection per thread, plus four for "
-        "background work. On PostgreSQL, each server takes that many connections at most.",
+        "background work. On PostgreSQL, each server takes that many connections at most. "
+        "More threads let more writes run at once and compete for the interpreter with reads.",
     )
 
     # --- HTTP ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dockyard.server.kit.threads import WorkerThreads
 
 T = TypeVar("T")
 
-DEFAULT_WORKER_THREADS = 32
+DEFAULT_WORKER_THREADS = 8
 # Connections beyond one per worker thread, for the work that runs on threads of its own: the
 # reconciler, the invoke routing table's refresh, the request statistics' flush, and a spare.
 BACKGROUND_CONNECTIONS = 4
