@@ -82,6 +82,11 @@ class PayloadTooLarge(DockyardError):
     default_code = "payload_too_large"
 
 
+class ClientTimeout(DockyardError):
+    status_code = 408
+    default_code = "client_timeout"
+
+
 class HeadersTooLarge(DockyardError):
     status_code = 431
     default_code = "headers_too_large"

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from bench.measure import Server
 from fastapi.testclient import TestClient
 
 from dockyard.server.app import create_app
+from dockyard.server.kit.http_protocol import HeadLimitedHttpProtocol
 from dockyard.server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import service_spec
@@ -175,3 +177,52 @@ def test_a_100_mb_header_is_refused_at_once_and_stalls_nobody(server: Server) ->
     assert answer.startswith(b"HTTP/1.1 431 ")
     assert refused_after < 5
     assert slowest < 1.0
+
+
+class _QuickHeadTimeout(HeadLimitedHttpProtocol):
+    head_timeout = 0.5
+
+
+async def _hello(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]}
+    )
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+@pytest.fixture
+def quick_timeout_server() -> Iterator[int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        _hello, host="127.0.0.1", port=port, log_level="warning", http=_QuickHeadTimeout
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    yield port
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_head_that_trickles_in_gets_408(quick_timeout_server: int) -> None:
+    with socket.create_connection(("127.0.0.1", quick_timeout_server), timeout=10) as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        began = time.monotonic()
+        answer = _answer(connection)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"code": "client_timeout"' in answer
+    assert time.monotonic() - began < 5
+    # A head that arrives whole, even on a connection kept open, is not timed.
+    with socket.create_connection(("127.0.0.1", quick_timeout_server), timeout=10) as connection:
+        for _ in range(2):
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _answer(connection).startswith(b"HTTP/1.1 200 ")
+            time.sleep(0.7)

@@ -7,7 +7,7 @@ the event loop busy for 16 s, stalling every other client. Here the head is coun
 arrives, and past `MAX_HEAD_BYTES` the client gets a 431 at once, before the application sees
 anything: exactly for a head that ends within the data received, and within two reads of the
 limit for one still arriving (a read is at most 256 KiB), so the parser never holds more than
-that.
+that. A head still incomplete `HEAD_TIMEOUT_SECONDS` after its first byte gets a 408.
 """
 
 from __future__ import annotations
@@ -18,20 +18,28 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from dockyard.core.errors import HeadersTooLarge
+from dockyard.core.errors import ClientTimeout, DockyardError, HeadersTooLarge
 
 MAX_HEAD_BYTES = 32 * 1024
+# A head that has not arrived whole this long after its first byte gets a 408: a client
+# trickling a few bytes a second would otherwise hold its connection for ever.
+HEAD_TIMEOUT_SECONDS = 30.0
 # After a refusal, what the client still sends is read and dropped for this long before the
-# connection closes, so the client can read the 431 instead of finding the connection reset.
+# connection closes, so the client can read the answer instead of finding the connection reset.
 LINGER_SECONDS = 2.0
 
-_STATUS_LINE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+_STATUS_LINES = {
+    408: b"HTTP/1.1 408 Request Timeout\r\n",
+    431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+}
 
 
 class HeadLimitedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, refusing request heads above `MAX_HEAD_BYTES` (431)."""
+    """uvicorn's httptools protocol, refusing request heads above `MAX_HEAD_BYTES` (431) and
+    heads that take longer than `HEAD_TIMEOUT_SECONDS` to arrive (408)."""
 
     max_head_bytes = MAX_HEAD_BYTES
+    head_timeout = HEAD_TIMEOUT_SECONDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -39,6 +47,12 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # request line and the headers completed so far
         self._streamed = 0  # whole reads received while the head was still incomplete
         self._refused = False
+        # Armed only when a read ends inside a head: a head in one read costs no timer.
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -53,7 +67,9 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
         if continuing:
             self._streamed += len(data)
         if max(self._streamed, self._head_bytes) > self.max_head_bytes:
-            self._refuse()
+            self._refuse_too_large()
+        elif self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -71,8 +87,9 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._disarm()
         if self._head_bytes > self.max_head_bytes:
-            self._refuse()
+            self._refuse_too_large()
             return
         super().on_headers_complete()
 
@@ -86,15 +103,31 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
         if not self._refused:
             super().on_message_complete()
 
-    def _refuse(self) -> None:
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self._refused:
+            seconds = self.head_timeout
+            self._refuse(ClientTimeout(f"The request head did not arrive within {seconds:g} s."))
+
+    def _refuse_too_large(self) -> None:
+        limit = self.max_head_bytes
+        self._refuse(
+            HeadersTooLarge(
+                f"The request line and headers are larger than this server accepts ({limit} bytes)."
+            )
+        )
+
+    def _refuse(self, error: DockyardError) -> None:
         self._refused = True
         self._in_head = False
-        limit = self.max_head_bytes
-        error = HeadersTooLarge(
-            f"The request line and headers are larger than this server accepts ({limit} bytes)."
-        )
+        self._disarm()
         body = json.dumps(error.to_body()).encode()
-        head = [_STATUS_LINE]
+        head = [_STATUS_LINES[error.status_code]]
         for name, value in self.server_state.default_headers:
             head.append(name + b": " + value + b"\r\n")
         head.append(b"content-type: application/json\r\n")
@@ -106,4 +139,4 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
         transport.write(b"".join(head) + body)
         if transport.can_write_eof():
             transport.write_eof()
-        asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
+        self.loop.call_later(LINGER_SECONDS, transport.close)

@@ -6,9 +6,10 @@ import json
 
 from starlette.types import Send
 
-from dockyard.core.errors import DockyardError, HeadersTooLarge
+from dockyard.core.errors import ClientTimeout, DockyardError, HeadersTooLarge
 
-__all__ = ["HeadersTooLarge"]  # the invoke path's 431, shared with the server's head limit
+# Shared with the server's own limits on request heads (kit/http_protocol.py).
+__all__ = ["ClientTimeout", "HeadersTooLarge"]
 
 
 class UpstreamUnavailable(DockyardError):
@@ -24,11 +25,6 @@ class UpstreamTimeout(DockyardError):
 class NoReadyReplica(DockyardError):
     status_code = 503
     default_code = "no_ready_replica"
-
-
-class ClientTimeout(DockyardError):
-    status_code = 408
-    default_code = "client_timeout"
 
 
 def error_headers(error: DockyardError, body: bytes) -> list[tuple[bytes, bytes]]:
