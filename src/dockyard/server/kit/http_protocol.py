@@ -43,55 +43,63 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._in_head = False
-        self._head_bytes = 0  # request line and the headers completed so far
-        self._streamed = 0  # whole reads received while the head was still incomplete
+        self._read = 0  # size of the read being parsed
+        # The message whose head is arriving over several reads (its scope), and the size of
+        # the reads after the one it began in, all of which are head.
+        self._spanning: dict[str, Any] | None = None
+        self._streamed = 0
         self._refused = False
         # Armed only when a read ends inside a head: a head in one read costs no timer.
         self._head_timer: asyncio.TimerHandle | None = None
+
+    # A head in one read of at most MAX_HEAD_BYTES (nearly every request) costs two calls
+    # here, and no counting: its head cannot be larger than the read.
+
+    def _head_pending(self) -> bool:
+        # uvicorn gives each message a new scope, and sets its method once the head is whole.
+        scope = self.scope
+        return scope is not None and "method" not in scope
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # lingering: dropped unread
+        continuing = self._head_pending()
+        self._read = len(data)
+        super().data_received(data)
+        if self._refused or not self._head_pending():
+            return
+        # The head is still incomplete after this read. Every byte of a read that continued
+        # it is head; the read the message began in is not counted (part of it may be the
+        # previous request's body), which is where "within two reads" comes from.
+        if continuing and self._spanning is self.scope:
+            self._streamed += len(data)
+        else:
+            self._spanning, self._streamed = self.scope, 0
+        if self._streamed > self.max_head_bytes:
+            self._refuse_too_large()
+        elif self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
-    def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return  # lingering: dropped unread
-        continuing = self._in_head
-        super().data_received(data)
-        if self._refused or not self._in_head:
-            return
-        # The head is still incomplete after this read. Every byte of a read that continued
-        # it is head; the read the message began in is not counted (part of it may be the
-        # previous request's body), which is where "within two reads" comes from.
-        if continuing:
-            self._streamed += len(data)
-        if max(self._streamed, self._head_bytes) > self.max_head_bytes:
-            self._refuse_too_large()
-        elif self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._in_head = True
-        self._head_bytes = 16  # the method, the spaces and the protocol version, about
-        self._streamed = 0
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self._head_bytes += len(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
-        self._head_bytes += len(name) + len(value) + 4
-
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._disarm()
-        if self._head_bytes > self.max_head_bytes:
+        if self._head_timer is not None:
+            self._disarm()
+        spanned = self._spanning is self.scope
+        if spanned:
+            self._spanning = None
+        if (
+            spanned or self._read > self.max_head_bytes
+        ) and self._head_size() > self.max_head_bytes:
             self._refuse_too_large()
             return
         super().on_headers_complete()
+
+    def _head_size(self) -> int:
+        # The request line (method, spaces and version about 16 bytes) and each header line.
+        return 16 + len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
 
     # What the parser reports after a refusal (the rest of the data of the read that crossed
     # the limit) belongs to no request.
@@ -110,7 +118,7 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
-        if self._in_head and not self._refused:
+        if self._head_pending() and not self._refused:
             seconds = self.head_timeout
             self._refuse(ClientTimeout(f"The request head did not arrive within {seconds:g} s."))
 
@@ -124,7 +132,6 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, error: DockyardError) -> None:
         self._refused = True
-        self._in_head = False
         self._disarm()
         body = json.dumps(error.to_body()).encode()
         head = [_STATUS_LINES[error.status_code]]
