@@ -88,9 +88,14 @@ async def delete_deployment(
 
 @router.get("/{deployment_id}/auditLog", response_model=AuditLog)
 async def audit_log(
-    deployment_id: str, request: Request, user: CurrentUser, work: UnitOfWork, paging: Paging
+    deployment_id: str,
+    request: Request,
+    user: CurrentUser,
+    work: UnitOfWork,
+    paging: Paging,
+    platform: PlatformDep,
 ) -> dict:
-    entries, total, verified = await work(service.audit_log, user, deployment_id, paging)
+    entries, total, verified = await work(service.audit_log, user, deployment_id, paging, platform)
     return {**page(request, entries, total, paging), "verified": verified}
 
 

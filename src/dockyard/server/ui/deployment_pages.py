@@ -106,7 +106,7 @@ def _deployment_page(
     platform: Platform,
 ) -> Response:
     deployment = service.get_deployment(session, user, deployment_id, platform)
-    entries, _, verified = service.audit_log(session, user, deployment_id, FIRST_PAGE)
+    entries, _, verified = service.audit_log(session, user, deployment_id, FIRST_PAGE, platform)
     # Candidates for a switch: running workloads on locked artifacts, other than the current one.
     candidates, _ = workload_listing.list_workloads(
         session,

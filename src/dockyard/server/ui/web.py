@@ -29,7 +29,13 @@ from dockyard.core.errors import DockyardError, Forbidden, Unauthorized
 from dockyard.core.errors import ValidationFailed as ValidationFailedError
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.urls import base_url
-from dockyard.server.ui.session import UiSession, read_session, safe_next, same_token
+from dockyard.server.ui.session import (
+    UiSession,
+    read_session,
+    read_session_async,
+    safe_next,
+    same_token,
+)
 from dockyard.server.workloads.service import Platform
 
 log = logging.getLogger(__name__)
@@ -161,13 +167,8 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
 # --- dependencies ----------------------------------------------------------------------------
 
 
-async def _signed_in(request: Request) -> UiSession | None:
-    # Checking the token may read the database: on a read thread, like any request's reads.
-    return await request.app.state.db.run(read_session, request)
-
-
 async def _viewer(request: Request) -> Principal:
-    session = await _signed_in(request)
+    session = await read_session_async(request)
     if session is None:
         raise SignInRequired
     return session.principal
@@ -175,7 +176,7 @@ async def _viewer(request: Request) -> Principal:
 
 async def _actor(request: Request) -> Principal:
     """A signed-in user posting a form (or a fetch) that carries this session's CSRF token."""
-    session = await _signed_in(request)
+    session = await read_session_async(request)
     if session is None:
         raise SignInRequired
     given = request.headers.get("x-csrf-token")
@@ -195,6 +196,7 @@ def _platform(request: Request) -> Platform:
         runtime_name=state.runtime_name,
         nudge=state.reconciler_nudge,
         base_url=base_url(request),
+        audit_seal=state.audit_seal,
     )
 
 
