@@ -102,7 +102,14 @@ def _serve_command() -> list[str]:
 class Server:
     """`dockyard serve` on a free 127.0.0.1 port, for one database."""
 
-    def __init__(self, database_url: str, home: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        home: Path,
+        *,
+        runtime: str = "process",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
@@ -112,7 +119,8 @@ class Server:
             "DOCKYARD_HOST": "127.0.0.1",
             "DOCKYARD_PORT": str(self.port),
             # The benchmark measures the API; no container engine is looked for or touched.
-            "DOCKYARD_RUNTIME": "process",
+            "DOCKYARD_RUNTIME": runtime,
+            **(env or {}),
         }
         self._log = home / "serve.log"
         self._process: subprocess.Popen[bytes] | None = None

@@ -82,6 +82,16 @@ class PayloadTooLarge(DockyardError):
     default_code = "payload_too_large"
 
 
+class ClientTimeout(DockyardError):
+    status_code = 408
+    default_code = "client_timeout"
+
+
+class HeadersTooLarge(DockyardError):
+    status_code = 431
+    default_code = "headers_too_large"
+
+
 class RuleViolation(DockyardError):
     """A 422 from a business rule (`type_not_supported`, `same_artifact`, …)."""
 
@@ -129,6 +139,7 @@ ERROR_CLASSES: dict[int, type[DockyardError]] = {
         MethodNotAllowed,
         Conflict,
         PayloadTooLarge,
+        HeadersTooLarge,
         NotImplementedYet,
         ServiceUnavailable,
     )

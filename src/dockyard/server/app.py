@@ -11,7 +11,6 @@ from fastapi import FastAPI
 
 from dockyard import __version__
 from dockyard.server.credentials.crypto import SecretBox, derive_key, server_secret
-from dockyard.server.db.engine import make_engine
 from dockyard.server.db.migrate import upgrade
 from dockyard.server.db.session import Database
 from dockyard.server.deployments.audit import SEAL_PURPOSE, AuditSeal
@@ -23,6 +22,7 @@ from dockyard.server.kit import access_log
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
 from dockyard.server.kit.ignored_fields import IgnoredFieldsMiddleware
+from dockyard.server.kit.intake import IntakeMiddleware
 from dockyard.server.openapi import install_openapi
 from dockyard.server.proxy.setup import DockyardAPI, install_proxy
 from dockyard.server.reconciler.setup import build_reconciler
@@ -53,7 +53,7 @@ def create_app(
     secret = server_secret(settings)
     secret_box = SecretBox(secret)
     audit_key = derive_key(secret, SEAL_PURPOSE)
-    db = Database(make_engine(settings.effective_database_url))
+    db = Database.connect(settings.effective_database_url, worker_threads=settings.worker_threads)
     upgrade(db.engine, audit_key=audit_key)  # the key seals existing audit chains (0008)
     with db.unit_of_work() as session:
         bootstrap = ensure_admin(session, settings)
@@ -127,6 +127,12 @@ def create_app(
     access_log.install()  # sign-in codes and tokens stay out of uvicorn's access log
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(IgnoredFieldsMiddleware)
+    # Outermost: a body past the limit is refused before anything else reads it.
+    app.add_middleware(
+        IntakeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        write_turns=db.write_threads.count,
+    )
     install_proxy(app)  # last: the invoke path runs before every other middleware
     # Traffic follows a reconcile pass at once instead of at the next routing-table refresh.
     reconciler.ctx.on_routes_changed.append(app.state.routes.poke)

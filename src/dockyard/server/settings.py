@@ -52,12 +52,28 @@ class Settings(BaseSettings):
         description="How long a verified token is trusted without a database look-up.",
     )
 
+    worker_threads: int = Field(
+        default=8,
+        ge=2,
+        le=512,
+        description="Threads that run requests' database work (half for writes, half for "
+        "reads); the connection pool holds one connection per thread, plus four for "
+        "background work. On PostgreSQL, each server takes that many connections at most. "
+        "More threads let more writes run at once and compete for the interpreter with reads.",
+    )
+
     # --- HTTP ----------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Interface `dockyard serve` binds.")
     port: int = Field(default=8700, ge=1, le=65535, description="Port `dockyard serve` binds.")
     public_url: str | None = Field(
         default=None,
         description="Root URL clients use to reach this server; absolute URLs are built from it.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body of an API or web UI route (413 past it). Invoke "
+        "bodies stream through to the workload and are not limited.",
     )
 
     # --- artifacts -----------------------------------------------------------------------

@@ -8,14 +8,16 @@ import threading
 
 import pytest
 
-from dockyard.server.kit.threads import in_worker_thread
+from dockyard.server.kit.threads import WorkerThreads
+
+THREADS = WorkerThreads(4)
 
 REQUEST = contextvars.ContextVar("request", default=None)
 
 
 def test_returns_the_result_from_another_thread() -> None:
     async def main() -> tuple[int, str]:
-        return await in_worker_thread(lambda a, b: (a + b, threading.current_thread().name), 2, 3)
+        return await THREADS.run(lambda a, b: (a + b, threading.current_thread().name), 2, 3)
 
     total, thread = asyncio.run(main())
     assert total == 5
@@ -27,13 +29,13 @@ def test_raises_the_thread_error() -> None:
         raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
-        asyncio.run(in_worker_thread(fail))
+        asyncio.run(THREADS.run(fail))
 
 
 def test_the_thread_sees_the_caller_context() -> None:
     async def main() -> str | None:
         REQUEST.set("r-1")
-        return await in_worker_thread(REQUEST.get)
+        return await THREADS.run(REQUEST.get)
 
     assert asyncio.run(main()) == "r-1"
 
@@ -48,7 +50,7 @@ def test_a_cancelled_caller_waits_for_the_running_thread() -> None:
         finished.append("done")
 
     async def main() -> None:
-        task = asyncio.create_task(in_worker_thread(work))
+        task = asyncio.create_task(THREADS.run(work))
         await asyncio.to_thread(started.wait, 5)
         task.cancel()
         await asyncio.sleep(0.05)

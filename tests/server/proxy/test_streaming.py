@@ -65,6 +65,18 @@ def test_chunked_upload_streams_to_the_upstream(live: Live, upstream: Upstream) 
     assert seen["chunks"] > 1  # arrived in pieces, not as one buffered body
 
 
+def test_invoke_bodies_are_not_under_the_api_body_limit(live: Live, upstream: Upstream) -> None:
+    # DOCKYARD_MAX_BODY_BYTES (1 MiB) limits API bodies; a workload takes what it takes.
+    workload_id = live.create_workload([upstream.port])
+    body = bytes(range(256)) * (16 * 1024)  # 4 MiB with a Content-Length
+    response = httpx.post(
+        live.invoke_url(workload_id, "/upload"), content=body, headers=AUTH, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["size"] == len(body)
+    assert response.json()["sha256"] == hashlib.sha256(body).hexdigest()
+
+
 def test_server_sent_events_pass_at_once_and_end_with_the_client(
     live: Live, upstream: Upstream
 ) -> None:

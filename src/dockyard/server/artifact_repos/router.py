@@ -12,7 +12,7 @@ from dockyard.server.artifact_repos import service
 from dockyard.server.artifact_repos.schemas import RepositoryUpdate
 from dockyard.server.artifacts.schemas import ListFilters, repository_filters
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing.router import add_shared_roles_routes
 
@@ -22,33 +22,35 @@ Filters = Annotated[ListFilters, Depends(repository_filters)]
 
 
 @router.get("", response_model=Page[ArtifactRepository])
-def list_repositories(
-    request: Request, user: CurrentUser, session: DbSession, paging: Paging, filters: Filters
+async def list_repositories(
+    request: Request, user: CurrentUser, work: UnitOfWork, paging: Paging, filters: Filters
 ) -> dict:
     """Repositories the caller may see, newest first unless `orderBy` says otherwise."""
-    items, total = service.list_repositories(
-        session, user, filters, offset=paging.offset, limit=paging.limit
+    items, total = await work(
+        service.list_repositories, user, filters, offset=paging.offset, limit=paging.limit
     )
     return page(request, items, total, paging)
 
 
 @router.get("/{repository_id}", response_model=ArtifactRepository)
-def get_repository(repository_id: str, user: CurrentUser, session: DbSession) -> ArtifactRepository:
-    return service.get_repository(session, user, repository_id)
+async def get_repository(
+    repository_id: str, user: CurrentUser, work: UnitOfWork
+) -> ArtifactRepository:
+    return await work(service.get_repository, user, repository_id)
 
 
 @router.patch("/{repository_id}", response_model=ArtifactRepository)
-def update_repository(
-    repository_id: str, body: RepositoryUpdate, user: CurrentUser, session: DbSession
+async def update_repository(
+    repository_id: str, body: RepositoryUpdate, user: CurrentUser, work: UnitOfWork
 ) -> ArtifactRepository:
     """Change the name, description or tags."""
-    return service.update_repository(session, user, repository_id, body)
+    return await work(service.update_repository, user, repository_id, body)
 
 
 @router.delete("/{repository_id}", status_code=204, response_class=Response)
-def delete_repository(repository_id: str, user: CurrentUser, session: DbSession) -> Response:
+async def delete_repository(repository_id: str, user: CurrentUser, work: UnitOfWork) -> Response:
     """Delete the repository and its drafts; refused while it holds locked or used artifacts."""
-    service.delete_repository(session, user, repository_id)
+    await work(service.delete_repository, user, repository_id)
     return Response(status_code=204)
 
 

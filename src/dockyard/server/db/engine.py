@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -18,11 +19,17 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 20, pool_timeout: float = 30.0) -> Engine:
+    """An engine whose pool holds `pool_size` connections and never more.
+
+    No overflow: the pool is sized from the worker threads that use it (`session.Database`),
+    so needing more would be a bug to see (a 503 after `pool_timeout`), not a load to absorb.
+    """
     parsed = make_url(url)
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    return _postgres_engine(url)
+        return _sqlite_engine(url, pool)
+    return _postgres_engine(url, pool)
 
 
 # A pooled connection handed back moments ago is alive; one that sat idle may have been
@@ -33,10 +40,10 @@ IDLE_PING_SECONDS = 1.0
 _LAST_USED = "dockyard_last_used"
 
 
-def _postgres_engine(url: str) -> Engine:
+def _postgres_engine(url: str, pool: dict[str, Any]) -> Engine:
     # Last returned, first handed out: sequential requests keep using one warm server backend,
     # and connections left idle age out of use (and get their pre-ping) instead of rotating.
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True)
+    engine = create_engine(url, pool_use_lifo=True, **pool)
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
@@ -59,15 +66,20 @@ def _postgres_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    else:  # one connection per thread (SQLAlchemy's own pool for a memory database)
+        pool = {}
     # LIFO: the connection handed back last is handed out next, so sequential requests use
     # one connection whose page cache is still valid. Round-robin, each one found the others'
     # writes since its last use and read the pages again (60 reads per create, now 4).
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_use_lifo=True
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_use_lifo=True,
+        **pool,
     )
 
     @event.listens_for(engine, "connect")

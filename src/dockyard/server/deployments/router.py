@@ -17,7 +17,7 @@ from dockyard.server.deployments.schemas import (
     deployment_filters,
 )
 from dockyard.server.kit.auth import CurrentUser, Principal
-from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing.router import add_shared_roles_routes
 from dockyard.server.workloads.router import PlatformDep, platform_of
@@ -27,75 +27,75 @@ Filters = Annotated[DeploymentFilters, Depends(deployment_filters)]
 
 
 @router.post("", status_code=201, response_model=Deployment)
-def create_deployment(
-    body: DeploymentCreate, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def create_deployment(
+    body: DeploymentCreate, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Deployment:
-    return service.create_deployment(session, user, body, platform)
+    return await work(service.create_deployment, user, body, platform)
 
 
 @router.get("", response_model=Page[Deployment])
-def list_deployments(
+async def list_deployments(
     request: Request,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     paging: Paging,
     filters: Filters,
     platform: PlatformDep,
 ) -> dict:
-    rows, total = listing.list_deployments(session, user, filters, paging, platform.base_url)
+    rows, total = await work(listing.list_deployments, user, filters, paging, platform.base_url)
     return page(request, rows, total, paging)
 
 
 @router.get("/{deployment_id}", response_model=Deployment)
-def get_deployment(
-    deployment_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def get_deployment(
+    deployment_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Deployment:
-    return service.get_deployment(session, user, deployment_id, platform)
+    return await work(service.get_deployment, user, deployment_id, platform)
 
 
 @router.patch("/{deployment_id}", response_model=Deployment)
-def update_deployment(
+async def update_deployment(
     deployment_id: str,
     body: DeploymentUpdate,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
 ) -> Deployment:
-    return service.update_deployment(session, user, deployment_id, body, platform)
+    return await work(service.update_deployment, user, deployment_id, body, platform)
 
 
 @router.post("/{deployment_id}/stop", status_code=202, response_model=Deployment)
-def stop_deployment(
-    deployment_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def stop_deployment(
+    deployment_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Deployment:
-    return service.stop_deployment(session, user, deployment_id, platform)
+    return await work(service.stop_deployment, user, deployment_id, platform)
 
 
 @router.post("/{deployment_id}/start", status_code=202, response_model=Deployment)
-def start_deployment(
-    deployment_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def start_deployment(
+    deployment_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Deployment:
-    return service.start_deployment(session, user, deployment_id, platform)
+    return await work(service.start_deployment, user, deployment_id, platform)
 
 
 @router.delete("/{deployment_id}", status_code=204, response_class=Response)
-def delete_deployment(
-    deployment_id: str, user: CurrentUser, session: DbSession, platform: PlatformDep
+async def delete_deployment(
+    deployment_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
 ) -> Response:
-    service.delete_deployment(session, user, deployment_id, platform)
+    await work(service.delete_deployment, user, deployment_id, platform)
     return Response(status_code=204)
 
 
 @router.get("/{deployment_id}/auditLog", response_model=AuditLog)
-def audit_log(
+async def audit_log(
     deployment_id: str,
     request: Request,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     paging: Paging,
     platform: PlatformDep,
 ) -> dict:
-    entries, total, verified = service.audit_log(session, user, deployment_id, paging, platform)
+    entries, total, verified = await work(service.audit_log, user, deployment_id, paging, platform)
     return {**page(request, entries, total, paging), "verified": verified}
 
 

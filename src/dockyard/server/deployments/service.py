@@ -185,6 +185,8 @@ def audit_log(
 def record_sharing_change(
     session: Session, principal: Principal, deployment_id: str, platform: Platform
 ) -> None:
+    # The row lock orders this entry after any other change's to the same deployment: two
+    # writers reading the same last entry would both take its next sequence number.
     row = load(session, deployment_id, for_update=True)
     _audit(session, row, "share", principal, None, platform)
 

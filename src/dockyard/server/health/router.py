@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from dockyard.server.db.session import Database
+
 router = APIRouter(tags=["health"])
 
 
@@ -15,9 +17,15 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The server can reach its database")
-def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
+    # On a read thread, with one of its connections: what a request would get.
+    db = request.app.state.db
+    return await db.run(_ready, db)
+
+
+def _ready(db: Database) -> JSONResponse:
     try:
-        with request.app.state.db.engine.connect() as connection:
+        with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not ready", never a 500
         message = f"Database unreachable: {type(exc).__name__}"

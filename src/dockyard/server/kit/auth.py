@@ -15,7 +15,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
 from dockyard.core.errors import Unauthorized
-from dockyard.server.kit.threads import in_worker_thread
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ class BearerToken(HTTPBearer):
         verifier = request.app.state.token_verifier
         found, principal = verifier.cached(token)
         if not found:
-            principal = await in_worker_thread(verifier.verify, token)
+            principal = await verifier.check(token)
         if principal is None:
             raise Unauthorized(INVALID_TOKEN)
         return principal

@@ -64,9 +64,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _documented("The caller sees the object but may not do this."),
     404: _documented("No such object, or not visible to the caller."),
     409: _documented("Conflicts with the object's state or with other objects."),
-    413: _documented("The request body is too large."),
+    413: _documented("The request body is larger than DOCKYARD_MAX_BODY_BYTES."),
     422: _documented("The input failed validation or a business rule."),
     501: _documented("Not implemented in this release."),
+    503: _documented("Busy for a moment (the database, say); retry after Retry-After seconds."),
 }
 
 
@@ -85,7 +86,10 @@ def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DockyardError)
     async def _domain(_: Request, exc: DockyardError) -> JSONResponse:
-        return error_response(exc)
+        # A 503 is a moment's overload (no database connection came free, say): tell the
+        # client when to come back.
+        headers = {"Retry-After": "1"} if exc.status_code == 503 else None
+        return error_response(exc, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

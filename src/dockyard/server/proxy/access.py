@@ -13,7 +13,6 @@ from dockyard.core.errors import (
 )
 from dockyard.server.kit.auth import INVALID_TOKEN, MISSING_TOKEN, Principal, read_token
 from dockyard.server.kit.ids import is_valid_id
-from dockyard.server.kit.threads import in_worker_thread
 from dockyard.server.proxy.errors import NoReadyReplica
 from dockyard.server.proxy.routing import Route, RoutingTable
 from dockyard.server.sharing.roles import Right
@@ -49,7 +48,7 @@ class Access:
         # A cache miss reads the database in a thread; concurrent misses share that read.
         pending = self._loading.get(token)
         if pending is None:
-            pending = asyncio.ensure_future(in_worker_thread(self._verifier.verify, token))
+            pending = asyncio.ensure_future(self._verifier.check(token))
             self._loading[token] = pending
             pending.add_done_callback(lambda _: self._loading.pop(token, None))
         try:

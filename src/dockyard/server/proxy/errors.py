@@ -6,7 +6,10 @@ import json
 
 from starlette.types import Send
 
-from dockyard.core.errors import DockyardError
+from dockyard.core.errors import ClientTimeout, DockyardError, HeadersTooLarge
+
+# Shared with the server's own limits on request heads (kit/http_protocol.py).
+__all__ = ["ClientTimeout", "HeadersTooLarge"]
 
 
 class UpstreamUnavailable(DockyardError):
@@ -22,16 +25,6 @@ class UpstreamTimeout(DockyardError):
 class NoReadyReplica(DockyardError):
     status_code = 503
     default_code = "no_ready_replica"
-
-
-class HeadersTooLarge(DockyardError):
-    status_code = 431
-    default_code = "headers_too_large"
-
-
-class ClientTimeout(DockyardError):
-    status_code = 408
-    default_code = "client_timeout"
 
 
 def error_headers(error: DockyardError, body: bytes) -> list[tuple[bytes, bytes]]:

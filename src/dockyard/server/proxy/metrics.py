@@ -21,7 +21,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
 
-def metrics_endpoint(request: Request) -> PlainTextResponse:
+async def metrics_endpoint(request: Request) -> PlainTextResponse:
+    # The token check and the counts read the database: on a read thread, like any request.
+    return await request.app.state.db.run(_metrics, request)
+
+
+def _metrics(request: Request) -> PlainTextResponse:
     state = request.app.state
     if not state.settings.metrics_public:
         _require_admin(request)

@@ -15,7 +15,7 @@ from dockyard.core.stats import (
     WorkloadStatsResponse,
 )
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.proxy import service
 from dockyard.server.proxy.service import StatsQuery
 from dockyard.server.workloads.schemas import WorkloadFilters, workload_filters
@@ -42,50 +42,51 @@ def stats_query(
 Stats = Annotated[StatsQuery, Depends(stats_query)]
 
 
-def _flush_pending(request: Request) -> None:
-    # Counts still in memory are written first, so an answer includes every request served.
+async def _flush_pending(request: Request, work: UnitOfWork) -> None:
+    # Counts still in memory are written first (in a transaction of their own, before the
+    # request's), so an answer includes every request served.
     proxy = getattr(request.app.state, "proxy", None)
     if proxy is not None:
-        proxy.stats.flush(request.app.state.db)
+        await work.apart(proxy.stats.flush, request.app.state.db)
 
 
 @router.get("/stats", response_model=WorkloadStatsResponse)
-def workloads_stats(
+async def workloads_stats(
     request: Request,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     filters: Annotated[WorkloadFilters, Depends(workload_filters)],
 ) -> WorkloadStatsResponse:
-    _flush_pending(request)
-    return service.workloads_stats(session, user, filters)
+    await _flush_pending(request, work)
+    return await work(service.workloads_stats, user, filters)
 
 
 @router.get("/{workload_id}/stats", response_model=ProtonRequestStats)
-def workload_stats(
-    workload_id: str, request: Request, user: CurrentUser, session: DbSession, query: Stats
+async def workload_stats(
+    workload_id: str, request: Request, user: CurrentUser, work: UnitOfWork, query: Stats
 ) -> ProtonRequestStats:
-    _flush_pending(request)
-    return service.proton_stats(session, user, workload_id, query)
+    await _flush_pending(request, work)
+    return await work(service.proton_stats, user, workload_id, query)
 
 
 @router.get("/{workload_id}/stats/{metric_name}", response_model=ProtonRequestMetricOverTime)
-def workload_metric(
+async def workload_metric(
     workload_id: str,
     metric_name: MetricName,
     request: Request,
     user: CurrentUser,
-    session: DbSession,
+    work: UnitOfWork,
     query: Stats,
     resolution: Resolution = "P1D",
 ) -> ProtonRequestMetricOverTime:
-    _flush_pending(request)
-    return service.metric_over_time(session, user, workload_id, metric_name, resolution, query)
+    await _flush_pending(request, work)
+    return await work(service.metric_over_time, user, workload_id, metric_name, resolution, query)
 
 
 @router.delete("/{workload_id}/stats", status_code=204, response_class=Response)
-def clear_workload_stats(
-    workload_id: str, request: Request, user: CurrentUser, session: DbSession, query: Stats
+async def clear_workload_stats(
+    workload_id: str, request: Request, user: CurrentUser, work: UnitOfWork, query: Stats
 ) -> Response:
-    _flush_pending(request)
-    service.clear_stats(session, user, workload_id, query)
+    await _flush_pending(request, work)
+    await work(service.clear_stats, user, workload_id, query)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.models import Page, SharedRole
 from dockyard.server.kit.auth import CurrentUser, Principal
-from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing import service
 from dockyard.server.sharing.schemas import SharedRolesUpdate
@@ -30,23 +30,35 @@ def add_shared_roles_routes(
 ) -> None:
     """`resolve(session, id)` returns the Target (or raises the kind's 404)."""
 
+    def list_roles(session: Session, user: Principal, object_id: str) -> list[SharedRole]:
+        return service.list_roles(session, user, resolve(session, object_id))
+
+    def update_roles(
+        session: Session,
+        user: Principal,
+        request: Request,
+        object_id: str,
+        body: SharedRolesUpdate,
+    ) -> None:
+        service.update_roles(session, user, resolve(session, object_id), body)
+        if on_change is not None:
+            on_change(session, user, request, object_id)
+
     @router.get(f"{path}/sharedRoles", response_model=Page[SharedRole], tags=[tag])
-    def get_shared_roles(
-        object_id: str, request: Request, user: CurrentUser, session: DbSession, paging: Paging
+    async def get_shared_roles(
+        object_id: str, request: Request, user: CurrentUser, work: UnitOfWork, paging: Paging
     ) -> dict:
-        roles = service.list_roles(session, user, resolve(session, object_id))
+        roles = await work(list_roles, user, object_id)
         window = roles[paging.offset : paging.offset + paging.limit]
         return page(request, window, len(roles), paging)
 
     @router.patch(f"{path}/sharedRoles", status_code=204, response_class=Response, tags=[tag])
-    def patch_shared_roles(
+    async def patch_shared_roles(
         object_id: str,
         body: SharedRolesUpdate,
         request: Request,
         user: CurrentUser,
-        session: DbSession,
+        work: UnitOfWork,
     ) -> Response:
-        service.update_roles(session, user, resolve(session, object_id), body)
-        if on_change is not None:
-            on_change(session, user, request, object_id)
+        await work(update_roles, user, request, object_id, body)
         return Response(status_code=204)

@@ -14,7 +14,7 @@ from dockyard.server.artifact_repos import service as repositories
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.schemas import ArtifactUpdate
 from dockyard.server.kit.auth import Principal
-from dockyard.server.kit.deps import AppSettings, DbSession
+from dockyard.server.kit.deps import AppSettings, UnitOfWork
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.settings import Settings
 from dockyard.server.ui import spec_edits
@@ -61,13 +61,24 @@ def _is_active(workload: Workload) -> bool:
 
 
 @router.get("/registry/artifacts/{artifact_id}")
-def artifact_page(
+async def artifact_page(
     request: Request,
     artifact_id: str,
     user: Viewer,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
     tab: str = "assemble",
+) -> Response:
+    return await work(_artifact_page, request, artifact_id, user, platform, tab)
+
+
+def _artifact_page(
+    session: Session,
+    request: Request,
+    artifact_id: str,
+    user: Principal,
+    platform: Platform,
+    tab: str,
 ) -> Response:
     artifact = artifacts.get_artifact(session, user, artifact_id)
     running = _workloads_on(session, user, artifact.id, platform)
@@ -102,10 +113,19 @@ def artifact_page(
 
 
 @router.post("/registry/artifacts/{artifact_id}/test")
-def test_artifact(
-    artifact_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def test_artifact(
+    artifact_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
 ) -> Response:
     """A workload on the draft; it expires after the draft TTL (8 hours) unless stopped."""
+    return await work(_test_artifact, artifact_id, user, platform)
+
+
+def _test_artifact(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    platform: Platform,
+) -> Response:
     artifact = artifacts.get_artifact(session, user, artifact_id)
     body = parse(
         WorkloadCreate,
@@ -122,8 +142,17 @@ def test_artifact(
 
 
 @router.post("/registry/artifacts/{artifact_id}/stop")
-def stop_artifact(
-    artifact_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def stop_artifact(
+    artifact_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    return await work(_stop_artifact, artifact_id, user, platform)
+
+
+def _stop_artifact(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    platform: Platform,
 ) -> Response:
     artifact = artifacts.get_artifact(session, user, artifact_id)
     active = [w for w in _workloads_on(session, user, artifact.id, platform) if _is_active(w)]
@@ -134,8 +163,17 @@ def stop_artifact(
 
 
 @router.post("/registry/artifacts/{artifact_id}/lock")
-def lock_artifact(
-    artifact_id: str, user: Actor, session: DbSession, settings: AppSettings
+async def lock_artifact(
+    artifact_id: str, user: Actor, work: UnitOfWork, settings: AppSettings
+) -> Response:
+    return await work(_lock_artifact, artifact_id, user, settings)
+
+
+def _lock_artifact(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    settings: Settings,
 ) -> Response:
     locked = _lock(session, user, artifact_id, settings)
     return redirect(
@@ -144,14 +182,24 @@ def lock_artifact(
 
 
 @router.post("/registry/artifacts/{artifact_id}/deploy")
-def deploy_artifact(
+async def deploy_artifact(
     artifact_id: str,
     user: Actor,
-    session: DbSession,
+    work: UnitOfWork,
     settings: AppSettings,
     platform: PlatformDep,
 ) -> Response:
     """A draft is locked first; a locked artifact gets one more workload."""
+    return await work(_deploy_artifact, artifact_id, user, settings, platform)
+
+
+def _deploy_artifact(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    settings: Settings,
+    platform: Platform,
+) -> Response:
     artifact = artifacts.get_artifact(session, user, artifact_id)
     if artifact.status == "draft":
         artifact = _lock(session, user, artifact_id, settings)
@@ -167,10 +215,10 @@ def deploy_artifact(
 
 
 @router.post("/registry/artifacts/{artifact_id}/env")
-def save_env(
+async def save_env(
     artifact_id: str,
     user: Actor,
-    session: DbSession,
+    work: UnitOfWork,
     settings: AppSettings,
     container: Text,
     name: Text,
@@ -178,6 +226,32 @@ def save_env(
     value: Annotated[str, Form()] = "",
     key: Annotated[str, Form()] = "",
     index: MaybeText = None,
+) -> Response:
+    return await work(
+        _save_env,
+        artifact_id,
+        user,
+        settings,
+        container,
+        name,
+        source,
+        value,
+        key,
+        index,
+    )
+
+
+def _save_env(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    settings: Settings,
+    container: str,
+    name: str,
+    source: str,
+    value: str,
+    key: str,
+    index: str | None,
 ) -> Response:
     artifact = artifacts.get_artifact(session, user, artifact_id)
     env = EnvInput(name=name.strip(), source=source, value=value, key=key.strip())
@@ -191,13 +265,24 @@ def save_env(
 
 
 @router.post("/registry/artifacts/{artifact_id}/env/delete")
-def delete_env(
+async def delete_env(
     artifact_id: str,
     user: Actor,
-    session: DbSession,
+    work: UnitOfWork,
     settings: AppSettings,
     container: Text,
     index: Text,
+) -> Response:
+    return await work(_delete_env, artifact_id, user, settings, container, index)
+
+
+def _delete_env(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    settings: Settings,
+    container: str,
+    index: str,
 ) -> Response:
     artifact = artifacts.get_artifact(session, user, artifact_id)
     position = optional_int(index, "index")
@@ -209,10 +294,10 @@ def delete_env(
 
 
 @router.post("/registry/artifacts/{artifact_id}/probe")
-def save_probe(
+async def save_probe(
     artifact_id: str,
     user: Actor,
-    session: DbSession,
+    work: UnitOfWork,
     settings: AppSettings,
     container: Text,
     kind: Text,
@@ -225,6 +310,38 @@ def save_probe(
     failures: Annotated[str | None, Form(alias="failureThreshold")] = None,
 ) -> Response:
     """Empty fields are left out, so the server fills in its defaults on write."""
+    return await work(
+        _save_probe,
+        artifact_id,
+        user,
+        settings,
+        container,
+        kind,
+        path,
+        remove,
+        port,
+        initial_delay,
+        timeout,
+        period,
+        failures,
+    )
+
+
+def _save_probe(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    settings: Settings,
+    container: str,
+    kind: str,
+    path: str,
+    remove: str | None,
+    port: str | None,
+    initial_delay: str | None,
+    timeout: str | None,
+    period: str | None,
+    failures: str | None,
+) -> Response:
     artifact = artifacts.get_artifact(session, user, artifact_id)
     ref = _ref(container)
     if remove:
@@ -245,12 +362,22 @@ def save_probe(
 
 
 @router.post("/registry/artifacts/{artifact_id}/description")
-def save_description(
+async def save_description(
     artifact_id: str,
     user: Actor,
-    session: DbSession,
+    work: UnitOfWork,
     settings: AppSettings,
     description: Annotated[str, Form()] = "",
+) -> Response:
+    return await work(_save_description, artifact_id, user, settings, description)
+
+
+def _save_description(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    settings: Settings,
+    description: str,
 ) -> Response:
     body = parse(ArtifactUpdate, {"description": description})
     artifacts.update_artifact(session, user, artifact_id, body, settings)

@@ -6,11 +6,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
+from sqlalchemy.orm import Session
 
 from dockyard.core.errors import ValidationFailed
 from dockyard.server.deployments import listing as deployment_listing
 from dockyard.server.deployments.schemas import deployment_filters
-from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.sharing.roles import Right
 from dockyard.server.ui import examples
@@ -18,6 +20,7 @@ from dockyard.server.ui.web import Actor, PlatformDep, UiRoute, Viewer, parse, r
 from dockyard.server.users import service as users
 from dockyard.server.workloads import details, listing, rollouts, service
 from dockyard.server.workloads.schemas import IMPORTANCES, WorkloadUpdate, workload_filters
+from dockyard.server.workloads.service import Platform
 from dockyard.server.workloads.statuses import INACTIVE, Status
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
@@ -32,16 +35,40 @@ def _listed(value: str | None) -> list[str] | None:
 
 
 @router.get("/console/workloads")
-def workloads_page(
+async def workloads_page(
     request: Request,
     user: Viewer,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
     search: str | None = None,
     status: str | None = None,
     artifact_status: str | None = None,
     importance: str | None = None,
     created_by: str | None = None,
+) -> Response:
+    return await work(
+        _workloads_page,
+        request,
+        user,
+        platform,
+        search,
+        status,
+        artifact_status,
+        importance,
+        created_by,
+    )
+
+
+def _workloads_page(
+    session: Session,
+    request: Request,
+    user: Principal,
+    platform: Platform,
+    search: str | None,
+    status: str | None,
+    artifact_status: str | None,
+    importance: str | None,
+    created_by: str | None,
 ) -> Response:
     # The API's own filter parsing: an unknown status or importance is refused the same way.
     filters = workload_filters(
@@ -95,13 +122,24 @@ def workloads_page(
 
 
 @router.get("/console/workloads/{workload_id}")
-def workload_page(
+async def workload_page(
     request: Request,
     workload_id: str,
     user: Viewer,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
     tab: str = "overview",
+) -> Response:
+    return await work(_workload_page, request, workload_id, user, platform, tab)
+
+
+def _workload_page(
+    session: Session,
+    request: Request,
+    workload_id: str,
+    user: Principal,
+    platform: Platform,
+    tab: str,
 ) -> Response:
     row = service.require(session, user, workload_id, Right.VIEW)
     workload = service.publish_one(session, user, row, platform)
@@ -136,13 +174,24 @@ def workload_page(
 
 
 @router.post("/console/workloads/{workload_id}/update")
-def update_workload(
+async def update_workload(
     workload_id: str,
     user: Actor,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
     field: Annotated[str, Form()],
     value: Annotated[str, Form()] = "",
+) -> Response:
+    return await work(_update_workload, workload_id, user, platform, field, value)
+
+
+def _update_workload(
+    session: Session,
+    workload_id: str,
+    user: Principal,
+    platform: Platform,
+    field: str,
+    value: str,
 ) -> Response:
     if field not in EDITABLE:
         raise ValidationFailed.at([field], "only name, description and importance are edited here")
@@ -152,16 +201,28 @@ def update_workload(
 
 
 @router.post("/console/workloads/{workload_id}/tags")
-def edit_tags(
+async def edit_tags(
     workload_id: str,
     user: Actor,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
     name: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "",
     remove: Annotated[str | None, Form()] = None,
 ) -> Response:
     """Add a tag, or remove the one at `remove`; the API's PATCH replaces the whole list."""
+    return await work(_edit_tags, workload_id, user, platform, name, value, remove)
+
+
+def _edit_tags(
+    session: Session,
+    workload_id: str,
+    user: Principal,
+    platform: Platform,
+    name: str,
+    value: str,
+    remove: str | None,
+) -> Response:
     row = service.require(session, user, workload_id, Right.VIEW)
     current = service.publish_one(session, user, row, platform).tags
     pairs = [{"name": tag.name, "value": tag.value} for tag in current]
@@ -176,33 +237,69 @@ def edit_tags(
 
 
 @router.post("/console/workloads/{workload_id}/start")
-def start_workload(
-    workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def start_workload(
+    workload_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    return await work(_start_workload, workload_id, user, platform)
+
+
+def _start_workload(
+    session: Session,
+    workload_id: str,
+    user: Principal,
+    platform: Platform,
 ) -> Response:
     service.start_workload(session, user, workload_id, platform)
     return redirect(f"/console/workloads/{workload_id}", notice="The workload is starting.")
 
 
 @router.post("/console/workloads/{workload_id}/stop")
-def stop_workload(
-    workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def stop_workload(
+    workload_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    return await work(_stop_workload, workload_id, user, platform)
+
+
+def _stop_workload(
+    session: Session,
+    workload_id: str,
+    user: Principal,
+    platform: Platform,
 ) -> Response:
     service.stop_workload(session, user, workload_id, platform)
     return redirect(f"/console/workloads/{workload_id}", notice="The workload is stopping.")
 
 
 @router.post("/console/workloads/{workload_id}/promote")
-def promote_workload(
-    workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def promote_workload(
+    workload_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
 ) -> Response:
     """Lock the draft the workload runs, in place (same id and endpoint, no restart)."""
+    return await work(_promote_workload, workload_id, user, platform)
+
+
+def _promote_workload(
+    session: Session,
+    workload_id: str,
+    user: Principal,
+    platform: Platform,
+) -> Response:
     rollouts.promote(session, user, workload_id, platform)
     return redirect(f"/console/workloads/{workload_id}", notice="The workload was promoted.")
 
 
 @router.post("/console/workloads/{workload_id}/delete")
-def delete_workload(
-    workload_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def delete_workload(
+    workload_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    return await work(_delete_workload, workload_id, user, platform)
+
+
+def _delete_workload(
+    session: Session,
+    workload_id: str,
+    user: Principal,
+    platform: Platform,
 ) -> Response:
     service.delete_workload(session, user, workload_id, platform)
     return redirect("/console/workloads", notice="The workload was deleted.")

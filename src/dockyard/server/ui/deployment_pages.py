@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
+from sqlalchemy.orm import Session
 
 from dockyard.server.deployments import listing, service
 from dockyard.server.deployments.schemas import (
@@ -13,12 +14,14 @@ from dockyard.server.deployments.schemas import (
     DeploymentUpdate,
     deployment_filters,
 )
-from dockyard.server.kit.deps import DbSession
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.ui import examples
 from dockyard.server.ui.web import Actor, PlatformDep, UiRoute, Viewer, parse, redirect, render
 from dockyard.server.workloads import listing as workload_listing
 from dockyard.server.workloads.schemas import WorkloadFilters
+from dockyard.server.workloads.service import Platform
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 
@@ -27,13 +30,24 @@ FIRST_PAGE = PageParams(offset=0, limit=100)
 
 
 @router.get("/console/deployments")
-def deployments_page(
+async def deployments_page(
     request: Request,
     user: Viewer,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
     search: str | None = None,
     status: str | None = None,
+) -> Response:
+    return await work(_deployments_page, request, user, platform, search, status)
+
+
+def _deployments_page(
+    session: Session,
+    request: Request,
+    user: Principal,
+    platform: Platform,
+    search: str | None,
+    status: str | None,
 ) -> Response:
     filters = deployment_filters(
         search=(search or "").strip()[:100] or None, status=[status] if status else None
@@ -50,13 +64,24 @@ def deployments_page(
 
 
 @router.post("/console/deployments/new")
-def create_deployment(
+async def create_deployment(
     user: Actor,
-    session: DbSession,
+    work: UnitOfWork,
     platform: PlatformDep,
     workload_id: Text,
     name: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
+) -> Response:
+    return await work(_create_deployment, user, platform, workload_id, name, description)
+
+
+def _create_deployment(
+    session: Session,
+    user: Principal,
+    platform: Platform,
+    workload_id: str,
+    name: str,
+    description: str,
 ) -> Response:
     body = parse(
         DeploymentCreate,
@@ -67,8 +92,18 @@ def create_deployment(
 
 
 @router.get("/console/deployments/{deployment_id}")
-def deployment_page(
-    request: Request, deployment_id: str, user: Viewer, session: DbSession, platform: PlatformDep
+async def deployment_page(
+    request: Request, deployment_id: str, user: Viewer, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    return await work(_deployment_page, request, deployment_id, user, platform)
+
+
+def _deployment_page(
+    session: Session,
+    request: Request,
+    deployment_id: str,
+    user: Principal,
+    platform: Platform,
 ) -> Response:
     deployment = service.get_deployment(session, user, deployment_id, platform)
     entries, _, verified = service.audit_log(session, user, deployment_id, FIRST_PAGE, platform)
@@ -95,8 +130,18 @@ def deployment_page(
 
 
 @router.post("/console/deployments/{deployment_id}/switch")
-def switch_workload(
-    deployment_id: str, user: Actor, session: DbSession, platform: PlatformDep, workload_id: Text
+async def switch_workload(
+    deployment_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep, workload_id: Text
+) -> Response:
+    return await work(_switch_workload, deployment_id, user, platform, workload_id)
+
+
+def _switch_workload(
+    session: Session,
+    deployment_id: str,
+    user: Principal,
+    platform: Platform,
+    workload_id: str,
 ) -> Response:
     body = parse(DeploymentUpdate, {"workloadId": workload_id})
     service.update_deployment(session, user, deployment_id, body, platform)
@@ -107,24 +152,51 @@ def switch_workload(
 
 
 @router.post("/console/deployments/{deployment_id}/stop")
-def stop_deployment(
-    deployment_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def stop_deployment(
+    deployment_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    return await work(_stop_deployment, deployment_id, user, platform)
+
+
+def _stop_deployment(
+    session: Session,
+    deployment_id: str,
+    user: Principal,
+    platform: Platform,
 ) -> Response:
     service.stop_deployment(session, user, deployment_id, platform)
     return redirect(f"/console/deployments/{deployment_id}", notice="Stopping its workload.")
 
 
 @router.post("/console/deployments/{deployment_id}/start")
-def start_deployment(
-    deployment_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def start_deployment(
+    deployment_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    return await work(_start_deployment, deployment_id, user, platform)
+
+
+def _start_deployment(
+    session: Session,
+    deployment_id: str,
+    user: Principal,
+    platform: Platform,
 ) -> Response:
     service.start_deployment(session, user, deployment_id, platform)
     return redirect(f"/console/deployments/{deployment_id}", notice="Starting its workload.")
 
 
 @router.post("/console/deployments/{deployment_id}/delete")
-def delete_deployment(
-    deployment_id: str, user: Actor, session: DbSession, platform: PlatformDep
+async def delete_deployment(
+    deployment_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    return await work(_delete_deployment, deployment_id, user, platform)
+
+
+def _delete_deployment(
+    session: Session,
+    deployment_id: str,
+    user: Principal,
+    platform: Platform,
 ) -> Response:
     service.delete_deployment(session, user, deployment_id, platform)
     return redirect("/console/deployments", notice="Deployment deleted; its workload stays.")

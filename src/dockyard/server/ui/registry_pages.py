@@ -6,14 +6,17 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
+from sqlalchemy.orm import Session
 
 from dockyard.core.errors import ValidationFailed
 from dockyard.server.artifact_repos import service as repositories
 from dockyard.server.artifacts import listing as artifact_listing
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.schemas import ArtifactClone, ArtifactCreate, ListFilters
-from dockyard.server.kit.deps import AppSettings, DbSession
+from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.deps import AppSettings, UnitOfWork
 from dockyard.server.kit.urls import base_url
+from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.schemas import SharedRolesUpdate
 from dockyard.server.ui import examples
@@ -32,15 +35,28 @@ def _listed(value: str | None) -> list[str]:
 
 
 @router.get("/registry/services")
-def services(
+async def services(
     request: Request,
     user: Viewer,
-    session: DbSession,
+    work: UnitOfWork,
     search: str | None = None,
     created_by: str | None = None,
     tag_key: str | None = None,
     tag_value: str | None = None,
     add: str | None = None,
+) -> Response:
+    return await work(_services, request, user, search, created_by, tag_key, tag_value, add)
+
+
+def _services(
+    session: Session,
+    request: Request,
+    user: Principal,
+    search: str | None,
+    created_by: str | None,
+    tag_key: str | None,
+    tag_value: str | None,
+    add: str | None,
 ) -> Response:
     filters = ListFilters(
         search=(search or "").strip()[:100] or None,
@@ -71,8 +87,17 @@ def services(
 
 
 @router.post("/registry/services/new")
-def create_artifact(
-    user: Actor, session: DbSession, settings: AppSettings, payload: Text
+async def create_artifact(
+    user: Actor, work: UnitOfWork, settings: AppSettings, payload: Text
+) -> Response:
+    return await work(_create_artifact, user, settings, payload)
+
+
+def _create_artifact(
+    session: Session,
+    user: Principal,
+    settings: Settings,
+    payload: str,
 ) -> Response:
     try:
         body = json.loads(payload)
@@ -83,8 +108,18 @@ def create_artifact(
 
 
 @router.get("/registry/services/{repository_id}")
-def repository(
-    request: Request, repository_id: str, user: Viewer, session: DbSession, tab: str = "locked"
+async def repository(
+    request: Request, repository_id: str, user: Viewer, work: UnitOfWork, tab: str = "locked"
+) -> Response:
+    return await work(_repository, request, repository_id, user, tab)
+
+
+def _repository(
+    session: Session,
+    request: Request,
+    repository_id: str,
+    user: Principal,
+    tab: str,
 ) -> Response:
     repo = repositories.get_repository(session, user, repository_id)
     tab = "draft" if tab == "draft" else "locked"
@@ -103,8 +138,18 @@ def repository(
 
 
 @router.post("/registry/services/{repository_id}/share")
-def share_repository(
-    repository_id: str, user: Actor, session: DbSession, username: Text, role: Text
+async def share_repository(
+    repository_id: str, user: Actor, work: UnitOfWork, username: Text, role: Text
+) -> Response:
+    return await work(_share_repository, repository_id, user, username, role)
+
+
+def _share_repository(
+    session: Session,
+    repository_id: str,
+    user: Principal,
+    username: str,
+    role: str,
 ) -> Response:
     target = repositories.resolve_target(session, repository_id)
     sharing.update_roles(session, user, target, _grant(username, role))
@@ -114,7 +159,11 @@ def share_repository(
 
 
 @router.post("/registry/services/{repository_id}/delete")
-def delete_repository(repository_id: str, user: Actor, session: DbSession) -> Response:
+async def delete_repository(repository_id: str, user: Actor, work: UnitOfWork) -> Response:
+    return await work(_delete_repository, repository_id, user)
+
+
+def _delete_repository(session: Session, repository_id: str, user: Principal) -> Response:
     repositories.delete_repository(session, user, repository_id)
     return redirect("/registry/services", notice="Repository deleted.")
 
@@ -123,8 +172,18 @@ def delete_repository(repository_id: str, user: Actor, session: DbSession) -> Re
 
 
 @router.post("/registry/artifacts/{artifact_id}/share")
-def share_artifact(
-    artifact_id: str, user: Actor, session: DbSession, username: Text, role: Text
+async def share_artifact(
+    artifact_id: str, user: Actor, work: UnitOfWork, username: Text, role: Text
+) -> Response:
+    return await work(_share_artifact, artifact_id, user, username, role)
+
+
+def _share_artifact(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    username: str,
+    role: str,
 ) -> Response:
     sharing.update_roles(
         session, user, artifacts.resolve_target(session, artifact_id), _grant(username, role)
@@ -133,7 +192,11 @@ def share_artifact(
 
 
 @router.post("/registry/artifacts/{artifact_id}/delete")
-def delete_artifact(artifact_id: str, user: Actor, session: DbSession) -> Response:
+async def delete_artifact(artifact_id: str, user: Actor, work: UnitOfWork) -> Response:
+    return await work(_delete_artifact, artifact_id, user)
+
+
+def _delete_artifact(session: Session, artifact_id: str, user: Principal) -> Response:
     found = artifacts.get_artifact(session, user, artifact_id)
     artifacts.delete_artifact(session, user, artifact_id)
     return redirect(
@@ -143,8 +206,18 @@ def delete_artifact(artifact_id: str, user: Actor, session: DbSession) -> Respon
 
 
 @router.post("/registry/artifacts/{artifact_id}/clone")
-def clone_artifact(
-    artifact_id: str, user: Actor, session: DbSession, settings: AppSettings, name: Text
+async def clone_artifact(
+    artifact_id: str, user: Actor, work: UnitOfWork, settings: AppSettings, name: Text
+) -> Response:
+    return await work(_clone_artifact, artifact_id, user, settings, name)
+
+
+def _clone_artifact(
+    session: Session,
+    artifact_id: str,
+    user: Principal,
+    settings: Settings,
+    name: str,
 ) -> Response:
     body = parse(ArtifactClone, {"name": name.strip()})
     clone = artifacts.clone_artifact(session, user, artifact_id, body, settings)

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
-from dockyard.server.kit.threads import in_worker_thread
 from dockyard.server.sessions import service as sessions
 from dockyard.server.sessions.service import OpenedSession
 from dockyard.server.sessions.verifier import SignedIn
@@ -57,7 +56,7 @@ async def read_session_async(request: Request) -> UiSession | None:
         return None
     known, found = request.app.state.session_verifier.cached(secret)
     if not known:
-        return await in_worker_thread(read_session, request)
+        return await request.app.state.db.run(read_session, request)
     return _remember(request, found)
 
 

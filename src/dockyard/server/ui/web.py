@@ -1,8 +1,10 @@
 """Plumbing shared by every page: templates, the signed-in user, CSRF, messages, errors.
 
-Pages call the same service functions as the API. A `DockyardError` they raise is shown as a
-readable message — on the error page for a GET, as a message on the previous page after a form
-post (the request's transaction is rolled back by its session dependency either way).
+Pages call the same service functions as the API. Each page is an async route that hands one
+function of its module (`_name(session, ...)`, which loads, acts and renders) to the request's
+unit of work, so the page's database work runs in one trip to a worker thread. A
+`DockyardError` it raises is shown as a readable message — on the error page for a GET, as a
+message on the previous page after a form post (the unit of work is rolled back either way).
 """
 
 from __future__ import annotations
@@ -165,8 +167,8 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
 # --- dependencies ----------------------------------------------------------------------------
 
 
-def _viewer(request: Request) -> Principal:
-    session = read_session(request)
+async def _viewer(request: Request) -> Principal:
+    session = await read_session_async(request)
     if session is None:
         raise SignInRequired
     return session.principal

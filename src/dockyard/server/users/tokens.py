@@ -57,6 +57,10 @@ class CachedSecretCheck(Generic[T]):
             self._cache[digest] = (now + self._ttl, found)
         return found
 
+    async def check(self, secret: str) -> T | None:
+        """`verify` from the event loop: a cache miss reads the database on a read thread."""
+        return await self._db.run(self.verify, secret)
+
     def cached(self, secret: str) -> tuple[bool, T | None]:
         """The cached answer, without touching the database: `(found, answer)`.
 

@@ -237,7 +237,7 @@ async def follow(
     seen_at_cursor: set[tuple[str, str, str, str]] = set()
     first = True
     while True:
-        protons = await run_in_threadpool(_current_protons, db, workload_id)
+        protons = await db.run(_current_protons, db, workload_id)
         if protons is None:
             return
         lines = await run_in_threadpool(read_lines, runtime, protons, cursor)
