@@ -81,6 +81,15 @@ def get_workload(
     return publish_one(session, principal, row, platform)
 
 
+def get_workload_and_proton(
+    session: Session, principal: Principal, workload_id: str, platform: Platform
+) -> tuple[WorkloadOut, Proton | None]:
+    """One workload and its active proton (whose output its `statusDetails.logTail` shows)."""
+    out = get_workload(session, principal, workload_id, platform)
+    # Loaded by `publish` already: the identity map answers without a query.
+    return out, session.get(Proton, out.proton_id) if out.proton_id else None
+
+
 def create_workload(
     session: Session, principal: Principal, body: WorkloadCreate, platform: Platform
 ) -> WorkloadOut:
