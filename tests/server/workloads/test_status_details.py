@@ -140,3 +140,17 @@ def test_the_log_tail_is_the_primarys_last_50_lines(client: TestClient, fake: Fa
     assert got["statusDetails"]["reason"] is None
     # Lists do not read each workload's output from the runtime.
     assert _listed(client, body["id"])["statusDetails"]["logTail"] is None
+
+
+def test_invoking_an_errored_workload_names_its_status_and_reason(
+    client: TestClient, fake: Fake
+) -> None:
+    _unpullable(fake)
+    body = create_workload(client, artifact={"name": "g", "spec": fast_spec(imageUri="ghost:1")})
+    fake.passes(2)
+    client.portal.call(fake.app.state.routes.refresh)  # type: ignore[union-attr]
+    response = client.get(f"{API}/endpoints/workloads/{body['id']}/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "no_ready_replica"
+    assert "errored (image_pull_failed: image ghost:1" in response.json()["message"]
+    assert "retry-after" not in response.headers
