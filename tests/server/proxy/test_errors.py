@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import update
 
 from dockyard.server.workloads.models import Workload
-
 from tests.conftest import ADMIN_TOKEN
 from tests.server.proxy.conftest import Live
 from tests.server.proxy.upstreams import (
@@ -113,9 +112,7 @@ def test_stopped_workload_is_503_at_once(live: Live, upstream: Upstream) -> None
     assert time.monotonic() - started < 1  # no waiting for a workload nobody is starting
 
 
-def test_errored_workload_says_why_and_sends_no_retry_after(
-    live: Live, upstream: Upstream
-) -> None:
+def test_errored_workload_says_why_and_sends_no_retry_after(live: Live, upstream: Upstream) -> None:
     workload_id = live.create_workload([upstream.port])
     live.set_replicas(workload_id, [], status="errored", sync=False)
     with live.app.state.db.unit_of_work() as session:
