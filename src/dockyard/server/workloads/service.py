@@ -218,7 +218,11 @@ def stop_workload(
             )
         record_event(session, row.id, "stopped", {}, actor_id=principal.user_id)
         on_commit(session, lambda: platform.nudge(row.id))
-    return _operation(row, "Workload is stopping.", platform)
+        return _operation(row, "Workload is stopping.", platform)
+    # Still the 202 of a successful stop (clients rely on that), but saying nothing changed.
+    if status == Status.STOPPED:
+        return _operation(row, "Workload is already stopped.", platform)
+    return _operation(row, "Workload is already stopping.", platform)
 
 
 def delete_workload(
