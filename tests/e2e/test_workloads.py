@@ -277,7 +277,7 @@ def test_a_missing_image_or_command_ends_errored_with_the_reason(
     # Invoking it says it is errored and why, with no Retry-After.
     answer = server.api.get(f"/endpoints/workloads/{body['id']}/")
     assert answer.status_code == 503
-    assert f"errored ({reason}" in answer.json()["message"]
+    assert f"errored ({reason})" in answer.json()["message"]
     assert "retry-after" not in answer.headers
 
 

@@ -51,8 +51,10 @@ class Route:
     proton_id: str | None
     backends: list[Backend] = field(default_factory=list)
     grants: dict[str, Right] = field(default_factory=dict)  # user id → effective right
-    reason: str | None = None  # statusDetails.reason and .message of an errored workload
-    message: str | None = None
+    # statusDetails.reason of an errored workload. Its message (the engine's words, which may
+    # name images and hosts) is left to those who may view the workload: a deployment's
+    # callers may not.
+    reason: str | None = None
 
     @property
     def stopped(self) -> bool:
@@ -62,9 +64,11 @@ class Route:
     def not_ready_message(self) -> str:
         """Why no replica answers, in the workload's own status (and reason when errored)."""
         if self.status == "errored":
-            because = ": ".join(part for part in (self.reason, self.message) if part)
-            because = f" ({because})" if because else ""
-            return f"The workload is errored{because}; start it again once the cause is fixed."
+            because = f" ({self.reason})" if self.reason else ""
+            return (
+                f"The workload is errored{because}; its statusDetails say why. Start it again "
+                "once the cause is fixed."
+            )
         if self.stopped:
             status = "stopping" if self.status not in INACTIVE else self.status
             return f"The workload is {status}; start it to invoke it."
@@ -95,7 +99,6 @@ class _Row:
     ready: tuple[tuple[str, int], ...]
     grants: dict[str, Right]
     reason: str | None = None
-    message: str | None = None
 
 
 # The table's inputs as read: workload rows, deployment rows, grant rows.
@@ -109,7 +112,6 @@ _WORKLOAD_ROWS = (
         Workload.status,
         Workload.desired_state,
         Workload.status_reason,
-        Workload.status_message,
         Proton.id,
         Replica.host,
         Replica.port,
@@ -167,12 +169,10 @@ def build_rows(raw: Raw) -> tuple[list[_Row], list[Alias]]:
         roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
     rows: dict[str, _Row] = {}
     ready: dict[str, list[tuple[str, int]]] = {}
-    for workload_id, status, desired, reason, why, proton_id, host, port, is_ready in result:
+    for workload_id, status, desired, reason, proton_id, host, port, is_ready in result:
         if workload_id not in rows:
             grants = _grants(roles.get(workload_id, {}))
-            rows[workload_id] = _Row(
-                workload_id, status, desired, proton_id, (), grants, reason, why
-            )
+            rows[workload_id] = _Row(workload_id, status, desired, proton_id, (), grants, reason)
             ready[workload_id] = []
         if is_ready and host and port:
             ready[workload_id].append((host, port))
@@ -185,7 +185,6 @@ def build_rows(raw: Raw) -> tuple[list[_Row], list[Alias]]:
             tuple(ready[i]),
             r.grants,
             r.reason,
-            r.message,
         )
         for i, r in rows.items()
     ]
@@ -285,7 +284,6 @@ class RoutingTable:
                 backends,
                 row.grants,
                 row.reason,
-                row.message,
             )
         self.routes = fresh
 
