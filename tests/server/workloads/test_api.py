@@ -207,9 +207,14 @@ def test_start_and_stop_rules(client: TestClient, fake: Fake) -> None:
     response = client.post(f"{path}/start")
     assert response.status_code == 202
     assert response.json()["workloadId"] == body["id"]
+    assert response.json()["status"] == "Workload is already starting."
     fake.advance(3)
     assert status_of(client, body["id"]) == "running"
-    assert client.post(f"{path}/start").status_code == 202
+    response = client.post(f"{path}/start")
+    assert (response.status_code, response.json()["status"]) == (
+        202,
+        "Workload is already running.",
+    )
     assert status_of(client, body["id"]) == "running"
     # Stop goes through stopping; a start meanwhile is 409 workload_transitioning.
     response = client.post(f"{path}/stop")

@@ -29,7 +29,7 @@ from dockyard.server.workloads.models import Proton, Workload
 from dockyard.server.workloads.public import WORKLOAD, publish, workload_target
 from dockyard.server.workloads.runtime_rules import check_runnable_as_process, check_runtime
 from dockyard.server.workloads.schemas import WorkloadCreate, WorkloadUpdate
-from dockyard.server.workloads.statuses import INACTIVE, Status
+from dockyard.server.workloads.statuses import INACTIVE, STARTING, Status
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,11 @@ def start_workload(
         set_status(session, row, Status.SUBMITTED, reason="started", actor_id=principal.user_id)
         record_event(session, row.id, "started", {}, actor_id=principal.user_id)
         on_commit(session, lambda: platform.nudge(row.id))
-    return _operation(row, "Workload is starting.", platform)
+        return _operation(row, "Workload is starting.", platform)
+    # A no-op 202, like the stop of a stopped workload: say that nothing changed.
+    if status in STARTING:
+        return _operation(row, "Workload is already starting.", platform)
+    return _operation(row, "Workload is already running.", platform)
 
 
 def stop_workload(
