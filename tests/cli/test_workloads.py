@@ -123,6 +123,10 @@ def test_an_errored_workload_says_why(dockyard: Dockyard, write: Write) -> None:
     assert "Reason" in shown.stdout and "crash_loop" in shown.stdout
     assert "exited with code 3" in shown.stdout
     assert "boom: config missing" in shown.stdout  # the primary's last output
+    listed_line = next(
+        line for line in dockyard("workload", "list").stdout.splitlines() if workload_id in line
+    )
+    assert "errored (crash_loop)" in listed_line
     as_json = json.loads(dockyard("-o", "json", "workload", "get", workload_id).stdout)
     assert as_json["statusDetails"]["reason"] == "crash_loop"
 

@@ -85,6 +85,11 @@ def _why(workload: Workload) -> list[tuple[str, str]]:
     return rows
 
 
+def _status_text(workload: Workload) -> str:
+    reason = workload.status_details.reason
+    return f"{workload.status} ({reason})" if reason else workload.status
+
+
 def _artifact_text(workload: Workload) -> str:
     artifact = workload.artifact
     if artifact is None:
@@ -151,7 +156,7 @@ def list_(
     if current().json:
         print_json(items)
         return
-    rows = [(w.id, w.name, w.status, _artifact_text(w), w.created_at) for w in items]
+    rows = [(w.id, w.name, _status_text(w), _artifact_text(w), w.created_at) for w in items]
     print_table(["ID", "NAME", "STATUS", "ARTIFACT", "CREATED"], rows, empty="No workloads.")
 
 
