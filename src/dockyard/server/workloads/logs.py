@@ -126,6 +126,7 @@ class TailSource:
 
 
 def tail_source(proton: Proton | None) -> TailSource | None:
+    """The primary container of the proton's first group: the workload's own output."""
     if proton is None:
         return None
     groups = (proton.spec or {}).get("containerGroups") or []
