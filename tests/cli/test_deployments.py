@@ -36,6 +36,10 @@ def test_create_list_get_and_audit(dockyard: Dockyard, locked_workload: Workload
     assert "create" in audit.stdout and "Chain verified: yes" in audit.stdout
     log = json.loads(dockyard("-o", "json", "deployment", "audit", deployment["id"]).stdout)
     assert log["verified"] is True and log["data"][0]["sequence"] == 1
+    # Who acted, by name (the id stays in the JSON).
+    assert log["data"][0]["actorName"] == "admin" and log["data"][0]["actorId"]
+    create_line = next(line for line in audit.stdout.splitlines() if " create " in line)
+    assert create_line.split()[3] == "admin"
 
     assert dockyard("deployment", "delete", deployment["id"], "--yes").exit_code == 0
     assert dockyard("deployment", "get", deployment["id"]).exit_code == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 
 import yaml
@@ -101,3 +102,47 @@ def test_debug_shows_the_traceback(dockyard: Dockyard) -> None:
     result = dockyard("--debug", "workload", "get", MISSING)
     assert result.exit_code == 1
     assert type(result.exception).__name__ == "NotFound"
+
+
+def test_an_errored_workload_says_why(dockyard: Dockyard, write: Write) -> None:
+    name = unique("cli-crash")
+    spec = http_app_spec()
+    crash = "import sys; print('boom: config missing', flush=True); sys.exit(3)"
+    spec["containerGroups"][0]["containers"][0]["entrypoint"] = [sys.executable, "-c", crash]
+    body = {"name": name, "artifact": {"name": name, "spec": spec}}
+    path = write(f"{name}.yaml", yaml.safe_dump(body))
+    # --wait ends at errored (restart budget spent) and says why, not just "is errored".
+    created = dockyard("workload", "create", "--spec-file", path, "--wait", "--timeout", "120")
+    assert created.exit_code == 1, created.output
+    assert "is errored (crash_loop): replica default-0 restarted 5 times" in created.stderr
+    assert "exited with code 3" in created.stderr
+    workload_id = created.stderr.split("Workload ")[-1].split(" ")[0]
+
+    shown = dockyard("workload", "get", workload_id)
+    assert shown.exit_code == 0, shown.output
+    assert "Reason" in shown.stdout and "crash_loop" in shown.stdout
+    assert "exited with code 3" in shown.stdout
+    assert "boom: config missing" in shown.stdout  # the primary's last output
+    listed_line = next(
+        line for line in dockyard("workload", "list").stdout.splitlines() if workload_id in line
+    )
+    assert "errored (crash_loop)" in listed_line
+    as_json = json.loads(dockyard("-o", "json", "workload", "get", workload_id).stdout)
+    assert as_json["statusDetails"]["reason"] == "crash_loop"
+
+    events = dockyard("workload", "events", workload_id)
+    assert events.exit_code == 0, events.output
+    lines = events.stdout.splitlines()
+    assert lines[0].split() == ["TIME", "EVENT", "DETAILS"]
+    assert "created" in lines[1]  # oldest first, the newest last
+    assert "-> errored" in lines[-1] and "code=crash_loop" in lines[-1]
+    listed = json.loads(dockyard("-o", "json", "workload", "events", workload_id).stdout)
+    assert listed[0]["eventType"] == "created"
+    assert listed[-1]["details"]["to"] == "errored"
+
+    # Stop settles it as stopped; stopping again says nothing changed.
+    assert dockyard("workload", "stop", workload_id, "--wait").exit_code == 0
+    again = dockyard("workload", "stop", workload_id)
+    assert again.exit_code == 0
+    assert f"Workload {workload_id} is already stopped" in again.stdout
+    dockyard("workload", "delete", workload_id, "--yes")

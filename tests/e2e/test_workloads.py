@@ -156,6 +156,11 @@ def test_a_crash_looping_container_ends_errored(server: Server, engine: Engine) 
     assert any("restarted 3 times" in reason for reason in reasons), reasons
     tail = proton(server, body["id"])["statusDetails"]["logTail"]
     assert any("cannot start: crash mode" in line for line in tail), tail
+    # The workload itself says why, and GET reads the primary's output from the engine.
+    details = workload(server, body["id"])["statusDetails"]
+    assert details["reason"] == "crash_loop", details
+    assert "restarted 3 times" in details["message"] and "exited with code 3" in details["message"]
+    assert any("cannot start: crash mode" in line for line in details["logTail"]), details
     # Errored is sticky: the container is not restarted again.
     count = len(events(server, body["id"]))
     time.sleep(2)
@@ -253,15 +258,27 @@ def test_a_missing_image_or_command_ends_errored_with_the_reason(
     container = spec["containerGroups"][0]["containers"][0]
     if isinstance(engine, PodmanEngine):
         container["imageUri"] = "localhost/dockyard-test-missing:1"
-        expected = "dockyard-test-missing"
+        expected, reason = "dockyard-test-missing", "image_pull_failed"
     else:
         container["entrypoint"] = ["/nonexistent/dockyard-test-command"]
-        expected = "exited with code"
+        expected, reason = "exited with code", "crash_loop"
     body = create(server, spec)
     wait_status(server, body["id"], "errored", timeout=60)
     errored = [e for e in events(server, body["id"]) if e["details"].get("to") == "errored"]
     assert expected in errored[0]["details"]["reason"], errored
     assert proton(server, body["id"])["statusDetails"]["logTail"]
+    # statusDetails names the reason and carries the engine's own words.
+    details = workload(server, body["id"])["statusDetails"]
+    assert details["reason"] == reason, details
+    assert details["message"] == errored[0]["details"]["reason"]
+    assert expected in details["message"]
+    if isinstance(engine, PodmanEngine):
+        assert "could not be pulled" in details["message"]  # the engine's cause follows
+    # Invoking it says it is errored and why, with no Retry-After.
+    answer = server.api.get(f"/endpoints/workloads/{body['id']}/")
+    assert answer.status_code == 503
+    assert f"errored ({reason})" in answer.json()["message"]
+    assert "retry-after" not in answer.headers
 
 
 def test_logs_follow_streams_lines_as_they_are_written(server: Server, engine: Engine) -> None:

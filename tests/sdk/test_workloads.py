@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from dockyard.sdk import Client, NotFound, WaitTimeout, Workload
+from dockyard.sdk import Client, NotFound, WaitTimeout, Workload, WorkloadFailed
 from dockyard.sdk.errors import DockyardError
 from tests.sdk.live_server import MISSING, LiveServer, http_app_spec, unique
 
@@ -74,3 +75,28 @@ def test_unknown_workload(client: Client) -> None:
         client.workloads.start(MISSING)
     assert missing.value.code == "workload_not_found"
     assert isinstance(missing.value, DockyardError)
+
+
+def test_waiting_on_a_workload_that_errors_says_why(client: Client) -> None:
+    spec = http_app_spec()
+    crash = "import sys; print('cannot bind', flush=True); sys.exit(2)"
+    spec["containerGroups"][0]["containers"][0]["entrypoint"] = [sys.executable, "-c", crash]
+    workload = client.workloads.create(artifact={"name": unique("sdk-crash"), "spec": spec})
+    try:
+        with pytest.raises(WorkloadFailed) as failed:
+            workload.wait("running", timeout=120, interval=0.5)
+        error = failed.value
+        assert (error.code, error.status, error.reason) == (
+            "workload_errored",
+            "errored",
+            "crash_loop",
+        )
+        assert error.status_message and "exited with code 2" in error.status_message
+        assert "(crash_loop): replica default-0 restarted" in error.message
+        details = client.workloads.get(workload.id).status_details
+        assert details.reason == "crash_loop" and "cannot bind" in (details.log_tail or [])
+        events = list(client.workloads.events(workload.id))
+        errored = [e for e in events if e.details.get("to") == "errored"]
+        assert errored and errored[0].details["code"] == "crash_loop"
+    finally:
+        workload.delete()

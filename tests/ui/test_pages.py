@@ -147,3 +147,37 @@ def test_a_consumer_sees_no_controls_it_may_not_use(client: TestClient, app) -> 
         assert "Add environment variable" not in html  # …and none of the controls it may not use
         for action in ("lock", "deploy", "env", "probe", "delete", "share"):
             assert f"/registry/artifacts/{artifact['id']}/{action}" not in html, action
+
+
+def test_the_deployment_page_names_who_acted(browser: TestClient, client: TestClient) -> None:
+    artifact = create_artifact(client, name="named", spec=service_spec())
+    assert client.patch(f"/api/v2/artifacts/{artifact['id']}", json={"status": "locked"}).is_success
+    workload = client.post("/api/v2/workloads", json={"artifactId": artifact["id"]}).json()
+    deployment = client.post(
+        "/api/v2/console/deployments", json={"workloadId": workload["id"]}
+    ).json()
+    me = client.get("/api/v2/users/me").json()
+    page = browser.get(f"/console/deployments/{deployment['id']}")
+    assert page.status_code == 200
+    audit = page.text.split('id="audit-log"')[1]
+    row = audit.split("<tbody>")[1].split("</tr>")[0]
+    assert f">{me['username']}</span>" in row
+    assert f"<code>{me['id']}</code>" not in row  # the id only as a tooltip
+
+
+def test_the_workload_page_says_why_it_is_errored(browser: TestClient, client: TestClient) -> None:
+    from dockyard.server.runtimes.base import RuntimePermanentError
+    from dockyard.server.runtimes.fake import FakeBehavior
+
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    error = RuntimePermanentError("image ghost:1 could not be pulled", code="image_not_found")
+    runtime.script("ghost:1", FakeBehavior(error=error))
+    spec = service_spec(image="ghost:1")
+    workload = client.post("/api/v2/workloads", json={"artifact": {"name": "g", "spec": spec}})
+    reconciler = client.app.state.reconciler  # type: ignore[attr-defined]
+    reconciler.nudge(workload.json()["id"])
+    reconciler.run_pending()
+    page = browser.get(f"/console/workloads/{workload.json()['id']}")
+    assert page.status_code == 200
+    why = page.text.split('id="workload-status-reason"')[1].split("</dd>")[0]
+    assert "image_pull_failed" in why and "could not be pulled" in why

@@ -8,6 +8,7 @@ import typer
 
 from dockyard.cli.output import print_fields, print_json, print_table, say, tags_text
 from dockyard.cli.state import confirm, current
+from dockyard.core.deployments import AuditEntry
 from dockyard.sdk.models import Deployment
 
 app = typer.Typer(help="Deployments: stable, audited endpoints.", no_args_is_help=True)
@@ -88,11 +89,16 @@ def audit(deployment_id: DeploymentId) -> None:
     if current().json:
         print_json(log)
         return
-    rows = [(e.sequence, e.timestamp, e.action, e.actor_id or "-", e.hash[:12]) for e in log.data]
+    rows = [(e.sequence, e.timestamp, e.action, _actor(e), e.hash[:12]) for e in log.data]
     print_table(["SEQ", "TIME", "ACTION", "ACTOR", "HASH"], rows, empty="No audit entries.")
     say(f"Chain verified: {'yes' if log.verified else 'NO'} ({log.total_count} entries)")
     if not log.verified:
         raise typer.Exit(1)
+
+
+def _actor(entry: AuditEntry) -> str:
+    """Who acted: their username (the id when the user is gone); "dockyard" for its own."""
+    return entry.actor_name or entry.actor_id or "dockyard"
 
 
 @app.command("delete")

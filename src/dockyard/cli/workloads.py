@@ -30,6 +30,7 @@ app = typer.Typer(help="Workloads: running artifacts with a stable endpoint.", n
 WorkloadId = Annotated[str, typer.Argument(help="The workload's id.", show_default=False)]
 Wait = Annotated[bool, typer.Option("--wait", help="Wait until the change is done.")]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait at most.")]
+OUTPUT_LINES = 10  # of an errored workload's last output, in `get`
 STATUSES = frozenset(
     {
         "unknown",
@@ -58,6 +59,7 @@ def show(workload: Workload) -> None:
             ("ID", workload.id),
             ("Name", workload.name),
             ("Status", workload.status),
+            *_why(workload),
             ("Artifact", _artifact_text(workload)),
             ("Repository", artifact.artifact_repository_id if artifact else None),
             ("Endpoint", workload.endpoint),
@@ -68,6 +70,24 @@ def show(workload: Workload) -> None:
             ("Updated", workload.updated_at),
         ]
     )
+
+
+def _why(workload: Workload) -> list[tuple[str, str]]:
+    """Why an errored workload is errored, and what its primary printed last."""
+    details = workload.status_details
+    rows = []
+    if details.reason:
+        rows.append(("Reason", details.reason))
+    if details.message:
+        rows.append(("Message", details.message))
+    if details.reason and details.log_tail:
+        rows.append(("Last output", "\n".join(details.log_tail[-OUTPUT_LINES:])))
+    return rows
+
+
+def _status_text(workload: Workload) -> str:
+    reason = workload.status_details.reason
+    return f"{workload.status} ({reason})" if reason else workload.status
 
 
 def _artifact_text(workload: Workload) -> str:
@@ -136,7 +156,7 @@ def list_(
     if current().json:
         print_json(items)
         return
-    rows = [(w.id, w.name, w.status, _artifact_text(w), w.created_at) for w in items]
+    rows = [(w.id, w.name, _status_text(w), _artifact_text(w), w.created_at) for w in items]
     print_table(["ID", "NAME", "STATUS", "ARTIFACT", "CREATED"], rows, empty="No workloads.")
 
 
@@ -154,10 +174,14 @@ def start(workload_id: WorkloadId, wait: Wait = False, timeout: Timeout = 1800.0
 def stop(workload_id: WorkloadId, wait: Wait = False, timeout: Timeout = 600.0) -> None:
     """Stop a workload (its containers go; it can be started again)."""
     with current().client() as client:
-        workload = client.workloads.stop(workload_id)
+        already = client.workloads.get(workload_id).status == "stopped"
+        workload = client.workloads.stop(workload_id)  # a no-op when stopped, so still asked
         if wait:
             wait_for(workload, "stopped", timeout)
-    _done(workload, f"Workload {workload.id} is {workload.status}")
+    if already and workload.status == "stopped":
+        _done(workload, f"Workload {workload.id} is already stopped")
+    else:
+        _done(workload, f"Workload {workload.id} is {workload.status}")
 
 
 @app.command("status")
@@ -261,6 +285,31 @@ def logs(
         return
     for entry in entries:
         _log_line(entry, stream=False)
+
+
+@app.command("events")
+def events(
+    workload_id: WorkloadId,
+    limit: Annotated[int, typer.Option(min=1, help="Most recent events to show.")] = 100,
+) -> None:
+    """Show the workload's events, oldest first (the newest last, nearest the prompt)."""
+    with current().client() as client:
+        items = list(client.workloads.events(workload_id, limit=limit))
+    items.reverse()  # the API answers newest first
+    if current().json:
+        print_json(items)
+        return
+    rows = [(e.timestamp, e.event_type, _event_text(e.details)) for e in items]
+    print_table(["TIME", "EVENT", "DETAILS"], rows, empty="No events.")
+
+
+def _event_text(details: dict[str, Any]) -> str:
+    """An event's details on one line: the status move first, then the rest as key=value."""
+    parts = []
+    if "from" in details and "to" in details:
+        parts.append(f"{details['from']} -> {details['to']}")
+    parts.extend(f"{key}={value}" for key, value in details.items() if key not in ("from", "to"))
+    return "; ".join(parts)
 
 
 @app.command("promote")

@@ -35,6 +35,11 @@ class AuditEntry(CamelModel):
     sequence: int
     timestamp: str
     actor_id: str | None = None
+    actor_name: str | None = Field(
+        default=None,
+        description="The acting user's username, for display (not part of the hash); null "
+        "for Dockyard's own actions (a switch completing) and for deleted users.",
+    )
     action: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None

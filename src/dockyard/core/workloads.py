@@ -89,6 +89,26 @@ class ArtifactInfo(CamelModel):
     artifact_repository_id: str | None = None
 
 
+class WorkloadStatusDetails(CamelModel):
+    """What a workload's own output and status say about it (the reference's `statusDetails`)."""
+
+    log_tail: list[str] | None = Field(
+        default=None,
+        description="The last 50 lines of the primary container's output. In lists: only what "
+        "was kept when the workload errored (reading every item's output would be slow).",
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why the workload is errored: image_pull_failed, start_failed, crash_loop, "
+        "probe_failed or ready_timeout; null in any other status.",
+    )
+    message: str | None = Field(
+        default=None,
+        description="The cause in one sentence, as the container engine reported it; null "
+        "unless the workload is errored.",
+    )
+
+
 class WorkloadReplacementInfo(CamelModel):
     """The replacement under way on a workload, in its summary form."""
 
@@ -117,6 +137,7 @@ class Workload(CamelModel):
     )
     use_case_id: str | None = Field(default=None, description="Stored and shown as given.")
     last_response: str | None = None
+    status_details: WorkloadStatusDetails = Field(default_factory=WorkloadStatusDetails)
     expires_at: str | None = Field(
         default=None, description="When a workload on a draft artifact will be terminated."
     )

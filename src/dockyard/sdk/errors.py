@@ -93,10 +93,35 @@ class WaitTimeout(DockyardError):
 
 
 class WorkloadFailed(DockyardError):
-    """A workload reached `errored` or `terminated` while we waited for another status."""
+    """A workload reached `errored` or `terminated` while we waited for another status.
+
+    `status` is where it ended; `reason` and `status_message` are its `statusDetails` (why it
+    is errored, e.g. `image_pull_failed` and the engine's words), None when it gave none."""
 
     status_code = 0
     default_code = "workload_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        workload_id: str | None = None,
+        status: str | None = None,
+        reason: str | None = None,
+        status_message: str | None = None,
+    ) -> None:
+        detail = {
+            "workloadId": workload_id,
+            "status": status,
+            "reason": reason,
+            "message": status_message,
+        }
+        super().__init__(message, code=code, detail=detail)
+        self.workload_id = workload_id
+        self.status = status
+        self.reason = reason
+        self.status_message = status_message
 
 
 def error_for(response: httpx.Response) -> DockyardError:

@@ -174,9 +174,17 @@ class Workload(core_workloads.Workload, Bound):
                 return self
             wanted = " or ".join(sorted(targets))
             if self.status in FINAL_FAILURES - targets:
+                details = self.status_details
+                why = f" ({details.reason})" if details.reason else ""
+                if details.message:
+                    why += f": {details.message.rstrip('.')}"
                 raise WorkloadFailed(
-                    f"Workload {self.id} is {self.status} (waited for {wanted}).",
+                    f"Workload {self.id} is {self.status}{why} (waited for {wanted}).",
                     code=f"workload_{self.status}",
+                    workload_id=self.id,
+                    status=self.status,
+                    reason=details.reason,
+                    status_message=details.message,
                 )
             left = deadline - time.monotonic()
             if left <= 0:

@@ -176,6 +176,27 @@ def test_audit_log_outlives_the_deployment_for_admins_only(client: TestClient) -
     assert other["client"].get(f"{API}/{deployment['id']}/auditLog").status_code == 404
 
 
+def test_audit_entries_name_their_actor(client: TestClient) -> None:
+    workload = _running_workload(client)
+    other = create_user(client)
+    deployment = client.post(API, json={"workloadId": workload["id"]}).json()
+    share = {
+        "operation": "updateRoles",
+        "roles": [{"shareRecipientType": "user", "id": other["user"]["id"], "role": "OWNER"}],
+    }
+    assert client.patch(f"{API}/{deployment['id']}/sharedRoles", json=share).status_code == 204
+    other["client"].patch(f"{API}/{deployment['id']}", json={"description": "theirs"})
+    entries = client.get(f"{API}/{deployment['id']}/auditLog").json()["data"]
+    me = client.get("/api/v2/users/me").json()
+    assert [(e["actorId"], e["actorName"]) for e in entries] == [
+        (me["id"], me["username"]),
+        (me["id"], me["username"]),
+        (other["user"]["id"], other["user"]["username"]),
+    ]
+    # The name is for display only: the chain still verifies.
+    assert client.get(f"{API}/{deployment['id']}/auditLog").json()["verified"] is True
+
+
 def test_non_owner_sees_404_then_403(client: TestClient) -> None:
     workload = _running_workload(client)
     deployment = client.post(API, json={"workloadId": workload["id"]}).json()

@@ -8,7 +8,9 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from dockyard.server.workloads.models import Workload
 from tests.conftest import ADMIN_TOKEN
 from tests.server.proxy.conftest import Live
 from tests.server.proxy.upstreams import (
@@ -94,7 +96,7 @@ def test_replica_dying_mid_stream_truncates_then_503s(live: Live, upstream: Upst
     _settled(live, workload_id)
     response = live.admin.get(live.invoke_url(workload_id, "/echo"))
     _error(response, 503, "no_ready_replica")
-    assert response.headers["retry-after"] == "1"
+    assert "retry-after" not in response.headers  # stopped: waiting will not help
 
 
 def test_stopped_workload_is_503_at_once(live: Live, upstream: Upstream) -> None:
@@ -105,8 +107,37 @@ def test_stopped_workload_is_503_at_once(live: Live, upstream: Upstream) -> None
         live.invoke_url(workload_id, "/echo"), headers={"X-Scale-Up-Timeout": "10"}
     )
     _error(response, 503, "no_ready_replica")
-    assert response.headers["retry-after"] == "1"
+    assert response.json()["message"] == "The workload is stopped; start it to invoke it."
+    assert "retry-after" not in response.headers  # nobody is starting it
     assert time.monotonic() - started < 1  # no waiting for a workload nobody is starting
+
+
+def test_errored_workload_says_why_and_sends_no_retry_after(live: Live, upstream: Upstream) -> None:
+    workload_id = live.create_workload([upstream.port])
+    live.set_replicas(workload_id, [], status="errored", sync=False)
+    with live.app.state.db.unit_of_work() as session:
+        session.execute(
+            update(Workload)
+            .where(Workload.id == workload_id)
+            .values(status_reason="image_pull_failed", status_message="no such host")
+        )
+    live.sync_routes()
+    response = live.admin.get(live.invoke_url(workload_id, "/echo"))
+    _error(response, 503, "no_ready_replica")
+    message = response.json()["message"]
+    assert "errored (image_pull_failed)" in message
+    assert "no such host" not in message  # the cause is in statusDetails, for viewers
+    assert "retry soon" not in message and "stopped" not in message
+    assert "retry-after" not in response.headers
+
+
+def test_starting_workload_says_so_and_sends_retry_after(live: Live, upstream: Upstream) -> None:
+    workload_id = live.create_workload([upstream.port], status="launching")
+    live.set_replicas(workload_id, [upstream.port], status="launching", ready=False)
+    response = live.admin.get(live.invoke_url(workload_id, "/echo"))
+    _error(response, 503, "no_ready_replica")
+    assert "it is launching" in response.json()["message"]
+    assert response.headers["retry-after"] == "1"
 
 
 def test_starting_workload_holds_the_request_up_to_the_scale_up_timeout(

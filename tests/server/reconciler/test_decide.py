@@ -7,7 +7,7 @@ from dockyard.server.reconciler.decide import (
     WorkloadView,
     decide,
 )
-from dockyard.server.workloads.statuses import Status
+from dockyard.server.workloads.statuses import ErrorReason, Status
 
 POLICY = RestartPolicy(backoff_seconds=10, backoff_max_seconds=300, limit=5)
 
@@ -60,6 +60,26 @@ def test_restart_limit_makes_the_workload_errored_with_the_reason() -> None:
     plan = decide(_view(replica), now=0, policy=POLICY)
     assert plan.status == Status.ERRORED
     assert "exit code 3" in (plan.reason or "")
+
+
+def test_giving_up_names_the_reason_for_status_details() -> None:
+    crashed = ReplicaView(("default", 0), Phase.FAILED, failures_in_a_row=5, message="exit 3")
+    plan = decide(_view(crashed), now=0, policy=POLICY)
+    assert plan.failure is not None and plan.failure.reason == ErrorReason.CRASH_LOOP
+    assert plan.failure.message == plan.reason
+    for gave_up, expected in (
+        (ErrorReason.READY_TIMEOUT, ErrorReason.READY_TIMEOUT),
+        (ErrorReason.PROBE_FAILED, ErrorReason.PROBE_FAILED),
+        (None, ErrorReason.PROBE_FAILED),
+    ):
+        sick = ReplicaView(
+            ("default", 0), Phase.RUNNING, wants_restart=True, failures_in_a_row=5, gave_up=gave_up
+        )
+        failure = decide(_view(sick), now=0, policy=POLICY).failure
+        assert failure is not None and failure.reason == expected
+    refused = ReplicaView(("default", 0), Phase.MISSING, permanent_error="no entrypoint")
+    failure = decide(_view(refused), 0, POLICY).failure
+    assert failure is not None and failure.reason == ErrorReason.START_FAILED
 
 
 def test_errored_is_sticky_until_the_user_acts() -> None:

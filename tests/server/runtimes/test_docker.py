@@ -79,6 +79,11 @@ def test_two_replicas_and_logs(runtime, instance):
     assert sorted(x.replica for x in stdout) == ["default-0", "default-1"]
     assert {x.message for x in stdout} == {"started"} and stdout[0].container == "primary"
     assert "response:200" in lines[0].message
+    # The tail of one container: the engine cuts each log, the runtime merges the replicas.
+    everything = [x for x in runtime.logs(spec.proton_id) if x.container == "primary"]
+    assert runtime.tail(spec.proton_id, "primary", 2) == everything[-2:]
+    assert runtime.tail(spec.proton_id, "primary", 50) == everything
+    assert runtime.tail(spec.proton_id, "nobody", 50) == []
 
 
 def test_sidecar_reaches_primary_on_localhost_and_survives_its_restart(runtime, instance):

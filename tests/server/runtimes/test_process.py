@@ -248,3 +248,19 @@ def test_state_files_are_plain_json(runtime, instance):
         "workload_id": spec.workload_id,
         "proton_id": spec.proton_id,
     }
+
+
+def test_tail_reads_only_the_end_of_a_long_log(runtime, instance):
+    # 20,000 lines (about 1 MB with the stamps): more than one read-back chunk.
+    script = "i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done; sleep 60"
+    chatty = ContainerSpec(
+        "primary", "example/app:1", ("sh", "-c", script), port=free_port(), primary=True
+    )
+    spec = proton(instance, chatty)
+    runtime.ensure_proton(spec)
+    wait_for(lambda: any(x.message == "line-19999" for x in runtime.logs(spec.proton_id)))
+    tail = runtime.tail(spec.proton_id, "primary", 50)
+    assert [x.message for x in tail] == [f"line-{n}" for n in range(19950, 20000)]
+    assert tail == runtime.logs(spec.proton_id)[-50:]
+    assert runtime.tail(spec.proton_id, "sidecar", 50) == []
+    assert runtime.tail("0" * 24, "primary", 50) == []

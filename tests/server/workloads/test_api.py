@@ -212,19 +212,36 @@ def test_start_and_stop_rules(client: TestClient, fake: Fake) -> None:
     response = client.post(f"{path}/start")
     assert response.status_code == 202
     assert response.json()["workloadId"] == body["id"]
+    assert response.json()["status"] == "Workload is already starting."
     fake.advance(3)
     assert status_of(client, body["id"]) == "running"
-    assert client.post(f"{path}/start").status_code == 202
+    response = client.post(f"{path}/start")
+    assert (response.status_code, response.json()["status"]) == (
+        202,
+        "Workload is already running.",
+    )
     assert status_of(client, body["id"]) == "running"
     # Stop goes through stopping; a start meanwhile is 409 workload_transitioning.
-    assert client.post(f"{path}/stop").status_code == 202
+    response = client.post(f"{path}/stop")
+    assert response.status_code == 202
+    assert response.json()["status"] == "Workload is stopping."
     assert status_of(client, body["id"]) == "stopping"
+    # A second stop is still a 202 (idempotent) and says it changed nothing.
+    response = client.post(f"{path}/stop")
+    assert (response.status_code, response.json()["status"]) == (
+        202,
+        "Workload is already stopping.",
+    )
     response = client.post(f"{path}/start")
     assert response.status_code == 409
     assert response.json()["code"] == "workload_transitioning"
     fake.passes(2)
     assert status_of(client, body["id"]) == "stopped"
-    assert client.post(f"{path}/stop").status_code == 202  # no-op
+    response = client.post(f"{path}/stop")  # a no-op that says so
+    assert (response.status_code, response.json()["status"]) == (
+        202,
+        "Workload is already stopped.",
+    )
     assert status_of(client, body["id"]) == "stopped"
     # Start makes a new proton and runs again.
     assert client.post(f"{path}/start").status_code == 202

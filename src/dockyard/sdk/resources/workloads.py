@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dockyard.core.deployments import AuditLog
+from dockyard.core.workloads import WorkloadEvent
 from dockyard.sdk.base import Listing, Resource, compact, tag_list
 from dockyard.sdk.models import Deployment, Workload, audit_log
 from dockyard.sdk.transport import Call, Operation, discard
@@ -66,6 +67,11 @@ class Workloads(Resource):
             "orderBy": order_by,
         }
         return self._list("/workloads", Workload, params, limit)
+
+    def events(self, workload_id: str, *, limit: int | None = 100) -> Listing[WorkloadEvent]:
+        """The workload's events, newest first (status changes carry `reason` and `code`)."""
+        path = f"/workloads/{workload_id}/events"
+        return Listing(self._client, path, {}, WorkloadEvent.model_validate, limit)
 
     def start(self, workload_id: str) -> Workload:
         return self._run(_acted(self, workload_id, "start"))

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 from dockyard.core.deployments import AuditEntry
 from dockyard.core.deployments import Deployment as DeploymentOut
 from dockyard.core.errors import Conflict
+from dockyard.core.models import UserData
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.public import creators
 from dockyard.server.deployments import audit, repository
 from dockyard.server.deployments.models import Deployment, DeploymentAuditEntry
 from dockyard.server.deployments.public import (
@@ -179,7 +181,9 @@ def audit_log(
     if row.deleted_at is None:
         sharing.require(session, principal, deployment_target(row), Right.VIEW)
     rows, total = audit.entries(session, row.id, offset=paging.offset, limit=paging.limit)
-    return [_entry(e) for e in rows], total, audit.verify(session, platform.audit_seal, row)
+    people = creators(session, {e.actor_id for e in rows})
+    verified = audit.verify(session, platform.audit_seal, row)
+    return [_entry(e, people) for e in rows], total, verified
 
 
 def record_sharing_change(
@@ -303,5 +307,10 @@ def _audit(
     )
 
 
-def _entry(row: DeploymentAuditEntry) -> AuditEntry:
-    return AuditEntry(**{**audit.entry_body(row), "hash": row.hash, "hmac": row.hmac})
+def _entry(row: DeploymentAuditEntry, people: dict[str, UserData]) -> AuditEntry:
+    # The name is looked up at read time: it is shown, never hashed.
+    actor = people.get(row.actor_id) if row.actor_id else None
+    return AuditEntry(
+        **{**audit.entry_body(row), "hash": row.hash, "hmac": row.hmac},
+        actor_name=actor.username if actor else None,
+    )

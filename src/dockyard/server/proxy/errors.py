@@ -26,13 +26,17 @@ class NoReadyReplica(DockyardError):
     status_code = 503
     default_code = "no_ready_replica"
 
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry  # on its way to running: tell clients when to come back
+
 
 def error_headers(error: DockyardError, body: bytes) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
-    if error.status_code == 503:
+    if error.status_code == 503 and getattr(error, "retry", True):
         headers.append((b"retry-after", b"1"))
     if error.status_code == 401:
         headers.append((b"www-authenticate", b"Bearer"))

@@ -231,8 +231,8 @@ class InvokeProxy:
             route = current
             if route.backends:
                 return route
-        state = "stopped" if route.stopped else "starting"
-        raise NoReadyReplica(f"The workload has no ready replica (it is {state}); retry soon.")
+        # Retry-After only when waiting can help: a stopped or errored workload needs a user.
+        raise NoReadyReplica(route.not_ready_message(), retry=not route.stopped)
 
 
 class ProxyMiddleware:

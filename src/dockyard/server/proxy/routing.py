@@ -54,11 +54,28 @@ class Route:
     proton_id: str | None
     backends: list[Backend] = field(default_factory=list)
     grants: dict[str, Right] = field(default_factory=dict)  # user id → effective right
+    # statusDetails.reason of an errored workload. Its message (the engine's words, which may
+    # name images and hosts) is left to those who may view the workload: a deployment's
+    # callers may not.
+    reason: str | None = None
 
     @property
     def stopped(self) -> bool:
         """No replica will become ready without a user's action: answer 503 at once."""
         return self.desired_state != "running" or self.status in INACTIVE
+
+    def not_ready_message(self) -> str:
+        """Why no replica answers, in the workload's own status (and reason when errored)."""
+        if self.status == "errored":
+            because = f" ({self.reason})" if self.reason else ""
+            return (
+                f"The workload is errored{because}; its statusDetails say why. Start it again "
+                "once the cause is fixed."
+            )
+        if self.stopped:
+            status = "stopping" if self.status not in INACTIVE else self.status
+            return f"The workload is {status}; start it to invoke it."
+        return f"The workload has no ready replica yet (it is {self.status}); retry soon."
 
     def level_for(self, principal: Principal) -> Right | None:
         return Right.OWN if principal.is_admin else self.grants.get(principal.user_id)
@@ -87,6 +104,7 @@ class _Row:
     proton_id: str | None
     ready: tuple[tuple[str, int], ...]
     grants: dict[str, Right]
+    reason: str | None = None
 
 
 # The table's inputs as read: workload rows, deployment rows, grant rows, admin user ids.
@@ -99,6 +117,7 @@ _WORKLOAD_ROWS = (
         Workload.id,
         Workload.status,
         Workload.desired_state,
+        Workload.status_reason,
         Proton.id,
         Replica.host,
         Replica.port,
@@ -161,15 +180,23 @@ def build_rows(raw: Raw) -> tuple[list[_Row], list[Alias]]:
         roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
     rows: dict[str, _Row] = {}
     ready: dict[str, list[tuple[str, int]]] = {}
-    for workload_id, status, desired, proton_id, host, port, is_ready in result:
+    for workload_id, status, desired, reason, proton_id, host, port, is_ready in result:
         if workload_id not in rows:
             grants = _grants(roles.get(workload_id, {}))
-            rows[workload_id] = _Row(workload_id, status, desired, proton_id, (), grants)
+            rows[workload_id] = _Row(workload_id, status, desired, proton_id, (), grants, reason)
             ready[workload_id] = []
         if is_ready and host and port:
             ready[workload_id].append((host, port))
     routes = [
-        _Row(r.workload_id, r.status, r.desired_state, r.proton_id, tuple(ready[i]), r.grants)
+        _Row(
+            r.workload_id,
+            r.status,
+            r.desired_state,
+            r.proton_id,
+            tuple(ready[i]),
+            r.grants,
+            r.reason,
+        )
         for i, r in rows.items()
     ]
     aliases = [
@@ -284,7 +311,13 @@ class RoutingTable:
             )
             backends = [known.get(key) or Backend(*key) for key in row.ready]
             fresh[row.workload_id] = Route(
-                row.workload_id, row.status, row.desired_state, row.proton_id, backends, row.grants
+                row.workload_id,
+                row.status,
+                row.desired_state,
+                row.proton_id,
+                backends,
+                row.grants,
+                row.reason,
             )
         self.routes = fresh
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dockyard.server.workloads.statuses import Status
+from dockyard.server.workloads.statuses import ErrorReason, Failure, Status
 
 
 class Phase(StrEnum):
@@ -47,6 +47,9 @@ class ReplicaView:
     ready: bool = False
     started: bool = False  # startup probes passed
     wants_restart: bool = False  # a liveness or startup probe gave up on it
+    # Which kind of give-up that was, for the errored reason if the budget runs out:
+    # READY_TIMEOUT (never ready in time) or PROBE_FAILED (liveness or startup).
+    gave_up: ErrorReason | None = None
     failures_in_a_row: int = 0
     backoff_step: int = 0
     next_restart_at: float | None = None
@@ -84,6 +87,7 @@ class Plan:
     remove_all: bool = False
     status: Status | None = None
     reason: str | None = None
+    failure: Failure | None = None  # with status ERRORED: why, for statusDetails
     expired: bool = False
     changes: list[ReplicaChange] = field(default_factory=list)
 
@@ -125,7 +129,7 @@ def _decide_running(view: WorkloadView, now: float, policy: RestartPolicy) -> Pl
     for key in view.wanted:
         replica = by_key.get(key) or ReplicaView(key=key, phase=Phase.MISSING)
         if replica.permanent_error:
-            plan.status, plan.reason = Status.ERRORED, replica.permanent_error
+            _give_up(plan, Failure(ErrorReason.START_FAILED, replica.permanent_error))
             return plan
         # Missing, stopped, or still pending (perhaps half-made by a server that died in the
         # middle): ensure is idempotent and builds or starts whatever is not there yet.
@@ -136,22 +140,32 @@ def _decide_running(view: WorkloadView, now: float, policy: RestartPolicy) -> Pl
         if replica.ready and replica.backoff_step and healthy_for >= policy.healthy_reset_seconds:
             plan.changes.append(ReplicaChange(key, backoff_step=0))
         if replica.phase == Phase.FAILED or replica.wants_restart:
-            error = _plan_restart(plan, replica, now, policy)
-            if error:
-                plan.status, plan.reason = Status.ERRORED, error
+            failure = _plan_restart(plan, replica, now, policy)
+            if failure:
+                _give_up(plan, failure)
                 return plan
     plan.status = _roll_up(view, by_key, plan)
     return plan
 
 
+def _give_up(plan: Plan, failure: Failure) -> None:
+    plan.status, plan.reason, plan.failure = Status.ERRORED, failure.message, failure
+
+
 def _plan_restart(
     plan: Plan, replica: ReplicaView, now: float, policy: RestartPolicy
-) -> str | None:
-    """Restart now, wait for the back-off, or give up; returns the reason when giving up."""
+) -> Failure | None:
+    """Restart now, wait for the back-off, or give up; returns why when giving up."""
     if replica.failures_in_a_row >= policy.limit:
         what = replica.message or "the container keeps failing"
         name = f"{replica.key[0]}-{replica.key[1]}"
-        return f"replica {name} restarted {policy.limit} times without becoming ready: {what}"
+        if replica.phase == Phase.FAILED:
+            reason = ErrorReason.CRASH_LOOP
+        else:
+            reason = replica.gave_up or ErrorReason.PROBE_FAILED
+        return Failure(
+            reason, f"replica {name} restarted {policy.limit} times without becoming ready: {what}"
+        )
     if replica.next_restart_at is not None and now < replica.next_restart_at:
         return None  # still backing off
     step = replica.backoff_step

@@ -20,7 +20,7 @@ from dockyard.server.reconciler.store import ReplicaRecord, Snapshot
 from dockyard.server.workloads.lifecycle import record_event, set_proton_status, set_status
 from dockyard.server.workloads.models import Proton, Replica, Workload
 from dockyard.server.workloads.repository import open_replacement
-from dockyard.server.workloads.statuses import Status
+from dockyard.server.workloads.statuses import Failure, Status
 
 
 @dataclass
@@ -48,6 +48,7 @@ class ProtonOutcome:
     removed: list[tuple[str, int]] = field(default_factory=list)
     status: Status | None = None
     reason: str | None = None
+    failure: Failure | None = None  # with status ERRORED: why, for statusDetails
     log_tail: list[str] | None = None
     retire: bool = False  # its runtime objects are gone; keep the row for history only
 
@@ -67,6 +68,7 @@ class Outcome:
     protons: list[ProtonOutcome] = field(default_factory=list)
     status: Status | None = None  # the workload's (its active proton's) status
     reason: str | None = None
+    failure: Failure | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     rollout: RolloutChange | None = None
 
@@ -149,7 +151,9 @@ def apply_outcome(db: Database, snapshot: Snapshot, outcome: Outcome) -> bool:
         if outcome.rollout is not None and fresh:
             _apply_rollout(session, workload, snapshot, outcome.rollout)
         if outcome.status is not None and fresh:
-            set_status(session, workload, outcome.status, reason=outcome.reason)
+            set_status(
+                session, workload, outcome.status, reason=outcome.reason, failure=outcome.failure
+            )
             if outcome.status == Status.TERMINATED:
                 workload.expires_at = None
         return True

@@ -82,6 +82,7 @@ def _look_without_lease(
         return None
     outcome = outcomes.Outcome(protons=[active_outcome], events=events)
     outcome.status, outcome.reason = active_outcome.status, active_outcome.reason
+    outcome.failure = active_outcome.failure
     return outcome if outcomes.changes_nothing(snapshot, outcome) else None
 
 
@@ -140,6 +141,7 @@ def _pass(
         )
         outcome.protons.append(active_outcome)
         outcome.status, outcome.reason = active_outcome.status, active_outcome.reason
+        outcome.failure = active_outcome.failure
     if snapshot.replacement is not None:
         _rollout(ctx, snapshot, now, outcome, events)
     for draining in [p for p in snapshot.protons if p.role == "draining"]:
@@ -191,6 +193,7 @@ def _rollout(
     if step.switch and candidate is not None:
         # From here the candidate is the workload's active proton: its status is the workload's.
         outcome.status, outcome.reason = step.candidate_status or Status.RUNNING, None
+        outcome.failure = None
         active_outcome = _proton_outcome(outcome, snapshot.proton_id or "")
         active_outcome.status = None  # the switch marks it draining
     outcome.rollout = outcomes.RolloutChange(

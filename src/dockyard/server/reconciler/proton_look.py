@@ -21,6 +21,7 @@ from dockyard.server.reconciler.probes import (
 )
 from dockyard.server.reconciler.store import ProtonSnapshot
 from dockyard.server.runtimes.base import ReplicaPhase, ReplicaState
+from dockyard.server.workloads.statuses import ErrorReason
 
 Events = list[tuple[str, dict[str, Any]]]
 
@@ -37,6 +38,8 @@ class Sighting:
     gave_up: dict[ReplicaKey, str]  # why a probe asked for a restart
     events: Events  # the probes' own events (probe_failed)
     health: dict[ReplicaKey, tuple[bool, bool]] = field(default_factory=dict)  # started, ready
+    # Which kind of probe asked for that restart, as the errored reason it would become.
+    gave_up_on: dict[ReplicaKey, ErrorReason] = field(default_factory=dict)
     # Why a replica that is not ready yet is not: its last failed probe, in words.
     not_ready_because: dict[ReplicaKey, str] = field(default_factory=dict)
 
@@ -102,9 +105,11 @@ def probe(
         if not ok and found:
             sighting.events.append(("probe_failed", {"replica": replica_name(key), "reason": why}))
             if HealthEvent.RESTART in found and why:
+                sighting.gave_up_on[key] = ErrorReason.PROBE_FAILED
                 if spec.kind == ProbeKind.READINESS:
                     limit = ctx.policy.ready_timeout_seconds
                     why = f"not ready {limit:g} s after starting ({why})"
+                    sighting.gave_up_on[key] = ErrorReason.READY_TIMEOUT
                 sighting.gave_up[key] = why
     for key in observed:
         health = ctx.health[(proton.id, *key)][1]

@@ -29,8 +29,10 @@ from dockyard.server.reconciler.proton_look import (
 from dockyard.server.reconciler.spec_build import build_proton_spec
 from dockyard.server.reconciler.store import ProtonSnapshot
 from dockyard.server.runtimes.base import ReplicaPhase, ReplicaState, RuntimePermanentError
-from dockyard.server.workloads.statuses import Status
+from dockyard.server.workloads.statuses import ErrorReason, Failure, Status
 
+# A runtime's permanent error codes → the errored reason a user sees; the rest: start_failed.
+_REASONS = {"image_not_found": ErrorReason.IMAGE_PULL_FAILED}
 _PHASES = {
     ReplicaPhase.PENDING: Phase.PENDING,
     ReplicaPhase.RUNNING: Phase.RUNNING,
@@ -129,6 +131,7 @@ def _views(
             ready=running and ready,
             started=running and started,
             wants_restart=running and HealthEvent.RESTART in happened,
+            gave_up=sighting.gave_up_on.get(key),
             failures_in_a_row=failures,
             backoff_step=record.backoff_step if record else 0,
             next_restart_at=next_restart.timestamp() if next_restart else None,
@@ -153,7 +156,7 @@ def _act(
     events: Events,
     now: datetime,
 ) -> ProtonOutcome:
-    outcome = ProtonOutcome(proton.id, status=plan.status, reason=plan.reason)
+    outcome = ProtonOutcome(proton.id, status=plan.status, reason=plan.reason, failure=plan.failure)
     if plan.expired:
         events.append(("expired", {"reason": "draft workload reached its time limit"}))
     if plan.remove_all:
@@ -197,6 +200,7 @@ def _act(
                 )
         except RuntimePermanentError as exc:
             outcome.status, outcome.reason = Status.ERRORED, exc.reason
+            outcome.failure = Failure(_REASONS.get(exc.code, ErrorReason.START_FAILED), exc.reason)
             outcome.log_tail = [exc.reason]
             events.append(("replica_failed", {"reason": exc.reason, "code": exc.code}))
     if outcome.status == Status.ERRORED and outcome.log_tail is None:

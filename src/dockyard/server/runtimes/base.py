@@ -214,6 +214,12 @@ class Runtime(ABC):
     def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
         """Output of every container of the proton, oldest first."""
 
+    def tail(self, proton_id: str, container: str, lines: int) -> list[LogLine]:
+        """The last `lines` lines of one container's output over the proton's replicas,
+        oldest first. A runtime that can read only the end of a log overrides this."""
+        found = [line for line in self.logs(proton_id) if line.container == container]
+        return found[-lines:] if lines > 0 else []
+
     @abstractmethod
     def adopt(self, instance_id: str) -> list[str]:
         """Ids of the protons this instance left running or stopped (found by labels)."""

@@ -174,6 +174,17 @@ class DockerRuntime(base.Runtime):
         lines.sort(key=lambda line: line.timestamp)
         return lines
 
+    def tail(self, proton_id: str, container: str, lines: int) -> list[LogLine]:
+        # The engine cuts the log (`tail`), so a workload with megabytes of output costs the
+        # same as a quiet one.
+        found: list[LogLine] = []
+        with _engine_errors():
+            for member in self._list({LABEL_PROTON: proton_id, LABEL_CONTAINER: container}):
+                if member.labels.get(LABEL_ROLE) != "infra":
+                    found.extend(self._container_logs(member, None, tail=lines))
+        found.sort(key=lambda line: line.timestamp)
+        return found[-lines:] if lines > 0 else []
+
     def adopt(self, instance_id: str) -> list[str]:
         with _engine_errors():
             found = self._list({LABEL_INSTANCE: instance_id})
@@ -304,13 +315,17 @@ class DockerRuntime(base.Runtime):
         output = container.logs(tail=self.tail_lines).decode("utf-8", "replace")
         state.last_output = output.splitlines()[-self.tail_lines :]
 
-    def _container_logs(self, container: Container, since: datetime | None) -> Iterator[LogLine]:
+    def _container_logs(
+        self, container: Container, since: datetime | None, *, tail: int | None = None
+    ) -> Iterator[LogLine]:
         replica = f"{container.labels[LABEL_GROUP]}-{container.labels[LABEL_REPLICA]}"
         name = container.labels.get(LABEL_CONTAINER, container.name)
         for stream in ("stdout", "stderr"):
             options: dict[str, Any] = {"stdout": stream == "stdout", "stderr": stream == "stderr"}
             if since is not None:
                 options["since"] = since
+            if tail is not None:
+                options["tail"] = tail
             raw = container.logs(timestamps=True, **options).decode("utf-8", "replace")
             for line in raw.splitlines():
                 stamp, _, message = line.partition(" ")

@@ -170,6 +170,20 @@ class ProcessRuntime(base.Runtime):
         lines.sort(key=lambda line: line.timestamp)
         return lines
 
+    def tail(self, proton_id: str, container: str, lines: int) -> list[LogLine]:
+        # Only the end of each log file is read: a GET of the workload must not parse
+        # megabytes of output to show fifty lines.
+        found: list[LogLine] = []
+        for directory, record in self._replicas(proton_id):
+            if container not in record["spec"]["containers"]:
+                continue
+            replica = f"{record['group']}-{record['index']}"
+            path = directory / f"{_safe(container)}.log"
+            for moment, stream, message in _read_log_end(path, lines):
+                found.append(LogLine(moment, replica, container, stream, message))
+        found.sort(key=lambda line: line.timestamp)
+        return found[-lines:] if lines > 0 else []
+
     def adopt(self, instance_id: str) -> list[str]:
         found = []
         for proton_file in self.root.glob("*/proton.json"):
@@ -383,6 +397,34 @@ def _read_log(path: Path) -> list[tuple[datetime, str, str]]:
                     entries.append((moment, stream, message))
     except FileNotFoundError:
         pass
+    return entries
+
+
+def _read_log_end(path: Path, lines: int) -> list[tuple[datetime, str, str]]:
+    """The last `lines` entries of a log file, reading back from its end as far as needed."""
+    chunk = 64 * 1024
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            while True:
+                start = max(0, size - chunk)
+                handle.seek(start)
+                data = handle.read(size - start)
+                text = data.decode("utf-8", errors="replace").splitlines()
+                if start > 0:
+                    text = text[1:]  # the first line is cut
+                if start == 0 or len(text) > lines:
+                    break
+                chunk *= 4
+    except FileNotFoundError:
+        return []
+    entries = []
+    for line in text[-lines:] if lines > 0 else []:
+        stamp, _, rest = line.partition(" ")
+        stream, _, message = rest.partition(" ")
+        moment = parse_engine_time(stamp)
+        if moment is not None:
+            entries.append((moment, stream, message))
     return entries
 
 

@@ -8,7 +8,13 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.kit.clock import utcnow
 from dockyard.server.workloads.models import Proton, Workload, WorkloadEvent
-from dockyard.server.workloads.statuses import Status, check_transition
+from dockyard.server.workloads.statuses import (
+    EXPLAINED,
+    ErrorReason,
+    Failure,
+    Status,
+    check_transition,
+)
 
 
 def record_event(
@@ -37,8 +43,12 @@ def set_status(
     *,
     reason: str | None = None,
     actor_id: str | None = None,
+    failure: Failure | None = None,
 ) -> bool:
-    """Move a workload to `new` if the table allows it; False when it already was there."""
+    """Move a workload to `new` if the table allows it; False when it already was there.
+
+    `reason` says why in the event; `failure` is what an errored workload shows in its
+    `statusDetails` until it leaves that status (then both are cleared here)."""
     current = Status(workload.status)
     if current == new:
         return False
@@ -46,6 +56,14 @@ def set_status(
     workload.status = new.value
     workload.status_changed_at = utcnow()
     details: dict[str, Any] = {"from": current.value, "to": new.value}
+    if new in EXPLAINED:
+        failure = failure or Failure(ErrorReason.START_FAILED, reason or "The workload failed.")
+        workload.status_reason = failure.reason.value
+        workload.status_message = failure.message
+        details["code"] = failure.reason.value
+        reason = reason or failure.message
+    else:
+        workload.status_reason = workload.status_message = None
     if reason:
         details["reason"] = reason
     record_event(session, workload.id, "status_changed", details, actor_id=actor_id)

@@ -20,14 +20,16 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.errors import ValidationFailed
-from dockyard.core.workloads import LogEntry
+from dockyard.core.workloads import LogEntry, Workload
 from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.kit.threads import in_worker_thread
 from dockyard.server.runtimes.base import LogLine, Runtime, RuntimeFailure
 from dockyard.server.sharing.roles import Right
 from dockyard.server.workloads import repository
+from dockyard.server.workloads.models import Proton
 from dockyard.server.workloads.service import require
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
@@ -206,6 +208,53 @@ def read_lines(runtime: Runtime, protons: Iterable[str], since: datetime | None)
             continue
     lines.sort(key=lambda line: _aware(line.timestamp))
     return lines
+
+
+TAIL_LINES = 50  # statusDetails.logTail: the reference's length
+
+
+@dataclass(frozen=True)
+class TailSource:
+    """Where a workload's `statusDetails.logTail` is read: its active proton's primary."""
+
+    proton_id: str
+    container: str
+
+
+def tail_source(proton: Proton | None) -> TailSource | None:
+    """The primary container of the proton's first group: the workload's own output."""
+    if proton is None:
+        return None
+    groups = (proton.spec or {}).get("containerGroups") or []
+    containers = (groups[0].get("containers") or []) if groups else []
+    if not containers:
+        return None
+    primary = next((c for c in containers if c.get("primary")), containers[0])
+    return TailSource(proton.id, primary.get("name") or "primary")
+
+
+async def fill_log_tail(
+    runtime: Runtime, workload: Workload, source: TailSource | None
+) -> Workload:
+    """Put the primary's current output in `statusDetails.logTail`, read from the runtime
+    after the request's transaction (a slow engine holds no database connection).
+
+    With no output there (nothing started, or the engine is away) the tail the reconciler
+    kept stays, so an image that could not be pulled still shows why."""
+    if source is None:
+        return workload
+    lines = await in_worker_thread(_tail, runtime, source)
+    if lines:
+        workload.status_details.log_tail = lines
+    return workload
+
+
+def _tail(runtime: Runtime, source: TailSource) -> list[str]:
+    try:
+        found = runtime.tail(source.proton_id, source.container, TAIL_LINES)
+    except (RuntimeFailure, OSError):
+        return []
+    return [line.message for line in found]
 
 
 def newest_first(

@@ -41,6 +41,10 @@ class Workload(IdMixin, TimestampMixin, Base):
     desired_state: Mapped[str] = mapped_column(String(16), default="running")
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Why it is errored (statusDetails): a stable code and the cause in the engine's words.
+    # Set and cleared only by `lifecycle.set_status`.
+    status_reason: Mapped[str | None] = mapped_column(String(64))
+    status_message: Mapped[str | None] = mapped_column(Text)
     runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

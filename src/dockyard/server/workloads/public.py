@@ -11,6 +11,7 @@ from dockyard.core.workloads import (
     ProtonStatusDetails,
     WorkloadReplacementInfo,
     WorkloadRuntime,
+    WorkloadStatusDetails,
 )
 from dockyard.core.workloads import Proton as ProtonOut
 from dockyard.core.workloads import Workload as WorkloadOut
@@ -51,7 +52,7 @@ def publish(
     )
     protons = (
         {
-            p.workload_id: p.id
+            p.workload_id: p
             for p in session.scalars(
                 select(Proton).where(Proton.workload_id.in_(ids), Proton.role == "active")
             )
@@ -65,6 +66,7 @@ def publish(
         rollout = rollouts.get(row.id)
         artifact = artifacts.get(row.artifact_id or "")
         creator = people.get(row.creator_id) if row.creator_id else None
+        proton = protons.get(row.id)
         out.append(
             WorkloadOut(
                 id=row.id,
@@ -75,12 +77,19 @@ def publish(
                 type=row.type,
                 artifact_id=row.artifact_id,
                 artifact=_artifact_info(artifact) if artifact else None,
-                proton_id=protons.get(row.id),
+                proton_id=proton.id if proton else None,
                 endpoint=endpoint_of(base_url, row.id),
                 runtime=WorkloadRuntime.model_validate(row.runtime or {}),
                 replacement=_rollout_summary(rollout) if rollout else None,
                 use_case_id=row.use_case_id,
                 last_response=isoformat(row.last_response_at),
+                status_details=WorkloadStatusDetails(
+                    # What the reconciler kept of the output when it errored; GET of one
+                    # workload reads the current tail from the runtime (`logs.fill_log_tail`).
+                    log_tail=proton.log_tail if proton else None,
+                    reason=row.status_reason,
+                    message=row.status_message,
+                ),
                 expires_at=isoformat(row.expires_at),
                 owners=[creator] if creator else [],
                 creator=creator,

@@ -82,9 +82,14 @@ async def list_workloads(
 
 @router.get("/{workload_id}", response_model=Workload)
 async def get_workload(
-    workload_id: str, user: CurrentUser, work: UnitOfWork, platform: PlatformDep
+    workload_id: str,
+    request: Request,
+    user: CurrentUser,
+    work: UnitOfWork,
+    platform: PlatformDep,
 ) -> Workload:
-    return await work(service.get_workload, user, workload_id, platform)
+    workload, proton = await work(service.get_workload_and_proton, user, workload_id, platform)
+    return await logs.fill_log_tail(request.app.state.runtime, workload, logs.tail_source(proton))
 
 
 @router.patch("/{workload_id}", response_model=Workload)

@@ -31,7 +31,7 @@ from dockyard.server.workloads.models import Proton, Workload
 from dockyard.server.workloads.public import WORKLOAD, publish, workload_target
 from dockyard.server.workloads.runtime_rules import check_runnable_as_process, check_runtime
 from dockyard.server.workloads.schemas import WorkloadCreate, WorkloadUpdate
-from dockyard.server.workloads.statuses import INACTIVE, Status
+from dockyard.server.workloads.statuses import INACTIVE, STARTING, Status
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,15 @@ def get_workload(
 ) -> WorkloadOut:
     row = require(session, principal, workload_id, Right.VIEW)
     return publish_one(session, principal, row, platform)
+
+
+def get_workload_and_proton(
+    session: Session, principal: Principal, workload_id: str, platform: Platform
+) -> tuple[WorkloadOut, Proton | None]:
+    """One workload and its active proton (whose output its `statusDetails.logTail` shows)."""
+    out = get_workload(session, principal, workload_id, platform)
+    # Loaded by `publish` already: the identity map answers without a query.
+    return out, session.get(Proton, out.proton_id) if out.proton_id else None
 
 
 def create_workload(
@@ -201,7 +210,11 @@ def start_workload(
         set_status(session, row, Status.SUBMITTED, reason="started", actor_id=principal.user_id)
         record_event(session, row.id, "started", {}, actor_id=principal.user_id)
         on_commit(session, lambda: platform.nudge(row.id))
-    return _operation(row, "Workload is starting.", platform)
+        return _operation(row, "Workload is starting.", platform)
+    # A no-op 202, like the stop of a stopped workload: say that nothing changed.
+    if status in STARTING:
+        return _operation(row, "Workload is already starting.", platform)
+    return _operation(row, "Workload is already running.", platform)
 
 
 def stop_workload(
@@ -220,7 +233,11 @@ def stop_workload(
             )
         record_event(session, row.id, "stopped", {}, actor_id=principal.user_id)
         on_commit(session, lambda: platform.nudge(row.id))
-    return _operation(row, "Workload is stopping.", platform)
+        return _operation(row, "Workload is stopping.", platform)
+    # Still the 202 of a successful stop (clients rely on that), but saying nothing changed.
+    if status == Status.STOPPED:
+        return _operation(row, "Workload is already stopped.", platform)
+    return _operation(row, "Workload is already stopping.", platform)
 
 
 def delete_workload(

@@ -6,6 +6,7 @@ Every status change goes through `check_transition`, called only by the workload
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -22,6 +23,28 @@ class Status(StrEnum):
     STOPPED = "stopped"  # no containers; can be started again
     ERRORED = "errored"  # a replica exhausted its restart budget or could not start
     TERMINATED = "terminated"  # expired or removed for good; cannot be started again
+
+
+class ErrorReason(StrEnum):
+    """Why a workload is errored: `statusDetails.reason`, stable for scripts to match on."""
+
+    IMAGE_PULL_FAILED = "image_pull_failed"  # the image is not on the engine and pulling failed
+    START_FAILED = "start_failed"  # the runtime refused to create or start the containers
+    CRASH_LOOP = "crash_loop"  # a container kept exiting; the restart budget is spent
+    PROBE_FAILED = "probe_failed"  # a liveness or startup probe kept failing after restarts
+    READY_TIMEOUT = "ready_timeout"  # never ready within the time limit, restart after restart
+
+
+# Where a workload says why it stopped on its own: only these statuses carry a reason.
+EXPLAINED = frozenset({Status.ERRORED})
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a workload is errored: a reason code and the cause in the engine's own words."""
+
+    reason: ErrorReason
+    message: str
 
 
 # Statuses the reference knows but Dockyard never sets; filtering by them matches nothing.
