@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dockyard.core.errors import DockyardError
+from dockyard.core.text import PATTERN_MEANINGS
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,17 @@ def error_response(error: DockyardError, headers: dict[str, str] | None = None) 
 def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Keep the documented keys; `input` may echo megabytes back and `ctx` may hold exceptions.
     return [
-        {"loc": list(err.get("loc", [])), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {"loc": list(err.get("loc", [])), "msg": _message(err), "type": err.get("type", "")}
         for err in errors
     ]
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "string_pattern_mismatch":
+        meaning = PATTERN_MEANINGS.get((error.get("ctx") or {}).get("pattern", ""))
+        if meaning:
+            return meaning
+    return error.get("msg", "")
 
 
 def install_error_handlers(app: FastAPI) -> None:
