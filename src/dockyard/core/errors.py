@@ -82,6 +82,11 @@ class PayloadTooLarge(DockyardError):
     default_code = "payload_too_large"
 
 
+class UnsupportedMediaType(DockyardError):
+    status_code = 415
+    default_code = "unsupported_media_type"
+
+
 class RuleViolation(DockyardError):
     """A 422 from a business rule (`type_not_supported`, `same_artifact`, …)."""
 
@@ -124,6 +129,7 @@ ERROR_CLASSES: dict[int, type[DockyardError]] = {
         MethodNotAllowed,
         Conflict,
         PayloadTooLarge,
+        UnsupportedMediaType,
         NotImplementedYet,
         ServiceUnavailable,
     )
