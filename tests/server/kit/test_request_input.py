@@ -51,9 +51,8 @@ def test_malformed_json_is_a_400_with_line_and_column(client: TestClient) -> Non
 
 
 def test_a_body_that_is_not_even_utf8_is_invalid_json(client: TestClient) -> None:
-    response = client.post(
-        f"{API}/credentials", content=b'{"name": "\xff"}', headers={"Content-Type": "application/json"}
-    )
+    json_type = {"Content-Type": "application/json"}
+    response = client.post(f"{API}/credentials", content=b'{"name": "\xff"}', headers=json_type)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_json"
 
@@ -173,7 +172,7 @@ def test_line_breaks_stay_allowed_in_arguments_and_env_values(client: TestClient
         ("/artifacts", {"name": "two\nlines", "spec": service_spec()}),
         ("/credentials", {"name": "a\rb", "credentialType": "basic", "user": "u", "password": "p"}),
         ("/apiTokens", {"name": "t\n"}),
-        ("/artifacts", {"name": "x", "spec": service_spec(), "tags": [{"name": "a\nb", "value": ""}]}),
+        ("/artifacts", {"name": "x", "spec": service_spec(), "tags": [{"name": "\n", "value": ""}]}),
     ],
 )
 def test_names_are_single_lines(client: TestClient, path: str, body: dict[str, Any]) -> None:
