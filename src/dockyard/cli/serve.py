@@ -25,6 +25,7 @@ def serve(
     from pydantic import ValidationError
 
     from dockyard.server.app import create_app
+    from dockyard.server.http_server import uvicorn_options
     from dockyard.server.settings import RuntimeName, Settings
 
     # Dockyard's own messages (runtime choice, reconciler trouble) go where uvicorn's go.
@@ -69,6 +70,7 @@ def serve(
         # client address and path of every request for it: a cost on the invoke hot path.
         access_log=log_level.lower() in ("trace", "debug", "info"),
         timeout_graceful_shutdown=10,
+        **uvicorn_options(),
     )
 
 

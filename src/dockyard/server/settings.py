@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None,
         description="Root URL clients use to reach this server; absolute URLs are built from it.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks of reverse proxies in front of Dockyard, "
+        "comma-separated: only their X-Forwarded-For/-Proto/-Host are believed (and passed on "
+        "by invoke); anyone else's are replaced. Empty: nobody's.",
     )
 
     # --- artifacts -----------------------------------------------------------------------
@@ -129,6 +136,23 @@ class Settings(BaseSettings):
         # A plain comma-separated variable is friendlier than JSON for a list of globs.
         if isinstance(value, str) and not value.lstrip().startswith("["):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
         return value
 
     @field_validator("home", mode="after")

@@ -146,12 +146,14 @@ def test_image_allow_and_deny_lists_apply_on_every_write(client: TestClient) -> 
 
 
 def test_get_unknown_or_malformed_ids_is_404(client: TestClient) -> None:
-    for bad in ("0" * 24, "nope", "x" * 300, "%00"):
+    for bad in ("0" * 24, "nope", "x" * 300):
         response = client.get(f"{API}/{bad}")
         assert response.status_code == 404
         body = response.json()
         assert body["code"] == "artifact_not_found"
         assert body["detail"] == body["message"]
+    # A NUL byte is refused before any look-up, as in every other string of a request.
+    assert client.get(f"{API}/%00").status_code == 422
 
 
 def test_patch_changes_only_the_fields_present(client: TestClient) -> None:
