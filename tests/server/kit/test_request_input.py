@@ -204,3 +204,14 @@ def test_spec_strings_have_maximum_lengths(client: TestClient) -> None:
     spec = _primary(readinessProbe={"path": "/", "httpHeaders": headers})
     issue = _issue(client.post(f"{API}/artifacts", json={"name": "x", "spec": spec}))
     assert issue["loc"][-1] == "httpHeaders"
+
+
+@pytest.mark.parametrize(
+    "path", ["/artifacts", "/credentials", "/users", "/workloads", "/console/deployments"]
+)
+def test_a_nul_byte_in_an_object_id_is_refused_before_any_look_up(
+    client: TestClient, path: str
+) -> None:
+    issue = _issue(client.get(f"{API}{path}/%00"))
+    assert issue["loc"] == ["path"]
+    assert client.delete(f"{API}/apiTokens/ab%00").status_code == 422
