@@ -155,3 +155,22 @@ def test_a_consumer_sees_no_controls_it_may_not_use(client: TestClient, app) -> 
         assert "Add environment variable" not in html  # …and none of the controls it may not use
         for action in ("lock", "deploy", "env", "probe", "delete", "share"):
             assert f"/registry/artifacts/{artifact['id']}/{action}" not in html, action
+
+
+def test_a_nul_byte_in_a_form_is_refused_like_in_the_api(
+    browser: TestClient, client: TestClient
+) -> None:
+    artifact = create_artifact(client)
+    page = f"http://testserver/registry/artifacts/{artifact['id']}"
+    csrf = csrf_of(browser.get(page).text)
+    answer = browser.post(
+        f"/registry/artifacts/{artifact['id']}/env",
+        data={"csrf": csrf, "container": "0:0", "name": "X", "value": "a\x00b"},
+        headers={"referer": page},
+    )
+    assert answer.headers["location"] == f"/registry/artifacts/{artifact['id']}"
+    assert "NUL" in browser.get(answer.headers["location"]).text
+    spec = client.get(f"/api/v2/artifacts/{artifact['id']}").json()["spec"]
+    variables = spec["containerGroups"][0]["containers"][0]["environmentVars"]
+    assert all(variable["name"] != "X" for variable in variables)
+    assert browser.get("/console/workloads?search=a%00").status_code == 422

@@ -29,14 +29,7 @@ def is_json(content_type: str) -> bool:
 
 async def check_request_input(request: Request) -> None:
     """415 for a body that is not JSON; 422 for a NUL byte in the path, query or body."""
-    scope = request.scope
-    if b"%00" in scope.get("raw_path", b"") or "\x00" in scope["path"]:
-        raise ValidationFailed.at(["path"], NUL_MESSAGE)
-    query = scope.get("query_string", b"")
-    if b"%00" in query:
-        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-            if "\x00" in name or "\x00" in value:
-                raise ValidationFailed.at(["query", name.replace("\x00", "")], NUL_MESSAGE)
+    _refuse_nul_in_url(request)
     headers = request.headers
     if not _has_body(headers):
         return  # a bodiless call (start, stop, a DELETE) needs no Content-Type
@@ -51,6 +44,31 @@ async def check_request_input(request: Request) -> None:
         loc = _nul_at(body)
         if loc is not None:
             raise ValidationFailed.at(["body", *loc], NUL_MESSAGE)
+
+
+async def check_form_input(request: Request) -> None:
+    """The web UI's share of the rule: no NUL in the path, query or a posted form."""
+    _refuse_nul_in_url(request)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        body = await request.body()  # kept by the request: the page's own form() reads it
+        if b"%00" in body:
+            _refuse_nul_in_pairs(body, "body")
+
+
+def _refuse_nul_in_url(request: Request) -> None:
+    scope = request.scope
+    if b"%00" in scope.get("raw_path", b"") or "\x00" in scope["path"]:
+        raise ValidationFailed.at(["path"], NUL_MESSAGE)
+    query = scope.get("query_string", b"")
+    if b"%00" in query:
+        _refuse_nul_in_pairs(query, "query")
+
+
+def _refuse_nul_in_pairs(encoded: bytes, where: str) -> None:
+    for name, value in parse_qsl(encoded.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            raise ValidationFailed.at([where, name.replace("\x00", "")], NUL_MESSAGE)
 
 
 def _has_body(headers: Any) -> bool:
