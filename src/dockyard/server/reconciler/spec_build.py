@@ -58,7 +58,7 @@ def build_proton_spec(
 
 
 def _refuse_unsafe_text(spec: ProtonSpec) -> None:
-    """A spec stored before today's input rules (or a secret) can still hold bytes no runtime
+    """A spec stored before the input rules tightened (or a secret) can hold bytes no runtime
     can pass on: NUL anywhere, a line break in a probe request. Such a spec can never run, so
     it is a permanent failure with a reason, not a traceback on every pass."""
     for group in spec.groups:
