@@ -136,3 +136,14 @@ def test_chunked_trailers_stay_trailers(live: Live, echo: RawServer, streamed: b
     assert "x-checksum: abc123" not in seen["head"].lower()  # not smuggled into the head
     assert seen["trailers"] == "x-checksum: abc123\r\n"  # the dangerous ones dropped
     assert "trailer: x-checksum" in seen["head"].lower()  # the declaration passes too
+
+
+def test_trust_is_by_address_or_network() -> None:
+    from dockyard.server.proxy.forwarded import TrustedProxies
+
+    trusted = TrustedProxies(["10.1.0.0/16", "192.0.2.7", "2001:db8::/32"])
+    assert "10.1.200.3" in trusted and "192.0.2.7" in trusted and "2001:db8::1" in trusted
+    assert "::ffff:10.1.0.9" in trusted  # an IPv4 client on a dual-stack socket
+    assert "10.2.0.1" not in trusted and "192.0.2.8" not in trusted
+    assert "testclient" not in trusted and "" not in trusted  # not an address at all
+    assert not TrustedProxies([])
