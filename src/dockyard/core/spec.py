@@ -17,7 +17,7 @@ import pydantic_core
 from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import InputModel
 from dockyard.core.errors import Forbidden, RuleViolation
 from dockyard.core.images import image_allowed, parse_image_reference
 from dockyard.core.text import ONE_LINE, URL_PATH, HeaderName, HeaderValue, OneLine
@@ -36,7 +36,7 @@ Argument = Annotated[str, StringConstraints(max_length=65536)]
 _IS_NONE = functools.partial(operator.is_, None)
 
 
-class SpecModel(StrictCamelModel):
+class SpecModel(InputModel):
     """Base of the spec's parts: unset optional fields are left out of the JSON form."""
 
     @classmethod

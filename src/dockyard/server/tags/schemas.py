@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import RequestBody
 from dockyard.core.text import OneLine
 
 
@@ -20,6 +20,6 @@ def _no_nul(value: str | None) -> str | None:
 StoredText = Annotated[str, AfterValidator(_no_nul)]
 
 
-class TagInput(StrictCamelModel):
+class TagInput(RequestBody):
     name: OneLine = Field(min_length=1, max_length=200)
     value: StoredText = Field(max_length=500)
