@@ -177,7 +177,7 @@ def _act(
                 spec=proton.spec,
                 runtime=proton.runtime,
                 platform_env=ctx.platform_env(workload_id),
-                secrets=ctx.secrets(),
+                secrets=ctx.secrets(workload_id),
             )
             if plan.ensure and not proton.replicas:
                 # First start of this proton: say what the runtime cannot honour (the process
