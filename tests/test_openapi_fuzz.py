@@ -72,23 +72,32 @@ def _real_objects(app: Any) -> dict[str, str]:
             "/api/v2/credentials",
             json={"name": "fuzz", "credentialType": "basic", "user": "u", "password": "p"},
         ).json()
+        # Made from another artifact, so that deleting the fuzzed one is not always a 409.
+        runnable = create_artifact(admin, "fuzzed-runnable")
+        workload = admin.post("/api/v2/workloads", json={"artifactId": runnable["id"]}).json()
+        deployment = admin.post(
+            "/api/v2/console/deployments", json={"workloadId": workload.get("id", "")}
+        ).json()
     return {
         "/api/v2/artifacts": artifact["id"],
         "/api/v2/artifactRepositories": artifact["artifactRepositoryId"],
         "/api/v2/users": other["user"]["id"],
         "/api/v2/apiTokens": token.get("id", ""),
         "/api/v2/credentials": credential.get("credentialId", ""),
+        "/api/v2/workloads": workload.get("id", ""),
+        "/api/v2/otel/workload": workload.get("id", ""),
+        "/api/v2/console/deployments": deployment.get("id", ""),
     }
 
 
 def _real_path(operation: schemathesis.APIOperation, objects: dict[str, str]) -> dict | None:
-    """`{param: id}` when the operation's only path parameter is an object we made."""
-    names = [p.name for p in operation.iter_parameters() if p.location.value == "path"]
-    if len(names) != 1:
-        return None
+    """`{param: id}` for the object an operation acts on, when it is one we made (any
+    further path parameters, such as a proton id, are still generated)."""
     for collection, object_id in objects.items():
-        if object_id and operation.path.startswith(collection + "/{"):
-            return {names[0]: object_id}
+        start = collection + "/{"
+        if object_id and operation.path.startswith(start):
+            name = operation.path[len(start) : operation.path.index("}", len(start))]
+            return {name: object_id}
     return None
 
 

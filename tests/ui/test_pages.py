@@ -181,3 +181,22 @@ def test_the_workload_page_says_why_it_is_errored(browser: TestClient, client: T
     assert page.status_code == 200
     why = page.text.split('id="workload-status-reason"')[1].split("</dd>")[0]
     assert "image_pull_failed" in why and "could not be pulled" in why
+
+
+def test_a_nul_byte_in_a_form_is_refused_like_in_the_api(
+    browser: TestClient, client: TestClient
+) -> None:
+    artifact = create_artifact(client)
+    page = f"http://testserver/registry/artifacts/{artifact['id']}"
+    csrf = csrf_of(browser.get(page).text)
+    answer = browser.post(
+        f"/registry/artifacts/{artifact['id']}/env",
+        data={"csrf": csrf, "container": "0:0", "name": "X", "value": "a\x00b"},
+        headers={"referer": page},
+    )
+    assert answer.headers["location"] == f"/registry/artifacts/{artifact['id']}"
+    assert "NUL" in browser.get(answer.headers["location"]).text
+    spec = client.get(f"/api/v2/artifacts/{artifact['id']}").json()["spec"]
+    variables = spec["containerGroups"][0]["containers"][0]["environmentVars"]
+    assert all(variable["name"] != "X" for variable in variables)
+    assert browser.get("/console/workloads?search=a%00").status_code == 422

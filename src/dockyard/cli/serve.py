@@ -25,7 +25,7 @@ def serve(
     from pydantic import ValidationError
 
     from dockyard.server.app import create_app
-    from dockyard.server.kit.http_protocol import HeadLimitedHttpProtocol
+    from dockyard.server.http_server import uvicorn_options
     from dockyard.server.sessions.service import issue_sign_in_code
     from dockyard.server.settings import RuntimeName, Settings
 
@@ -76,8 +76,7 @@ def serve(
         # client address and path of every request for it: a cost on the invoke hot path.
         access_log=log_level.lower() in ("trace", "debug", "info"),
         timeout_graceful_shutdown=10,
-        # uvicorn's httptools protocol with a 32 KiB limit on request heads (431 past it).
-        http=HeadLimitedHttpProtocol,
+        **uvicorn_options(),
     )
 
 

@@ -92,6 +92,11 @@ class HeadersTooLarge(DockyardError):
     default_code = "headers_too_large"
 
 
+class UnsupportedMediaType(DockyardError):
+    status_code = 415
+    default_code = "unsupported_media_type"
+
+
 class RuleViolation(DockyardError):
     """A 422 from a business rule (`type_not_supported`, `same_artifact`, …)."""
 
@@ -140,6 +145,7 @@ ERROR_CLASSES: dict[int, type[DockyardError]] = {
         Conflict,
         PayloadTooLarge,
         HeadersTooLarge,
+        UnsupportedMediaType,
         NotImplementedYet,
         ServiceUnavailable,
     )

@@ -11,23 +11,26 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic_core
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from dockyard.core.base import InputModel
 from dockyard.core.errors import Forbidden, RuleViolation
 from dockyard.core.images import image_allowed, parse_image_reference
+from dockyard.core.text import ONE_LINE, URL_PATH, HeaderName, HeaderValue, OneLine
 from dockyard.core.units import parse_memory
 
 # Injected by the platform into every container; a user variable may not shadow them.
 RESERVED_ENV_NAMES = frozenset({"WORKLOAD_ID", "PORT", "DOCKYARD_ENDPOINT"})
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: "AB\n" is no name
 # Group and container names end up in runtime object names and labels.
 OBJECT_NAME = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62})$"
 DEFAULT_PROBE_PORT = 8080
+# An entrypoint argument may span lines (an inline script); the body limit bounds the total.
+Argument = Annotated[str, StringConstraints(max_length=65536)]
 
 
 # `None is value`, as a C callable: pydantic-core calls it per field without a Python frame.
@@ -54,49 +57,51 @@ class SpecModel(InputModel):
 class ProbeConfig(SpecModel):
     """An HTTP probe; omitted fields are filled in on write, so reads show the defaults."""
 
-    path: str = Field(max_length=2048, description="HTTP path to request; starts with '/'.")
+    path: str = Field(
+        max_length=2048,
+        pattern=URL_PATH,
+        description="HTTP path to request; starts with '/', no spaces or control characters.",
+    )
     port: int | None = Field(
         default=None, ge=1, le=65535, description="Default: the container's port."
     )
     scheme: Literal["HTTP", "HTTPS"] = "HTTP"
-    host: str | None = Field(default=None, max_length=253, description="Default: the replica.")
-    http_headers: dict[str, str] | None = None
+    host: OneLine | None = Field(default=None, max_length=253, description="Default: the replica.")
+    http_headers: dict[HeaderName, HeaderValue] | None = Field(
+        default=None, max_length=50, description="Sent with each probe request."
+    )
     initial_delay_seconds: int = Field(default=30, ge=0, le=86400)
     period_seconds: int = Field(default=30, ge=1, le=86400)
     timeout_seconds: int = Field(default=30, ge=1, le=86400)
     failure_threshold: int = Field(default=3, ge=1, le=1000)
     success_threshold: int | None = Field(default=None, ge=1, le=1000)
 
-    @field_validator("path")
-    @classmethod
-    def _absolute_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("a probe path must start with '/'")
-        return value
-
 
 class EnvironmentVar(SpecModel):
     """One variable; the fields needed depend on `source` (checked by the container)."""
 
     source: Literal["string", "dr-credential", "api-key"] = "string"
-    name: str | None = Field(default=None, max_length=256)
+    name: OneLine | None = Field(default=None, max_length=256)
     value: str | None = Field(default=None, max_length=131072, description="For `string`.")
-    dr_credential_id: str | None = Field(
+    dr_credential_id: OneLine | None = Field(
         default=None, max_length=64, description="For `dr-credential`: the credential's id."
     )
-    key: str | None = Field(
+    key: OneLine | None = Field(
         default=None, max_length=128, description="For `dr-credential`: the credential field."
     )
 
 
+Capability = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ONE_LINE)]
+
+
 class Capabilities(SpecModel):
-    add: list[str] | None = None
-    drop: list[str] | None = None
+    add: list[Capability] | None = Field(default=None, max_length=64)
+    drop: list[Capability] | None = Field(default=None, max_length=64)
 
 
 class SeccompProfile(SpecModel):
     type: Literal["RuntimeDefault", "Localhost", "Unconfined"]
-    localhost_profile: str | None = Field(default=None, max_length=4096)
+    localhost_profile: OneLine | None = Field(default=None, max_length=4096)
 
 
 class SecurityContext(SpecModel):
@@ -112,8 +117,8 @@ class SecurityContext(SpecModel):
 
 
 class CodeRefDatarobot(SpecModel):
-    catalog_id: str = Field(max_length=64)
-    catalog_version_id: str = Field(max_length=64)
+    catalog_id: OneLine = Field(max_length=64)
+    catalog_version_id: OneLine = Field(max_length=64)
 
 
 class CodeRef(SpecModel):
@@ -126,10 +131,10 @@ class Dockerfile(SpecModel):
     """`provided` (a Dockerfile in the source) or `generated` (from an environment)."""
 
     source: Literal["provided", "generated"] = "provided"
-    path: str | None = Field(default=None, max_length=1024)
-    execution_environment_id: str | None = Field(default=None, max_length=64)
-    execution_environment_version_id: str | None = Field(default=None, max_length=64)
-    entrypoint: list[str] | None = None
+    path: OneLine | None = Field(default=None, max_length=1024)
+    execution_environment_id: OneLine | None = Field(default=None, max_length=64)
+    execution_environment_version_id: OneLine | None = Field(default=None, max_length=64)
+    entrypoint: list[Argument] | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
     def _fields_of_source(self) -> Dockerfile:
@@ -152,13 +157,17 @@ class ImageBuildConfig(SpecModel):
     dockerfile: Dockerfile = Field(default_factory=Dockerfile)
 
 
+# A memory-like amount: bytes, or a string such as "512MB" (bounded before anything parses it).
+Quantity = int | Annotated[str, StringConstraints(max_length=64)]
+
+
 class ResourceRequest(SpecModel):
     """What a container asks to be guaranteed: requests on Kubernetes, stored and shown on the
     other runtimes (limits are `resourceAllocation`). The hosted platform's tools size a
     container with it, on the artifact's containers and on a workload's runtime alike."""
 
     cpu: float | None = Field(default=None, ge=0, le=1024, description="Cores, fractions allowed.")
-    memory: int | str | None = Field(
+    memory: Quantity | None = Field(
         default=None, description='Bytes, or a string such as "512MB", "1GiB".'
     )
     gpu: float | None = Field(default=None, ge=0, le=64, description="GPUs, as the tools send.")
@@ -175,10 +184,10 @@ class Container(SpecModel):
     name: str | None = Field(default=None, pattern=OBJECT_NAME, description="Default: see group.")
     description: str = Field(default="", max_length=5000)
     primary: bool = False
-    image_uri: str | None = Field(default=None, max_length=1024)
+    image_uri: OneLine | None = Field(default=None, max_length=1024)
     image_build_config: ImageBuildConfig | None = None
     build: Any = Field(default=None, description="Server-set build info; ignored on input.")
-    entrypoint: list[str] | None = Field(default=None, max_length=1000)
+    entrypoint: list[Argument] | None = Field(default=None, max_length=1000)
     port: int | None = Field(default=None, ge=1024, le=65535)
     environment_vars: list[EnvironmentVar] = Field(default_factory=list, max_length=1000)
     readiness_probe: ProbeConfig | None = None
@@ -275,7 +284,7 @@ def _check_env(container: Container, at: list[str | int], problems: _Problems) -
             continue  # refused as a rule (env_source_not_supported), not a shape error
         if var.name is None:
             problems.add([*here, "name"], "Field required", "missing")
-        elif not ENV_NAME.match(var.name):
+        elif not ENV_NAME.fullmatch(var.name):
             problems.add([*here, "name"], "must match [A-Za-z_][A-Za-z0-9_]*")
         elif var.name in RESERVED_ENV_NAMES:
             problems.add([*here, "name"], f"'{var.name}' is set by the platform")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 
+# 1 PiB: far above any machine's memory, far below where arithmetic or an engine's int64 breaks.
+MAX_MEMORY_BYTES = 2**50
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 _FACTORS = {
     "": 1,
@@ -33,7 +36,7 @@ def parse_memory(value: int | float | str) -> int:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("memory must not be negative")
-        return int(value)
+        return _bounded(value)
     match = _MEMORY.match(value)
     if not match:
         raise ValueError(f"cannot read memory quantity {value!r} (e.g. 512MB, 1GiB, 1073741824)")
@@ -41,4 +44,11 @@ def parse_memory(value: int | float | str) -> int:
     factor = _FACTORS.get(unit.lower())
     if factor is None:
         raise ValueError(f"unknown memory unit {unit!r}; use B, KB, MB, GB, Ki, Mi or Gi")
-    return int(float(number) * factor)
+    return _bounded(float(number) * factor)
+
+
+def _bounded(amount: float) -> int:
+    # A 400-digit quantity is infinite as a float and an OverflowError as an int: refuse it.
+    if amount > MAX_MEMORY_BYTES or math.isnan(amount):
+        raise ValueError(f"memory must be at most {MAX_MEMORY_BYTES} bytes (1 PiB)")
+    return int(amount)

@@ -2,40 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from dockyard.core.base import CamelModel, InputModel
 from dockyard.core.bundles import Bundle
 from dockyard.core.bundles import resolve as resolve_bundle
 from dockyard.core.models import TagInfo, UserData
-from dockyard.core.spec import ResourceRequest
+from dockyard.core.spec import Quantity, ResourceRequest
 from dockyard.core.stats import RequestStats
+from dockyard.core.text import OneLine
+
+# A memory quantity: bytes, or a number with a unit ("512MB", "1GiB"); at most 1 PiB.
 
 Importance = Literal["critical", "high", "moderate", "low"]
 
 
 class ResourceAllocation(InputModel):
     cpu: float | None = Field(default=None, ge=0, le=1024, description="Cores, fractions allowed.")
-    memory: int | str | None = Field(
+    memory: Quantity | None = Field(
         default=None, description='Bytes, or a string such as "512MB", "1GiB".'
     )
     gpu: float | None = Field(default=None, ge=0, le=64)
-    gpu_memory: int | str | None = None
+    gpu_memory: Quantity | None = None
 
 
 class ContainerOverride(InputModel):
-    name: str = Field(min_length=1, max_length=253)
+    name: OneLine = Field(min_length=1, max_length=253)
     resource_allocation: ResourceAllocation | None = None
     resource_request: ResourceRequest | None = None
 
 
 class GroupRuntime(InputModel):
-    name: str = Field(default="default", min_length=1, max_length=253)
+    name: OneLine = Field(default="default", min_length=1, max_length=253)
     replica_count: int | None = Field(default=1, ge=1, le=100)
     autoscaling: dict[str, Any] | None = None
-    resource_bundles: list[str] = Field(default_factory=list, max_length=10)
+    resource_bundles: list[Annotated[OneLine, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=10
+    )
     bundle_selection_policy: Literal["availability"] = "availability"
     containers: list[ContainerOverride] = Field(default_factory=list, max_length=100)
     resolved_bundle: Bundle | None = Field(

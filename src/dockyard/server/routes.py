@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from dockyard.server.artifact_repos.router import router as repositories
 from dockyard.server.artifacts.router import router as artifacts
@@ -12,6 +12,7 @@ from dockyard.server.compute.router import router as compute_bundles
 from dockyard.server.credentials.router import router as credentials
 from dockyard.server.deployments.router import router as deployments
 from dockyard.server.kit.errors import ERROR_RESPONSES
+from dockyard.server.kit.request_input import check_request_input
 from dockyard.server.proxy.router import router as workload_stats
 from dockyard.server.users.router import tokens_router, users_router
 from dockyard.server.version.router import router as version
@@ -20,6 +21,8 @@ from dockyard.server.workloads.router import otel_router
 from dockyard.server.workloads.router import router as workloads
 
 API = "/api/v2"
+# Before every API handler: JSON bodies only (415), no NUL byte anywhere (422).
+CHECKS = [Depends(check_request_input)]
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,14 @@ def mounts() -> list[Mount]:
 
 def install_routes(app: FastAPI) -> None:
     for mount in mounts():
-        app.include_router(mount.router, prefix=API + mount.prefix, responses=ERROR_RESPONSES)
+        app.include_router(
+            mount.router, prefix=API + mount.prefix, responses=ERROR_RESPONSES, dependencies=CHECKS
+        )
         if mount.old_prefix:
             # Hidden from the OpenAPI document: same operations, older paths.
-            app.include_router(mount.router, prefix=API + mount.old_prefix, include_in_schema=False)
+            app.include_router(
+                mount.router,
+                prefix=API + mount.old_prefix,
+                include_in_schema=False,
+                dependencies=CHECKS,
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -75,6 +76,12 @@ class Settings(BaseSettings):
         description="Largest request body of an API or web UI route (413 past it). Invoke "
         "bodies stream through to the workload and are not limited.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks of reverse proxies in front of Dockyard, "
+        "comma-separated: only their X-Forwarded-For/-Proto/-Host are believed (and passed on "
+        "by invoke); anyone else's are replaced. Empty: nobody's.",
+    )
 
     # --- artifacts -----------------------------------------------------------------------
     image_allowlist: Annotated[list[str], NoDecode] = Field(
@@ -145,6 +152,23 @@ class Settings(BaseSettings):
         # A plain comma-separated variable is friendlier than JSON for a list of globs.
         if isinstance(value, str) and not value.lstrip().startswith("["):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
         return value
 
     @field_validator("home", mode="after")

@@ -19,7 +19,7 @@ import uvicorn
 from sqlalchemy import delete, select, update
 
 from dockyard.server.app import create_app
-from dockyard.server.kit.http_protocol import HeadLimitedHttpProtocol
+from dockyard.server.http_server import uvicorn_options
 from dockyard.server.settings import Settings
 from dockyard.server.workloads.models import Proton, Replica, Workload
 from tests.conftest import ADMIN_TOKEN
@@ -99,12 +99,7 @@ class Live:
 def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = free_port()
     config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        http=HeadLimitedHttpProtocol,  # as `dockyard serve` runs it
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **uvicorn_options()
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -41,8 +41,8 @@ def test_forwarding_headers_are_dockyards_own(live: Live, upstream: Upstream) ->
     }
     seen = live.admin.post(live.invoke_url(workload_id, "/echo"), headers=sent).json()
     headers = seen["headers"]
-    # The test client is on 127.0.0.1, a proxy uvicorn trusts: its list is taken as it is.
-    assert headers["x-forwarded-for"] == "203.0.113.7"
+    # No trusted proxies are configured: the client's own list is replaced by its address.
+    assert headers["x-forwarded-for"] == "127.0.0.1"
     assert headers["x-forwarded-prefix"] == f"/api/v2/endpoints/workloads/{workload_id}"
     assert "x-hop" not in headers and "x-scale-up-timeout" not in headers
     assert seen["method"] == "POST" and seen["body"] == ""

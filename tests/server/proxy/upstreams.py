@@ -195,3 +195,23 @@ async def silence(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 def as_json(response: Any) -> dict[str, Any]:
     return json.loads(response.content if hasattr(response, "content") else response)
+
+
+async def raw_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers with the request exactly as it came on the wire: head, chunks and trailers."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    body, trailers = b"", b""
+    if b"transfer-encoding: chunked" in head.lower():
+        while True:
+            size = int((await reader.readline()).split(b";")[0], 16)
+            if size == 0:
+                break
+            body += (await reader.readexactly(size + 2))[:-2]
+        while (line := await reader.readline()) != b"\r\n":
+            trailers += line
+    answer = json.dumps(
+        {"head": head.decode("latin-1"), "body": body.decode(), "trailers": trailers.decode()}
+    ).encode()
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(answer), answer))
+    await writer.drain()
+    writer.close()

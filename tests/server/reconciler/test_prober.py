@@ -88,3 +88,19 @@ def test_a_listener_that_does_not_speak_http_fails(port: int) -> None:
         ok, why = run_probe(_spec(silent, "/ok"), "127.0.0.1")
         assert not ok and why and "not an HTTP answer" in why
     assert run_probe(_spec(port, None), "127.0.0.1") == (True, None)  # TCP needs only the port
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"path": "/ok HTTP/1.1\r\nHost: x\r\n\r\nGET /smuggled"},
+        {"path": "/ok", "headers": (("X-A", "b\r\n\r\nGET /smuggled HTTP/1.1"),)},
+        {"path": "/ok", "headers": (("X-A\nGET /smuggled HTTP/1.1", "1"),)},
+    ],
+)
+def test_a_stored_probe_with_a_line_break_sends_nothing(
+    port: int, fields: dict[str, object]
+) -> None:
+    ok, why = run_probe(_spec(port, **fields), "127.0.0.1")  # type: ignore[arg-type]
+    assert not ok and why is not None and "line break" in why
+    assert _Handler.seen == []  # not one request reached the replica, let alone two

@@ -148,7 +148,7 @@ def test_admin_revokes_any_token(client: TestClient) -> None:
     assert bob["client"].get("/api/v2/users/me").status_code == 401
 
 
-@pytest.mark.parametrize("token_id", ["0" * 24, "junk", "%00"])
+@pytest.mark.parametrize("token_id", ["0" * 24, "junk"])
 def test_delete_unknown_token_is_404(client: TestClient, token_id: str) -> None:
     response = client.delete(f"/api/v2/apiTokens/{token_id}")
     assert response.status_code == 404

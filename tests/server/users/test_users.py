@@ -120,7 +120,7 @@ def test_me_is_the_caller(client: TestClient) -> None:
     assert alice["client"].get("/api/v2/users/me/").json() == alice["user"]
 
 
-@pytest.mark.parametrize("user_id", ["0" * 24, "not-an-id", "%00", "x" * 300])
+@pytest.mark.parametrize("user_id", ["0" * 24, "not-an-id", "x" * 300])
 def test_unknown_user_is_404(client: TestClient, user_id: str) -> None:
     response = client.get(f"/api/v2/users/{user_id}")
     assert response.status_code == 404

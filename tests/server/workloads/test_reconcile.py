@@ -305,3 +305,38 @@ def test_an_unreachable_engine_is_reported_once_and_the_pass_catches_up(
     assert "runtime_recovered" in kinds and "replica_restarted" in kinds
     fake.advance(3)
     assert status_of(client, body["id"]) == "running"
+
+
+# --- specs stored before today's input rules ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"environmentVars": [{"name": "GREETING", "value": "a\x00b"}]}, "NUL byte"),
+        ({"environmentVars": [{"name": "AB\n", "value": "x"}]}, "not a valid variable name"),
+        ({"readinessProbe": {"path": "/ HTTP/1.1\r\nX: y", "port": 8080}}, "line break"),
+    ],
+)
+def test_a_stored_spec_no_runtime_can_run_errors_the_workload_once(
+    client: TestClient,
+    fake: Fake,
+    caplog: pytest.LogCaptureFixture,
+    change: dict[str, Any],
+    reason: str,
+) -> None:
+    # Written before the API refused such input: the pass must not traceback forever.
+    from sqlalchemy import update
+
+    from dockyard.server.workloads.models import Proton
+
+    body = create_workload(client)
+    spec = fast_spec()
+    spec["containerGroups"][0]["containers"][0].update(change)
+    with client.app.state.db.unit_of_work() as session:
+        session.execute(update(Proton).where(Proton.workload_id == body["id"]).values(spec=spec))
+    with caplog.at_level("ERROR"):
+        fake.passes(3)
+    assert status_of(client, body["id"]) == "errored"
+    assert reason in _proton(client, body["id"])["statusDetails"]["logTail"][0]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

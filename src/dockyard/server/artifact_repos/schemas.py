@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from dockyard.core.base import RequestBody
+from dockyard.core.text import OneLine
 from dockyard.server.artifacts.schemas import MAX_TAGS
 from dockyard.server.tags.schemas import StoredText, TagInput
 
@@ -14,7 +15,7 @@ from dockyard.server.tags.schemas import StoredText, TagInput
 class RepositoryUpdate(RequestBody):
     """PATCH (a Dockyard addition): only the fields present change."""
 
-    name: StoredText | None = Field(default=None, min_length=1, max_length=5000)
+    name: OneLine | None = Field(default=None, min_length=1, max_length=5000)
     description: StoredText | None = Field(default=None, max_length=50000)
     tags: list[TagInput] | None = Field(default=None, max_length=MAX_TAGS)
 

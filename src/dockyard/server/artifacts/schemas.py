@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from dockyard.core.base import RequestBody
 from dockyard.core.errors import RuleViolation, ValidationFailed
 from dockyard.core.spec import ServiceArtifactSpec
+from dockyard.core.text import OneLine
 from dockyard.server.kit.pagination import split_list
 from dockyard.server.tags.schemas import StoredText, TagInput
 
@@ -28,7 +29,7 @@ def normal_status(status: str) -> str:
 class ArtifactCreate(RequestBody):
     """`InputArtifact`: the body of POST (and of PUT, which replaces every field)."""
 
-    name: StoredText = Field(min_length=1, max_length=5000)
+    name: OneLine = Field(min_length=1, max_length=5000)
     description: StoredText | None = Field(default="", max_length=50000)
     type: TypeInput = "service"
     status: StatusInput = Field(default="draft", description="`locked` creates it locked.")
@@ -49,7 +50,7 @@ class ArtifactCreate(RequestBody):
 class ArtifactUpdate(RequestBody):
     """`UpdateArtifactRequest` (PATCH): only the fields present change."""
 
-    name: StoredText | None = Field(default=None, min_length=1, max_length=5000)
+    name: OneLine | None = Field(default=None, min_length=1, max_length=5000)
     description: StoredText | None = Field(default=None, max_length=50000)
     spec: ServiceArtifactSpec | None = Field(default=None, description="Replaces the whole spec.")
     status: StatusInput | None = Field(default=None, description="`locked` locks the artifact.")
@@ -65,7 +66,7 @@ class ArtifactUpdate(RequestBody):
 
 
 class ArtifactClone(RequestBody):
-    name: StoredText = Field(min_length=1, max_length=5000)
+    name: OneLine = Field(min_length=1, max_length=5000)
 
 
 def _refuse_unsupported_type(data: Any) -> Any:

@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from dockyard.core.base import CamelModel
 from dockyard.core.errors import ValidationFailed
+from dockyard.core.text import VisibleLine
 from dockyard.core.unknown_fields import note_ignored
 from dockyard.server.credentials.types import CREDENTIAL_TYPES
 
@@ -35,7 +36,7 @@ class CredentialCreate(CamelModel):
     # Extra keys are the type's secret fields; those the type does not have are ignored.
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
-    name: str = Field(min_length=1, max_length=500, pattern=r"\S")
+    name: VisibleLine = Field(min_length=1, max_length=500)
     credential_type: CredentialTypeName = Field(
         description="basic: user, password · api_token: apiToken · bearer: token · "
         "s3: awsAccessKeyId, awsSecretAccessKey, awsSessionToken? · oauth: token, "

@@ -10,13 +10,14 @@ from pydantic import Field
 
 from dockyard.core.base import RequestBody
 from dockyard.core.errors import ValidationFailed
+from dockyard.core.text import OneLine
 from dockyard.server.kit.pagination import split_list
 from dockyard.server.tags.schemas import TagInput
 
 
 class DeploymentCreate(RequestBody):
     workload_id: str = Field(max_length=64)
-    name: str | None = Field(
+    name: OneLine | None = Field(
         default=None, min_length=1, max_length=5000, description="Default: the workload's name."
     )
     description: str = Field(default="", max_length=50000)
@@ -27,7 +28,7 @@ class DeploymentUpdate(RequestBody):
     workload_id: str | None = Field(
         default=None, max_length=64, description="Switch to this workload once it is running."
     )
-    name: str | None = Field(default=None, min_length=1, max_length=5000)
+    name: OneLine | None = Field(default=None, min_length=1, max_length=5000)
     description: str | None = Field(default=None, max_length=50000)
     tags: list[TagInput] | None = Field(default=None, max_length=100)
 
@@ -57,7 +58,7 @@ def deployment_filters(
     order_by: Annotated[str | None, Query(alias="orderBy", max_length=32)] = None,
 ) -> DeploymentFilters:
     order = order_by or "-createdAt"
-    if order.lstrip("-") not in ORDERINGS:
+    if order.removeprefix("-") not in ORDERINGS:
         raise ValidationFailed.at(
             ["query", "orderBy"], f"orderBy must be one of {', '.join(ORDERINGS)} (- for desc)"
         )

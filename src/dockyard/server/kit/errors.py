@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dockyard.core.errors import DockyardError
+from dockyard.core.text import PATTERN_MEANINGS
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,10 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+
+# What FastAPI says when reading a JSON body fails other than by a syntax error.
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
 class ValidationIssue(BaseModel):
@@ -65,6 +70,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("No such object, or not visible to the caller."),
     409: _documented("Conflicts with the object's state or with other objects."),
     413: _documented("The request body is larger than DOCKYARD_MAX_BODY_BYTES."),
+    415: _documented("The request has a body that is not JSON."),
     422: _documented("The input failed validation or a business rule."),
     501: _documented("Not implemented in this release."),
     503: _documented("Busy for a moment (the database, say); retry after Retry-After seconds."),
@@ -78,9 +84,30 @@ def error_response(error: DockyardError, headers: dict[str, str] | None = None) 
 def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Keep the documented keys; `input` may echo megabytes back and `ctx` may hold exceptions.
     return [
-        {"loc": list(err.get("loc", [])), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {"loc": list(err.get("loc", [])), "msg": _message(err), "type": err.get("type", "")}
         for err in errors
     ]
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "string_pattern_mismatch":
+        meaning = PATTERN_MEANINGS.get((error.get("ctx") or {}).get("pattern", ""))
+        if meaning:
+            return meaning
+    return error.get("msg", "")
+
+
+def _invalid_json(error: dict[str, Any], document: Any) -> JSONResponse:
+    """400 `invalid_json` saying where, as a person counts: line and column, from 1."""
+    loc = error.get("loc") or ()
+    position = loc[-1] if loc and isinstance(loc[-1], int) else 0
+    text = document if isinstance(document, str) else ""
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    reason = (error.get("ctx") or {}).get("error") or "not valid JSON"
+    message = f"The request body is not valid JSON: {reason} at line {line}, column {column}."
+    body = {"message": message, "code": "invalid_json", "detail": message}
+    return JSONResponse(body, status_code=400)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -93,7 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = _clean_validation_errors(list(exc.errors()))
+        errors = list(exc.errors())
+        if errors and errors[0].get("type") == "json_invalid":
+            return _invalid_json(errors[0], exc.body)
+        detail = _clean_validation_errors(errors)
         first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"])
         body = {
@@ -114,6 +144,10 @@ def install_error_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405 and message == "Method Not Allowed":
             message = f"{request.method} is not allowed on {request.url.path}."
         code = _HTTP_CODES.get(exc.status_code, "http_error")
+        if exc.status_code == 400 and message == _FASTAPI_BODY_ERROR:
+            # Bytes json.loads could not even start on (not UTF-8, nested too deeply).
+            code = "invalid_json"
+            message = "The request body is not valid JSON (not UTF-8, or nested too deeply)."
         body = {"message": message, "code": code, "detail": message}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

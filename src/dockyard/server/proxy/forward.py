@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from starlette.types import Receive, Send
 
+from dockyard.server.http_server import REQUEST_TRAILERS
 from dockyard.server.proxy.errors import (
     ClientTimeout,
     UpstreamTimeout,
@@ -98,7 +99,7 @@ async def forward(
         async with deadline:
             response = await pool.request(
                 scope["method"], target.host, target.port, target.path, headers, data,
-                chunked=body_kind == "chunked",
+                chunked=body_kind == "chunked", trailers=scope.get(REQUEST_TRAILERS),
             )  # fmt: skip
     except TimeoutError:
         if deadline.expired():

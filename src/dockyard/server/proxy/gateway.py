@@ -20,6 +20,7 @@ from dockyard.server.proxy.access import Access
 from dockyard.server.proxy.balancer import Balancer
 from dockyard.server.proxy.errors import HeadersTooLarge, NoReadyReplica, send_error
 from dockyard.server.proxy.forward import Limits, Target, forward
+from dockyard.server.proxy.forwarded import TrustedProxies
 from dockyard.server.proxy.request_head import scan
 from dockyard.server.proxy.routing import Route, RoutingTable
 from dockyard.server.proxy.stats import StatsCollector
@@ -51,6 +52,7 @@ class InvokeProxy:
         self.balancer = Balancer()
         self.stats = StatsCollector()
         self.limits = Limits(settings.proxy_timeout_seconds, settings.proxy_client_idle_seconds)
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self.pool: UpstreamPool | None = None
         self.session: aiohttp.ClientSession | None = None  # for WebSocket relays
         self._tasks: list[asyncio.Task[None]] = []
@@ -152,20 +154,25 @@ class InvokeProxy:
             path += b"?" + query
         headers = request.headers
         client = scope.get("client")
-        forwarded_for = client[0] if client else ""
-        if request.forwarded_for:
-            # uvicorn already made the client the list's last hop when the peer is a trusted
-            # proxy (--forwarded-allow-ips); otherwise the peer is appended, as nginx does.
-            last = request.forwarded_for.rsplit(",", 1)[-1].strip()
-            if last != forwarded_for:
-                forwarded_for = f"{request.forwarded_for}, {forwarded_for}"
-            else:
-                forwarded_for = request.forwarded_for
-        scheme = scope.get("scheme", "http").replace("ws", "http")
-        headers.append((b"x-forwarded-for", forwarded_for.encode("latin-1")))
-        headers.append((b"x-forwarded-proto", scheme.encode("latin-1")))
-        if request.host:
-            headers.append((b"x-forwarded-host", request.host.encode("latin-1")))
+        peer = client[0] if client else ""
+        forwarded_for = peer.encode("latin-1")
+        scheme = b"https" if scope.get("scheme") in ("https", "wss") else b"http"
+        host = request.host
+        if (
+            self.trusted_proxies
+            and (request.forwarded_for or request.forwarded_proto or request.forwarded_host)
+            and peer in self.trusted_proxies
+        ):
+            # A trusted proxy's view of the client is kept, with the proxy as the last hop
+            # (as nginx's $proxy_add_x_forwarded_for); anyone else's is replaced by ours.
+            if request.forwarded_for:
+                forwarded_for = request.forwarded_for + b", " + forwarded_for
+            scheme = request.forwarded_proto or scheme
+            host = request.forwarded_host or host
+        headers.append((b"x-forwarded-for", forwarded_for))
+        headers.append((b"x-forwarded-proto", scheme))
+        if host:
+            headers.append((b"x-forwarded-host", host))
         headers.append((b"x-forwarded-prefix", _PREFIX_BYTES + collection + b"/" + raw_id))
         proton_id = route.proton_id or ""
         started = self.stats.begin(route.workload_id, proton_id)

@@ -9,15 +9,14 @@ from starlette.types import Scope
 # Request headers the proxy consumes or sets itself instead of passing on.
 _CONSUMED = frozenset(
     {
-        b"authorization",
-        b"x-datarobot-api-key",  # the token's other form: never passed on to the workload
+        b"authorization",  # Dockyard's token: consumed, never forwarded
+        b"x-datarobot-api-key",  # the token's other form: never passed on either
         b"host",
         b"connection",
         b"keep-alive",
         b"proxy-authorization",
         b"proxy-connection",
         b"te",
-        b"trailer",
         b"transfer-encoding",
         b"upgrade",
         b"expect",  # the server already answered 100-continue to the client
@@ -28,14 +27,25 @@ _CONSUMED = frozenset(
         b"x-scale-up-timeout",
     }
 )
+# Never in a forwarded trailer either: framing, routing and credentials (RFC 9110 §6.5.1).
+TRAILER_REFUSED = _CONSUMED | {b"content-length", b"content-type", b"cookie", b"trailer"}
+
+# Dockyard's own cookies (the web UI's session, its CSRF and flash cookies) are named
+# `dockyard_…`; a browser signed in to the UI sends them along to invoke URLs on the same
+# host. The session cookie seals an API token, so they are taken out; the workload's own
+# cookies pass.
+_OWN_COOKIE = b"dockyard_"
+_COOKIE_PREFIXES = (b"dockyard_", b"__Host-dockyard_", b"__Secure-dockyard_")
 
 
 class RequestHead:
     __slots__ = (
-        "api_key",
         "authorization",
         "body_kind",
         "forwarded_for",
+        "api_key",
+        "forwarded_host",
+        "forwarded_proto",
         "headers",
         "host",
         "scale_up_wait",
@@ -45,8 +55,11 @@ class RequestHead:
     def __init__(self) -> None:
         self.authorization: bytes | None = None
         self.api_key: bytes | None = None
-        self.host: str | None = None
-        self.forwarded_for: str | None = None
+        self.host: bytes | None = None
+        # As the client sent them; believed only from a trusted proxy (gateway.py).
+        self.forwarded_for: bytes | None = None
+        self.forwarded_proto: bytes | None = None
+        self.forwarded_host: bytes | None = None
         self.scale_up_wait = 0.0
         self.body_kind: str | None = None  # "length" | "chunked" | None: no body
         self.too_large = False
@@ -66,10 +79,17 @@ def scan(scope: Scope, max_bytes: int) -> RequestHead:
                 request.authorization = value
             elif name == b"x-datarobot-api-key":
                 request.api_key = value
-            elif name == b"x-forwarded-host" or (name == b"host" and request.host is None):
-                request.host = value.decode("latin-1")
+            elif name == b"host":
+                if request.host is None:
+                    request.host = value
             elif name == b"x-forwarded-for":
-                request.forwarded_for = value.decode("latin-1")
+                # Several lines are one list (RFC 9110 §5.3).
+                previous = request.forwarded_for
+                request.forwarded_for = value if previous is None else previous + b", " + value
+            elif name == b"x-forwarded-proto":
+                request.forwarded_proto = value
+            elif name == b"x-forwarded-host":
+                request.forwarded_host = value
             elif name == b"transfer-encoding":
                 request.body_kind = "chunked"
             elif name == b"connection":
@@ -81,6 +101,10 @@ def scan(scope: Scope, max_bytes: int) -> RequestHead:
             continue
         if name == b"content-length" and value != b"0" and request.body_kind is None:
             request.body_kind = "length"
+        elif name == b"cookie" and _OWN_COOKIE in value:
+            value = without_own_cookies(value)
+            if not value:
+                continue
         headers.append((name, value))
     if request.body_kind == "chunked":  # the length, if any, is not the one that counts
         headers = request.headers = [(k, v) for k, v in headers if k != b"content-length"]
@@ -88,3 +112,28 @@ def scan(scope: Scope, max_bytes: int) -> RequestHead:
         request.headers = [(k, v) for k, v in headers if k not in dropped]
     request.too_large = size > max_bytes
     return request
+
+
+def without_own_cookies(value: bytes) -> bytes:
+    """A `Cookie` header without Dockyard's own cookies (b"" when none is left)."""
+    kept = [
+        pair.strip()
+        for pair in value.split(b";")
+        if pair.strip() and not pair.strip().startswith(_COOKIE_PREFIXES)
+    ]
+    return b"; ".join(kept)
+
+
+def chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (nothing for no data: an empty chunk would end it)."""
+    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+
+
+def last_chunk(trailers: list[tuple[bytes, bytes]] | None) -> bytes:
+    """The end of a chunked body, with the client's trailers less those no hop may pass."""
+    if not trailers:
+        return b"0\r\n\r\n"
+    fields = b"".join(
+        b"%s: %s\r\n" % (name, value) for name, value in trailers if name not in TRAILER_REFUSED
+    )
+    return b"0\r\n" + fields + b"\r\n"

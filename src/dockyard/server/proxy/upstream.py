@@ -24,6 +24,7 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 
+from dockyard.server.proxy.request_head import chunk, last_chunk
 from dockyard.server.proxy.upstream_answer import Response, UpstreamError
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -114,9 +115,19 @@ class UpstreamPool:
         headers: list[tuple[bytes, bytes]],
         body: Body,
         chunked: bool,
+        trailers: list[tuple[bytes, bytes]] | None = None,
     ) -> Response:
-        """Send one request; returns once the response headers are in (the body follows)."""
-        head = _head(method, host, port, target, headers, body, chunked)
+        """Send one request; returns once the response headers are in (the body follows).
+
+        `trailers` is the list the server fills with the request's trailer fields (complete
+        once its body has been read): a chunked request's trailers go on as trailers."""
+        if chunked and isinstance(body, bytes) and trailers:
+            # The whole body came at once, trailers too: still sent chunked, to carry them.
+            body = chunk(body) + last_chunk(trailers)
+            framed = True
+        else:
+            framed = False
+        head = _head(method, host, port, target, headers, body, chunked, framed)
         replayable = not isinstance(body, AsyncIterator) and (
             method in IDEMPOTENT or any(name == b"idempotency-key" for name, _ in headers)
         )
@@ -129,7 +140,9 @@ class UpstreamPool:
                     await conn.write(head + body if body else head)
                 else:
                     await conn.write(head)
-                    response.upload = asyncio.ensure_future(response.send_body(body, chunked))
+                    response.upload = asyncio.ensure_future(
+                        response.send_body(body, chunked, trailers)
+                    )
                 await response.wait_head()
                 return response
             except UpstreamError:
@@ -258,10 +271,13 @@ def _head(
     headers: list[tuple[bytes, bytes]],
     body: Body,
     chunked: bool,
+    framed: bool,
 ) -> bytes:
     lines = [b"%s %s HTTP/1.1\r\nhost: %s:%d\r\n" % (method.encode(), target, host.encode(), port)]
     lines.extend(b"%s: %s\r\n" % header for header in headers)
-    if isinstance(body, bytes) and not any(n == b"content-length" for n, _ in headers):
+    if framed:  # `body` is already chunked
+        lines.append(b"transfer-encoding: chunked\r\n")
+    elif isinstance(body, bytes) and not any(n == b"content-length" for n, _ in headers):
         lines.append(b"content-length: %d\r\n" % len(body))
     elif chunked:
         lines.append(b"transfer-encoding: chunked\r\n")

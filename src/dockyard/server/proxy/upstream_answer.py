@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import httptools
 
+from dockyard.server.proxy.request_head import last_chunk
+
 if TYPE_CHECKING:
     from dockyard.server.proxy.upstream import UpstreamConnection
 
@@ -179,7 +181,12 @@ class Response:
         self._fail("the answer was abandoned")  # wakes a reader waiting for more
         self.release()
 
-    async def send_body(self, body: AsyncIterator[bytes], chunked: bool) -> None:
+    async def send_body(
+        self,
+        body: AsyncIterator[bytes],
+        chunked: bool,
+        trailers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         """Streams a request body; a failure on the client's side ends the exchange."""
         conn = self.conn
         try:
@@ -188,8 +195,8 @@ class Response:
                     await conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 else:
                     await conn.write(chunk)
-            if chunked:
-                await conn.write(b"0\r\n\r\n")
+            if chunked:  # the trailers are in by now: they come before the body's end
+                await conn.write(last_chunk(trailers))
         except asyncio.CancelledError:
             raise
         except UpstreamError:

@@ -11,6 +11,8 @@ from http.client import HTTPSConnection
 
 from dockyard.server.reconciler.probes import ProbeSpec
 
+_BREAKS = ("\r", "\n", "\x00")
+
 
 def run_probe(spec: ProbeSpec, host: str) -> tuple[bool, str | None]:
     """One probe attempt; returns (passed, why it failed)."""
@@ -37,6 +39,10 @@ def _plain_status(spec: ProbeSpec, host: str) -> int:
     writing the request and reading the first line by hand costs a fraction of http.client,
     which parses every header of the answer."""
     headers = dict(spec.headers)
+    # The API refuses these; a spec stored before it did must not smuggle a second request.
+    texts = [spec.path or "", *(part for pair in spec.headers for part in pair)]
+    if any(bad in text for text in texts for bad in _BREAKS):
+        raise ValueError("its path or headers hold a line break or NUL; nothing was sent")
     lines = [f"GET {spec.path or '/'} HTTP/1.1"]
     if not any(name.lower() == "host" for name in headers):
         lines.append(f"Host: {host}:{spec.port}")

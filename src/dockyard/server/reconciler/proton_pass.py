@@ -172,16 +172,16 @@ def _act(
         outcome.removed.append(key)
     changes = {change.key: change for change in plan.changes}
     if plan.ensure or plan.restart:
-        spec = build_proton_spec(
-            instance_id=ctx.instance_id,
-            workload_id=workload_id,
-            proton_id=proton.id,
-            spec=proton.spec,
-            runtime=proton.runtime,
-            platform_env=ctx.platform_env(workload_id),
-            secrets=ctx.secrets(workload_id),
-        )
         try:
+            spec = build_proton_spec(
+                instance_id=ctx.instance_id,
+                workload_id=workload_id,
+                proton_id=proton.id,
+                spec=proton.spec,
+                runtime=proton.runtime,
+                platform_env=ctx.platform_env(workload_id),
+                secrets=ctx.secrets(workload_id),
+            )
             if plan.ensure and not proton.replicas:
                 # First start of this proton: say what the runtime cannot honour (the process
                 # runtime ignores images and limits) rather than pretend.

@@ -6,12 +6,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dockyard.core.bundles import resolve as resolve_bundle
+from dockyard.core.spec import ENV_NAME
 from dockyard.core.units import parse_memory
 from dockyard.server.runtimes.base import (
     ContainerSpec,
     GroupSpec,
     Probe,
     ProtonSpec,
+    RuntimePermanentError,
     SecurityContext,
 )
 
@@ -40,12 +42,44 @@ def build_proton_spec(
         )
         replicas = int(overlay.get("replicaCount") or 1)
         groups.append(GroupSpec(name=name, containers=containers, replica_count=replicas))
-    return ProtonSpec(
+    built = ProtonSpec(
         instance_id=instance_id,
         workload_id=workload_id,
         proton_id=proton_id,
         groups=tuple(groups),
     )
+    _refuse_unsafe_text(built)
+    return built
+
+
+def _refuse_unsafe_text(spec: ProtonSpec) -> None:
+    """A spec stored before the input rules tightened (or a secret) can hold bytes no runtime
+    can pass on: NUL anywhere, a line break in a probe request. Such a spec can never run, so
+    it is a permanent failure with a reason, not a traceback on every pass."""
+    for group in spec.groups:
+        for container in group.containers:
+            where = f"container {container.name!r}"
+            texts = [container.image, *(container.entrypoint or ())]
+            for name, value in container.env.items():
+                if "\x00" in name or "\x00" in value:
+                    raise _unsafe(f"{where}: environment variable {_shown(name)} has a NUL byte")
+                if not ENV_NAME.fullmatch(name):
+                    raise _unsafe(f"{where}: {_shown(name)} is not a valid variable name")
+            for probe in container.probes:
+                header_text = [*(probe.settings.get("httpHeaders") or {}).items()]
+                lines = [probe.path, *(part for pair in header_text for part in pair)]
+                if any(char in text for text in lines for char in "\x00\r\n"):
+                    raise _unsafe(f"{where}: its {probe.kind} probe has a line break or NUL byte")
+            if any("\x00" in text for text in texts):
+                raise _unsafe(f"{where}: its image or entrypoint has a NUL byte")
+
+
+def _unsafe(reason: str) -> RuntimePermanentError:
+    return RuntimePermanentError(reason + "; fix the artifact and replace.", code="invalid_spec")
+
+
+def _shown(name: str) -> str:
+    return repr(name.replace("\x00", "\\0"))
 
 
 def _container(
@@ -113,7 +147,10 @@ def _resources(name: str, overlay: Mapping[str, Any]) -> tuple[float | None, int
             if allocation.get("cpu") is not None:
                 cpu = float(allocation["cpu"])
             if allocation.get("memory") is not None:
-                memory = parse_memory(allocation["memory"])
+                try:
+                    memory = parse_memory(allocation["memory"])
+                except ValueError as exc:  # stored before the bound: never runnable
+                    raise _unsafe(f"container {name!r}: {exc}") from None
     return cpu, memory
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from dockyard.core.base import RequestBody
+from dockyard.core.text import OneLine
 
 
 def _no_nul(value: str | None) -> str | None:
@@ -20,5 +21,5 @@ StoredText = Annotated[str, AfterValidator(_no_nul)]
 
 
 class TagInput(RequestBody):
-    name: StoredText = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     value: StoredText = Field(max_length=500)

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from dockyard.core.errors import DockyardError, Forbidden, Unauthorized
 from dockyard.core.errors import ValidationFailed as ValidationFailedError
 from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.request_input import check_form_input
 from dockyard.server.kit.urls import base_url
 from dockyard.server.ui.session import (
     UiSession,
@@ -82,6 +83,7 @@ class UiRoute(APIRoute):
 
         async def run(request: Request) -> Response:
             try:
+                await check_form_input(request)
                 return await handler(request)
             except SignInRequired:
                 return _to_login(request)

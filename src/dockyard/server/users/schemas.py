@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from dockyard.core.base import RequestBody
+from dockyard.core.text import OneLine, VisibleLine
 
 # Letters, digits and the punctuation of e-mail-style logins; no spaces, so a username
 # can be typed on a command line and matched unambiguously when sharing by name.
@@ -15,7 +16,7 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 class UserCreate(RequestBody):
     username: str = Field(min_length=1, max_length=150, pattern=USERNAME_PATTERN)
     email: str | None = Field(default=None, max_length=320, pattern=EMAIL_PATTERN)
-    full_name: str | None = Field(default=None, max_length=300)
+    full_name: OneLine | None = Field(default=None, max_length=300)
     is_admin: bool = Field(default=False, description="Admins see and manage everything.")
 
     @field_validator("email", "full_name", mode="before")
@@ -33,7 +34,7 @@ class UserCreate(RequestBody):
 
 
 class ApiTokenCreate(RequestBody):
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    name: VisibleLine = Field(min_length=1, max_length=200)
     user_id: str | None = Field(
         default=None, max_length=64, description="Owner of the token (another user: admins only)."
     )

@@ -25,7 +25,6 @@ from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.kit.pagination import PageParams
-from dockyard.server.kit.threads import in_worker_thread
 from dockyard.server.runtimes.base import LogLine, Runtime, RuntimeFailure
 from dockyard.server.sharing.roles import Right
 from dockyard.server.workloads import repository
@@ -243,7 +242,7 @@ async def fill_log_tail(
     kept stays, so an image that could not be pulled still shows why."""
     if source is None:
         return workload
-    lines = await in_worker_thread(_tail, runtime, source)
+    lines = await run_in_threadpool(_tail, runtime, source)
     if lines:
         workload.status_details.log_tail = lines
     return workload

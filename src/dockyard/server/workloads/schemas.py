@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from dockyard.core.base import RequestBody
 from dockyard.core.errors import ValidationFailed
+from dockyard.core.text import OneLine
 from dockyard.core.workloads import Importance, ReplacementConfig, WorkloadRuntime
 from dockyard.server.artifacts.schemas import ArtifactCreate
 from dockyard.server.kit.pagination import split_list
@@ -20,7 +21,7 @@ from dockyard.server.workloads.statuses import NEVER_SET, Status
 class WorkloadCreate(RequestBody):
     """`CreateWorkloadRequest`: run an existing artifact (`artifactId`) or an inline one."""
 
-    name: str | None = Field(
+    name: OneLine | None = Field(
         default=None, min_length=1, max_length=5000, description="Default: the artifact's name."
     )
     description: str = Field(default="", max_length=50000)
@@ -45,7 +46,7 @@ class WorkloadCreate(RequestBody):
 class WorkloadUpdate(RequestBody):
     """`UpdateWorkloadRequest` (PATCH): metadata only, applied in place with no restart."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=5000)
+    name: OneLine | None = Field(default=None, min_length=1, max_length=5000)
     description: str | None = Field(default=None, max_length=50000)
     importance: Importance | None = None
     tags: list[TagInput] | None = Field(default=None, max_length=100)
@@ -87,7 +88,7 @@ def workload_filters(
     service_stats: Annotated[bool, Query(alias="serviceStats")] = False,
 ) -> WorkloadFilters:
     order = order_by or sort or "-createdAt"
-    if order.lstrip("-") not in ORDERINGS:
+    if order.removeprefix("-") not in ORDERINGS:
         raise ValidationFailed.at(
             ["query", "orderBy"], f"orderBy must be one of {', '.join(ORDERINGS)} (- for desc)"
         )
