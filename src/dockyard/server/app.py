@@ -10,6 +10,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from dockyard import __version__
+from dockyard.server import data_dir
 from dockyard.server.credentials.crypto import SecretBox
 from dockyard.server.db.engine import make_engine
 from dockyard.server.db.migrate import upgrade
@@ -43,18 +44,20 @@ def create_app(
 ) -> FastAPI:
     """The whole server. Tests pass `run_reconciler=False` and drive passes themselves."""
     settings = settings or Settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    db = Database(make_engine(settings.effective_database_url))
-    upgrade(db.engine)
-    with db.unit_of_work() as session:
-        bootstrap = ensure_admin(session, settings)
-    secret_box = SecretBox.for_settings(settings)
-    if runtime is None:
-        runtime, runtime_note = choose_runtime(settings)
-    else:
-        runtime_note = f"{runtime.name} runtime (given)"
+    data_dir.prepare(settings.home)
+    with data_dir.private_umask():  # the database, the key, the token: the owner's alone
+        db = Database(make_engine(settings.effective_database_url))
+        upgrade(db.engine)
+        with db.unit_of_work() as session:
+            bootstrap = ensure_admin(session, settings)
+        secret_box = SecretBox.for_settings(settings)
+        if runtime is None:
+            runtime, runtime_note = choose_runtime(settings)
+        else:
+            runtime_note = f"{runtime.name} runtime (given)"
+        server_id = instance_id(settings.home)
+    data_dir.private_sqlite(settings.effective_database_url)
     log.info("workloads run on the %s", runtime_note)
-    server_id = instance_id(settings.home)
     reconciler = build_reconciler(
         db=db,
         runtime=runtime,

@@ -81,6 +81,14 @@ class ProcessRuntime(base.Runtime):
         # Every write replaces a file (new inode), so a changed file is never served stale.
         self._files: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
 
+    def describe(self) -> dict[str, str]:
+        return {
+            "runtime": self.name,
+            "engine": "none: each container's entrypoint runs as a local process of this user",
+            "image store": "none: images are not used",
+            "replica directories": f"new ones in {self.workspaces}",
+        }
+
     def validate(self, spec: ProtonSpec) -> list[str]:
         warnings: list[str] = []
         for group in spec.groups:
