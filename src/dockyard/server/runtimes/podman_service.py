@@ -109,7 +109,7 @@ def engine_answers(base_url: str) -> bool:
 def engine_facts(base_url: str) -> dict[str, str]:
     """What the engine at `base_url` is and where it keeps images, in words for people.
 
-    Keys: `engine` ("Podman 4.3.1 at unix:///…") and `image store` (its root directory and
+    Keys: `engine` ("Podman 4.3.1"), `engine socket` and `image store` (its root directory and
     storage driver): the store that `podman load` or `docker load` must fill for offline use."""
     try:
         client = docker.DockerClient(base_url=base_url, version="1.41", timeout=5)
@@ -118,12 +118,13 @@ def engine_facts(base_url: str) -> dict[str, str]:
         finally:
             client.close()
     except Exception as exc:  # any failure means "not usable here"; say why
-        return {"engine": f"no answer at {base_url} ({exc.__class__.__name__})"}
+        return {"engine": f"no answer ({exc.__class__.__name__})", "engine socket": base_url}
     names = [c.get("Name", "") for c in version.get("Components") or []]
     kind = "Podman" if any("Podman" in name for name in names) else "Docker"
     root = info.get("DockerRootDir") or "unknown"
     driver = info.get("Driver")
     return {
-        "engine": f"{kind} {version.get('Version', '?')} at {base_url}",
+        "engine": f"{kind} {version.get('Version', '?')}",
+        "engine socket": base_url,
         "image store": f"{root} ({driver})" if driver else root,
     }
