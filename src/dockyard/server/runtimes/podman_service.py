@@ -59,6 +59,9 @@ class PodmanService:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Podman's image layers are its own business: the usual umask, not the server's
+            # 077 (a directory it makes for a layer must stay readable by a container's user).
+            umask=0o022,
         )
         log.close()
         deadline = time.monotonic() + timeout
