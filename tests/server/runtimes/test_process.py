@@ -139,6 +139,19 @@ def test_children_cannot_read_the_servers_environ(runtime, instance):
     assert get(state.port, "/self").json()["environ_readable"] == {str(os.getpid()): False}
 
 
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not sys.platform.startswith("linux"), reason="a root server on Linux"
+)
+def test_a_root_servers_children_keep_no_capability_but_low_ports(runtime, instance):
+    (state,) = runtime.ensure_proton(proton(instance, app()))
+
+    capabilities = get(state.port, "/self").json()["capabilities"]
+
+    net_bind_service = 1 << 10
+    assert capabilities["CapEff"] == capabilities["CapPrm"] == net_bind_service
+    assert capabilities["CapBnd"] == net_bind_service and capabilities["CapInh"] == 0
+
+
 def test_bookkeeping_is_private(runtime, instance):
     spec = proton(instance, app(API_KEY="sk-secret"))
     (state,) = runtime.ensure_proton(spec)

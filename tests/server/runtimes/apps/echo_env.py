@@ -25,7 +25,17 @@ def _self() -> dict:
         "cwd": os.getcwd(),
         "files": sorted(os.listdir(".")),
         "environ_readable": {p: _readable(f"/proc/{p}/environ") for p in pids},
+        "capabilities": _capabilities(),
     }
+
+
+def _capabilities() -> dict:
+    try:
+        with open("/proc/self/status") as status:
+            lines = [line.split(":") for line in status if line.startswith("Cap")]
+    except OSError:
+        return {}
+    return {name: int(value.strip(), 16) for name, value in lines}
 
 
 class Handler(BaseHTTPRequestHandler):
