@@ -68,11 +68,9 @@ def serve(
     for label, value in app.state.runtime.describe().items():
         console.print(f"  {label}: {value}")
     if app.state.runtime_name == "process":
-        who = (
-            "every user (DOCKYARD_PROCESS_RUNTIME_OPEN)"
-            if settings.process_runtime_open
-            else ("admins only")
-        )
+        who = "admins only"
+        if settings.process_runtime_open:
+            who = "every user (DOCKYARD_PROCESS_RUNTIME_OPEN: nothing keeps them from the server)"
         console.print(f"  who may run workloads here: {who}")
     console.print(f"  API docs: {url}/api/v2/docs")
     if bootstrap.new_token:
