@@ -113,3 +113,29 @@ def test_non_admin_replacement_needs_the_open_mode(admin: TestClient, open_mode:
         assert response.status_code in (200, 201, 202), response.text
     else:
         assert _refused(response), response.text
+
+
+def test_non_admin_start_of_a_deployment_needs_the_open_mode(
+    admin: TestClient, open_mode: bool
+) -> None:
+    other = create_user(admin)
+    artifact = admin.post(f"{API}/artifacts", json={"name": "app", "spec": _spec()}).json()
+    locked = admin.patch(f"{API}/artifacts/{artifact['id']}", json={"status": "locked"})
+    assert locked.status_code == 200, locked.text
+    workload = admin.post(f"{API}/workloads", json={"artifactId": artifact["id"]}).json()
+    deployment = admin.post(f"{API}/console/deployments", json={"workloadId": workload["id"]})
+    assert deployment.status_code == 201, deployment.text
+    path = f"{API}/console/deployments/{deployment.json()['id']}"
+    _share(admin, path, other["user"]["id"], role="OWNER")
+    _share(admin, f"{API}/workloads/{workload['id']}", other["user"]["id"])
+    assert admin.post(f"{path}/stop").status_code == 202
+    reconciler = admin.app.state.reconciler
+    reconciler.nudge(workload["id"])
+    reconciler.run_pending()
+
+    response = other["client"].post(f"{path}/start")
+
+    if open_mode:
+        assert response.status_code == 202, response.text
+    else:
+        assert _refused(response), response.text
