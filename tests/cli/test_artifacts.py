@@ -122,3 +122,12 @@ def test_delete_asks_first(dockyard: Dockyard, sdk: Client) -> None:
     assert dockyard("artifact", "get", artifact.id).exit_code == 1
     other = sdk.artifacts.create(name=unique("cli-ask"), spec=http_app_spec())
     assert dockyard("--yes", "artifact", "delete", other.id).exit_code == 0
+
+
+def test_a_field_the_server_ignored_is_named_on_stderr(dockyard: Dockyard, write: Write) -> None:
+    name = unique("cli-typo")
+    body = {"name": name, "spec": http_app_spec(), "descripton": "typo"}
+    created = dockyard("artifact", "create", "--spec-file", write(f"{name}.json", json.dumps(body)))
+    assert created.exit_code == 0, created.output
+    assert "ignored field descripton" in created.stderr
+    assert "descripton" not in created.stdout

@@ -14,6 +14,7 @@ from dockyard.core.spec import (
     credential_references,
     spec_to_json,
 )
+from dockyard.core.unknown_fields import drop_unknown_fields
 
 
 def container(**fields: Any) -> dict[str, Any]:
@@ -114,10 +115,16 @@ def test_container_names_are_unique_in_a_group() -> None:
     ]
 
 
-def test_unknown_fields_are_refused_with_their_path() -> None:
-    assert locs_of(spec_of(primary(imageUrl="x"))) == [
-        ("containerGroups", 0, "containers", 0, "imageUrl")
+def test_unknown_fields_are_kept_until_dropped_and_then_named_with_their_path() -> None:
+    spec = ServiceArtifactSpec.model_validate(
+        spec_of(primary(imageUrl="x", readinessProbe={"path": "/", "grace": 1}))
+    )
+    assert drop_unknown_fields(spec) == [
+        "containerGroups[0].containers[0].imageUrl",
+        "containerGroups[0].containers[0].readinessProbe.grace",
     ]
+    assert "imageUrl" not in spec_to_json(spec)["containerGroups"][0]["containers"][0]
+    assert drop_unknown_fields(spec) == []
 
 
 def test_probes_need_an_absolute_path_and_a_port_on_sidecars() -> None:

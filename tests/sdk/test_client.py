@@ -10,6 +10,7 @@ from dockyard.sdk import (
     ArtifactRepository,
     Client,
     Conflict,
+    IgnoredFieldWarning,
     NotFound,
     RuleViolation,
     Unauthorized,
@@ -103,3 +104,10 @@ def test_credentials_never_show_their_secret(client: Client) -> None:
     assert "password" not in credential.model_dump()
     assert client.credentials.get(credential.credential_id).name == credential.name
     client.credentials.delete(credential.credential_id)
+
+
+def test_a_field_the_server_ignored_is_a_python_warning(client: Client) -> None:
+    spec = http_app_spec()
+    spec["containerGroups"][0]["containers"][0]["imagUri"] = "typo"
+    with pytest.warns(IgnoredFieldWarning, match=r"containers\[0\]\.imagUri"):
+        client.artifacts.create(name=unique("sdk-typo"), spec=spec)

@@ -7,6 +7,7 @@ The browser is Debian's `chromium`, driven by Playwright; no browser is download
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.conftest import require_service
 
@@ -46,6 +48,15 @@ def free_port() -> int:
 class LiveServer:
     url: str
     token: str
+    app: Any
+
+    def sign_in_path(self, next_path: str = "/registry/services") -> str:
+        """The one-time link `dockyard serve` prints, with a fresh code."""
+        from dockyard.server.sessions.service import issue_sign_in_code
+
+        with self.app.state.db.unit_of_work() as session:
+            code = issue_sign_in_code(session, self.token)
+        return f"/login?code={code}&next={next_path}"
 
     def api(self) -> httpx.Client:
         return httpx.Client(
@@ -81,7 +92,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the Dockyard server did not start")
         time.sleep(0.05)
-    live = LiveServer(url=f"http://127.0.0.1:{port}", token=TOKEN)
+    live = LiveServer(url=f"http://127.0.0.1:{port}", token=TOKEN, app=app)
     try:
         yield live
     finally:
@@ -140,3 +151,15 @@ def shoot(page: Any, name: str) -> None:
         folder = Path(SCREENSHOTS)
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sign_in(web: TestClient, token: str, *, next_path: str = "/") -> Any:
+    """What a person does: open the form, paste the token, submit."""
+    form = web.get("/login", params={"next": next_path})
+    return web.post("/login", data={"token": token, "csrf": csrf_of(form.text), "next": next_path})

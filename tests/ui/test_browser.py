@@ -18,8 +18,9 @@ from tests.ui.conftest import TOKEN, LiveServer, free_port, shoot
 RUNNING_TIMEOUT = 40_000  # a real process has to start and pass its readiness probe
 
 
-def sign_in(page: Any, next_path: str = "/registry/services") -> None:
-    page.goto(f"/login?token={TOKEN}&next={next_path}")
+def sign_in(page: Any, live: LiveServer, next_path: str = "/registry/services") -> None:
+    """Open the one-time link `dockyard serve` prints."""
+    page.goto(live.sign_in_path(next_path))
     expect(page.locator(".who .username")).to_contain_text("admin")
 
 
@@ -75,10 +76,27 @@ def test_every_page_needs_a_signed_in_user(page: Any) -> None:
     expect(page).to_have_url(re.compile(r"/login"))
     page.goto("/registry/services")
     expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.context.add_cookies([cookie])  # the old cookie, replayed: the server ended it
+    page.goto("/registry/services")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_the_sign_in_link_works_once(page: Any, live_server: LiveServer) -> None:
+    link = live_server.sign_in_path("/console/workloads")
+    page.goto(link)
+    expect(page).to_have_url(re.compile(r"/console/workloads$"))
+    expect(page.locator(".who .username")).to_contain_text("admin")
+    page.context.clear_cookies()
+    page.goto(link)
+    expect(page.locator(".flash-error")).to_contain_text("already used")
+    page.goto(f"/login?token={TOKEN}")  # a token in the URL only shows the form
+    expect(page.locator(".flash-error")).to_contain_text("no longer carry a token")
+    page.goto("/registry/services")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
 
 
 def test_a_forged_form_post_is_refused(page: Any, live_server: LiveServer) -> None:
-    sign_in(page)
+    sign_in(page, live_server)
     with live_server.api() as api:
         created = api.post("/artifacts", json=payload("csrf-target", free_port())).json()
     # Same cookie, no CSRF token: what another site's form would send.
@@ -94,7 +112,7 @@ def test_a_forged_form_post_is_refused(page: Any, live_server: LiveServer) -> No
 
 
 def test_registry_workflow(page: Any, live_server: LiveServer) -> None:
-    sign_in(page)
+    sign_in(page, live_server)
     artifact_url = create_artifact_in_the_panel(page)
     edit_the_draft(page)
     try_then_stop(page, artifact_url)

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
 from dockyard.server.ui import spec_edits
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import create_artifact, create_user, service_spec
+from tests.ui.conftest import csrf_of, sign_in
 
 
 @pytest.fixture
 def browser(app) -> TestClient:  # type: ignore[no-untyped-def]
     """A cookie-keeping client that does not follow redirects, signed in as the admin."""
     with TestClient(app, follow_redirects=False) as web:
-        answer = web.get(f"/login?token={ADMIN_TOKEN}&next=/console/workloads")
+        answer = sign_in(web, ADMIN_TOKEN, next_path="/console/workloads")
         assert answer.status_code == 303
         assert answer.headers["location"] == "/console/workloads"
         yield web
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
 
 
 def test_pages_send_a_signed_out_visitor_to_the_sign_in_form(anonymous: TestClient) -> None:
@@ -38,17 +31,17 @@ def test_pages_send_a_signed_out_visitor_to_the_sign_in_form(anonymous: TestClie
 
 def test_the_session_cookie_is_http_only_and_same_site(app) -> None:  # type: ignore[no-untyped-def]
     with TestClient(app, follow_redirects=False) as web:
-        answer = web.get(f"/login?token={ADMIN_TOKEN}")
+        answer = sign_in(web, ADMIN_TOKEN)
         cookie = answer.headers["set-cookie"]
         assert "dockyard_session=" in cookie
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie
-        assert ADMIN_TOKEN not in cookie  # sealed, not the token in clear
+        assert ADMIN_TOKEN not in cookie  # a session secret, not the token
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil"])
 def test_sign_in_never_redirects_to_another_host(app, target: str) -> None:  # type: ignore[no-untyped-def]
     with TestClient(app, follow_redirects=False) as web:
-        answer = web.get("/login", params={"token": ADMIN_TOKEN, "next": target})
+        answer = sign_in(web, ADMIN_TOKEN, next_path=target)
         assert answer.headers["location"] == "/registry/services"
 
 
@@ -64,12 +57,11 @@ def test_a_wrong_token_shows_the_form_again(anonymous: TestClient) -> None:
 def test_revoking_the_token_ends_the_session(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
     someone = create_user(client, "viewer")
     with TestClient(app, follow_redirects=False) as web:
-        web.get(f"/login?token={someone['token']}")
+        sign_in(web, someone["token"])
         assert web.get("/registry/services").status_code == 200
         tokens = someone["client"].get("/api/v2/apiTokens").json()["data"]
         for token in tokens:
             someone["client"].delete(f"/api/v2/apiTokens/{token['id']}")
-        app.state.token_verifier.forget()
         assert web.get("/registry/services").headers["location"].startswith("/login")
 
 
@@ -149,7 +141,7 @@ def test_a_consumer_sees_no_controls_it_may_not_use(client: TestClient, app) -> 
         },
     )
     with TestClient(app, follow_redirects=False) as web:
-        web.get(f"/login?token={consumer['token']}")
+        sign_in(web, consumer["token"])
         html = web.get(f"/registry/artifacts/{artifact['id']}").text
         assert "GREETING" in html  # it sees the artifact…
         assert "Add environment variable" not in html  # …and none of the controls it may not use

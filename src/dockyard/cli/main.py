@@ -10,6 +10,7 @@ from dockyard.cli import accounts, artifacts, deployments, workloads
 from dockyard.cli.apply import apply
 from dockyard.cli.doctor import doctor
 from dockyard.cli.group import DockyardGroup
+from dockyard.cli.output import show_server_warnings
 from dockyard.cli.serve import serve
 from dockyard.cli.state import OutputFormat, State, begin
 
@@ -53,4 +54,5 @@ def _root(
     Server and token: DOCKYARD_URL and DOCKYARD_TOKEN, else the profile `dockyard login` saved.
     """
     ctx.obj = State(output=output_format, yes=yes, debug=debug, profile=profile)
+    show_server_warnings()
     begin(ctx.obj)

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import CamelModel
 from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.workloads import Importance, WorkloadRuntime
 from dockyard.sdk.errors import ConfigurationError
@@ -16,21 +17,27 @@ from dockyard.sdk.errors import ConfigurationError
 TAG = "dockyard.apply"
 
 
-class ArtifactPart(StrictCamelModel):
+class _Part(CamelModel):
+    """A manifest is a local file: a misspelt key is refused before anything is sent."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class ArtifactPart(_Part):
     description: str = ""
     spec: ServiceArtifactSpec
 
 
-class WorkloadPart(StrictCamelModel):
+class WorkloadPart(_Part):
     runtime: WorkloadRuntime | None = None
     importance: Importance | None = None
 
 
-class DeploymentPart(StrictCamelModel):
+class DeploymentPart(_Part):
     description: str = ""
 
 
-class Manifest(StrictCamelModel):
+class Manifest(_Part):
     name: str = Field(min_length=1, max_length=5000)
     artifact: ArtifactPart
     workload: WorkloadPart | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from dockyard.sdk.errors import DockyardError
+from dockyard.sdk.errors import DockyardError, IgnoredFieldWarning
 
 
 def out() -> Console:
@@ -136,3 +137,19 @@ def _local_message(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename:
         return f"Cannot read {error.filename}: {error.strerror}"
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    if issubclass(category, IgnoredFieldWarning):
+        note(f"warning: {message}")
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+def show_server_warnings() -> None:
+    """Every field the server ignored is named on stderr, so a typo in a spec is seen."""
+    warnings.simplefilter("always", IgnoredFieldWarning)
+    warnings.showwarning = _show_warning

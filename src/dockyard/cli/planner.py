@@ -200,13 +200,13 @@ class _Planner:
             )
 
     def _workload_artifact(self, workload: Workload) -> None:
-        replacement = workload.replacement or {}
-        if replacement.get("status") not in (None, *REPLACEMENT_DONE):
+        replacement = workload.replacement
+        if replacement is not None and replacement.status not in REPLACEMENT_DONE:
             self._add(
                 "note",
                 "workload",
                 f"workload '{self.name}' has a replacement in progress "
-                f"({replacement.get('status')}); apply again when it is done",
+                f"({replacement.status}); apply again when it is done",
             )
             return
         target = self.target

@@ -27,6 +27,7 @@ def serve(
     from pydantic import ValidationError
 
     from dockyard.server.app import create_app
+    from dockyard.server.sessions.service import issue_sign_in_code
     from dockyard.server.settings import RuntimeName, Settings
 
     # Dockyard's own messages (runtime choice, reconciler trouble) go where uvicorn's go.
@@ -76,11 +77,16 @@ def serve(
     if bootstrap.new_token:
         console.print(f"  admin token (shown once, also in {bootstrap.token_file}):")
         console.print(f"    {bootstrap.new_token}")
-    token = bootstrap.new_token or _read(bootstrap.token_file)
-    if token:
-        console.print(f"  sign in: {url}/login?token={token}")
-    elif settings.admin_token:
+    if settings.admin_token and bootstrap.token_file is None:
         console.print("  admin token: the value of DOCKYARD_ADMIN_TOKEN")
+    token = bootstrap.new_token or _read(bootstrap.token_file) or settings.admin_token
+    code = None
+    if token:
+        with app.state.db.unit_of_work() as session:
+            code = issue_sign_in_code(session, token)
+    if code:
+        # A one-time code, never the token: terminals, logs and browser history keep URLs.
+        console.print(f"  sign in: {url}/login?code={code}  (works once, for 10 minutes)")
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -40,6 +40,7 @@ class AuditEntry(CamelModel):
     after: dict[str, Any] | None = None
     prev_hash: str
     hash: str
+    hmac: str  # HMAC-SHA-256 of `hash` under a key only the server holds
 
 
 class AuditLog(CamelModel):

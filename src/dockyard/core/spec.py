@@ -17,7 +17,7 @@ import pydantic_core
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import InputModel
 from dockyard.core.errors import Forbidden, RuleViolation
 from dockyard.core.images import image_allowed, parse_image_reference
 
@@ -33,7 +33,7 @@ DEFAULT_PROBE_PORT = 8080
 _IS_NONE = functools.partial(operator.is_, None)
 
 
-class SpecModel(StrictCamelModel):
+class SpecModel(InputModel):
     """Base of the spec's parts: unset optional fields are left out of the JSON form."""
 
     @classmethod

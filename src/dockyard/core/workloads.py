@@ -6,13 +6,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dockyard.core.base import CamelModel, StrictCamelModel
+from dockyard.core.base import CamelModel, InputModel
 from dockyard.core.models import TagInfo, UserData
+from dockyard.core.stats import RequestStats
 
 Importance = Literal["critical", "high", "moderate", "low"]
 
 
-class ResourceAllocation(StrictCamelModel):
+class ResourceAllocation(InputModel):
     cpu: float | None = Field(default=None, ge=0, le=1024, description="Cores, fractions allowed.")
     memory: int | str | None = Field(
         default=None, description='Bytes, or a string such as "512MB", "1GiB".'
@@ -21,12 +22,22 @@ class ResourceAllocation(StrictCamelModel):
     gpu_memory: int | str | None = None
 
 
-class ContainerOverride(StrictCamelModel):
+class ResourceRequest(InputModel):
+    """What a container asks to be guaranteed; stored and shown (limits: resourceAllocation)."""
+
+    cpu: float | None = Field(default=None, ge=0, le=1024, description="Cores, fractions allowed.")
+    memory: int | str | None = Field(
+        default=None, description='Bytes, or a string such as "512MB", "1GiB".'
+    )
+
+
+class ContainerOverride(InputModel):
     name: str = Field(min_length=1, max_length=253)
     resource_allocation: ResourceAllocation | None = None
+    resource_request: ResourceRequest | None = None
 
 
-class GroupRuntime(StrictCamelModel):
+class GroupRuntime(InputModel):
     name: str = Field(default="default", min_length=1, max_length=253)
     replica_count: int | None = Field(default=1, ge=1, le=100)
     autoscaling: dict[str, Any] | None = None
@@ -35,10 +46,23 @@ class GroupRuntime(StrictCamelModel):
     containers: list[ContainerOverride] = Field(default_factory=list, max_length=100)
 
 
-class WorkloadRuntime(StrictCamelModel):
+class WorkloadRuntime(InputModel):
     """How much runs: replicas and resources per container group, overlaid on the artifact."""
 
     container_groups: list[GroupRuntime] = Field(default_factory=list, max_length=20)
+    replica_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Replicas of an artifact with one container group (sets that group's "
+        "replicaCount); 422 with several groups or with autoscaling.",
+    )
+    enclave_selection_policy: Literal["availability", "manual"] | None = Field(
+        default=None, description="Stored and shown; this release places nothing by enclave."
+    )
+    enclaves: list[str] | None = Field(
+        default=None, max_length=100, description="Stored and shown, like the policy."
+    )
 
 
 class ArtifactInfo(CamelModel):
@@ -48,6 +72,14 @@ class ArtifactInfo(CamelModel):
     type: str | None = None
     version: int | None = None
     artifact_repository_id: str | None = None
+
+
+class WorkloadReplacementInfo(CamelModel):
+    """The replacement under way on a workload, in its summary form."""
+
+    candidate_proton_ids: list[str] = Field(default_factory=list)
+    status: str = "unknown"
+    strategy: str = "rolling"
 
 
 class Workload(CamelModel):
@@ -64,8 +96,11 @@ class Workload(CamelModel):
     proton_id: str | None = None
     endpoint: str
     runtime: WorkloadRuntime = Field(default_factory=WorkloadRuntime)
-    replacement: dict[str, Any] | None = None
-    request_stats: dict[str, Any] | None = None
+    replacement: WorkloadReplacementInfo | None = None
+    request_stats: RequestStats | None = Field(
+        default=None, description="Set when listing with serviceStats=true."
+    )
+    use_case_id: str | None = Field(default=None, description="Stored and shown as given.")
     last_response: str | None = None
     expires_at: str | None = Field(
         default=None, description="When a workload on a draft artifact will be terminated."
@@ -113,6 +148,7 @@ class Proton(CamelModel):
     running_since: str | None = None
     runtime: WorkloadRuntime = Field(default_factory=WorkloadRuntime)
     endpoint: str | None = None
+    creator: UserData | None = None
     status_details: ProtonStatusDetails = Field(default_factory=ProtonStatusDetails)
     created_at: str
     updated_at: str
@@ -162,12 +198,19 @@ class LogEntry(CamelModel):
     message: str
     replica: str
     stream: str
+    span_id: str | None = Field(default=None, description="From a JSON line that carries one.")
+    trace_id: str | None = Field(default=None, description="From a JSON line that carries one.")
+    stacktrace: str | None = Field(default=None, description="From a JSON line that carries one.")
 
 
 class RelatedItem(CamelModel):
     id: str
     type: str
     name: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    creator: UserData | None = None
+    permissions: list[str] | None = None
 
 
 class RelatedEntities(CamelModel):
@@ -175,7 +218,7 @@ class RelatedEntities(CamelModel):
     data: list[RelatedItem]
 
 
-class ReplacementConfig(StrictCamelModel):
+class ReplacementConfig(InputModel):
     warmup_duration_minutes: int = Field(default=0, ge=0, le=1440)
     keep_old_version_minutes: int = Field(default=0, ge=0, le=10080)
 
@@ -201,5 +244,6 @@ class Replacement(CamelModel):
     switched_at: str | None = None
     is_deleted: bool = False
     deleted_at: str | None = None
+    creator: UserData | None = None
     created_at: str
     updated_at: str

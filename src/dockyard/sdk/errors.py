@@ -8,6 +8,7 @@ the same class the server raised (`NotFound`, `Conflict`, …), with `status_cod
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -45,8 +46,29 @@ __all__ = [
     "ValidationFailed",
     "WaitTimeout",
     "WorkloadFailed",
+    "IgnoredFieldWarning",
     "error_for",
 ]
+
+
+class IgnoredFieldWarning(UserWarning):
+    """The server ignored a field of the request body it does not know (often a typo)."""
+
+
+# One entry of the server's `Warning` header: `299 - "<JSON string>"`.
+_WARNING_ENTRY = re.compile(r'299 - ("(?:[^"\\]|\\.)*")')
+
+
+def server_warnings(response: httpx.Response) -> list[str]:
+    """The texts of the `299` entries of an answer's `Warning` headers."""
+    texts: list[str] = []
+    for value in response.headers.get_list("warning"):
+        for quoted in _WARNING_ENTRY.findall(value):
+            try:
+                texts.append(json.loads(quoted))
+            except ValueError:
+                texts.append(quoted.strip('"'))
+    return texts
 
 
 class ConnectionFailed(DockyardError):

@@ -11,13 +11,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import warnings
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
-from dockyard.sdk.errors import ConnectionFailed, DockyardError, error_for
+from dockyard.sdk.errors import (
+    ConnectionFailed,
+    DockyardError,
+    IgnoredFieldWarning,
+    error_for,
+    server_warnings,
+)
 
 T = TypeVar("T")
 
@@ -80,6 +87,9 @@ def _may_retry(call: Call, error: httpx.TransportError) -> bool:
 def _decode(call: Call, response: httpx.Response) -> Any:
     if call.raw:
         return response
+    for text in server_warnings(response):
+        # Shown once per distinct text by Python's default filter; the CLI prints every one.
+        warnings.warn(f"{call.method} {call.path}: {text}", IgnoredFieldWarning, stacklevel=2)
     if response.status_code >= 400:
         raise error_for(response)
     if response.status_code == 204 or not response.content:

@@ -11,21 +11,25 @@ from fastapi import FastAPI
 
 from dockyard import __version__
 from dockyard.server import data_dir
-from dockyard.server.credentials.crypto import SecretBox
+from dockyard.server.credentials.crypto import SecretBox, derive_key, server_secret
 from dockyard.server.db.engine import make_engine
 from dockyard.server.db.migrate import upgrade
 from dockyard.server.db.session import Database
+from dockyard.server.deployments.audit import SEAL_PURPOSE, AuditSeal
 from dockyard.server.deployments.switching import advance_deployment_switches
 from dockyard.server.docs_ui import install_docs
 from dockyard.server.health.router import router as health_router
 from dockyard.server.installation import repository as installation
+from dockyard.server.kit import access_log
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
+from dockyard.server.kit.ignored_fields import IgnoredFieldsMiddleware
 from dockyard.server.proxy.setup import DockyardAPI, install_proxy
 from dockyard.server.reconciler.setup import build_reconciler
 from dockyard.server.routes import API, install_routes
 from dockyard.server.runtimes.base import Runtime
 from dockyard.server.runtimes.select import choose_runtime, instance_id
+from dockyard.server.sessions.verifier import SessionVerifier
 from dockyard.server.settings import Settings
 from dockyard.server.ui import install_ui
 from dockyard.server.users.bootstrap import BootstrapResult, ensure_admin
@@ -46,11 +50,14 @@ def create_app(
     settings = settings or Settings()
     data_dir.prepare(settings.home)
     with data_dir.private_umask():  # the database, the key, the token: the owner's alone
+        secret = server_secret(settings)
+        secret_box = SecretBox(secret)
+        audit_key = derive_key(secret, SEAL_PURPOSE)
         db = Database(make_engine(settings.effective_database_url))
-        upgrade(db.engine)
+        upgrade(db.engine, audit_key=audit_key)  # the key seals existing audit chains (0008)
         with db.unit_of_work() as session:
             bootstrap = ensure_admin(session, settings)
-        secret_box = SecretBox.for_settings(settings)
+        audit_seal = AuditSeal(audit_key)
         if runtime is None:
             runtime, runtime_note = choose_runtime(settings)
         else:
@@ -68,7 +75,12 @@ def create_app(
     )
 
     reconciler.add_periodic(
-        partial(advance_deployment_switches, db, settings.public_url or _local_url(settings))
+        partial(
+            advance_deployment_switches,
+            db,
+            audit_seal,
+            settings.public_url or _local_url(settings),
+        )
     )
 
     @asynccontextmanager
@@ -98,7 +110,9 @@ def create_app(
     app.state.db = db
     app.state.bootstrap = bootstrap
     app.state.token_verifier = TokenVerifier(db, ttl=settings.token_cache_seconds)
+    app.state.session_verifier = SessionVerifier(db, ttl=settings.token_cache_seconds)
     app.state.secret_box = secret_box
+    app.state.audit_seal = audit_seal
     app.state.runtime = runtime
     app.state.runtime_name = runtime.name
     app.state.runtime_note = runtime_note
@@ -110,7 +124,9 @@ def create_app(
     install_routes(app)
     install_docs(app, OPENAPI_URL)
     install_ui(app)  # the web UI's pages at /registry/…, /console/…, /login
+    access_log.install()  # sign-in codes and tokens stay out of uvicorn's access log
     app.add_middleware(TrailingSlashMiddleware)
+    app.add_middleware(IgnoredFieldsMiddleware)
     install_proxy(app)  # last: the invoke path runs before every other middleware
     # Traffic follows a reconcile pass at once instead of at the next routing-table refresh.
     reconciler.ctx.on_routes_changed.append(app.state.routes.poke)

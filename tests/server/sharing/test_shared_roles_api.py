@@ -193,7 +193,6 @@ def test_unknown_object_is_404(
         ({"operation": "updateRoles", "roles": [_grant("0" * 24)] * 101}, "roles"),
         ({"operation": "replaceRoles", "roles": [_grant("0" * 24)]}, "operation"),
         ({"roles": [_grant("0" * 24)]}, "operation"),
-        ({"operation": "updateRoles", "roles": [_grant("0" * 24) | {"extra": 1}]}, "extra"),
     ],
 )
 def test_invalid_bodies_are_422(

@@ -78,7 +78,6 @@ def test_admin_token_for_unknown_user_is_404(client: TestClient) -> None:
         ({"name": "   "}, ["body", "name"]),
         ({"name": "x" * 201}, ["body", "name"]),
         ({"name": "a\u0000b"}, ["body", "name"]),
-        ({"name": "ok", "token": "mine"}, ["body", "token"]),
         ({"name": "ok", "userId": 7}, ["body", "userId"]),
     ],
 )
@@ -154,3 +153,10 @@ def test_delete_unknown_token_is_404(client: TestClient, token_id: str) -> None:
     response = client.delete(f"/api/v2/apiTokens/{token_id}")
     assert response.status_code == 404
     assert response.json()["code"] == "token_not_found"
+
+
+def test_a_token_cannot_be_chosen_the_field_is_ignored_and_named(client: TestClient) -> None:
+    response = client.post("/api/v2/apiTokens", json={"name": "ok", "token": "mine"})
+    assert response.status_code == 201, response.text
+    assert response.json()["token"] != "mine"
+    assert response.headers["warning"] == '299 - "ignored field token"'

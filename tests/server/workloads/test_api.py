@@ -162,8 +162,13 @@ def test_get_patch_settings_and_old_paths(client: TestClient) -> None:
     assert (response.json()["name"], response.json()["importance"]) == ("new", "critical")
     assert response.json()["tags"] == []
     assert response.json()["status"] == "submitted"  # in place, no restart
-    response = client.patch(f"{API}/workloads/{body['id']}", json={"runtime": {}})
-    assert response.status_code == 422  # runtime changes go through settings/replacement
+    # Runtime changes go through settings or a replacement: here the field is ignored, and named.
+    response = client.patch(
+        f"{API}/workloads/{body['id']}",
+        json={"runtime": {"containerGroups": [{"replicaCount": 5}]}},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["warning"] == '299 - "ignored field runtime"'
     settings = client.get(f"{API}/workloads/{body['id']}/settings").json()
     assert settings == {"runtime": body["runtime"]}
     created = client.post(

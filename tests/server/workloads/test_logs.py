@@ -40,7 +40,10 @@ def test_logs_of_every_replica_newest_first(client: TestClient, chatty: dict) ->
     entries = body["data"]
     # 4 lines per start: two replicas, and replica 0 started twice (crash, restart); + the crash.
     assert body["totalCount"] == len(entries) == 13
-    assert entries[0].keys() == {"timestamp", "level", "message", "replica", "stream"}
+    assert entries[0].keys() == {
+        *("timestamp", "level", "message", "replica", "stream"),
+        *("spanId", "traceId", "stacktrace"),  # null on a plain text line
+    }
     times = [e["timestamp"] for e in entries]
     assert times == sorted(times, reverse=True)
     assert {e["replica"] for e in entries} == {"default-0", "default-1"}
@@ -93,10 +96,75 @@ def test_includes_start_time_and_paging(client: TestClient, chatty: dict, fake: 
     assert page["data"] == _logs(client, chatty["id"])["data"][5:10]
 
 
-@pytest.mark.parametrize("params", [{"level": "loud"}, {"startTime": "yesterday"}, {"limit": 0}])
-def test_bad_filters_are_422(client: TestClient, chatty: dict, params: dict) -> None:
-    response = client.get(f"{API}/workloads/{chatty['id']}/logs", params=params)
-    assert response.status_code == 422
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"level": "loud"}, "level"),
+        ({"startTime": "yesterday"}, "startTime"),
+        ({"endTime": "2026-13-01T00:00:00Z"}, "endTime"),
+        ({"startTime": "2026-01-02T00:00:00Z", "endTime": "2026-01-01T00:00:00Z"}, "endTime"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"includes": [str(n) for n in range(21)]}, "includes"),
+        ({"excludes": "x" * 1001}, "excludes"),
+    ],
+)
+def test_bad_filters_are_422_with_the_path(
+    client: TestClient, chatty: dict, params: dict, name: str
+) -> None:
+    for path in ("workloads", "otel/workload"):
+        response = client.get(f"{API}/{path}/{chatty['id']}/logs", params=params)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"][:2] == ["query", name]
+
+
+def test_excludes_drops_lines_and_includes_is_any_of(client: TestClient, chatty: dict) -> None:
+    every = {e["message"] for e in _logs(client, chatty["id"])["data"]}
+    kept = {e["message"] for e in _logs(client, chatty["id"], excludes=["disk", "boom"])["data"]}
+    assert kept == every - {"WARN: disk almost full", "Traceback: boom"}
+    either = _logs(client, chatty["id"], includes=["boom", "hello"])["data"]
+    assert {e["message"] for e in either} == {"Traceback: boom", "hello world"}
+    both = _logs(client, chatty["id"], includes=["o"], excludes=["hello", "disk"])["data"]
+    assert {e["message"] for e in both} == {"[debug] reading config", "Traceback: boom"}
+
+
+def test_end_time_keeps_lines_up_to_it(client: TestClient, chatty: dict) -> None:
+    entries = _logs(client, chatty["id"])["data"]
+    oldest = entries[-1]["timestamp"]
+    early = _logs(client, chatty["id"], endTime=oldest)["data"]
+    assert early and all(e["timestamp"] <= oldest for e in early)
+    assert len(early) < len(entries)
+    window = _logs(client, chatty["id"], startTime=oldest, endTime=oldest)["data"]
+    assert {e["timestamp"] for e in window} == {oldest}
+
+
+TRACED = (
+    '{"level": "error", "message": "db down", "trace_id": "t1", "span_id": "s1", '
+    '"stacktrace": "File x, line 1"}',
+    '{"level": "info", "msg": "ok", "traceId": "t2", "spanId": "s2"}',
+    "plain line",
+)
+
+
+def test_trace_fields_come_from_json_lines_and_filter(client: TestClient, fake: Fake) -> None:
+    fake.runtime.script("traced:1", FakeBehavior(output=TRACED))
+    body = create_workload(
+        client, artifact={"name": "traced", "spec": fast_spec(imageUri="traced:1")}
+    )
+    fake.advance(3)
+    entries = {e["message"]: e for e in _logs(client, body["id"])["data"]}
+    first = entries[TRACED[0]]
+    assert (first["level"], first["traceId"], first["spanId"]) == ("ERROR", "t1", "s1")
+    assert first["stacktrace"] == "File x, line 1"
+    second = entries[TRACED[1]]
+    assert (second["level"], second["traceId"], second["spanId"]) == ("INFO", "t2", "s2")
+    assert entries["plain line"]["traceId"] is None
+    by_trace = _logs(client, body["id"], traceId="t2")["data"]
+    assert [e["message"] for e in by_trace] == [TRACED[1]]
+    by_span = _logs(client, body["id"], spanId="s1")["data"]
+    assert [e["message"] for e in by_span] == [TRACED[0]]
+    assert _logs(client, body["id"], traceId="t1", spanId="s2")["data"] == []
 
 
 def test_logs_need_view_rights(client: TestClient, chatty: dict) -> None:

@@ -6,12 +6,12 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import RequestBody
 from dockyard.server.artifacts.schemas import MAX_TAGS
 from dockyard.server.tags.schemas import StoredText, TagInput
 
 
-class RepositoryUpdate(StrictCamelModel):
+class RepositoryUpdate(RequestBody):
     """PATCH (a Dockyard addition): only the fields present change."""
 
     name: StoredText | None = Field(default=None, min_length=1, max_length=5000)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import Field, field_validator, model_validator
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import RequestBody
 from dockyard.core.errors import RuleViolation, ValidationFailed
 from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.server.kit.pagination import split_list
@@ -25,7 +25,7 @@ def normal_status(status: str) -> str:
     return "locked" if status == "registered" else status
 
 
-class ArtifactCreate(StrictCamelModel):
+class ArtifactCreate(RequestBody):
     """`InputArtifact`: the body of POST (and of PUT, which replaces every field)."""
 
     name: StoredText = Field(min_length=1, max_length=5000)
@@ -46,7 +46,7 @@ class ArtifactCreate(StrictCamelModel):
         return _refuse_unsupported_type(data)
 
 
-class ArtifactUpdate(StrictCamelModel):
+class ArtifactUpdate(RequestBody):
     """`UpdateArtifactRequest` (PATCH): only the fields present change."""
 
     name: StoredText | None = Field(default=None, min_length=1, max_length=5000)
@@ -64,7 +64,7 @@ class ArtifactUpdate(StrictCamelModel):
         return value
 
 
-class ArtifactClone(StrictCamelModel):
+class ArtifactClone(RequestBody):
     name: StoredText = Field(min_length=1, max_length=5000)
 
 

@@ -1,4 +1,5 @@
-"""Encryption of credential secrets at rest (Fernet: AES-128-CBC with HMAC-SHA256)."""
+"""The server's secret key: encryption of credential secrets at rest (Fernet: AES-128-CBC with
+HMAC-SHA256), and keys derived from it for other purposes (the deployment audit chain)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from dockyard.server.settings import Settings
 
@@ -21,9 +24,7 @@ class SecretBox:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SecretBox:
-        if settings.secret_key:
-            return cls(settings.secret_key.encode())
-        return cls(_key_from_file(settings.home / SECRET_KEY_FILE))
+        return cls(server_secret(settings))
 
     def seal(self, fields: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(fields).encode()).decode()
@@ -35,6 +36,23 @@ class SecretBox:
             raise RuntimeError(
                 "A stored credential cannot be decrypted: the secret key has changed."
             ) from exc
+
+
+def server_secret(settings: Settings) -> bytes:
+    """`DOCKYARD_SECRET_KEY`, or the key kept in the data dir (created on first use)."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    return _key_from_file(settings.home / SECRET_KEY_FILE)
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A 256-bit key for one purpose (HKDF-SHA256, the purpose as its label).
+
+    Each use of the server's secret gets its own key, so a value made for one purpose (an
+    audit seal, say) can never be replayed as another (a Fernet token).
+    """
+    label = f"dockyard/{purpose}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret)
 
 
 def _key_from_file(path: Path) -> bytes:

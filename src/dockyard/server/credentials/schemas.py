@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from dockyard.core.base import CamelModel
 from dockyard.core.errors import ValidationFailed
+from dockyard.core.unknown_fields import note_ignored
 from dockyard.server.credentials.types import CREDENTIAL_TYPES
 
 MAX_SECRET_CHARS = 64 * 1024
@@ -31,7 +32,7 @@ CredentialTypeName = Literal[
 class CredentialCreate(CamelModel):
     """Common fields; the secret fields depend on `credentialType` (see `secret_fields`)."""
 
-    # Extra keys are the type's secret fields; which ones are allowed is checked per type.
+    # Extra keys are the type's secret fields; those the type does not have are ignored.
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
     name: str = Field(min_length=1, max_length=500, pattern=r"\S")
@@ -59,8 +60,8 @@ def secret_fields(body: CredentialCreate) -> dict[str, Any]:
     kind = CREDENTIAL_TYPES[body.credential_type]
     given = dict(body.model_extra or {})
     errors: list[dict[str, Any]] = []
-    for name in sorted(set(given) - set(kind.fields)):
-        errors.append(_error(name, "Extra inputs are not permitted", "extra_forbidden"))
+    # Like every body's unknown fields: ignored and named in the answer's Warning header.
+    note_ignored(sorted(set(given) - set(kind.fields)))
     fields: dict[str, Any] = {}
     for name in kind.fields:
         value = given.get(name)

@@ -13,21 +13,24 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x646F636B
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, *, audit_key: bytes | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
+    # Migrations that seal existing rows with the server's key read it from here (0008).
+    config.attributes["audit_key"] = audit_key
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    config = alembic_config(engine)
+def upgrade(engine: Engine, *, audit_key: bytes | None = None, target: str = "heads") -> None:
+    """Migrate to `target`. `audit_key` is needed once audit chains exist to be sealed."""
+    config = alembic_config(engine, audit_key=audit_key)
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
             try:
                 config.attributes["connection"] = connection
-                command.upgrade(config, "heads")
+                command.upgrade(config, target)
                 connection.commit()
             finally:
                 connection.execute(
@@ -35,4 +38,4 @@ def upgrade(engine: Engine) -> None:
                 )
                 connection.commit()
     else:
-        command.upgrade(config, "heads")
+        command.upgrade(config, target)

@@ -7,6 +7,7 @@ from dockyard.server.db.base import Base
 from dockyard.server.deployments.models import Deployment, DeploymentAuditEntry
 from dockyard.server.installation.models import InstallationFact
 from dockyard.server.proxy.models import RequestStat
+from dockyard.server.sessions.models import SignInCode, WebSession
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.tags.models import Tag
 from dockyard.server.users.models import ApiToken, User
@@ -29,8 +30,10 @@ __all__ = [
     "DeploymentAuditEntry",
     "InstallationFact",
     "SharedRole",
+    "SignInCode",
     "Tag",
     "User",
+    "WebSession",
     "Workload",
     "WorkloadEvent",
     "Proton",

@@ -1,23 +1,53 @@
-"""The append-only, hash-chained audit log of a deployment.
+"""The append-only, hash-chained and sealed audit log of a deployment.
 
-Each entry's `hash` is the SHA-256 of the canonical JSON of the entry without `hash`
+Each entry's `hash` is the SHA-256 of the canonical JSON of the entry without `hash` and `hmac`
 (sorted keys, no whitespace, UTF-8); `prevHash` links it to the entry before (64 zeros for the
-first). Editing, removing or reordering any stored entry breaks the chain, and `verify` says so.
+first). A hash chain alone proves nothing to someone who can write the table: they can rewrite
+an entry and recompute every hash after it, or cut entries off the end. So each entry also
+carries `hmac`, an HMAC-SHA-256 of its `hash` under a key derived from the server's secret key,
+and the deployment row keeps the chain's head (last sequence and hash) sealed the same way.
+Without the key, no rewritten, removed or truncated entry verifies.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dockyard.server.deployments.models import DeploymentAuditEntry
+from dockyard.server.deployments.models import GENESIS, Deployment, DeploymentAuditEntry
 from dockyard.server.kit.clock import utcnow
 
-GENESIS = "0" * 64
+# The label of the key derived from the server's secret key; changing it breaks every seal.
+SEAL_PURPOSE = "deployment-audit-chain/v1"
+
+
+class AuditSeal:
+    """HMACs under the audit chain's key: one per entry hash, one for each chain's head."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def entry(self, entry_hash: str) -> str:
+        return hmac.new(self._key, entry_hash.encode(), hashlib.sha256).hexdigest()
+
+    def head(self, deployment_id: str, sequence: int, head_hash: str) -> str:
+        # The deployment's id is sealed too, so one deployment's head cannot vouch for another's
+        # chain.
+        message = f"{deployment_id}:{sequence}:{head_hash}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def entry_holds(self, entry_hash: str, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(self.entry(entry_hash), given)
+
+    def head_holds(self, row: Deployment) -> bool:
+        given = row.audit_hmac
+        expected = self.head(row.id, row.audit_sequence, row.audit_hash)
+        return given is not None and hmac.compare_digest(expected, given)
 
 
 def canonical(entry: dict[str, Any]) -> bytes:
@@ -44,25 +74,30 @@ def digest(body: dict[str, Any]) -> str:
 
 def append(
     session: Session,
-    deployment_id: str,
+    seal: AuditSeal,
+    deployment: Deployment,
     action: str,
     *,
     actor_id: str | None,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> DeploymentAuditEntry:
-    """Add the next entry. The caller holds the deployment's row lock (or SQLite's write
-    lock), so sequences are gap-free; the unique constraint is the backstop."""
-    last = session.execute(
-        select(DeploymentAuditEntry.sequence, DeploymentAuditEntry.hash)
-        .where(DeploymentAuditEntry.deployment_id == deployment_id)
-        .order_by(DeploymentAuditEntry.sequence.desc())
-        .limit(1)
-    ).first()
-    sequence, prev_hash = (last.sequence + 1, last.hash) if last else (1, GENESIS)
+    """Add the next entry and move the sealed head to it.
+
+    The head is read under the deployment's row lock (on PostgreSQL; SQLite runs one write
+    transaction at a time), so concurrent appends queue up and each one extends the chain
+    the previous one left; the unique (deployment, sequence) constraint is the backstop.
+    """
+    session.flush()
+    head = session.execute(
+        select(Deployment.audit_sequence, Deployment.audit_hash)
+        .where(Deployment.id == deployment.id)
+        .with_for_update()
+    ).one()
+    sequence, prev_hash = head.audit_sequence + 1, head.audit_hash
     moment = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     row = DeploymentAuditEntry(
-        deployment_id=deployment_id,
+        deployment_id=deployment.id,
         sequence=sequence,
         timestamp=moment,
         actor_id=actor_id,
@@ -71,10 +106,14 @@ def append(
         after=_plain(after),
         prev_hash=prev_hash,
         hash="",
+        hmac="",
     )
     session.add(row)
     session.flush()  # assigns the id, which is part of what is hashed
     row.hash = digest(entry_body(row))
+    row.hmac = seal.entry(row.hash)
+    deployment.audit_sequence, deployment.audit_hash = sequence, row.hash
+    deployment.audit_hmac = seal.head(deployment.id, sequence, row.hash)
     session.flush()
     return row
 
@@ -94,21 +133,23 @@ def entries(
     return list(rows), int(total or 0)
 
 
-def verify(session: Session, deployment_id: str) -> bool:
-    """Recompute the whole chain."""
-    expected_prev = GENESIS
-    expected_sequence = 1
+def verify(session: Session, seal: AuditSeal, deployment: Deployment) -> bool:
+    """Recompute the whole chain, check every seal, and check that it ends at the sealed head."""
+    if not seal.head_holds(deployment):
+        return False
+    expected_prev, sequence = GENESIS, 0
     for row in session.scalars(
         select(DeploymentAuditEntry)
-        .where(DeploymentAuditEntry.deployment_id == deployment_id)
+        .where(DeploymentAuditEntry.deployment_id == deployment.id)
         .order_by(DeploymentAuditEntry.sequence)
     ):
-        if row.sequence != expected_sequence or row.prev_hash != expected_prev:
+        sequence += 1
+        if row.sequence != sequence or row.prev_hash != expected_prev:
             return False
-        if digest(entry_body(row)) != row.hash:
+        if digest(entry_body(row)) != row.hash or not seal.entry_holds(row.hash, row.hmac):
             return False
-        expected_prev, expected_sequence = row.hash, expected_sequence + 1
-    return True
+        expected_prev = row.hash
+    return sequence == deployment.audit_sequence and expected_prev == deployment.audit_hash
 
 
 def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:

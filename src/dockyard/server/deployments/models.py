@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dockyard.server.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
 
+GENESIS = "0" * 64  # the `prevHash` of a chain's first entry, and the head of an empty chain
+
 
 class Deployment(IdMixin, TimestampMixin, Base):
     __tablename__ = "deployments"
@@ -28,6 +30,11 @@ class Deployment(IdMixin, TimestampMixin, Base):
     creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Deleted deployments stay as rows so their audit log remains readable by admins.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The audit chain's head: its last entry's sequence and hash, sealed with an HMAC under the
+    # server's key. Cutting entries off the end of the chain no longer matches it.
+    audit_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    audit_hash: Mapped[str] = mapped_column(String(64), default=GENESIS, server_default=GENESIS)
+    audit_hmac: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeploymentAuditEntry(IdMixin, Base):
@@ -45,3 +52,4 @@ class DeploymentAuditEntry(IdMixin, Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    hmac: Mapped[str] = mapped_column(String(64))  # HMAC-SHA-256 of `hash`, server's key

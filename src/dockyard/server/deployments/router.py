@@ -88,9 +88,14 @@ def delete_deployment(
 
 @router.get("/{deployment_id}/auditLog", response_model=AuditLog)
 def audit_log(
-    deployment_id: str, request: Request, user: CurrentUser, session: DbSession, paging: Paging
+    deployment_id: str,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    paging: Paging,
+    platform: PlatformDep,
 ) -> dict:
-    entries, total, verified = service.audit_log(session, user, deployment_id, paging)
+    entries, total, verified = service.audit_log(session, user, deployment_id, paging, platform)
     return {**page(request, entries, total, paging), "verified": verified}
 
 

@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import Field
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import RequestBody
 from dockyard.core.errors import ValidationFailed
 from dockyard.server.kit.pagination import split_list
 from dockyard.server.tags.schemas import TagInput
 
 
-class DeploymentCreate(StrictCamelModel):
+class DeploymentCreate(RequestBody):
     workload_id: str = Field(max_length=64)
     name: str | None = Field(
         default=None, min_length=1, max_length=5000, description="Default: the workload's name."
@@ -23,7 +23,7 @@ class DeploymentCreate(StrictCamelModel):
     tags: list[TagInput] | None = Field(default=None, max_length=100)
 
 
-class DeploymentUpdate(StrictCamelModel):
+class DeploymentUpdate(RequestBody):
     workload_id: str | None = Field(
         default=None, max_length=64, description="Switch to this workload once it is running."
     )

@@ -107,7 +107,7 @@ def update_deployment(
         row.pending_workload_id = target.id
         _audit(session, row, "switch_requested", principal, before, platform)
         if target.status == "running":
-            _switch(session, row, principal.user_id, platform.base_url)
+            _switch(session, platform.audit_seal, row, principal.user_id, platform.base_url)
     elif body.workload_id is not None and row.pending_workload_id is not None:
         before = audit_body(session, row, platform.base_url)
         row.pending_workload_id = None  # asked to stay on the current one: drop the switch
@@ -160,7 +160,11 @@ def delete_deployment(
 
 
 def audit_log(
-    session: Session, principal: Principal, deployment_id: str, paging: PageParams
+    session: Session,
+    principal: Principal,
+    deployment_id: str,
+    paging: PageParams,
+    platform: Platform,
 ) -> tuple[list[AuditEntry], int, bool]:
     row = find_or_404(
         DEPLOYMENT,
@@ -170,33 +174,34 @@ def audit_log(
     if row.deleted_at is None:
         sharing.require(session, principal, deployment_target(row.id), Right.VIEW)
     rows, total = audit.entries(session, row.id, offset=paging.offset, limit=paging.limit)
-    return [_entry(e) for e in rows], total, audit.verify(session, row.id)
+    return [_entry(e) for e in rows], total, audit.verify(session, platform.audit_seal, row)
 
 
 def record_sharing_change(
     session: Session, principal: Principal, deployment_id: str, platform: Platform
 ) -> None:
-    row = load(session, deployment_id)
+    row = load(session, deployment_id, for_update=True)
     _audit(session, row, "share", principal, None, platform)
 
 
 # --- switching (also driven by the reconciler) ---------------------------------------------
 
 
-def advance_switches(session: Session, base_url: str) -> list[str]:
+def advance_switches(session: Session, seal: audit.AuditSeal, base_url: str) -> list[str]:
     """Complete pending switches whose workload runs; drop those whose workload failed."""
     changed = []
     for row in repository.with_pending_switch(session):
         pending = session.get(Workload, row.pending_workload_id)
         if pending is not None and pending.status == "running":
-            _switch(session, row, None, base_url)
+            _switch(session, seal, row, None, base_url)
             changed.append(row.id)
         elif pending is None or pending.status in ("errored", "terminated"):
             before = audit_body(session, row, base_url)
             row.pending_workload_id = None
             audit.append(
                 session,
-                row.id,
+                seal,
+                row,
                 "switch_failed",
                 actor_id=None,
                 before=before,
@@ -206,7 +211,9 @@ def advance_switches(session: Session, base_url: str) -> list[str]:
     return changed
 
 
-def _switch(session: Session, row: Deployment, actor_id: str | None, base_url: str) -> None:
+def _switch(
+    session: Session, seal: audit.AuditSeal, row: Deployment, actor_id: str | None, base_url: str
+) -> None:
     before = audit_body(session, row, base_url)
     row.workload_id = row.pending_workload_id or row.workload_id
     row.pending_workload_id = None
@@ -214,7 +221,8 @@ def _switch(session: Session, row: Deployment, actor_id: str | None, base_url: s
     session.flush()
     audit.append(
         session,
-        row.id,
+        seal,
+        row,
         "switch_done",
         actor_id=actor_id,
         before=before,
@@ -249,8 +257,16 @@ def _audit(
 ) -> None:
     session.flush()
     after = audit_body(session, row, platform.base_url) if after_body else None
-    audit.append(session, row.id, action, actor_id=principal.user_id, before=before, after=after)
+    audit.append(
+        session,
+        platform.audit_seal,
+        row,
+        action,
+        actor_id=principal.user_id,
+        before=before,
+        after=after,
+    )
 
 
 def _entry(row: DeploymentAuditEntry) -> AuditEntry:
-    return AuditEntry(**{**audit.entry_body(row), "hash": row.hash})
+    return AuditEntry(**{**audit.entry_body(row), "hash": row.hash, "hmac": row.hmac})

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dockyard.server.db.session import Database
 from dockyard.server.deployments import service
+from dockyard.server.deployments.audit import AuditSeal
 
 
-def advance_deployment_switches(db: Database, base_url: str) -> list[str]:
+def advance_deployment_switches(db: Database, seal: AuditSeal, base_url: str) -> list[str]:
     with db.unit_of_work() as session:
-        return service.advance_switches(session, base_url)
+        return service.advance_switches(session, seal, base_url)

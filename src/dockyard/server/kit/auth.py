@@ -32,6 +32,12 @@ class Principal:
     profile: Profile | None = None
 
 
+# The web UI's read bridge calls the API in-process for a signed-in browser, which holds a
+# session rather than a token: it puts the session's principal in the ASGI scope under this key.
+# Only code in this process can set a scope key; nothing a client sends becomes one.
+IN_PROCESS_PRINCIPAL = "dockyard.principal"
+
+
 class BearerToken(HTTPBearer):
     """The caller's API token: the security scheme the OpenAPI document shows, and its check.
 
@@ -43,6 +49,9 @@ class BearerToken(HTTPBearer):
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         # Async so a cache hit (nearly every request) costs no trip to the thread pool; only a
         # miss goes to a worker thread for its database look-up.
+        signed_in = request.scope.get(IN_PROCESS_PRINCIPAL)
+        if signed_in is not None:
+            return signed_in
         credentials = await super().__call__(request)
         if credentials is None or not credentials.credentials:
             raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")

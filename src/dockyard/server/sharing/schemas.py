@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import RequestBody
 from dockyard.server.sharing.roles import NO_ROLE, Role
 
 
-class RoleGrant(StrictCamelModel):
+class RoleGrant(RequestBody):
     share_recipient_type: Literal["user"] = Field(
         description="Only users can hold roles in Dockyard."
     )
@@ -34,6 +34,6 @@ class RoleGrant(StrictCamelModel):
         return self
 
 
-class SharedRolesUpdate(StrictCamelModel):
+class SharedRolesUpdate(RequestBody):
     operation: Literal["updateRoles"]
     roles: list[RoleGrant] = Field(min_length=1, max_length=100)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import RequestBody
 
 
 def _no_nul(value: str | None) -> str | None:
@@ -19,6 +19,6 @@ def _no_nul(value: str | None) -> str | None:
 StoredText = Annotated[str, AfterValidator(_no_nul)]
 
 
-class TagInput(StrictCamelModel):
+class TagInput(RequestBody):
     name: StoredText = Field(min_length=1, max_length=200)
     value: StoredText = Field(max_length=500)

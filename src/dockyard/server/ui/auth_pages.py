@@ -1,4 +1,10 @@
-"""Sign-in with an API token (a form, or the link `dockyard serve` prints) and sign-out."""
+"""Sign-in (a form posting an API token, or the one-time link `dockyard serve` prints) and
+sign-out.
+
+No token ever travels in a URL: a link with `?token=` is where logs, history and `Referer`
+headers keep it, and it would let another site sign a visitor in as someone else. The link
+carries a one-time code instead, and `/login?token=` only answers the form.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +19,22 @@ from dockyard.server.ui.session import (
     read_session,
     safe_next,
     same_token,
-    sign_in,
+    sign_in_with_code,
+    sign_in_with_token,
     sign_out,
 )
 from dockyard.server.ui.web import UiRoute, redirect, render
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
+
+TOKEN_IN_URL = (
+    "Sign-in links no longer carry a token, and this one did not sign you in. Paste the token "
+    "below, or open the one-time link that dockyard serve prints."
+)
+CODE_REFUSED = (
+    "That sign-in link has expired or was already used: each works once, for 10 minutes. "
+    "Paste a token below, or restart dockyard serve for a new link."
+)
 
 
 @router.get("/")
@@ -28,14 +44,21 @@ def home(request: Request) -> Response:
 
 
 @router.get("/login")
-def login_page(request: Request, token: str | None = None, next: str | None = None) -> Response:  # noqa: A002
+def login_page(
+    request: Request,
+    code: str | None = None,
+    token: str | None = None,
+    next: str | None = None,  # noqa: A002
+) -> Response:
     target = safe_next(next)
-    if token is not None:
-        # The link printed at start: sign in and go on, like a notebook server's token URL.
+    if code is not None:
+        # The link printed at start: spend the code for a session and go on.
         response = RedirectResponse(target, status_code=303)
-        if sign_in(request, response, token):
-            return response
-        return _form(request, target, error="That sign-in link's token is not valid.", status=401)
+        if sign_in_with_code(request, response, code):
+            return _private(response)
+        return _form(request, target, error=CODE_REFUSED, status=401)
+    if token is not None:
+        return _form(request, target, error=TOKEN_IN_URL)
     if read_session(request) is not None:
         return RedirectResponse(target, status_code=303)
     return _form(request, target)
@@ -52,17 +75,25 @@ def login(
     if not same_token(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
         return _form(request, target, error="The form expired; please try again.", status=400)
     response = RedirectResponse(target, status_code=303)
-    if sign_in(request, response, token):
-        return response
+    if sign_in_with_token(request, response, token):
+        return _private(response)
     return _form(request, target, error="That token is not valid (or was revoked).", status=401)
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
-    # No CSRF check needed to sign out: the worst a forged post can do is sign someone out.
-    del request
+    # No CSRF check: the session cookie is SameSite=Lax, so another site's form post arrives
+    # without it and has no session to end.
     response = redirect("/login", notice="Signed out.")
-    sign_out(response)
+    sign_out(request, response)
+    return response
+
+
+def _private(response: Response) -> Response:
+    # The sign-in URL (which may carry a code) goes into no Referer header, and no cache
+    # keeps the answer that set a session cookie.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -77,4 +108,4 @@ def _form(
     for key, value in placeholder.raw_headers:
         if key == b"set-cookie":
             response.raw_headers.append((key, value))
-    return response
+    return _private(response)

@@ -1,8 +1,9 @@
 """Read-only JSON for the pages' polling: a GET on the API itself, as the signed-in user.
 
-The browser holds no token (the session cookie is HttpOnly), so the pages ask here; each call
-is answered by the real API route with the session's token, so live views and the API cannot
-disagree. Only the small set of read paths the pages poll is allowed.
+The browser holds no token (its session cookie is HttpOnly, and the session holds none), so the
+pages ask here; each call is answered in-process by the real API route as the session's user,
+so live views and the API cannot disagree. Only the small set of read paths the pages poll is
+allowed.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import re
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dockyard.server.ui.session import read_session
+from dockyard.server.kit.auth import IN_PROCESS_PRINCIPAL, Principal
+from dockyard.server.ui.session import read_session_async
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,20 +31,19 @@ _DROPPED_PARAMS = {"follow"}  # a stream would hold the poller open
 
 @router.get("/ui/api/{path:path}")
 async def read_api(path: str, request: Request) -> Response:
-    session = read_session(request)
+    session = await read_session_async(request)
     if session is None:
         return _error(401, "unauthorized", "Sign in again.")
     if not _ALLOWED.match(path):
         return _error(404, "not_found", "No such route.")
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in _DROPPED_PARAMS]
-    transport = httpx.ASGITransport(app=request.app)
+    transport = httpx.ASGITransport(app=_as_user(request.app, session.principal))
     async with httpx.AsyncClient(
         transport=transport, base_url=str(request.base_url).rstrip("/"), timeout=30
     ) as client:
         answer = await client.get(
             f"/api/v2/{path}",
             params=params,
-            headers={"Authorization": f"Bearer {session.token}"},
         )
     return Response(
         answer.content,
@@ -49,6 +51,13 @@ async def read_api(path: str, request: Request) -> Response:
         media_type=answer.headers.get("content-type", "application/json"),
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _as_user(app: ASGIApp, principal: Principal) -> ASGIApp:
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, IN_PROCESS_PRINCIPAL: principal}, receive, send)
+
+    return call
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

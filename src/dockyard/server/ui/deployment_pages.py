@@ -71,7 +71,7 @@ def deployment_page(
     request: Request, deployment_id: str, user: Viewer, session: DbSession, platform: PlatformDep
 ) -> Response:
     deployment = service.get_deployment(session, user, deployment_id, platform)
-    entries, _, verified = service.audit_log(session, user, deployment_id, FIRST_PAGE)
+    entries, _, verified = service.audit_log(session, user, deployment_id, FIRST_PAGE, platform)
     # Candidates for a switch: running workloads on locked artifacts, other than the current one.
     candidates, _ = workload_listing.list_workloads(
         session,

@@ -1,68 +1,118 @@
-"""The web UI's sign-in: an encrypted, HttpOnly cookie holding the API token, and CSRF tokens.
+"""The web UI's sign-in: a server-side session behind an HttpOnly cookie, and CSRF tokens.
 
-The cookie carries the token itself (sealed with the server's secret key), so every page checks
-it with the same verifier the API uses: revoking the token signs the browser out within a
-second, and the UI never knows more than the token's owner may do.
+The cookie holds only a random session secret; the session itself lives in the database
+(`server/sessions/`), so signing out ends it on every server and a copied cookie stops
+working. Each page resolves the cookie with a verifier cached like the API's token check: a
+sign-out, or revoking the API token the session was opened with, takes effect within a second.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
+from sqlalchemy.orm import Session
 
+from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.threads import in_worker_thread
+from dockyard.server.sessions import service as sessions
+from dockyard.server.sessions.service import OpenedSession
+from dockyard.server.sessions.verifier import SignedIn
 
 SESSION_COOKIE = "dockyard_session"
 LOGIN_CSRF_COOKIE = "dockyard_login_csrf"
-SESSION_MAX_AGE = 7 * 24 * 3600
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class UiSession:
     principal: Principal
-    token: str
     csrf: str
 
 
 def read_session(request: Request) -> UiSession | None:
-    """The signed-in session of this request, or None (no cookie, tampered, token revoked)."""
+    """The signed-in session of this request, or None (no cookie, signed out, token revoked)."""
     cached = getattr(request.state, "ui_session", None)
     if cached is not None:
         return cached
-    sealed = request.cookies.get(SESSION_COOKIE)
-    if not sealed or len(sealed) > 4096:
+    secret = _secret(request)
+    if secret is None:
         return None
-    try:
-        data = request.app.state.secret_box.open(sealed)
-    except Exception:  # a cookie from another key, or garbage: simply not signed in
+    return _remember(request, request.app.state.session_verifier.verify(secret))
+
+
+async def read_session_async(request: Request) -> UiSession | None:
+    """`read_session` for async code: a cached answer on the event loop, a look-up off it."""
+    cached = getattr(request.state, "ui_session", None)
+    if cached is not None:
+        return cached
+    secret = _secret(request)
+    if secret is None:
         return None
-    if not isinstance(data, dict):
+    known, found = request.app.state.session_verifier.cached(secret)
+    if not known:
+        return await in_worker_thread(read_session, request)
+    return _remember(request, found)
+
+
+def _secret(request: Request) -> str | None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    return secret if secret and len(secret) <= 512 else None
+
+
+def _remember(request: Request, found: SignedIn | None) -> UiSession | None:
+    if found is None:
         return None
-    token, csrf = data.get("token"), data.get("csrf")
-    if not isinstance(token, str) or not isinstance(csrf, str):
-        return None
-    principal = request.app.state.token_verifier.verify(token)
-    if principal is None:
-        return None
-    session = UiSession(principal=principal, token=token, csrf=csrf)
+    session = UiSession(principal=found.principal, csrf=found.csrf)
     request.state.ui_session = session
     return session
 
 
-def sign_in(request: Request, response: Response, token: str) -> bool:
-    """Set the session cookie when the token is valid; False otherwise."""
-    token = token.strip()
-    if not token or request.app.state.token_verifier.verify(token) is None:
+def sign_in_with_token(request: Request, response: Response, token: str) -> bool:
+    """Open a session for the token's user and set its cookie; False if the token is invalid."""
+    return _set_cookie(request, response, _write(request, sessions.open_with_token, token))
+
+
+def sign_in_with_code(request: Request, response: Response, code: str) -> bool:
+    """Spend a one-time sign-in code for a session; False if it is unknown, used or expired."""
+    return _set_cookie(request, response, _write(request, sessions.open_with_code, code))
+
+
+def sign_out(request: Request, response: Response) -> None:
+    """End the session on the server (its cookie stops working everywhere) and drop the cookie."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        verifier = request.app.state.session_verifier
+
+        def end(session: Session, secret: str) -> None:
+            sessions.end(session, secret)
+            on_commit(session, verifier.forget)  # this server forgets it at once
+
+        _write(request, end, secret)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def _write(request: Request, fn: Callable[..., T], *args: object) -> T:
+    # A transaction of its own, committed before the cookie goes out: a browser never holds a
+    # session the database does not (the code exchange is a GET, whose request-scoped unit
+    # of work would be read-only).
+    with request.app.state.db.unit_of_work() as session:
+        return fn(session, *args)
+
+
+def _set_cookie(request: Request, response: Response, opened: OpenedSession | None) -> bool:
+    if opened is None:
         return False
-    sealed = request.app.state.secret_box.seal({"token": token, "csrf": secrets.token_urlsafe(24)})
     response.set_cookie(
         SESSION_COOKIE,
-        sealed,
-        max_age=SESSION_MAX_AGE,
+        opened.secret,
+        max_age=opened.max_age,
         httponly=True,
         samesite="lax",
         secure=_is_https(request),
@@ -70,10 +120,6 @@ def sign_in(request: Request, response: Response, token: str) -> bool:
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return True
-
-
-def sign_out(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 def login_csrf(request: Request, response: Response) -> str:

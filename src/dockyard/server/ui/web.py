@@ -27,7 +27,13 @@ from dockyard.core.errors import DockyardError, Forbidden, Unauthorized
 from dockyard.core.errors import ValidationFailed as ValidationFailedError
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.urls import base_url
-from dockyard.server.ui.session import UiSession, read_session, safe_next, same_token
+from dockyard.server.ui.session import (
+    UiSession,
+    read_session,
+    read_session_async,
+    safe_next,
+    same_token,
+)
 from dockyard.server.workloads.service import Platform
 
 log = logging.getLogger(__name__)
@@ -168,7 +174,7 @@ def _viewer(request: Request) -> Principal:
 
 async def _actor(request: Request) -> Principal:
     """A signed-in user posting a form (or a fetch) that carries this session's CSRF token."""
-    session = read_session(request)
+    session = await read_session_async(request)
     if session is None:
         raise SignInRequired
     given = request.headers.get("x-csrf-token")
@@ -188,6 +194,7 @@ def _platform(request: Request) -> Platform:
         runtime_name=state.runtime_name,
         nudge=state.reconciler_nudge,
         base_url=base_url(request),
+        audit_seal=state.audit_seal,
     )
 
 

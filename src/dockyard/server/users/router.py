@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.background import BackgroundTask
@@ -74,6 +74,10 @@ def delete_token(
     service.delete_token(session, user, token_id)
     # Runs after the response, so after the request's transaction committed: forgetting
     # earlier could let a concurrent request re-cache the still-present token.
-    return Response(
-        status_code=204, background=BackgroundTask(request.app.state.token_verifier.forget)
-    )
+    return Response(status_code=204, background=BackgroundTask(_forget_checks, request.app.state))
+
+
+def _forget_checks(state: Any) -> None:
+    # Web sessions opened with the token end with it: their cached checks go too.
+    state.token_verifier.forget()
+    state.session_verifier.forget()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import RequestBody
 
 # Letters, digits and the punctuation of e-mail-style logins; no spaces, so a username
 # can be typed on a command line and matched unambiguously when sharing by name.
@@ -12,7 +12,7 @@ USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._@+-]*$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 
 
-class UserCreate(StrictCamelModel):
+class UserCreate(RequestBody):
     username: str = Field(min_length=1, max_length=150, pattern=USERNAME_PATTERN)
     email: str | None = Field(default=None, max_length=320, pattern=EMAIL_PATTERN)
     full_name: str | None = Field(default=None, max_length=300)
@@ -32,7 +32,7 @@ class UserCreate(StrictCamelModel):
         return reject_nul(value)
 
 
-class ApiTokenCreate(StrictCamelModel):
+class ApiTokenCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200, pattern=r"\S")
     user_id: str | None = Field(
         default=None, max_length=64, description="Owner of the token (another user: admins only)."

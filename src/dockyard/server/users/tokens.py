@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import threading
 import time
+from typing import Generic, TypeVar
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from dockyard.server.kit.auth import Principal, Profile
 from dockyard.server.users.models import ApiToken, User
 
 TOKEN_PREFIX = "dy_"
+T = TypeVar("T")
 
 
 def generate_token() -> str:
@@ -24,46 +26,47 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class TokenVerifier:
-    """Resolves a bearer token to its user, trusting each answer for at most `ttl` seconds.
+class CachedSecretCheck(Generic[T]):
+    """Resolves a secret (an API token, a web session) through its SHA-256, trusting each
+    answer for at most `ttl` seconds.
 
-    The short cache keeps the database off the hot path while a revoked token still stops
-    working within the second the contract promises.
+    The short cache keeps the database off the hot path while a revoked secret still stops
+    working within the second the contract promises. Subclasses say what a digest resolves to.
     """
 
     def __init__(self, db: Database, ttl: float = 1.0, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
         self._db = db
         self._ttl = ttl
         self._clock = clock
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._cache: dict[str, tuple[float, T | None]] = {}
         self._lock = threading.Lock()
 
-    def verify(self, token: str) -> Principal | None:
-        if len(token) > 512:
+    def verify(self, secret: str) -> T | None:
+        if len(secret) > 512:
             return None
-        digest = hash_token(token)
+        digest = hash_token(secret)
         now = self._clock()
         with self._lock:
             hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
-        principal = self._load(digest)
+        found = self._load(digest)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (now + self._ttl, principal)
-        return principal
+            self._cache[digest] = (now + self._ttl, found)
+        return found
 
-    def cached(self, token: str) -> tuple[bool, Principal | None]:
-        """The cached answer, without touching the database: `(found, principal)`.
+    def cached(self, secret: str) -> tuple[bool, T | None]:
+        """The cached answer, without touching the database: `(found, answer)`.
 
         Lets async callers (the invoke proxy) answer hits on the event loop and send only
         misses to a thread running `verify`.
         """
-        if len(token) > 512:
+        if len(secret) > 512:
             return True, None
         with self._lock:
-            hit = self._cache.get(hash_token(token))
+            hit = self._cache.get(hash_token(secret))
         if hit is not None and hit[0] > self._clock():
             return True, hit[1]
         return False, None
@@ -71,6 +74,13 @@ class TokenVerifier:
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
+
+    def _load(self, digest: str) -> T | None:
+        raise NotImplementedError
+
+
+class TokenVerifier(CachedSecretCheck[Principal]):
+    """Resolves a bearer token to its user."""
 
     def _load(self, digest: str) -> Principal | None:
         with self._db.unit_of_work(write=False) as session:

@@ -16,14 +16,18 @@ from dockyard.core.workloads import (
     ReplicaStatusesSnapshot,
     WorkloadEvent,
 )
+from dockyard.server.artifact_repos.models import ArtifactRepository
+from dockyard.server.artifact_repos.service import target_of as repository_target
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.public import artifact_target, creators
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
 from dockyard.server.workloads import repository
 from dockyard.server.workloads.models import Replica
-from dockyard.server.workloads.public import publish_event, publish_proton
+from dockyard.server.workloads.public import publish_event, publish_protons
 from dockyard.server.workloads.service import require
 
 _PHASES = {"pending": "pending", "running": "running", "failed": "failed", "stopped": "succeeded"}
@@ -42,18 +46,18 @@ def events(
 def protons(
     session: Session, principal: Principal, workload_id: str, base_url: str
 ) -> list[Proton]:
-    require(session, principal, workload_id, Right.VIEW)
-    return [publish_proton(p, base_url) for p in repository.protons_of(session, workload_id)]
+    workload = require(session, principal, workload_id, Right.VIEW)
+    return publish_protons(session, workload, repository.protons_of(session, workload_id), base_url)
 
 
 def proton(
     session: Session, principal: Principal, workload_id: str, proton_id: str, base_url: str
 ) -> Proton:
-    require(session, principal, workload_id, Right.VIEW)
+    workload = require(session, principal, workload_id, Right.VIEW)
     row = repository.get_proton(session, workload_id, proton_id)
     if row is None:
         raise NotFound.of("proton", proton_id)
-    return publish_proton(row, base_url)
+    return publish_protons(session, workload, [row], base_url)[0]
 
 
 def status_details(
@@ -122,8 +126,40 @@ def related(session: Session, principal: Principal, workload_id: str) -> Related
     items: list[RelatedItem] = []
     artifact = session.get(Artifact, row.artifact_id) if row.artifact_id else None
     if artifact is not None:
-        items.append(RelatedItem(id=artifact.id, type="artifact", name=artifact.name))
-        items.append(RelatedItem(id=artifact.repository_id, type="artifact_repository"))
+        lineage = session.get(ArtifactRepository, artifact.repository_id)
+        targets = [artifact_target(artifact), repository_target(artifact.repository_id)]
+        levels = sharing.levels_of(session, principal, targets)
+        people = creators(session, {artifact.creator_id, lineage.creator_id if lineage else None})
+        items.append(
+            RelatedItem(
+                id=artifact.id,
+                type="artifact",
+                name=artifact.name,
+                created_at=isoformat(artifact.created_at),
+                updated_at=isoformat(artifact.updated_at),
+                creator=people.get(artifact.creator_id or ""),
+                permissions=sharing.permissions(levels.get(artifact.id)),
+            )
+        )
+        items.append(
+            RelatedItem(
+                id=artifact.repository_id,
+                type="artifact_repository",
+                name=lineage.name if lineage else None,
+                created_at=isoformat(lineage.created_at) if lineage else None,
+                updated_at=isoformat(lineage.updated_at) if lineage else None,
+                creator=people.get(lineage.creator_id or "") if lineage else None,
+                permissions=sharing.permissions(levels.get(artifact.repository_id)),
+            )
+        )
     for p in repository.protons_of(session, row.id):
-        items.append(RelatedItem(id=p.id, type="proton", name=f"proton-{p.id[-8:]}"))
+        items.append(
+            RelatedItem(
+                id=p.id,
+                type="proton",
+                name=f"proton-{p.id[-8:]}",
+                created_at=isoformat(p.created_at),
+                updated_at=isoformat(p.updated_at),
+            )
+        )
     return RelatedEntities(count=len(items), data=items)

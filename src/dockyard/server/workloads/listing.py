@@ -50,7 +50,7 @@ def list_workloads(
     if filters.service_stats:
         summaries = request_stats_for(session, [row.id for row in published])
         for workload in published:
-            workload.request_stats = summaries[workload.id].model_dump(by_alias=True)
+            workload.request_stats = summaries[workload.id]
     return published, total
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -39,20 +40,53 @@ FOLLOW_MAX_SECONDS = 3600  # a followed stream ends after this, so no request li
 
 
 @dataclass(frozen=True)
+class LineFacts:
+    """What a line says about itself: its level and, for a JSON line, its trace fields."""
+
+    level: str
+    span_id: str | None = None
+    trace_id: str | None = None
+    stacktrace: str | None = None
+
+
+@dataclass(frozen=True)
 class LogQuery:
     min_level: int = 0
     start_time: datetime | None = None
-    includes: str | None = None
+    end_time: datetime | None = None
+    includes: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    span_id: str | None = None
+    trace_id: str | None = None
 
-    def accepts(self, line: LogLine, level: str) -> bool:
-        if LEVELS[level] < self.min_level:
+    def accepts(self, line: LogLine, facts: LineFacts) -> bool:
+        if LEVELS[facts.level] < self.min_level:
             return False
-        if self.start_time is not None and _aware(line.timestamp) < self.start_time:
+        if self.start_time is not None or self.end_time is not None:
+            moment = _aware(line.timestamp)
+            if self.start_time is not None and moment < self.start_time:
+                return False
+            if self.end_time is not None and moment > self.end_time:
+                return False
+        if self.includes and not any(text in line.message for text in self.includes):
             return False
-        return self.includes is None or self.includes in line.message
+        if any(text in line.message for text in self.excludes):
+            return False
+        if self.span_id is not None and facts.span_id != self.span_id:
+            return False
+        return self.trace_id is None or facts.trace_id == self.trace_id
 
 
-def build_query(level: str | None, start_time: str | None, includes: str | None) -> LogQuery:
+def build_query(
+    level: str | None,
+    start_time: str | None,
+    includes: list[str] | None,
+    *,
+    end_time: str | None = None,
+    excludes: list[str] | None = None,
+    span_id: str | None = None,
+    trace_id: str | None = None,
+) -> LogQuery:
     """Check the filters (422 with their path when unusable)."""
     minimum = 0
     if level:
@@ -62,15 +96,74 @@ def build_query(level: str | None, start_time: str | None, includes: str | None)
                 ["query", "level"], f"level must be one of {', '.join(LEVELS)} (or WARN)"
             )
         minimum = LEVELS[name]
-    start = None
-    if start_time:
-        try:
-            start = _aware(datetime.fromisoformat(start_time.strip().replace("Z", "+00:00")))
-        except ValueError:
-            raise ValidationFailed.at(
-                ["query", "startTime"], "startTime must be an RFC 3339 time"
-            ) from None
-    return LogQuery(min_level=minimum, start_time=start, includes=includes or None)
+    start = _moment(start_time, "startTime")
+    end = _moment(end_time, "endTime")
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed.at(["query", "endTime"], "endTime is before startTime")
+    return LogQuery(
+        min_level=minimum,
+        start_time=start,
+        end_time=end,
+        includes=tuple(text for text in includes or () if text),
+        excludes=tuple(text for text in excludes or () if text),
+        span_id=span_id or None,
+        trace_id=trace_id or None,
+    )
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+    except ValueError:
+        raise ValidationFailed.at(["query", name], f"{name} must be an RFC 3339 time") from None
+
+
+def facts_of(line: LogLine) -> LineFacts:
+    """The level and trace fields of a line (`{"level": …, "trace_id": …}` lines included)."""
+    fields = _json_fields(line.message)
+    level = _level_word(fields.get("level") or fields.get("levelname") or fields.get("severity"))
+    if level is None:
+        level = level_of(line)
+    return LineFacts(
+        level=level,
+        span_id=_text(fields.get("span_id", fields.get("spanId"))),
+        trace_id=_text(fields.get("trace_id", fields.get("traceId"))),
+        stacktrace=_text(
+            fields.get("stacktrace", fields.get("stack_trace", fields.get("exc_info")))
+        ),
+    )
+
+
+def _json_fields(message: str) -> dict[str, Any]:
+    # Structured loggers write one JSON object per line; anything else is plain text.
+    text = message.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _level_word(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    word = value.strip().upper()
+    word = _SYNONYMS.get(word, word)
+    return word if word in LEVELS else None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
 
 
 def level_of(line: LogLine) -> str:
@@ -82,13 +175,16 @@ def level_of(line: LogLine) -> str:
     return "ERROR" if line.stream == "stderr" else "INFO"
 
 
-def to_entry(line: LogLine, level: str) -> LogEntry:
+def to_entry(line: LogLine, facts: LineFacts) -> LogEntry:
     return LogEntry(
         timestamp=isoformat(line.timestamp) or "",
-        level=level,
+        level=facts.level,
         message=line.message,
         replica=line.replica,
         stream=line.stream,
+        span_id=facts.span_id,
+        trace_id=facts.trace_id,
+        stacktrace=facts.stacktrace,
     )
 
 
@@ -115,10 +211,10 @@ def read_lines(runtime: Runtime, protons: Iterable[str], since: datetime | None)
 def newest_first(
     lines: list[LogLine], query: LogQuery, paging: PageParams
 ) -> tuple[list[LogEntry], int]:
-    matching = [(line, level) for line in lines if query.accepts(line, level := level_of(line))]
+    matching = [(line, facts) for line in lines if query.accepts(line, facts := facts_of(line))]
     matching.reverse()
     window = matching[paging.offset : paging.offset + paging.limit]
-    return [to_entry(line, level) for line, level in window], len(matching)
+    return [to_entry(line, facts) for line, facts in window], len(matching)
 
 
 async def follow(
@@ -157,12 +253,12 @@ async def follow(
                 cursor, seen_at_cursor = moment, set()
             seen_at_cursor.add(key)
             fresh.append(line)
-        chosen = [(line, level) for line in fresh if query.accepts(line, level := level_of(line))]
+        chosen = [(line, facts) for line in fresh if query.accepts(line, facts := facts_of(line))]
         if first:
             chosen = chosen[-backlog:] if backlog else []
             first = False
-        for line, level in chosen:
-            yield (json.dumps(to_entry(line, level).model_dump(by_alias=True)) + "\n").encode()
+        for line, facts in chosen:
+            yield (json.dumps(to_entry(line, facts).model_dump(by_alias=True)) + "\n").encode()
         if time.monotonic() >= deadline or await is_disconnected():
             return
         await asyncio.sleep(min(FOLLOW_POLL_SECONDS, max(0.0, deadline - time.monotonic())))

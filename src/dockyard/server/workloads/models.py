@@ -46,6 +46,8 @@ class Workload(IdMixin, TimestampMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The hosted platform's Use Case the workload belongs to: kept for its clients, unused here.
+    use_case_id: Mapped[str | None] = mapped_column(String(64))
     # Bumped on every change of desired state so a reconcile pass knows it acted on stale data.
     generation: Mapped[int] = mapped_column(Integer, default=1)
     lock_token: Mapped[str | None] = mapped_column(String(32))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dockyard.core.workloads import ArtifactInfo, ProtonStatusDetails, WorkloadRuntime
+from dockyard.core.models import UserData
+from dockyard.core.workloads import (
+    ArtifactInfo,
+    ProtonStatusDetails,
+    WorkloadReplacementInfo,
+    WorkloadRuntime,
+)
 from dockyard.core.workloads import Proton as ProtonOut
 from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.core.workloads import WorkloadEvent as EventOut
@@ -19,7 +23,7 @@ from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads.models import Proton, Replacement, Workload, WorkloadEvent
-from dockyard.server.workloads.repository import open_replacements
+from dockyard.server.workloads.repository import open_replacements, starters_of_candidates
 
 WORKLOAD = "workload"  # resource type of grants and tags, and the prefix of its error codes
 
@@ -75,6 +79,7 @@ def publish(
                 endpoint=endpoint_of(base_url, row.id),
                 runtime=WorkloadRuntime.model_validate(row.runtime or {}),
                 replacement=_rollout_summary(rollout) if rollout else None,
+                use_case_id=row.use_case_id,
                 last_response=isoformat(row.last_response_at),
                 expires_at=isoformat(row.expires_at),
                 owners=[creator] if creator else [],
@@ -88,12 +93,12 @@ def publish(
     return out
 
 
-def _rollout_summary(row: Replacement) -> dict[str, Any]:
-    return {
-        "candidateProtonIds": [row.candidate_proton_id] if row.candidate_proton_id else [],
-        "status": row.status,
-        "strategy": row.strategy,
-    }
+def _rollout_summary(row: Replacement) -> WorkloadReplacementInfo:
+    return WorkloadReplacementInfo(
+        candidate_proton_ids=[row.candidate_proton_id] if row.candidate_proton_id else [],
+        status=row.status,
+        strategy=row.strategy,
+    )
 
 
 def _artifact_info(artifact: Artifact) -> ArtifactInfo:
@@ -107,7 +112,17 @@ def _artifact_info(artifact: Artifact) -> ArtifactInfo:
     )
 
 
-def publish_proton(proton: Proton, base_url: str) -> ProtonOut:
+def publish_protons(
+    session: Session, workload: Workload, rows: list[Proton], base_url: str
+) -> list[ProtonOut]:
+    """A candidate proton's creator started its replacement; the others, the workload's."""
+    starters = starters_of_candidates(session, [row.id for row in rows])
+    made_by = {row.id: starters.get(row.id, workload.creator_id) for row in rows}
+    people = creators(session, set(made_by.values()))
+    return [publish_proton(row, base_url, people.get(made_by[row.id] or "")) for row in rows]
+
+
+def publish_proton(proton: Proton, base_url: str, creator: UserData | None = None) -> ProtonOut:
     return ProtonOut(
         id=proton.id,
         name=f"proton-{proton.id[-8:]}",
@@ -118,6 +133,7 @@ def publish_proton(proton: Proton, base_url: str) -> ProtonOut:
         running_since=isoformat(proton.running_since),
         runtime=WorkloadRuntime.model_validate(proton.runtime or {}),
         endpoint=endpoint_of(base_url, proton.workload_id) if proton.role == "active" else None,
+        creator=creator,
         status_details=ProtonStatusDetails(log_tail=proton.log_tail),
         created_at=isoformat(proton.created_at) or "",
         updated_at=isoformat(proton.updated_at) or "",

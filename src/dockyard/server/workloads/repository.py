@@ -134,3 +134,15 @@ def open_replacements(session: Session, workload_ids: list[str]) -> dict[str, Re
         )
     )
     return {row.workload_id: row for row in rows}
+
+
+def starters_of_candidates(session: Session, proton_ids: list[str]) -> dict[str, str | None]:
+    """Who started the replacement that created each of these protons (candidates only)."""
+    if not proton_ids:
+        return {}
+    rows = session.execute(
+        select(Replacement.candidate_proton_id, Replacement.user_id).where(
+            Replacement.candidate_proton_id.in_(proton_ids)
+        )
+    )
+    return {proton_id: user_id for proton_id, user_id in rows if proton_id}

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import BadRequest, Conflict, NotFound, RuleViolation
+from dockyard.core.models import UserData
 from dockyard.core.workloads import (
     Replacement as ReplacementOut,
 )
@@ -16,6 +17,7 @@ from dockyard.core.workloads import (
 from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.public import creators
 from dockyard.server.artifacts.schemas import ArtifactUpdate
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
@@ -66,7 +68,7 @@ def start_replacement(
     runtime = body.runtime or WorkloadRuntime.model_validate(row.runtime or {})
     kind = "rollback" if _is_rollback(current, candidate) else "replacement"
     replacement = _begin(session, principal, row, candidate, runtime, body.config, kind, platform)
-    return publish_replacement(replacement)
+    return publish_replacement(session, replacement)
 
 
 def update_settings(
@@ -89,7 +91,7 @@ def update_settings(
         {"runtime": body.runtime.model_dump(by_alias=True, exclude_none=True)},
         actor_id=principal.user_id,
     )
-    return publish_replacement(replacement)
+    return publish_replacement(session, replacement)
 
 
 def get_replacement(session: Session, principal: Principal, workload_id: str) -> ReplacementOut:
@@ -99,7 +101,7 @@ def get_replacement(session: Session, principal: Principal, workload_id: str) ->
         raise NotFound(
             "There is no active replacement for this workload.", code="replacement_not_found"
         )
-    return publish_replacement(found)
+    return publish_replacement(session, found)
 
 
 def cancel_replacement(
@@ -132,7 +134,7 @@ def cancel_replacement(
         actor_id=principal.user_id,
     )
     on_commit(session, lambda: platform.nudge(row.id))
-    return publish_replacement(found)
+    return publish_replacement(session, found)
 
 
 def promote(
@@ -197,7 +199,7 @@ def history(
         .offset(paging.offset)
         .limit(paging.limit)
     )
-    return [publish_replacement(r) for r in rows], int(total or 0)
+    return publish_replacements(session, list(rows)), int(total or 0)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -224,7 +226,7 @@ def _begin(
             "rolling out a new version.",
             code="workload_not_running",
         )
-    check_runtime(runtime, candidate.spec, ["body", "runtime"])
+    runtime = check_runtime(runtime, candidate.spec, ["body", "runtime"])
     platform.check_can_start(principal, candidate.spec)
     active = repository.active_proton(session, row.id)
     proton = Proton(
@@ -271,7 +273,17 @@ def _is_rollback(current: Artifact | None, candidate: Artifact) -> bool:
     )
 
 
-def publish_replacement(row: Replacement) -> ReplacementOut:
+def publish_replacements(session: Session, rows: list[Replacement]) -> list[ReplacementOut]:
+    """Replacements with their `creator` (who started each), people read in one query."""
+    people = creators(session, {row.user_id for row in rows})
+    return [_public(row, people.get(row.user_id or "")) for row in rows]
+
+
+def publish_replacement(session: Session, row: Replacement) -> ReplacementOut:
+    return publish_replacements(session, [row])[0]
+
+
+def _public(row: Replacement, creator: UserData | None) -> ReplacementOut:
     return ReplacementOut(
         id=row.id,
         name=f"{row.kind}-{row.id[-8:]}",
@@ -288,6 +300,7 @@ def publish_replacement(row: Replacement) -> ReplacementOut:
         strategy=row.strategy,
         message=row.message,
         switched_at=isoformat(row.switched_at),
+        creator=creator,
         created_at=isoformat(row.created_at) or "",
         updated_at=isoformat(row.updated_at) or "",
     )

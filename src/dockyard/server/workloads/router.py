@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.models import Page
@@ -45,6 +46,7 @@ def platform_of(request: Request) -> Platform:
         runtime_name=state.runtime_name,
         nudge=state.reconciler_nudge,
         base_url=base_url(request),
+        audit_seal=state.audit_seal,
     )
 
 
@@ -54,6 +56,7 @@ async def platform_for(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(platform_for)]
+LogText = Annotated[str, StringConstraints(max_length=1000)]
 Filters = Annotated[WorkloadFilters, Depends(workload_filters)]
 
 
@@ -184,16 +187,36 @@ async def workload_logs(
     user: CurrentUser,
     work: UnitOfWork,
     paging: Paging,
-    level: Annotated[str | None, Query(max_length=16, description="Minimum level.")] = None,
+    level: Annotated[
+        str | None, Query(max_length=16, description="Minimum level: debug, info, warn, error.")
+    ] = None,
     start_time: Annotated[str | None, Query(alias="startTime", max_length=64)] = None,
-    includes: Annotated[str | None, Query(max_length=1000)] = None,
+    end_time: Annotated[str | None, Query(alias="endTime", max_length=64)] = None,
+    includes: Annotated[
+        list[LogText] | None,
+        Query(max_length=20, description="Repeatable: a line must contain one of them."),
+    ] = None,
+    excludes: Annotated[
+        list[LogText] | None,
+        Query(max_length=20, description="Repeatable: a line must contain none of them."),
+    ] = None,
+    span_id: Annotated[str | None, Query(alias="spanId", max_length=64)] = None,
+    trace_id: Annotated[str | None, Query(alias="traceId", max_length=64)] = None,
     follow: Annotated[bool, Query(description="Stream new lines as NDJSON.")] = False,
     timeout: Annotated[
         float,
         Query(gt=0, le=logs.FOLLOW_MAX_SECONDS, description="With follow: end after seconds."),
     ] = logs.FOLLOW_MAX_SECONDS,
 ) -> dict | StreamingResponse:
-    query = logs.build_query(level, start_time, includes)
+    query = logs.build_query(
+        level,
+        start_time,
+        includes,
+        end_time=end_time,
+        excludes=excludes,
+        span_id=span_id,
+        trace_id=trace_id,
+    )
     protons = await work(logs.proton_ids, user, workload_id)
     runtime = request.app.state.runtime
     if follow:

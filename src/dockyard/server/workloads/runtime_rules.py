@@ -6,15 +6,19 @@ from typing import Any
 
 from dockyard.core.errors import Forbidden, RuleViolation, ValidationFailed
 from dockyard.core.units import parse_memory
-from dockyard.core.workloads import WorkloadRuntime
+from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
 from dockyard.server.kit.auth import Principal
 from dockyard.server.reconciler.spec_build import BUNDLES
 
 
-def check_runtime(runtime: WorkloadRuntime, spec: dict[str, Any], loc: list[str | int]) -> None:
+def check_runtime(
+    runtime: WorkloadRuntime, spec: dict[str, Any], loc: list[str | int]
+) -> WorkloadRuntime:
+    """The runtime to store: checked against the artifact, top-level replicaCount applied."""
     groups = {
         (group.get("name") or "default"): group for group in spec.get("containerGroups") or []
     }
+    runtime = _apply_top_level_replicas(runtime, list(groups), loc)
     for g, group in enumerate(runtime.container_groups):
         at: list[str | int] = [*loc, "containerGroups", g]
         if group.autoscaling is not None:
@@ -47,6 +51,51 @@ def check_runtime(runtime: WorkloadRuntime, spec: dict[str, Any], loc: list[str 
                     raise ValidationFailed.at(
                         [*at, "containers", c, "resourceAllocation", "memory"], str(exc)
                     ) from None
+            request = container.resource_request
+            if request is not None and request.memory is not None:
+                try:
+                    parse_memory(request.memory)
+                except ValueError as exc:
+                    raise ValidationFailed.at(
+                        [*at, "containers", c, "resourceRequest", "memory"], str(exc)
+                    ) from None
+    return runtime
+
+
+def _apply_top_level_replicas(
+    runtime: WorkloadRuntime, group_names: list[str], loc: list[str | int]
+) -> WorkloadRuntime:
+    """`runtime.replicaCount` (the hosted platform's sandbox client sends it) sizes the one
+    container group of the artifact; with several groups or with autoscaling it means nothing
+    definite, so it is refused."""
+    count = runtime.replica_count
+    if count is None:
+        return runtime
+    at = [*loc, "replicaCount"]
+    if len(group_names) != 1:
+        raise ValidationFailed.at(
+            at,
+            f"runtime.replicaCount needs an artifact with one container group (this one has "
+            f"{len(group_names)}); set containerGroups[].replicaCount instead",
+        )
+    name = group_names[0]
+    groups = [group.model_copy() for group in runtime.container_groups]
+    for group in groups:
+        if group.autoscaling is not None:
+            raise ValidationFailed.at(at, "runtime.replicaCount cannot be used with autoscaling")
+        if group.name != name:
+            continue  # an unknown group name is reported by the checks that follow
+        if "replica_count" in group.model_fields_set and group.replica_count != count:
+            raise ValidationFailed.at(
+                at,
+                f"runtime.replicaCount ({count}) differs from containerGroups[].replicaCount "
+                f"({group.replica_count}) of group '{name}'; give one of them",
+            )
+        group.replica_count = count
+        break
+    else:
+        groups.append(GroupRuntime(name=name, replica_count=count))
+    return runtime.model_copy(update={"container_groups": groups})
 
 
 def check_runnable_as_process(spec: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import Field, model_validator
 
-from dockyard.core.base import StrictCamelModel
+from dockyard.core.base import RequestBody
 from dockyard.core.errors import ValidationFailed
 from dockyard.core.workloads import Importance, ReplacementConfig, WorkloadRuntime
 from dockyard.server.artifacts.schemas import ArtifactCreate
@@ -17,7 +17,7 @@ from dockyard.server.tags.schemas import TagInput
 from dockyard.server.workloads.statuses import NEVER_SET, Status
 
 
-class WorkloadCreate(StrictCamelModel):
+class WorkloadCreate(RequestBody):
     """`CreateWorkloadRequest`: run an existing artifact (`artifactId`) or an inline one."""
 
     name: str | None = Field(
@@ -31,6 +31,9 @@ class WorkloadCreate(StrictCamelModel):
     )
     runtime: WorkloadRuntime = Field(default_factory=WorkloadRuntime)
     tags: list[TagInput] | None = Field(default=None, max_length=100)
+    use_case_id: str | None = Field(
+        default=None, max_length=64, description="Stored and shown; Dockyard has no Use Cases."
+    )
 
     @model_validator(mode="after")
     def _one_artifact(self) -> WorkloadCreate:
@@ -39,7 +42,7 @@ class WorkloadCreate(StrictCamelModel):
         return self
 
 
-class WorkloadUpdate(StrictCamelModel):
+class WorkloadUpdate(RequestBody):
     """`UpdateWorkloadRequest` (PATCH): metadata only, applied in place with no restart."""
 
     name: str | None = Field(default=None, min_length=1, max_length=5000)
@@ -117,7 +120,7 @@ def workload_filters(
     )
 
 
-class ReplacementCreate(StrictCamelModel):
+class ReplacementCreate(RequestBody):
     """`StartReplacementRequest`."""
 
     artifact_id: str = Field(max_length=64)
@@ -126,5 +129,5 @@ class ReplacementCreate(StrictCamelModel):
     runtime: WorkloadRuntime | None = None
 
 
-class SettingsUpdate(StrictCamelModel):
+class SettingsUpdate(RequestBody):
     runtime: WorkloadRuntime

@@ -14,6 +14,7 @@ from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, Workload
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.deployments import repository as deployments
+from dockyard.server.deployments.audit import AuditSeal
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
@@ -40,6 +41,7 @@ class Platform:
     runtime_name: str  # docker | process | fake
     nudge: Callable[[str], None]  # hands a workload to the reconciler (after commit)
     base_url: str
+    audit_seal: AuditSeal  # seals deployment audit entries (the server's secret key)
 
     def check_can_start(self, principal: Principal, spec: dict) -> None:
         """What this server's runtime asks of a spec, and of who starts it, before it runs."""
@@ -100,7 +102,7 @@ def create_workload(
         artifact = artifacts.load(session, created.id)
     else:
         artifact = artifacts.require(session, principal, body.artifact_id or "", Right.VIEW)
-    check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
+    runtime = check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
     platform.check_can_start(principal, artifact.spec)
     if artifact.status != "locked":
         _refuse_if_draft_busy(session, artifact, excluding=None)
@@ -113,7 +115,8 @@ def create_workload(
         artifact_id=artifact.id,
         desired_state="running",
         status=Status.SUBMITTED.value,
-        runtime=body.runtime.model_dump(by_alias=True, exclude_none=True),
+        runtime=runtime.model_dump(by_alias=True, exclude_none=True),
+        use_case_id=body.use_case_id,
         last_started_at=now,
         expires_at=_expiry(artifact, platform.settings, now),
         creator_id=principal.user_id,
