@@ -95,13 +95,18 @@ class ValidationFailed(DockyardError):
     status_code = 422
     default_code = "validation_error"
 
-    def __init__(self, errors: list[dict[str, Any]], message: str | None = None) -> None:
+    def __init__(
+        self, errors: list[dict[str, Any]], message: str | None = None, *, code: str | None = None
+    ) -> None:
         first = errors[0]["msg"] if errors else "invalid input"
-        super().__init__(message or f"Validation failed: {first}", detail=errors)
+        super().__init__(message or f"Validation failed: {first}", code=code, detail=errors)
 
     @classmethod
-    def at(cls, loc: list[str | int], msg: str, type_: str = "value_error") -> ValidationFailed:
-        return cls([{"loc": loc, "msg": msg, "type": type_}])
+    def at(
+        cls, loc: list[str | int], msg: str, type_: str = "value_error", *, code: str | None = None
+    ) -> ValidationFailed:
+        """One issue at `loc`; `code` names the rule when it is not plain validation."""
+        return cls([{"loc": loc, "msg": msg, "type": type_}], code=code)
 
 
 class NotImplementedYet(DockyardError):

@@ -339,9 +339,18 @@ def check_spec_rules(
                         f"{where}.environmentVars[{v}]: the 'api-key' source is not supported yet.",
                         code="env_source_not_supported",
                     )
-            if not is_admin and loosens(container.security_context):
+    if not is_admin:
+        check_security_context(spec)
+
+
+def check_security_context(spec: ServiceArtifactSpec) -> None:
+    """403 for a non-admin's spec whose security context grants more than the defaults."""
+    for g, group in enumerate(spec.container_groups):
+        for c, container in enumerate(group.containers):
+            if loosens(container.security_context):
                 raise Forbidden(
-                    f"{where}.securityContext: only admins may add capabilities, allow "
+                    f"containerGroups[{g}].containers[{c}].securityContext: only admins may "
+                    "run as root (runAsUser 0, runAsNonRoot false), add capabilities, allow "
                     "privilege escalation or disable seccomp.",
                     code="security_context_forbidden",
                 )
@@ -367,6 +376,10 @@ def loosens(context: SecurityContext | None) -> bool:
     if context.capabilities is not None and context.capabilities.add:
         return True
     if context.allow_privilege_escalation:
+        return True
+    # Root in the container, or an explicit "root is fine": more than the image's default
+    # user gives, and a step from a kernel bug to the host.
+    if context.run_as_user == 0 or context.run_as_non_root is False:
         return True
     return context.seccomp_profile is not None and context.seccomp_profile.type == "Unconfined"
 

@@ -38,7 +38,11 @@ def test_patch_changes_name_description_and_tags(client: TestClient) -> None:
     body = client.patch(url, json={"name": "service", "tags": [{"name": "t", "value": "1"}]}).json()
     assert body["name"] == "service" and body["description"] == "all versions"
     assert [(t["name"], t["value"]) for t in body["tags"]] == [("t", "1")]
-    assert client.patch(url, json={"lastVersionNumber": 9}).status_code == 422
+    # A read-only field in a PATCH is ignored like any unknown field, and named in Warning.
+    response = client.patch(url, json={"lastVersionNumber": 9})
+    assert response.status_code == 200
+    assert "lastVersionNumber" in response.headers["warning"]
+    assert response.json()["lastVersionNumber"] != 9
     assert client.patch(url, json={"name": ""}).status_code == 422
     assert client.patch(f"{API}/{'0' * 24}", json={"name": "x"}).status_code == 404
 

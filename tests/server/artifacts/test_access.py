@@ -76,7 +76,9 @@ def test_roles_decide_what_a_user_may_do(client: TestClient) -> None:
         response = viewer["client"].request(method, url, json=body)
         assert response.status_code == 403, method
         assert response.json()["code"] == "forbidden"
-    assert viewer["client"].post(f"{url}/clone", json={"name": "mine"}).status_code == 200
+    # A clone lands in the owner's repository, where it could be locked into a version.
+    cloned = viewer["client"].post(f"{url}/clone", json={"name": "mine"})
+    assert (cloned.status_code, cloned.json()["code"]) == (403, "forbidden")
 
     assert editor["client"].get(url).json()["permissions"] == [
         "CAN_VIEW",
@@ -174,10 +176,43 @@ def test_only_admins_loosen_the_security_context(client: TestClient) -> None:
     assert admin_made.status_code == 201
     # A non-admin cannot take the loosened spec over by cloning it either.
     url = f"{API}/{admin_made.json()['id']}"
-    share(client, url, user["user"]["id"], "EDITOR")
+    repository = f"/api/v2/artifactRepositories/{admin_made.json()['artifactRepositoryId']}"
+    share(client, repository, user["user"]["id"], "EDITOR")
     assert user["client"].post(f"{url}/clone", json={"name": "c"}).status_code == 403
     assert user["client"].patch(url, json={"spec": spec}).status_code == 403
     assert user["client"].patch(url, json={"name": "renamed"}).status_code == 200
+
+
+def test_running_as_root_is_loosening(client: TestClient) -> None:
+    user = create_user(client, "plain")
+    for context in ({"runAsUser": 0}, {"runAsNonRoot": False}):
+        spec = service_spec()
+        spec["containerGroups"][0]["containers"][0]["securityContext"] = context
+        response = user["client"].post(API, json={"name": "x", "spec": spec})
+        assert (response.status_code, response.json()["code"]) == (
+            403,
+            "security_context_forbidden",
+        ), context
+        inline = {"artifact": {"name": "x", "spec": spec}}
+        response = user["client"].post("/api/v2/workloads", json=inline)
+        assert response.status_code == 403, context
+        # An admin's artifact may run as root, but a non-admin may not start it.
+        admin_made = client.post(API, json={"name": "x", "spec": spec, "status": "locked"})
+        assert admin_made.status_code == 201
+        share(client, f"{API}/{admin_made.json()['id']}", user["user"]["id"], "READ_ONLY")
+        response = user["client"].post(
+            "/api/v2/workloads", json={"artifactId": admin_made.json()["id"]}
+        )
+        assert (response.status_code, response.json()["code"]) == (
+            403,
+            "security_context_forbidden",
+        ), context
+    tighter = service_spec()
+    tighter["containerGroups"][0]["containers"][0]["securityContext"] = {
+        "runAsUser": 1000,
+        "runAsNonRoot": True,
+    }
+    assert user["client"].post(API, json={"name": "x", "spec": tighter}).status_code == 201
     tightened = service_spec()
     tightened["containerGroups"][0]["containers"][0]["securityContext"] = {
         "capabilities": {"drop": ["ALL"]},

@@ -1,4 +1,4 @@
-"""`dr-credential` variables must name a credential the artifact's owner can see, and its key."""
+"""`dr-credential` variables must name a credential the spec's writer may use, and its key."""
 
 from __future__ import annotations
 
@@ -57,10 +57,35 @@ def test_a_credential_variable_is_checked_against_the_store(client: TestClient) 
         assert response.status_code == 422, missing
         assert response.json()["detail"][0]["loc"] == [*ENV, "drCredentialId"]
 
-    # PATCH checks it too, against the artifact's owner.
+    # PATCH checks it too, against the writer.
     artifact = create_artifact(alice["client"])
     response = alice["client"].patch(
         f"{API}/{artifact['id']}", json={"spec": spec_with(variable("0" * 24))}
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == [*ENV, "drCredentialId"]
+
+
+def test_an_editor_of_an_admins_artifact_cannot_name_anyones_credential(
+    client: TestClient,
+) -> None:
+    """The check is against the writer, not the artifact's creator (an admin may use any)."""
+    editor = create_user(client, "editor")
+    bob = create_user(client, "bob")
+    bobs = credential(bob["client"])
+    artifact = create_artifact(client)
+    url = f"{API}/{artifact['id']}"
+    shared = client.patch(
+        f"{url}/sharedRoles",
+        json={
+            "operation": "updateRoles",
+            "roles": [{"shareRecipientType": "user", "id": editor["user"]["id"], "role": "EDITOR"}],
+        },
+    )
+    assert shared.status_code == 204
+    response = editor["client"].patch(url, json={"spec": spec_with(variable(bobs))})
+    assert (response.status_code, response.json()["code"]) == (422, "credential_not_usable")
+    assert response.json()["detail"][0]["loc"] == [*ENV, "drCredentialId"]
+    assert bobs in response.json()["message"]
+    # The admin writing the same spec may.
+    assert client.patch(url, json={"spec": spec_with(variable(bobs))}).status_code == 200

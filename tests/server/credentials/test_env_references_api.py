@@ -42,13 +42,13 @@ def test_reference_errors_point_into_the_spec(client: TestClient) -> None:
     theirs = _credential(bob["client"])
     mine = _credential(alice["client"])
     base = ["body", "spec", "containerGroups", 0, "containers", 0, "environmentVars", 1]
-    for credential, key, field in (
-        (theirs, "password", "drCredentialId"),
-        ("0" * 24, "password", "drCredentialId"),
-        (mine, "apiToken", "key"),
+    for credential, key, field, code in (
+        (theirs, "password", "drCredentialId", "credential_not_usable"),
+        ("0" * 24, "password", "drCredentialId", "validation_error"),
+        (mine, "apiToken", "key", "validation_error"),
     ):
         body = {"name": "app", "spec": _spec_with(credential, key)}
         response = alice["client"].post("/api/v2/artifacts", json=body)
         assert response.status_code == 422, response.text
-        assert response.json()["code"] == "validation_error"
+        assert response.json()["code"] == code
         assert response.json()["detail"][0]["loc"] == [*base, field]

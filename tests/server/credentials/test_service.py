@@ -24,7 +24,7 @@ def _check(
     with client.app.state.db.unit_of_work(write=False) as session:
         validate_env_reference(
             session,
-            owner_id=owner_id,
+            user_id=owner_id,
             is_admin=is_admin,
             credential_id=credential_id,
             key=key,
@@ -55,13 +55,15 @@ def test_unknown_credential_points_at_dr_credential_id(
     assert caught.value.code == "validation_error"
 
 
-def test_someone_elses_credential_is_not_found(client: TestClient) -> None:
+def test_someone_elses_credential_is_not_usable(client: TestClient) -> None:
     alice = create_user(client, "alice")
     bob = create_user(client, "bob")
     cred = _create(alice["client"], {"name": "b", "credentialType": "bearer", "token": "t"})
     with pytest.raises(ValidationFailed) as caught:
         _check(client, owner_id=bob["user"]["id"], is_admin=False, credential_id=cred, key="token")
     assert caught.value.detail[0]["loc"] == [*LOC, "drCredentialId"]
+    assert caught.value.code == "credential_not_usable"
+    assert cred in caught.value.message
 
 
 def test_key_must_be_a_field_of_the_type(client: TestClient) -> None:
@@ -83,10 +85,29 @@ def test_resolve_secret_reads_the_decrypted_value(client: TestClient) -> None:
         {"name": "s", "credentialType": "s3", "awsAccessKeyId": "a", "awsSecretAccessKey": "b"},
     )
     box = client.app.state.secret_box
+    admin_id = client.get("/api/v2/users/me").json()["id"]
+
+    def read(credential_id: str, key: str) -> str | None:
+        return resolve_secret(session, box, credential_id, key, user_id=admin_id, is_admin=True)
+
     with client.app.state.db.unit_of_work(write=False) as session:
-        assert resolve_secret(session, box, basic, "password") == "pw"
-        assert resolve_secret(session, box, basic, "user") == "u"
-        assert resolve_secret(session, box, gcp, "gcpKey") == '{"type": "sa"}'
-        assert resolve_secret(session, box, s3, "awsSessionToken") is None
-        assert resolve_secret(session, box, "0" * 24, "password") is None
-        assert resolve_secret(session, box, "bad\x00id", "password") is None
+        assert read(basic, "password") == "pw"
+        assert read(basic, "user") == "u"
+        assert read(gcp, "gcpKey") == '{"type": "sa"}'
+        assert read(s3, "awsSessionToken") is None
+        assert read("0" * 24, "password") is None
+        assert read("bad\x00id", "password") is None
+
+
+def test_resolve_secret_reads_only_credentials_the_runner_may_use(client: TestClient) -> None:
+    alice = create_user(client, "alice")
+    bob = create_user(client, "bob")
+    cred = _create(alice["client"], {"name": "b", "credentialType": "bearer", "token": "t"})
+    box = client.app.state.secret_box
+    with client.app.state.db.unit_of_work(write=False) as session:
+        for user, is_admin, expected in ((alice, False, "t"), (bob, False, None), (bob, True, "t")):
+            found = resolve_secret(
+                session, box, cred, "token", user_id=user["user"]["id"], is_admin=is_admin
+            )
+            assert found == expected
+        assert resolve_secret(session, box, cred, "token", user_id=None, is_admin=False) is None

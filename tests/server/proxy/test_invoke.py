@@ -211,3 +211,52 @@ def test_deployments_are_invoked_through_their_own_endpoint(live: Live, upstream
     assert (missing.status_code, missing.json()["code"]) == (404, "deployment_not_found")
     other = live.admin.get(f"{live.url}/api/v2/endpoints/elsewhere/x/")
     assert other.status_code == 404
+
+
+def test_a_deployment_stops_serving_when_its_owners_lose_the_workload(
+    live: Live, upstream: Upstream
+) -> None:
+    workload_id = live.create_workload([upstream.port])
+    workload = live.admin.get(f"/api/v2/workloads/{workload_id}").json()
+    live.admin.patch(f"/api/v2/artifacts/{workload['artifactId']}", json={"status": "locked"})
+    editor_id, editor_token = _user(live, "frank")
+    consumer_id, consumer_token = _user(live, "grace")
+    _share(live, workload_id, editor_id, "EDITOR")
+    editor = {"Authorization": f"Bearer {editor_token}"}
+    created = httpx.post(
+        f"{live.url}/api/v2/console/deployments", json={"workloadId": workload_id}, headers=editor
+    )
+    assert created.status_code == 201, created.text
+    deployment = created.json()
+    shared = httpx.patch(
+        f"{live.url}/api/v2/console/deployments/{deployment['id']}/sharedRoles",
+        json={
+            "operation": "updateRoles",
+            "roles": [{"shareRecipientType": "user", "role": "CONSUMER", "id": consumer_id}],
+        },
+        headers=editor,
+    )
+    assert shared.status_code == 204, shared.text
+    live.sync_routes()
+    consumer = {"Authorization": f"Bearer {consumer_token}"}
+    assert httpx.get(deployment["endpoint"] + "echo", headers=consumer).status_code == 200
+
+    # Unshared from the workload, the editor's deployment no longer opens it to anyone.
+    _share(live, workload_id, editor_id, "READ_ONLY")
+    for headers in (editor, consumer, live.admin.headers):
+        refused = httpx.get(deployment["endpoint"] + "echo", headers=headers)
+        assert (refused.status_code, refused.json()["code"]) == (403, "workload_access_revoked")
+    assert httpx.get(live.invoke_url(workload_id, "/echo"), headers=editor).status_code == 403
+
+    # An owner of the workload (here the admin) takes the deployment over: it serves again.
+    admin_id = live.admin.get("/api/v2/users/me").json()["id"]
+    taken = live.admin.patch(
+        f"/api/v2/console/deployments/{deployment['id']}/sharedRoles",
+        json={
+            "operation": "updateRoles",
+            "roles": [{"shareRecipientType": "user", "role": "OWNER", "id": admin_id}],
+        },
+    )
+    assert taken.status_code == 204, taken.text
+    live.sync_routes()
+    assert httpx.get(deployment["endpoint"] + "echo", headers=consumer).status_code == 200

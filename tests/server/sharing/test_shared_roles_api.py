@@ -205,6 +205,18 @@ def test_invalid_bodies_are_422(
     assert response.json()["detail"][0]["loc"][-1] == loc_end
 
 
+@pytest.mark.parametrize("role", ["DATA_SCIENTIST", "admin"])
+def test_the_references_unsupported_roles_are_refused_by_name(
+    client: TestClient, alice: dict, bob: dict, make_widget: Callable[[str], str], role: str
+) -> None:
+    widget = make_widget(alice["user"]["id"])
+    response = _patch(alice["client"], widget, _grant(bob["user"]["id"], role))
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "role_not_supported"
+    assert role.upper() in response.json()["message"]
+    assert "bob" not in _roles(alice["client"], widget)
+
+
 def test_grant_list_is_paginated(
     client: TestClient, alice: dict, bob: dict, make_widget: Callable[[str], str]
 ) -> None:

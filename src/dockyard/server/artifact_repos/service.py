@@ -103,10 +103,12 @@ def delete_repository(session: Session, principal: Principal, repository_id: str
     repository.get_repository(session, row.id, for_update=True)
     blockers = artifacts.locked_and_used(session, row.id)
     if blockers:
+        shown, hidden = artifacts.shown(session, principal, blockers)
         raise Conflict(
-            f"The repository '{row.name}' holds locked or running artifacts; it cannot be deleted.",
+            f"The repository '{row.name}' holds locked or running artifacts"
+            f"{sharing.hidden_note(hidden)}; it cannot be deleted.",
             code="repository_not_empty",
-            blockers=blockers,
+            blockers=shown,
         )
     artifacts.purge(session, artifacts.drafts_of(session, row.id))
     sharing.forget_object(session, REPOSITORY, [row.id])

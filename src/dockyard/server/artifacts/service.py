@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from dockyard.core.artifacts import Artifact as ArtifactOut
 from dockyard.core.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     NotImplementedYet,
     RuleViolation,
@@ -16,6 +17,7 @@ from dockyard.core.errors import (
 )
 from dockyard.core.spec import (
     ServiceArtifactSpec,
+    check_security_context,
     check_spec_rules,
     credential_references,
     spec_to_json,
@@ -44,7 +46,6 @@ from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 from dockyard.server.tags.schemas import TagInput
-from dockyard.server.users import repository as users
 from dockyard.server.workloads import repository as workloads
 
 # --- access ----------------------------------------------------------------------------------
@@ -71,6 +72,40 @@ def require(
     row = load(session, artifact_id, for_update=for_update)
     sharing.require(session, principal, artifact_target(row), right)
     return row
+
+
+def require_runnable(session: Session, principal: Principal, artifact_id: str) -> Artifact:
+    """The artifact a workload may run (or be replaced onto) for the caller.
+
+    A locked version is published to be run, so seeing it is enough; a draft is its writers'
+    work in progress (with their secrets), so running it takes the right to change it."""
+    row = load(session, artifact_id)
+    level = sharing.require(session, principal, artifact_target(row), Right.VIEW)
+    if row.status != "locked" and level < Right.UPDATE:
+        raise Forbidden(
+            f"The artifact '{row.name}' is a draft you may only view; run a locked version "
+            "of it, or clone it into a repository of yours.",
+            code="forbidden",
+        )
+    return row
+
+
+def check_runnable(
+    session: Session,
+    principal: Principal,
+    row: Artifact,
+    *,
+    runner: tuple[str, bool],
+    loc: list[str | int],
+) -> None:
+    """The rules a spec meets when it enters a workload: a security context only an admin
+    may loosen (checked against the caller), and credentials the `runner` (the workload's
+    creator: user id, is admin) may use, the only ones whose secrets the workload gets."""
+    spec = ServiceArtifactSpec.model_validate(row.spec)
+    if not principal.is_admin:
+        check_security_context(spec)
+    user_id, is_admin = runner
+    _check_credentials(session, spec, user_id=user_id, is_admin=is_admin, loc=loc)
 
 
 def resolve_target(session: Session, artifact_id: str) -> Target:
@@ -112,7 +147,6 @@ def create_artifact(
         principal,
         body.spec,
         settings,
-        owner_id=principal.user_id,
         loc=spec_loc or ["body", "spec"],
     )
     home, unwritten = _repository_for(session, principal, body)
@@ -174,7 +208,6 @@ def replace_artifact(
         principal,
         body.spec,
         settings,
-        owner_id=_owner(row, principal),
         loc=["body", "spec"],
     )
     row.name = body.name
@@ -205,7 +238,6 @@ def update_artifact(
             principal,
             body.spec,
             settings,
-            owner_id=_owner(row, principal),
             loc=["body", "spec"],
         )
     if body.name is not None:
@@ -231,14 +263,22 @@ def clone_artifact(
 ) -> ArtifactOut:
     """A new draft in the same repository with the source's spec, description and tags."""
     source = require(session, principal, artifact_id, Right.VIEW)
+    # The clone lands in the source's repository, where it can be locked into a version:
+    # only those who may add to that repository may clone into it.
+    sharing.require_related(
+        session,
+        principal,
+        Target(REPOSITORY, source.repository_id, REPOSITORY),
+        Right.UPDATE,
+        "Cloning adds a draft to the artifact's repository; you may not change that repository.",
+    )
     # The clone belongs to the caller, so the spec is checked again as theirs (images allowed
-    # now, security context, credentials they can see).
+    # now, security context, credentials they may use).
     spec = _checked_spec(
         session,
         principal,
         ServiceArtifactSpec.model_validate(source.spec),
         settings,
-        owner_id=principal.user_id,
         loc=["spec"],
     )
     row = repository.add_artifact(
@@ -266,10 +306,12 @@ def delete_artifact(session: Session, principal: Principal, artifact_id: str) ->
     _refuse_if_locked(row)
     blockers = usage.usage(session, [row.id]).get(row.id)
     if blockers:
+        shown, hidden = usage.shown(session, principal, blockers)
         raise Conflict(
-            f"The artifact '{row.name}' is in use; stop and delete what runs it first.",
+            f"The artifact '{row.name}' is in use{sharing.hidden_note(hidden)}; stop and "
+            "delete what runs it first.",
             code="artifact_in_use",
-            blockers=blockers,
+            blockers=shown,
         )
     usage.purge(session, [row])
 
@@ -292,10 +334,6 @@ def _lock(session: Session, row: Artifact) -> None:
     row.locked_at = utcnow()
     workloads.clear_expiry(session, row.id)  # locked artifacts' workloads do not expire
     session.flush()
-
-
-def _owner(row: Artifact, principal: Principal) -> str:
-    return row.creator_id or principal.user_id
 
 
 def _repository_for(
@@ -333,29 +371,38 @@ def _checked_spec(
     spec: ServiceArtifactSpec,
     settings: Settings,
     *,
-    owner_id: str,
     loc: list[str | int],
 ) -> dict[str, Any]:
-    """The rules of a spec write beyond its shape; returns the form to store."""
+    """The rules of a spec write beyond its shape; returns the form to store.
+
+    Everything is checked against the writer, not the artifact's creator: an editor may not
+    keep the creator's credentials in a spec they shape, nor loosen its security context."""
     check_spec_rules(
         spec,
         is_admin=principal.is_admin,
         allowlist=settings.image_allowlist,
         denylist=settings.image_denylist,
     )
-    references = credential_references(spec)
-    if references:
-        owner_is_admin = principal.is_admin
-        if owner_id != principal.user_id:
-            owner = users.get_user(session, owner_id)
-            owner_is_admin = bool(owner and owner.is_admin)
-        for where, credential_id, key in references:
-            validate_env_reference(
-                session,
-                owner_id=owner_id,
-                is_admin=owner_is_admin,
-                credential_id=credential_id,
-                key=key,
-                loc=[*loc, *where],
-            )
+    _check_credentials(
+        session, spec, user_id=principal.user_id, is_admin=principal.is_admin, loc=loc
+    )
     return spec_to_json(spec)
+
+
+def _check_credentials(
+    session: Session,
+    spec: ServiceArtifactSpec,
+    *,
+    user_id: str,
+    is_admin: bool,
+    loc: list[str | int],
+) -> None:
+    for where, credential_id, key in credential_references(spec):
+        validate_env_reference(
+            session,
+            user_id=user_id,
+            is_admin=is_admin,
+            credential_id=credential_id,
+            key=key,
+            loc=[*loc, *where],
+        )

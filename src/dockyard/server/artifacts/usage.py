@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 from dockyard.server.artifacts import repository
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.artifacts.public import ARTIFACT
+from dockyard.server.kit.auth import Principal
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags
+from dockyard.server.workloads.public import WORKLOAD, workload_target
 
 
 def usage(session: Session, artifact_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -22,9 +24,22 @@ def usage(session: Session, artifact_ids: list[str]) -> dict[str, list[dict[str,
     found: dict[str, list[dict[str, Any]]] = {}
     for artifact_id, workload_id, name in repository.workloads_using(session, artifact_ids):
         found.setdefault(artifact_id, []).append(
-            {"type": "workload", "id": workload_id, "name": name}
+            {"type": WORKLOAD, "id": workload_id, "name": name}
         )
     return found
+
+
+def shown(
+    session: Session, principal: Principal, blockers: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """The blockers the caller may see (others' workloads may run a shared artifact), and
+    how many are left out. Artifacts named here are in the caller's own repository."""
+    running = [b for b in blockers if b["type"] == WORKLOAD]
+    visible, hidden = sharing.visible_blockers(
+        session, principal, [(workload_target(b["id"]), b["name"]) for b in running]
+    )
+    keep = {b["id"] for b in visible}
+    return [b for b in blockers if b["type"] != WORKLOAD or b["id"] in keep], hidden
 
 
 def purge(session: Session, rows: list[Artifact]) -> None:

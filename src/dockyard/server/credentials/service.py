@@ -86,22 +86,37 @@ def delete_credential(session: Session, principal: Principal, credential_id: str
     repository.delete_credential(session, _require(session, principal, credential_id))
 
 
+def may_use(row: Credential, *, user_id: str, is_admin: bool) -> bool:
+    """Whose secrets a spec may carry: a user's own credentials; an admin's, anyone's."""
+    return is_admin or row.owner_id == user_id
+
+
 def validate_env_reference(
     session: Session,
     *,
-    owner_id: str,
+    user_id: str,
     is_admin: bool,
     credential_id: str,
     key: str,
     loc: list[str | int],
 ) -> None:
-    """Check a `dr-credential` variable: its credential is visible and `key` is a field of it."""
-    row = _visible(session, owner_id=owner_id, is_admin=is_admin, credential_id=credential_id)
+    """Check a `dr-credential` variable: the user may use its credential and `key` is a field
+    of it. `user_id` is whoever writes the spec or runs it, never merely the artifact's
+    creator: an editor must not route the creator's secrets into a container they shaped."""
+    row = repository.get_credential(session, credential_id) if is_valid_id(credential_id) else None
     if row is None:
         raise ValidationFailed.at(
             [*loc, "drCredentialId"],
             f"credential '{credential_id}' does not exist",
             "credential_not_found",
+        )
+    if not may_use(row, user_id=user_id, is_admin=is_admin):
+        raise ValidationFailed.at(
+            [*loc, "drCredentialId"],
+            f"credential '{credential_id}' belongs to another user; a spec may reference only "
+            "credentials of whoever writes it (or runs it)",
+            "credential_not_usable",
+            code="credential_not_usable",
         )
     kind = CREDENTIAL_TYPES.get(row.credential_type)
     fields = kind.fields if kind is not None else ()
@@ -115,17 +130,25 @@ def validate_env_reference(
 
 
 def resolve_secret(
-    session: Session, secret_box: SecretBox, credential_id: str, key: str
+    session: Session,
+    secret_box: SecretBox,
+    credential_id: str,
+    key: str,
+    *,
+    user_id: str | None,
+    is_admin: bool,
 ) -> str | None:
-    """The value behind a `dr-credential` variable, read at container start.
+    """The value behind a `dr-credential` variable, read at container start for the user the
+    workload runs for (its creator): never a credential that user may not use.
 
-    None when the credential was deleted since or the field was never set; object-valued
-    fields (a GCP key file) come back as their JSON text, as a file's content would be.
+    None when the credential was deleted since, is not theirs to use, or the field was never
+    set; object-valued fields (a GCP key file) come back as their JSON text, as a file's
+    content would be.
     """
-    if not is_valid_id(credential_id):
+    if not is_valid_id(credential_id) or user_id is None:
         return None
     row = repository.get_credential(session, credential_id)
-    if row is None:
+    if row is None or not may_use(row, user_id=user_id, is_admin=is_admin):
         return None
     value = secret_box.open(row.encrypted_fields).get(key)
     if value is None or isinstance(value, str):

@@ -17,6 +17,7 @@ from dockyard.server.kit.text_search import contains_any
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads.models import Workload
+from dockyard.server.workloads.public import WORKLOAD
 
 _ORDER: dict[str, InstrumentedAttribute] = {
     "name": Deployment.name,
@@ -50,7 +51,14 @@ def list_deployments(
 
 def _conditions(principal: Principal, filters: DeploymentFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    visible = sharing.visibility(principal, [(DEPLOYMENT, Deployment.id)])
+    visible = sharing.visibility(
+        principal,
+        [(DEPLOYMENT, Deployment.id)],
+        owner_anchors=[
+            (WORKLOAD, Deployment.workload_id),
+            (WORKLOAD, Deployment.pending_workload_id),
+        ],
+    )
     if visible is not None:
         conditions.append(visible)
     if filters.created_by:

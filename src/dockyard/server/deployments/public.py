@@ -17,12 +17,16 @@ from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads.models import Workload
+from dockyard.server.workloads.public import WORKLOAD
 
 DEPLOYMENT = "deployment"
 
 
-def deployment_target(deployment_id: str) -> Target:
-    return Target(DEPLOYMENT, deployment_id, DEPLOYMENT)
+def deployment_target(row: Deployment) -> Target:
+    """The owners of the workload a deployment serves (or is switching to) own it too, so a
+    deployment never hides from the owner of what it exposes."""
+    workloads = tuple((WORKLOAD, w) for w in (row.workload_id, row.pending_workload_id) if w)
+    return Target(DEPLOYMENT, row.id, DEPLOYMENT, owner_parents=workloads)
 
 
 def derive_status(workload_status: str | None) -> DeploymentStatus:
@@ -56,7 +60,7 @@ def publish(
     )
     tag_map = tags.tags_for(session, DEPLOYMENT, ids)
     levels = (
-        sharing.levels_of(session, principal, [deployment_target(i) for i in ids])
+        sharing.levels_of(session, principal, [deployment_target(row) for row in rows])
         if principal is not None
         else {}
     )

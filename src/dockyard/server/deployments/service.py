@@ -29,7 +29,9 @@ from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads import service as workloads
 from dockyard.server.workloads.models import Workload
+from dockyard.server.workloads.public import workload_target
 from dockyard.server.workloads.service import Platform
+from dockyard.server.workloads.statuses import Status
 
 # --- access ----------------------------------------------------------------------------------
 
@@ -46,12 +48,12 @@ def require(
     session: Session, principal: Principal, deployment_id: str, right: Right, *, for_update=False
 ) -> Deployment:
     row = load(session, deployment_id, for_update=for_update)
-    sharing.require(session, principal, deployment_target(row.id), right)
+    sharing.require(session, principal, deployment_target(row), right)
     return row
 
 
 def resolve_target(session: Session, deployment_id: str) -> Target:
-    return deployment_target(load(session, deployment_id).id)
+    return deployment_target(load(session, deployment_id))
 
 
 def get_deployment(
@@ -67,7 +69,7 @@ def get_deployment(
 def create_deployment(
     session: Session, principal: Principal, body: DeploymentCreate, platform: Platform
 ) -> DeploymentOut:
-    workload = _locked_workload(session, principal, body.workload_id)
+    workload = _servable_workload(session, principal, body.workload_id)
     row = Deployment(
         name=body.name or workload.name,
         description=body.description,
@@ -101,7 +103,7 @@ def update_deployment(
     if {"name", "description", "tags"} & body.model_fields_set:
         _audit(session, row, "update", principal, before, platform)
     if body.workload_id is not None and body.workload_id != row.workload_id:
-        target = _locked_workload(session, principal, body.workload_id)
+        target = _servable_workload(session, principal, body.workload_id)
         before = audit_body(session, row, platform.base_url)
         # A newer request replaces a pending one; traffic moves only once it is running.
         row.pending_workload_id = target.id
@@ -119,14 +121,17 @@ def update_deployment(
 def stop_deployment(
     session: Session, principal: Principal, deployment_id: str, platform: Platform
 ) -> DeploymentOut:
-    row = require(session, principal, deployment_id, Right.UPDATE, for_update=True)
+    row = _require_workload_control(session, principal, deployment_id)
     others = [d for d in repository.naming_workload(session, row.workload_id) if d.id != row.id]
     if others:
+        shown, hidden = sharing.visible_blockers(
+            session, principal, [(deployment_target(d), d.name) for d in others]
+        )
         raise Conflict(
-            "The workload behind this deployment also serves other deployments; stopping it "
-            "would stop them too.",
+            "The workload behind this deployment also serves other deployments"
+            f"{sharing.hidden_note(hidden)}; stopping it would stop them too.",
             code="workload_shared",
-            blockers=[{"type": DEPLOYMENT, "id": d.id, "name": d.name} for d in others],
+            blockers=shown,
         )
     before = audit_body(session, row, platform.base_url)
     workloads.stop_workload(session, principal, row.workload_id, platform)
@@ -138,7 +143,7 @@ def stop_deployment(
 def start_deployment(
     session: Session, principal: Principal, deployment_id: str, platform: Platform
 ) -> DeploymentOut:
-    row = require(session, principal, deployment_id, Right.UPDATE, for_update=True)
+    row = _require_workload_control(session, principal, deployment_id)
     before = audit_body(session, row, platform.base_url)
     workloads.start_workload(session, principal, row.workload_id, platform)
     session.flush()
@@ -172,7 +177,7 @@ def audit_log(
         lambda found: repository.get_deployment(session, found, with_deleted=principal.is_admin),
     )
     if row.deleted_at is None:
-        sharing.require(session, principal, deployment_target(row.id), Right.VIEW)
+        sharing.require(session, principal, deployment_target(row), Right.VIEW)
     rows, total = audit.entries(session, row.id, offset=paging.offset, limit=paging.limit)
     return [_entry(e) for e in rows], total, audit.verify(session, platform.audit_seal, row)
 
@@ -232,9 +237,37 @@ def _switch(
 
 # --- helpers ---------------------------------------------------------------------------------
 
+_NOT_SERVABLE = frozenset({Status.ERRORED.value, Status.TERMINATED.value})
 
-def _locked_workload(session: Session, principal: Principal, workload_id: str) -> Workload:
-    workload = workloads.require(session, principal, workload_id, Right.VIEW)
+
+def _require_workload_control(
+    session: Session, principal: Principal, deployment_id: str
+) -> Deployment:
+    """Stop and start act on the workload behind the deployment: they take the right to
+    change both (403, not 404, for the workload: the deployment names it)."""
+    row = require(session, principal, deployment_id, Right.UPDATE, for_update=True)
+    sharing.require_related(
+        session,
+        principal,
+        workload_target(row.workload_id),
+        Right.UPDATE,
+        "Stopping or starting a deployment stops or starts its workload, which you may not change.",
+    )
+    return row
+
+
+def _servable_workload(session: Session, principal: Principal, workload_id: str) -> Workload:
+    """The workload a deployment may be put in front of, by this caller.
+
+    Exposing a workload is changing who reaches it, so it takes the right to update it:
+    a viewer must not open their own door onto someone else's workload."""
+    workload = workloads.require(session, principal, workload_id, Right.UPDATE)
+    if workload.status in _NOT_SERVABLE:
+        raise Conflict(
+            f"The workload '{workload.name}' is {workload.status}; a deployment needs a "
+            "workload that is running or on its way (start it, or create a new one).",
+            code="workload_not_ready",
+        )
     artifact = session.get(Artifact, workload.artifact_id) if workload.artifact_id else None
     if artifact is None or artifact.status != "locked":
         raise Conflict(

@@ -77,6 +77,13 @@ class Access:
             raise Forbidden(f"You may not invoke this {kind}.", code="forbidden")
         if isinstance(target, Route):
             return target
+        if not target.serving:
+            raise Forbidden(
+                "This deployment's owners may no longer change the workload behind it, so it "
+                "no longer serves; an owner of that workload can take the deployment over "
+                "(share it to themselves as OWNER) or delete it.",
+                code="workload_access_revoked",
+            )
         # A deployment's own grants are what count; its workload is reached on its behalf.
         route = table.routes.get(target.workload_id)
         if route is None:

@@ -1,9 +1,11 @@
 """The in-memory routing table: where each workload's traffic goes and who may send it.
 
-One query for every workload (and one for invoke grants) refreshes the whole table every
+One query for every workload (and small ones for deployments, their grants and the admins)
+refreshes the whole table every
 `DOCKYARD_PROXY_ROUTE_REFRESH_SECONDS`, and at once when the reconciler pokes it, so several
-servers on one PostgreSQL database stay correct and no request ever waits on the database.
-The table is rebuilt only when the rows read differ from the last ones.
+servers on one PostgreSQL database stay correct and no request ever waits on the database;
+rights (and whether a deployment may still serve) are worked out here, not per request. The
+table is rebuilt only when the rows read differ from the last ones.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from dockyard.server.deployments.models import Deployment
 from dockyard.server.deployments.public import DEPLOYMENT
 from dockyard.server.kit.auth import Principal
 from dockyard.server.sharing.models import SharedRole
-from dockyard.server.sharing.roles import Right, best_level
+from dockyard.server.sharing.roles import Right, Role, best_level
+from dockyard.server.users.models import User
 from dockyard.server.workloads.models import Proton, Replica, Workload
 from dockyard.server.workloads.public import WORKLOAD
 from dockyard.server.workloads.statuses import INACTIVE
@@ -67,7 +70,10 @@ class Alias:
 
     deployment_id: str
     workload_id: str
-    grants: dict[str, Right]
+    grants: dict[str, Right]  # its own grants, and OWN for its workload's owners
+    # Whether one of its own owners may still update the workload: a deployment opens the
+    # workload to others on its owners' authority, which ends when theirs does.
+    serving: bool = True
 
     def level_for(self, principal: Principal) -> Right | None:
         return Right.OWN if principal.is_admin else self.grants.get(principal.user_id)
@@ -83,8 +89,8 @@ class _Row:
     grants: dict[str, Right]
 
 
-# The table's inputs as read: workload rows, deployment rows, grant rows.
-Raw = tuple[list[Any], list[Any], list[Any]]
+# The table's inputs as read: workload rows, deployment rows, grant rows, admin user ids.
+Raw = tuple[list[Any], list[Any], list[Any], list[Any]]
 
 
 # Built once: constructing these statements costs about as much as running them.
@@ -103,7 +109,7 @@ _WORKLOAD_ROWS = (
     .order_by(Workload.id, Replica.group_name, Replica.index)
 )
 _DEPLOYMENT_ROWS = (
-    select(Deployment.id, Deployment.workload_id)
+    select(Deployment.id, Deployment.workload_id, Deployment.pending_workload_id)
     .where(Deployment.deleted_at.is_(None))
     .order_by(Deployment.id)
 )
@@ -129,6 +135,9 @@ _GRANT_ROWS = (
 )
 
 
+_ADMIN_ROWS = select(User.id).where(User.is_admin.is_(True)).order_by(User.id)
+
+
 def read_rows(db: Database) -> Raw:
     """What the table is built from, in one short transaction (runs in a worker thread).
 
@@ -140,11 +149,13 @@ def read_rows(db: Database) -> Raw:
             list(connection.execute(_WORKLOAD_ROWS).all()),
             list(connection.execute(_DEPLOYMENT_ROWS).all()),
             list(connection.execute(_GRANT_ROWS).all()),
+            list(connection.execute(_ADMIN_ROWS).all()),
         )
 
 
 def build_rows(raw: Raw) -> tuple[list[_Row], list[Alias]]:
-    result, deployments, grant_rows = raw
+    result, deployments, grant_rows, admin_rows = raw
+    admins = {user_id for (user_id,) in admin_rows}
     roles: dict[str, dict[str, list[str]]] = {}  # ids are unique across types (random)
     for resource_id, user_id, role in grant_rows:
         roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
@@ -162,14 +173,37 @@ def build_rows(raw: Raw) -> tuple[list[_Row], list[Alias]]:
         for i, r in rows.items()
     ]
     aliases = [
-        Alias(deployment_id, workload_id, _grants(roles.get(deployment_id, {})))
-        for deployment_id, workload_id in deployments
+        _alias(deployment_id, workload_id, pending_id, roles, admins)
+        for deployment_id, workload_id, pending_id in deployments
     ]
     return routes, aliases
 
 
 def _grants(roles: dict[str, list[str]]) -> dict[str, Right]:
     return {user: level for user, user_roles in roles.items() if (level := best_level(user_roles))}
+
+
+def _alias(
+    deployment_id: str,
+    workload_id: str,
+    pending_id: str | None,
+    roles: dict[str, dict[str, list[str]]],
+    admins: set[str],
+) -> Alias:
+    """A deployment's entry, with the same rights the API gives (sharing.Target)."""
+    own = roles.get(deployment_id, {})
+    grants = _grants(own)
+    for workload in (workload_id, pending_id):
+        for user, user_roles in roles.get(workload or "", {}).items():
+            if Role.OWNER in user_roles:
+                grants[user] = Right.OWN
+    workload_grants = _grants(roles.get(workload_id, {}))
+    serving = any(
+        user in admins or workload_grants.get(user, 0) >= Right.UPDATE
+        for user, user_roles in own.items()
+        if Role.OWNER in user_roles
+    )
+    return Alias(deployment_id, workload_id, grants, serving)
 
 
 class RoutingTable:

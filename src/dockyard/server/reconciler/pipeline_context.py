@@ -24,7 +24,8 @@ class PassContext:
     policy: RestartPolicy
     prober: Prober
     clock: Callable[[], datetime]
-    secrets: Callable[[], SecretLookup]  # opens what reads credentials at container start
+    # workload id → what reads its credentials at container start (as its creator)
+    secrets: Callable[[str], SecretLookup]
     platform_env: Callable[[str], dict[str, str]]  # workload id → injected variables
     sweep_seconds: float = 5.0
     # This server process's own id (its data dir's), prefixing its leases: a restarted server

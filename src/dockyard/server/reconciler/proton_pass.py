@@ -176,7 +176,7 @@ def _act(
             spec=proton.spec,
             runtime=proton.runtime,
             platform_env=ctx.platform_env(workload_id),
-            secrets=ctx.secrets(),
+            secrets=ctx.secrets(workload_id),
         )
         try:
             if plan.ensure and not proton.replicas:

@@ -16,6 +16,7 @@ from dockyard.server.reconciler.prober import Prober, RuntimeProber
 from dockyard.server.reconciler.spec_build import SecretLookup
 from dockyard.server.runtimes.base import Runtime
 from dockyard.server.settings import Settings
+from dockyard.server.workloads.repository import runner_of
 
 PASS_GRID_SECONDS = 0.2  # see PassContext.pass_grid
 
@@ -29,10 +30,16 @@ def build_reconciler(
     server_id: str,
     secret_box: SecretBox,
 ) -> Reconciler:
-    def secrets() -> SecretLookup:
+    def secrets(workload_id: str) -> SecretLookup:
+        # Secrets come only from credentials the workload's creator may use, whoever wrote
+        # the spec it runs.
         def lookup(credential_id: str, key: str) -> str | None:
             with db.unit_of_work(write=False) as session:
-                return resolve_secret(session, secret_box, credential_id, key)
+                runner = runner_of(session, workload_id)
+                user_id, is_admin = runner if runner is not None else (None, False)
+                return resolve_secret(
+                    session, secret_box, credential_id, key, user_id=user_id, is_admin=is_admin
+                )
 
         return lookup
 

@@ -107,6 +107,11 @@ class FakeRuntime(base.Runtime):
         elapsed = (self.clock() - replica.started_at).total_seconds()
         return replica.behavior.ready and elapsed >= replica.behavior.ready_after
 
+    def spec_of(self, proton_id: str) -> ProtonSpec | None:
+        """The spec a proton's replicas were started from (what a container would get)."""
+        found = [r.spec for (p, _, _), r in self._replicas.items() if p == proton_id]
+        return found[0] if found else None
+
     # --- verbs ---------------------------------------------------------------------------
 
     def ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ReplicaState:

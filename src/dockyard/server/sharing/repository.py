@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -41,7 +41,12 @@ def roles_on(
 
 
 def visible_to(
-    user_id: str, anchors: list[tuple[str, ColumnElement[str]]], *, narrowed: bool = False
+    user_id: str,
+    anchors: list[tuple[str, ColumnElement[str]]],
+    *,
+    owner_anchors: Sequence[tuple[str, ColumnElement[str]]] = (),
+    owner_role: str = "OWNER",
+    narrowed: bool = False,
 ) -> ColumnElement[bool]:
     """True for rows where the user holds any role on one of the anchors (object or parent).
 
@@ -50,7 +55,11 @@ def visible_to(
     however many objects the user owns. Otherwise `column IN (the user's grants)`: the grant
     list is read once and the objects found by their own indexes, so a user with a few grants
     lists fast however many objects others have.
+
+    `owner_anchors`: objects on which only an `owner_role` grant makes the row visible.
     """
+    every = [(resource_type, column, None) for resource_type, column in anchors]
+    every += [(resource_type, column, owner_role) for resource_type, column in owner_anchors]
     if narrowed:
         return or_(
             *(
@@ -58,18 +67,21 @@ def visible_to(
                     SharedRole.user_id == user_id,
                     SharedRole.resource_type == resource_type,
                     SharedRole.resource_id == id_column,
+                    *([SharedRole.role == role] if role else []),
                 )
-                for resource_type, id_column in anchors
+                for resource_type, id_column, role in every
             )
         )
     return or_(
         *(
             id_column.in_(
                 select(SharedRole.resource_id).where(
-                    SharedRole.user_id == user_id, SharedRole.resource_type == resource_type
+                    SharedRole.user_id == user_id,
+                    SharedRole.resource_type == resource_type,
+                    *([SharedRole.role == role] if role else []),
                 )
             )
-            for resource_type, id_column in anchors
+            for resource_type, id_column, role in every
         )
     )
 

@@ -16,6 +16,9 @@ class Role(StrEnum):
 
 
 NO_ROLE = "NO_ROLE"
+# Roles of the hosted platform that Dockyard does not give: refused with role_not_supported
+# rather than as unknown names, so a client learns they exist but are not offered here.
+UNSUPPORTED_ROLES = frozenset({"DATA_SCIENTIST", "ADMIN"})
 
 
 class Right(IntEnum):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from dockyard.core.base import RequestBody
-from dockyard.server.sharing.roles import NO_ROLE, Role
+from dockyard.server.sharing.roles import NO_ROLE, UNSUPPORTED_ROLES, Role
 
 
 class RoleGrant(RequestBody):
@@ -22,7 +22,8 @@ class RoleGrant(RequestBody):
     @classmethod
     def _known_role(cls, value: str) -> str:
         upper = value.strip().upper()
-        if upper != NO_ROLE and upper not in Role.__members__:
+        # Unsupported roles pass here: the service refuses them with their own code.
+        if upper != NO_ROLE and upper not in Role.__members__ and upper not in UNSUPPORTED_ROLES:
             allowed = ", ".join([*Role.__members__, NO_ROLE])
             raise ValueError(f"unknown role '{value}'; expected one of {allowed}")
         return upper

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from dockyard.core.errors import Conflict, Forbidden, NotFound
+from dockyard.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from dockyard.core.models import SharedRole as SharedRoleOut
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.ids import is_valid_id
 from dockyard.server.sharing import repository
-from dockyard.server.sharing.roles import NO_ROLE, Right, Role, best_level, permissions_for
+from dockyard.server.sharing.roles import (
+    NO_ROLE,
+    UNSUPPORTED_ROLES,
+    Right,
+    Role,
+    best_level,
+    permissions_for,
+)
 from dockyard.server.sharing.schemas import SharedRolesUpdate
 from dockyard.server.users import repository as users
 from dockyard.server.users.models import User
@@ -26,17 +34,34 @@ class Target:
     resource_id: str
     kind: str  # error-code prefix: artifact, repository, workload, …
     parents: tuple[tuple[str, str], ...] = field(default=())
+    # Objects whose owners (and no other grantee) own this one too: a workload's owners own
+    # the deployments in front of it, whoever created those.
+    owner_parents: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def anchors(self) -> list[tuple[str, str]]:
         return [(self.resource_type, self.resource_id), *self.parents]
 
+    @property
+    def all_anchors(self) -> list[tuple[str, str]]:
+        return [*self.anchors, *self.owner_parents]
+
+    def level_from(self, roles: dict[tuple[str, str], list[str]]) -> Right | None:
+        """The best level the roles held on this object's anchors give."""
+        held = [role for anchor in self.anchors for role in roles.get(anchor, [])]
+        held += [
+            role
+            for anchor in self.owner_parents
+            for role in roles.get(anchor, [])
+            if role == Role.OWNER
+        ]
+        return best_level(held)
+
 
 def level_of(session: Session, principal: Principal, target: Target) -> Right | None:
     if principal.is_admin:
         return Right.OWN
-    roles = repository.roles_on(session, principal.user_id, target.anchors)
-    return best_level([role for anchor_roles in roles.values() for role in anchor_roles])
+    return target.level_from(repository.roles_on(session, principal.user_id, target.all_anchors))
 
 
 def levels_of(
@@ -45,12 +70,9 @@ def levels_of(
     """Effective level per target id, in one query (for list pages)."""
     if principal.is_admin:
         return {target.resource_id: Right.OWN for target in targets}
-    anchors = [anchor for target in targets for anchor in target.anchors]
+    anchors = [anchor for target in targets for anchor in target.all_anchors]
     roles = repository.roles_on(session, principal.user_id, anchors)
-    return {
-        target.resource_id: best_level([r for a in target.anchors for r in roles.get(a, [])])
-        for target in targets
-    }
+    return {target.resource_id: target.level_from(roles) for target in targets}
 
 
 def require(session: Session, principal: Principal, target: Target, right: Right) -> Right:
@@ -68,6 +90,37 @@ def require(session: Session, principal: Principal, target: Target, right: Right
 _VERBS = {Right.VIEW: "view", Right.INVOKE: "invoke", Right.UPDATE: "change", Right.OWN: "manage"}
 
 
+def require_related(
+    session: Session, principal: Principal, target: Target, right: Right, why: str
+) -> None:
+    """403 unless the caller holds `right` on an object reached through one they may see
+    (the repository a clone lands in): that one's existence is no secret, so never a 404."""
+    level = level_of(session, principal, target)
+    if level is None or level < right:
+        raise Forbidden(why, code="forbidden")
+
+
+def visible_blockers(
+    session: Session, principal: Principal, blockers: list[tuple[Target, str]]
+) -> tuple[list[dict[str, Any]], int]:
+    """The `blockers` of a 409 the caller may see, and how many others they may not:
+    a conflict must not name objects the caller cannot see."""
+    levels = levels_of(session, principal, [target for target, _ in blockers])
+    shown = [
+        {"type": target.kind, "id": target.resource_id, "name": name}
+        for target, name in blockers
+        if levels.get(target.resource_id) is not None
+    ]
+    return shown, len(blockers) - len(shown)
+
+
+def hidden_note(hidden: int) -> str:
+    """Said in a conflict's message when some of its blockers are not shown."""
+    if not hidden:
+        return ""
+    return f" ({hidden} of them not visible to you)" if hidden > 1 else " (not visible to you)"
+
+
 def permissions(level: Right | None) -> list[str]:
     return permissions_for(level)
 
@@ -76,14 +129,22 @@ def visibility(
     principal: Principal,
     anchors: list[tuple[str, ColumnElement[str]]],
     *,
+    owner_anchors: list[tuple[str, ColumnElement[str]]] | None = None,
     narrowed: bool = False,
 ) -> ColumnElement[bool] | None:
     """A WHERE condition limiting a list to what the caller may see (None: admins see all).
 
+    `owner_anchors` are a Target's `owner_parents`: only an OWNER grant on them counts.
     `narrowed` says the list's other filters already pick few rows (see `visible_to`)."""
     if principal.is_admin:
         return None
-    return repository.visible_to(principal.user_id, anchors, narrowed=narrowed)
+    return repository.visible_to(
+        principal.user_id,
+        anchors,
+        owner_anchors=owner_anchors or [],
+        owner_role=Role.OWNER.value,
+        narrowed=narrowed,
+    )
 
 
 def grant_owner(session: Session, resource_type: str, resource_id: str, user_id: str) -> None:
@@ -111,6 +172,13 @@ def update_roles(
     session: Session, principal: Principal, target: Target, body: SharedRolesUpdate
 ) -> None:
     """Set each listed grant (NO_ROLE removes one); grants not listed stay."""
+    for entry in body.roles:
+        if entry.role in UNSUPPORTED_ROLES:
+            raise RuleViolation(
+                f"The {entry.role} role is not supported by Dockyard; use OWNER, EDITOR, "
+                "USER, CONSUMER or READ_ONLY.",
+                code="role_not_supported",
+            )
     require(session, principal, target, Right.OWN)
     owners_before = _owner_count(session, target)
     for entry in body.roles:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from dockyard.server.users.models import User
 from dockyard.server.workloads.models import Proton, Replacement, Replica, Workload, WorkloadEvent
 from dockyard.server.workloads.statuses import INACTIVE
 
@@ -134,6 +135,16 @@ def open_replacements(session: Session, workload_ids: list[str]) -> dict[str, Re
         )
     )
     return {row.workload_id: row for row in rows}
+
+
+def runner_of(session: Session, workload_id: str) -> tuple[str, bool] | None:
+    """The user a workload runs for (its creator) and whether they are an admin."""
+    row = session.execute(
+        select(User.id, User.is_admin)
+        .join(Workload, Workload.creator_id == User.id)
+        .where(Workload.id == workload_id)
+    ).first()
+    return (row[0], bool(row[1])) if row is not None else None
 
 
 def starters_of_candidates(session: Session, proton_ids: list[str]) -> dict[str, str | None]:

@@ -30,7 +30,12 @@ from dockyard.server.workloads.lifecycle import record_event
 from dockyard.server.workloads.models import Proton, Replacement, Workload
 from dockyard.server.workloads.runtime_rules import check_runtime
 from dockyard.server.workloads.schemas import ReplacementCreate, SettingsUpdate
-from dockyard.server.workloads.service import Platform, publish_one, require
+from dockyard.server.workloads.service import (
+    Platform,
+    publish_one,
+    refuse_if_draft_busy,
+    require,
+)
 from dockyard.server.workloads.statuses import INACTIVE, Status
 
 
@@ -42,7 +47,16 @@ def start_replacement(
     platform: Platform,
 ) -> ReplacementOut:
     row = require(session, principal, workload_id, Right.UPDATE, for_update=True)
-    candidate = artifacts.require(session, principal, body.artifact_id, Right.VIEW)
+    candidate = artifacts.require_runnable(session, principal, body.artifact_id)
+    # The candidate runs for the workload's creator, with their credentials only: one it
+    # names that they may not use would start without its secret, so it is refused here.
+    artifacts.check_runnable(
+        session,
+        principal,
+        candidate,
+        runner=repository.runner_of(session, row.id) or ("", False),
+        loc=["body", "artifactId", "spec"],
+    )
     current = session.get(Artifact, row.artifact_id) if row.artifact_id else None
     if current is not None and current.status != candidate.status:
         raise BadRequest(
@@ -58,13 +72,7 @@ def start_replacement(
             code="same_artifact",
         )
     if candidate.status != "locked":
-        busy = [w for w in repository.active_on_artifact(session, candidate.id) if w.id != row.id]
-        if busy:
-            raise Conflict(
-                f"The draft artifact '{candidate.name}' already backs another active workload.",
-                code="draft_artifact_in_use",
-                blockers=[{"type": "workload", "id": w.id, "name": w.name} for w in busy],
-            )
+        refuse_if_draft_busy(session, principal, candidate, excluding=row.id)
     runtime = body.runtime or WorkloadRuntime.model_validate(row.runtime or {})
     kind = "rollback" if _is_rollback(current, candidate) else "replacement"
     replacement = _begin(session, principal, row, candidate, runtime, body.config, kind, platform)

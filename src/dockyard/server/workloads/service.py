@@ -15,6 +15,7 @@ from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.deployments import repository as deployments
 from dockyard.server.deployments.audit import AuditSeal
+from dockyard.server.deployments.public import deployment_target
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
@@ -101,11 +102,18 @@ def create_workload(
         )
         artifact = artifacts.load(session, created.id)
     else:
-        artifact = artifacts.require(session, principal, body.artifact_id or "", Right.VIEW)
+        artifact = artifacts.require_runnable(session, principal, body.artifact_id or "")
+        artifacts.check_runnable(
+            session,
+            principal,
+            artifact,
+            runner=(principal.user_id, principal.is_admin),
+            loc=["body", "artifactId", "spec"],
+        )
     runtime = check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
     platform.check_can_start(principal, artifact.spec)
     if artifact.status != "locked":
-        _refuse_if_draft_busy(session, artifact, excluding=None)
+        refuse_if_draft_busy(session, principal, artifact, excluding=None)
     now = utcnow()
     row = Workload(
         name=body.name or artifact.name,
@@ -185,7 +193,7 @@ def start_workload(
         artifact = artifacts.load(session, row.artifact_id or "")
         platform.check_can_start(principal, artifact.spec)
         if artifact.status != "locked":
-            _refuse_if_draft_busy(session, artifact, excluding=row.id)
+            refuse_if_draft_busy(session, principal, artifact, excluding=row.id)
         _retire_protons(session, row.id)
         _new_proton(session, row, artifact)
         now = utcnow()
@@ -225,11 +233,16 @@ def delete_workload(
     row = require(session, principal, workload_id, Right.OWN, for_update=True)
     serving = deployments.naming_workload(session, row.id)
     if serving:
+        # The workload's owners own the deployments in front of it, so nothing is hidden
+        # from them here; the filter keeps that true for anyone else who gets this far.
+        shown, hidden = sharing.visible_blockers(
+            session, principal, [(deployment_target(d), d.name) for d in serving]
+        )
         raise Conflict(
-            "A deployment serves (or is switching to) this workload; point the deployment at "
-            "another workload or delete it first.",
+            f"A deployment serves (or is switching to) this workload{sharing.hidden_note(hidden)}"
+            "; point the deployment at another workload or delete it first.",
             code="workload_in_use",
-            blockers=[{"type": "deployment", "id": d.id, "name": d.name} for d in serving],
+            blockers=shown,
         )
     sharing.forget_object(session, WORKLOAD, [row.id])
     tags.forget_tags(session, WORKLOAD, [row.id])
@@ -240,14 +253,21 @@ def delete_workload(
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _refuse_if_draft_busy(session: Session, artifact: Artifact, *, excluding: str | None) -> None:
+def refuse_if_draft_busy(
+    session: Session, principal: Principal, artifact: Artifact, *, excluding: str | None
+) -> None:
+    """409 when another active workload runs the draft (a draft backs one at a time)."""
     busy = repository.active_on_artifact(session, artifact.id, excluding=excluding)
     if busy:
+        shown, hidden = sharing.visible_blockers(
+            session, principal, [(workload_target(w.id), w.name) for w in busy]
+        )
         raise Conflict(
-            f"The draft artifact '{artifact.name}' already backs an active workload; stop it "
-            "first or lock the artifact (locked artifacts back any number of workloads).",
+            f"The draft artifact '{artifact.name}' already backs an active workload"
+            f"{sharing.hidden_note(hidden)}; stop it first or lock the artifact (locked "
+            "artifacts back any number of workloads).",
             code="draft_artifact_in_use",
-            blockers=[{"type": WORKLOAD, "id": w.id, "name": w.name} for w in busy],
+            blockers=shown,
         )
 
 
