@@ -108,7 +108,8 @@ def _all(http: httpx.Client, path: str) -> list[dict[str, Any]]:
     return response.json().get("data", []) if response.status_code == 200 else []
 
 
-def start_server(home: Path) -> LiveServer:
+def start_server(home: Path, settings: dict[str, str] | None = None) -> LiveServer:
+    """`settings`: more DOCKYARD_* variables for this server (they override the defaults)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
     env.update(
@@ -119,6 +120,7 @@ def start_server(home: Path) -> LiveServer:
         DOCKYARD_PORT=str(port),
         DOCKYARD_RESTART_BACKOFF_SECONDS="1",
     )
+    env.update(settings or {})
     log = home / "server.log"
     command = [
         sys.executable,

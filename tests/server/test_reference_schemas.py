@@ -375,6 +375,7 @@ DOCKYARD_NAMES: dict[str, tuple[str, ...]] = {
     "CreateWorkloadRequest": ("WorkloadCreate",),
     "UpdateWorkloadRequest": ("WorkloadUpdate",),
     "WorkloadOperationResponse": ("WorkloadOperation",),
+    "WorkloadSettings": ("WorkloadSettingsResponse",),  # the hosted platform's name for it
     "ProtonFormatted": ("Proton",),
     "ProtonStatusDetailsPublic": ("ProtonStatusDetails",),
     "StartReplacementRequest": ("ReplacementCreate",),
@@ -394,7 +395,6 @@ KNOWN_EXCEPTIONS: dict[str, str] = {
     "GroupRuntime.autoscaling": "autoscaling",
     "AutoscalingProperties": "autoscaling",
     "AutoscalingPolicy": "autoscaling",
-    "GroupRuntime.resolvedBundle": "bundle resolution",
 }
 
 

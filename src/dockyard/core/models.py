@@ -66,3 +66,12 @@ class SharedRole(CamelModel):
     name: str
     role: str
     share_recipient_type: str = "user"
+
+
+class ServerVersion(CamelModel):
+    """What `GET /api/v2/version/` answers: the hosted API version served, and Dockyard's own."""
+
+    major: int = Field(description="Major version of the hosted API implemented.")
+    minor: int = Field(description="Minor version of the hosted API implemented.")
+    version_string: str = Field(description='"<major>.<minor>", what clients compare.')
+    dockyard_version: str = Field(description="This Dockyard server's package version.")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from dockyard.core.base import CamelModel, InputModel
+from dockyard.core.bundles import Bundle
+from dockyard.core.bundles import resolve as resolve_bundle
 from dockyard.core.models import TagInfo, UserData
 from dockyard.core.stats import RequestStats
 
@@ -44,6 +46,27 @@ class GroupRuntime(InputModel):
     resource_bundles: list[str] = Field(default_factory=list, max_length=10)
     bundle_selection_policy: Literal["availability"] = "availability"
     containers: list[ContainerOverride] = Field(default_factory=list, max_length=100)
+    resolved_bundle: Bundle | None = Field(
+        default=None,
+        description="Read-only: the bundle the group runs with (the first known id of "
+        "resourceBundles), or null. A value sent is ignored.",
+        json_schema_extra={"readOnly": True},
+    )
+
+    @field_validator("resolved_bundle", mode="before")
+    @classmethod
+    def _drop_malformed_bundle(cls, value: Any) -> Any:
+        # Clients echo responses back as requests; whatever they send here is not theirs to set.
+        return value if isinstance(value, dict | Bundle) else None
+
+    @model_validator(mode="after")
+    def _resolve_bundle(self) -> GroupRuntime:
+        # Derived from resourceBundles, never taken from the input. The one exception: ids this
+        # copy of the catalog does not know (an SDK older than its server) keep what was read.
+        resolved = resolve_bundle(self.resource_bundles)
+        if resolved is not None or not self.resource_bundles:
+            self.resolved_bundle = resolved
+        return self
 
 
 class WorkloadRuntime(InputModel):

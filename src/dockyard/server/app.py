@@ -24,6 +24,7 @@ from dockyard.server.kit import access_log
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.http import TrailingSlashMiddleware
 from dockyard.server.kit.ignored_fields import IgnoredFieldsMiddleware
+from dockyard.server.openapi import install_openapi
 from dockyard.server.proxy.setup import DockyardAPI, install_proxy
 from dockyard.server.reconciler.setup import build_reconciler
 from dockyard.server.routes import API, install_routes
@@ -38,6 +39,7 @@ from dockyard.server.users.tokens import TokenVerifier
 log = logging.getLogger("dockyard")
 
 OPENAPI_URL = f"{API}/openapi.json"
+OPENAPI_YAML_URL = f"{API}/openapi.yaml"  # the name the hosted platform serves it under
 
 
 def create_app(
@@ -122,6 +124,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health_router)
     install_routes(app)
+    install_openapi(app, OPENAPI_YAML_URL)
     install_docs(app, OPENAPI_URL)
     install_ui(app)  # the web UI's pages at /registry/…, /console/…, /login
     access_log.install()  # sign-in codes and tokens stay out of uvicorn's access log

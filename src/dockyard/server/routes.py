@@ -8,11 +8,13 @@ from fastapi import APIRouter, FastAPI
 
 from dockyard.server.artifact_repos.router import router as repositories
 from dockyard.server.artifacts.router import router as artifacts
+from dockyard.server.compute.router import router as compute_bundles
 from dockyard.server.credentials.router import router as credentials
 from dockyard.server.deployments.router import router as deployments
 from dockyard.server.kit.errors import ERROR_RESPONSES
 from dockyard.server.proxy.router import router as workload_stats
 from dockyard.server.users.router import tokens_router, users_router
+from dockyard.server.version.router import router as version
 from dockyard.server.workloads.rollout_router import router as workload_rollouts
 from dockyard.server.workloads.router import otel_router
 from dockyard.server.workloads.router import router as workloads
@@ -40,6 +42,8 @@ def mounts() -> list[Mount]:
         Mount(tokens_router, "/apiTokens"),
         Mount(credentials, "/credentials"),
         Mount(otel_router, "/otel/workload"),
+        Mount(compute_bundles, "/mlops/compute/bundles"),
+        Mount(version, "/version"),
     ]
 
 

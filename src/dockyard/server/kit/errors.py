@@ -100,10 +100,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Every answer Dockyard makes for an error is this JSON, unknown routes and methods
+        # included: the hosted platform's Python client reads an error's body only when its
+        # Content-Type is exactly application/json.
         message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
         if exc.status_code == 404 and message == "Not Found":
             message = "No such route."
+        elif exc.status_code == 405 and message == "Method Not Allowed":
+            message = f"{request.method} is not allowed on {request.url.path}."
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         body = {"message": message, "code": code, "detail": message}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -1,4 +1,4 @@
-"""Who may invoke: bearer tokens checked on the event loop, grants read from the routing table."""
+"""Who may invoke: API tokens checked on the event loop, grants read from the routing table."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dockyard.core.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
-from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.auth import INVALID_TOKEN, MISSING_TOKEN, Principal, read_token
 from dockyard.server.kit.ids import is_valid_id
 from dockyard.server.kit.threads import in_worker_thread
 from dockyard.server.proxy.errors import NoReadyReplica
@@ -31,15 +31,18 @@ class Access:
         self._table = table
         self._loading: dict[str, asyncio.Future[Principal | None]] = {}
 
-    async def principal(self, authorization: bytes | None) -> Principal:
-        token = _bearer(authorization)
+    async def principal(
+        self, authorization: bytes | None, api_key: bytes | None = None
+    ) -> Principal:
+        """The caller, from the token in any form the API accepts (kit/auth.read_token)."""
+        token = read_token(_text(authorization), _text(api_key))
         if token is None:
-            raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
+            raise Unauthorized(MISSING_TOKEN)
         found, principal = self._verifier.cached(token)
         if not found:
             principal = await self._load(token)
         if principal is None:
-            raise Unauthorized("Invalid or revoked API token.")
+            raise Unauthorized(INVALID_TOKEN)
         return principal
 
     async def _load(self, token: str) -> Principal | None:
@@ -91,10 +94,5 @@ class Access:
         return route
 
 
-def _bearer(authorization: bytes | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, value = authorization.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value else None

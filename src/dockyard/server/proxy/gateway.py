@@ -136,7 +136,7 @@ class InvokeProxy:
                 raise NotFound(f"No endpoint at {scope['path']}.", code="not_found")
             if request.too_large:
                 raise HeadersTooLarge("The request headers are too large.")
-            principal = await self.access.principal(request.authorization)
+            principal = await self.access.principal(request.authorization, request.api_key)
             route = await self.access.route(principal, kind, object_id)
             if not route.backends:
                 route = await self._wait_for_replica(route, request.scale_up_wait)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from dockyard.core.errors import Forbidden, Unauthorized
 from dockyard.server.db.session import Database
+from dockyard.server.kit.auth import API_KEY_HEADER, INVALID_TOKEN, read_token
 from dockyard.server.proxy.gateway import InvokeProxy
 from dockyard.server.proxy.models import LATENCY_BOUNDS_MS
 from dockyard.server.workloads.models import Proton, Replica, Workload
@@ -29,12 +30,13 @@ def metrics_endpoint(request: Request) -> PlainTextResponse:
 
 
 def _require_admin(request: Request) -> None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Missing bearer token: /metrics needs an admin token.")
-    principal = request.app.state.token_verifier.verify(token.strip())
+    headers = request.headers
+    token = read_token(headers.get("authorization"), headers.get(API_KEY_HEADER))
+    if token is None:
+        raise Unauthorized("Missing API token: /metrics needs an admin token.")
+    principal = request.app.state.token_verifier.verify(token)
     if principal is None:
-        raise Unauthorized("Invalid or revoked API token.")
+        raise Unauthorized(INVALID_TOKEN)
     if not principal.is_admin:
         raise Forbidden("Only admins may read /metrics.", code="forbidden")
 

@@ -10,6 +10,7 @@ from starlette.types import Scope
 _CONSUMED = frozenset(
     {
         b"authorization",
+        b"x-datarobot-api-key",  # the token's other form: never passed on to the workload
         b"host",
         b"connection",
         b"keep-alive",
@@ -31,6 +32,7 @@ _CONSUMED = frozenset(
 
 class RequestHead:
     __slots__ = (
+        "api_key",
         "authorization",
         "body_kind",
         "forwarded_for",
@@ -42,6 +44,7 @@ class RequestHead:
 
     def __init__(self) -> None:
         self.authorization: bytes | None = None
+        self.api_key: bytes | None = None
         self.host: str | None = None
         self.forwarded_for: str | None = None
         self.scale_up_wait = 0.0
@@ -61,6 +64,8 @@ def scan(scope: Scope, max_bytes: int) -> RequestHead:
         if name in _CONSUMED:
             if name == b"authorization":
                 request.authorization = value
+            elif name == b"x-datarobot-api-key":
+                request.api_key = value
             elif name == b"x-forwarded-host" or (name == b"host" and request.host is None):
                 request.host = value.decode("latin-1")
             elif name == b"x-forwarded-for":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from dockyard.core.bundles import resolve as resolve_bundle
 from dockyard.core.units import parse_memory
 from dockyard.server.runtimes.base import (
     ContainerSpec,
@@ -16,12 +17,6 @@ from dockyard.server.runtimes.base import (
 
 # (credential id, key) → secret value, read at container start.
 SecretLookup = Callable[[str, str], str | None]
-
-BUNDLES: dict[str, tuple[float, int]] = {
-    "cpu.small": (0.5, 512 * 1000**2),
-    "cpu.medium": (1.0, 1000**3),
-    "cpu.large": (2.0, 4 * 1000**3),
-}
 
 
 def build_proton_spec(
@@ -109,10 +104,9 @@ def _probes(container: Mapping[str, Any]) -> tuple[Probe, ...]:
 def _resources(name: str, overlay: Mapping[str, Any]) -> tuple[float | None, int | None]:
     cpu: float | None = None
     memory: int | None = None
-    for bundle in overlay.get("resourceBundles") or []:
-        if bundle in BUNDLES:
-            cpu, memory = BUNDLES[bundle]
-            break
+    bundle = resolve_bundle(overlay.get("resourceBundles") or [])
+    if bundle is not None:
+        cpu, memory = bundle.cpu_count, bundle.memory_bytes
     for override in overlay.get("containers") or []:
         if override.get("name") == name:
             allocation = override.get("resourceAllocation") or {}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockyard.core.bundles import CATALOG
 from dockyard.core.errors import Forbidden, RuleViolation, ValidationFailed
 from dockyard.core.units import parse_memory
 from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
 from dockyard.server.kit.auth import Principal
-from dockyard.server.reconciler.spec_build import BUNDLES
 
 
 def check_runtime(
@@ -32,8 +32,8 @@ def check_runtime(
             )
         names = {c.get("name") for c in groups[group.name].get("containers") or []}
         for b, bundle in enumerate(group.resource_bundles):
-            if bundle not in BUNDLES:
-                known = ", ".join(sorted(BUNDLES))
+            if bundle not in CATALOG:
+                known = ", ".join(CATALOG)
                 raise ValidationFailed.at(
                     [*at, "resourceBundles", b], f"unknown bundle '{bundle}'; known: {known}"
                 )

@@ -1,0 +1,1 @@
+"""Compute resources a workload may ask for: the bundle catalog."""
