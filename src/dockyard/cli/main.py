@@ -8,6 +8,7 @@ import typer
 
 from dockyard.cli import accounts, artifacts, deployments, workloads
 from dockyard.cli.apply import apply
+from dockyard.cli.doctor import doctor
 from dockyard.cli.group import DockyardGroup
 from dockyard.cli.output import show_server_warnings
 from dockyard.cli.serve import serve
@@ -21,6 +22,7 @@ app = typer.Typer(
     cls=DockyardGroup,
 )
 app.command(name="serve")(serve)
+app.command(name="doctor")(doctor)
 app.command(name="login")(accounts.login)
 app.command(name="apply")(apply)
 app.add_typer(artifacts.app, name="artifact")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Annotated
 
 import typer
@@ -46,6 +48,18 @@ def serve(
     if settings.runtime is RuntimeName.KUBERNETES:
         console.print("[red]DOCKYARD_RUNTIME=kubernetes is not available in this release.[/red]")
         raise typer.Exit(2)
+    # Everything the server writes (database, keys, logs, replica files) is its user's alone.
+    os.umask(0o077)
+    # The port first: a second server on a busy port stops here, before starting anything.
+    try:
+        listener = _listen(settings.host, settings.port)
+    except OSError as exc:
+        console.print(
+            f"[red]Cannot listen on {settings.host}:{settings.port}:[/red] {exc.strerror or exc}. "
+            "Is another `dockyard serve` running? Stop it, or choose another port with --port "
+            "or DOCKYARD_PORT."
+        )
+        raise typer.Exit(1) from None
 
     app = create_app(settings)
     bootstrap = app.state.bootstrap
@@ -53,6 +67,13 @@ def serve(
     console.print(f"Dockyard {app.version} on [bold]{url}[/bold]")
     console.print(f"  data dir: {settings.home}")
     console.print(f"  database: {app.state.db.engine.url.render_as_string(hide_password=True)}")
+    for label, value in app.state.runtime.describe().items():
+        console.print(f"  {label}: {value}")
+    if app.state.runtime_name == "process":
+        who = "admins only"
+        if settings.process_runtime_open:
+            who = "every user (DOCKYARD_PROCESS_RUNTIME_OPEN: nothing keeps them from the server)"
+        console.print(f"  who may run workloads here: {who}")
     console.print(f"  API docs: {url}/api/v2/docs")
     if bootstrap.new_token:
         console.print(f"  admin token (shown once, also in {bootstrap.token_file}):")
@@ -67,7 +88,7 @@ def serve(
     if code:
         # A one-time code, never the token: terminals, logs and browser history keep URLs.
         console.print(f"  sign in: {url}/login?code={code}  (works once, for 10 minutes)")
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -78,6 +99,26 @@ def serve(
         timeout_graceful_shutdown=10,
         **uvicorn_options(),
     )
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, as uvicorn would open it."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        # Reusing a port in TIME_WAIT, like uvicorn; a port another server listens on is
+        # still refused.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
 
 
 def _display_host(host: str) -> str:

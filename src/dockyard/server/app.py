@@ -10,6 +10,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from dockyard import __version__
+from dockyard.server import data_dir
 from dockyard.server.credentials.crypto import SecretBox, derive_key, server_secret
 from dockyard.server.db.migrate import upgrade
 from dockyard.server.db.session import Database
@@ -49,21 +50,25 @@ def create_app(
 ) -> FastAPI:
     """The whole server. Tests pass `run_reconciler=False` and drive passes themselves."""
     settings = settings or Settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    secret = server_secret(settings)
-    secret_box = SecretBox(secret)
-    audit_key = derive_key(secret, SEAL_PURPOSE)
-    db = Database.connect(settings.effective_database_url, worker_threads=settings.worker_threads)
-    upgrade(db.engine, audit_key=audit_key)  # the key seals existing audit chains (0008)
-    with db.unit_of_work() as session:
-        bootstrap = ensure_admin(session, settings)
-    audit_seal = AuditSeal(audit_key)
-    if runtime is None:
-        runtime, runtime_note = choose_runtime(settings)
-    else:
-        runtime_note = f"{runtime.name} runtime (given)"
+    data_dir.prepare(settings.home)
+    with data_dir.private_umask():  # the database, the key, the token: the owner's alone
+        secret = server_secret(settings)
+        secret_box = SecretBox(secret)
+        audit_key = derive_key(secret, SEAL_PURPOSE)
+        db = Database.connect(
+            settings.effective_database_url, worker_threads=settings.worker_threads
+        )
+        upgrade(db.engine, audit_key=audit_key)  # the key seals existing audit chains (0008)
+        with db.unit_of_work() as session:
+            bootstrap = ensure_admin(session, settings)
+        audit_seal = AuditSeal(audit_key)
+        if runtime is None:
+            runtime, runtime_note = choose_runtime(settings)
+        else:
+            runtime_note = f"{runtime.name} runtime (given)"
+        server_id = instance_id(settings.home)
+    data_dir.private_sqlite(settings.effective_database_url)
     log.info("workloads run on the %s", runtime_note)
-    server_id = instance_id(settings.home)
     reconciler = build_reconciler(
         db=db,
         runtime=runtime,

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     runtime: RuntimeName = Field(
         default=RuntimeName.AUTO, description="Where workloads run: auto, docker or process."
     )
+    process_runtime_open: bool = Field(
+        default=False,
+        description="Let every user, not only admins, run workloads on the process runtime. "
+        "Its replicas run as the server's own user, so this isolates nothing: only for a "
+        "single-user machine.",
+    )
     draft_ttl_seconds: int = Field(
         default=8 * 3600, ge=1, description="Life of a workload on a draft artifact."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -72,13 +73,95 @@ def test_first_replica_on_declared_port_others_on_their_own_port(runtime, instan
         assert state.probe_ports == {declared: state.port}
 
 
-def test_children_do_not_inherit_server_secrets(runtime, instance, monkeypatch):
+def test_children_get_a_fresh_environment(runtime, instance, monkeypatch):
     monkeypatch.setenv("DOCKYARD_ADMIN_TOKEN", "secret")
-    (state,) = runtime.ensure_proton(proton(instance, app()))
+    monkeypatch.setenv("LC_TIME", "C.UTF-8")
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.setenv("USER", "server-user")
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/run/agent.sock")
+    (state,) = runtime.ensure_proton(proton(instance, app(GREETING="hi")))
 
     env = get(state.port, "/env").json()
+    own = get(state.port, "/self").json()
 
-    assert "DOCKYARD_ADMIN_TOKEN" not in env and env["PATH"]
+    assert env["PATH"] == os.environ["PATH"]
+    assert env["LC_TIME"] == "C.UTF-8" and env["TZ"] == "UTC" and env["GREETING"] == "hi"
+    assert env["HOME"] == own["cwd"] != os.environ.get("HOME")
+    python_adds = {"LC_CTYPE"}  # the interpreter running the app may set it for itself
+    allowed = {"PATH", "LANG", "TZ", "HOME", "PORT", "GREETING"}
+    extra = {k for k in env if k not in allowed and not k.startswith("LC_")} - python_adds
+    assert not extra, f"the server's variables reached the replica: {sorted(extra)}"
+
+
+def test_children_work_in_their_own_directory_outside_the_runtime_root(runtime, instance):
+    spec = proton(instance, app(DATABASE_PASSWORD="hunter2"))
+    (state,) = runtime.ensure_proton(spec)
+    own = get(state.port, "/self").json()
+    workspace = Path(own["cwd"])
+
+    assert runtime.root not in workspace.parents and own["files"] == []
+    assert workspace.stat().st_mode & 0o777 == 0o700
+    # A restart keeps the directory (as a container keeps its files); removal deletes it.
+    (workspace / "cache").write_text("kept")
+    runtime.restart_replica(spec.proton_id, "default", 0)
+    assert wait_for(lambda: _self_after_restart(state.port))["cwd"] == own["cwd"]
+    runtime.remove_proton(spec.proton_id)
+    assert not workspace.exists()
+
+
+def _self_after_restart(port: int) -> dict | None:
+    own = get(port, "/self").json()
+    return own if own["files"] == ["cache"] else None
+
+
+def test_a_file_server_replica_does_not_serve_dockyards_files(runtime, instance):
+    port = free_port()
+    server = ContainerSpec(
+        "primary",
+        "example/app:1",
+        (sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"),
+        env={"API_KEY": "sk-secret"},
+        port=port,
+        primary=True,
+    )
+    runtime.ensure_proton(proton(instance, server))
+
+    listing = get(port, "/").text
+
+    assert get(port, "/replica.json").status_code == 404
+    assert "replica.json" not in listing and "primary.log" not in listing
+
+
+def test_children_cannot_read_the_servers_environ(runtime, instance):
+    # The runtime made this (server) process non-dumpable when it was created.
+    (state,) = runtime.ensure_proton(proton(instance, app(SERVER_PID=str(os.getpid()))))
+
+    assert get(state.port, "/self").json()["environ_readable"] == {str(os.getpid()): False}
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not sys.platform.startswith("linux"), reason="a root server on Linux"
+)
+def test_a_root_servers_children_keep_no_capability_but_low_ports(runtime, instance):
+    (state,) = runtime.ensure_proton(proton(instance, app()))
+
+    capabilities = get(state.port, "/self").json()["capabilities"]
+
+    net_bind_service = 1 << 10
+    assert capabilities["CapEff"] == capabilities["CapPrm"] == net_bind_service
+    assert capabilities["CapBnd"] == net_bind_service and capabilities["CapInh"] == 0
+
+
+def test_bookkeeping_is_private(runtime, instance):
+    spec = proton(instance, app(API_KEY="sk-secret"))
+    (state,) = runtime.ensure_proton(spec)
+    get(state.port)
+    runtime.stop_proton(spec.proton_id)  # writes the exit files too
+    proton_dir = runtime.root / spec.proton_id
+
+    for path in [runtime.root, proton_dir, *proton_dir.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path} is {oct(mode)}"
 
 
 def test_taken_declared_port_gives_a_free_one_in_port(runtime, instance):

@@ -228,6 +228,10 @@ class Runtime(ABC):
     def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
         """Remove this instance's protons not in `keep_proton_ids`; return the removed ids."""
 
+    def describe(self) -> dict[str, str]:
+        """Where workloads run, in words (`runtime`, `engine`, `image store`…) for people."""
+        return {"runtime": self.name}
+
     def close(self) -> None:  # noqa: B027 - optional hook, most runtimes hold nothing
         """Release connections and helpers; what runs keeps running."""
 

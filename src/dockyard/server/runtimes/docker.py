@@ -51,6 +51,7 @@ from dockyard.server.runtimes.docker_build import (
     require_image,
     require_infra_image,
 )
+from dockyard.server.runtimes.podman_service import engine_facts
 from dockyard.server.runtimes.timestamps import parse_engine_time
 
 LABEL_ROLE = "dockyard.role"  # infra | primary | sidecar
@@ -87,7 +88,16 @@ class DockerRuntime(base.Runtime):
         """A runtime on the engine at `base_url` (`unix:///…` or `tcp://…`)."""
         with _engine_errors():
             client = docker.DockerClient(base_url=base_url, version="auto", timeout=60)
-        return cls(client, **options)
+        runtime = cls(client, **options)
+        runtime.base_url = base_url
+        return runtime
+
+    base_url: str | None = None  # as given to connect(); docker-py keeps a rewritten one
+
+    def describe(self) -> dict[str, str]:
+        if self.base_url is None:
+            return {"runtime": self.name}
+        return {"runtime": self.name, **engine_facts(self.base_url)}
 
     def close(self) -> None:
         self.client.close()

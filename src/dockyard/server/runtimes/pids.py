@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import sys
 from contextlib import suppress
 from pathlib import Path
 
 _PROC = Path("/proc")
+_PR_SET_DUMPABLE = 4
 
 
 def start_ticks(pid: int) -> int | None:
@@ -51,3 +54,16 @@ def _stat(pid: int) -> list[str] | None:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ")".
     return text[text.rindex(")") + 2 :].split()
+
+
+def hide_from_children() -> None:
+    """Make this process non-dumpable (Linux), as ssh-agent does.
+
+    Processes it starts run as the same user; without this they could read its memory and the
+    environment it started with (`/proc/<pid>/environ`, which keeps `DOCKYARD_ADMIN_TOKEN`
+    whatever `os.environ` says later). Non-dumpable, only a process holding CAP_SYS_PTRACE
+    can. The price: no core dumps, and a debugger needs root."""
+    if sys.platform != "linux":
+        return
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)

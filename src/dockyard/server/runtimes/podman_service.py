@@ -59,6 +59,9 @@ class PodmanService:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Podman's image layers are its own business: the usual umask, not the server's
+            # 077 (a directory it makes for a layer must stay readable by a container's user).
+            umask=0o022,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -104,3 +107,27 @@ def engine_answers(base_url: str) -> bool:
             client.close()
     except Exception:  # any failure means "not usable here"
         return False
+
+
+def engine_facts(base_url: str) -> dict[str, str]:
+    """What the engine at `base_url` is and where it keeps images, in words for people.
+
+    Keys: `engine` ("Podman 4.3.1"), `engine socket` and `image store` (its root directory and
+    storage driver): the store that `podman load` or `docker load` must fill for offline use."""
+    try:
+        client = docker.DockerClient(base_url=base_url, version="1.41", timeout=5)
+        try:
+            version, info = client.version(), client.info()
+        finally:
+            client.close()
+    except Exception as exc:  # any failure means "not usable here"; say why
+        return {"engine": f"no answer ({exc.__class__.__name__})", "engine socket": base_url}
+    names = [c.get("Name", "") for c in version.get("Components") or []]
+    kind = "Podman" if any("Podman" in name for name in names) else "Docker"
+    root = info.get("DockerRootDir") or "unknown"
+    driver = info.get("Driver")
+    return {
+        "engine": f"{kind} {version.get('Version', '?')}",
+        "engine socket": base_url,
+        "image store": f"{root} ({driver})" if driver else root,
+    }

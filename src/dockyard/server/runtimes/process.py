@@ -6,10 +6,18 @@ in files under its directory, so a restarted server (or a new runtime object) ad
 children by their pid files and loses no log line:
 
     <root>/<proton>/proton.json                 instance, workload and proton ids
-    <root>/<proton>/<group>-<index>/replica.json  port, restarts, stopped on purpose
+    <root>/<proton>/<group>-<index>/replica.json  port, restarts, stopped on purpose, workspace
     <root>/<proton>/<group>-<index>/<container>.pid|.log|.exit
 
-There is no isolation: ports are the host's. The first replica gets the container's declared
+These are 0600 files in 0700 directories: replica.json holds the decrypted environment.
+
+There is no isolation: replicas run as the server's user and ports are the host's. What can be
+kept from them is: each replica starts in a workspace of its own (a fresh directory outside the
+data dir, also its HOME, kept across restarts and removed with the replica) with a fresh
+environment (`PATH`, `LANG`, `LC_*`, `TZ`, then its spec's variables), never in this directory;
+the server makes itself non-dumpable, so the replicas cannot read its memory or the environment
+it started with (`/proc/<pid>/environ`), and a server running as root starts them without
+capabilities (but binding low ports). The first replica gets the container's declared
 port, further replicas (and a first replica whose port is taken, as during a replacement) a free
 one, always said in `PORT`. Images, limits and securityContext cannot be applied; `validate()`
 says so in warnings instead of pretending.
@@ -23,10 +31,13 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,8 +54,9 @@ from dockyard.server.runtimes.base import (
 from dockyard.server.runtimes.timestamps import format_time, parse_engine_time
 
 SHIM = Path(__file__).with_name("process_shim.py")
-# The server's own environment holds secrets (DOCKYARD_ADMIN_TOKEN…); children get only these.
-INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL")
+# The server's own environment holds secrets (DOCKYARD_ADMIN_TOKEN…); children get only these
+# (and every LC_* variable), with HOME set to their own workspace.
+INHERITED_ENV = ("PATH", "LANG", "TZ")
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -52,16 +64,30 @@ class ProcessRuntime(base.Runtime):
     name = "process"
     manages_health = False
 
-    def __init__(self, root: Path, *, stop_timeout: float = 5.0) -> None:
+    def __init__(
+        self, root: Path, *, stop_timeout: float = 5.0, workspaces: Path | None = None
+    ) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.root.chmod(0o700)
+        # Where replicas' own directories are made: outside the data dir, like any scratch.
+        self.workspaces = Path(workspaces or tempfile.gettempdir())
         self.stop_timeout = stop_timeout
+        pids.hide_from_children()
         self._lock = threading.RLock()
         self._children: dict[int, subprocess.Popen[bytes]] = {}  # reaped as they exit
         # Parsed replica and pid files by path, each with the (inode, mtime, size) it was read
         # at: observing hundreds of replicas every few seconds then costs a stat per file.
         # Every write replaces a file (new inode), so a changed file is never served stale.
         self._files: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "runtime": self.name,
+            "engine": "none: each container's entrypoint runs as a local process of this user",
+            "image store": "none: images are not used",
+            "replica directories": f"new ones in {self.workspaces}",
+        }
 
     def validate(self, spec: ProtonSpec) -> list[str]:
         warnings: list[str] = []
@@ -99,7 +125,7 @@ class ProcessRuntime(base.Runtime):
             record = _read_json(directory / "replica.json")
             if record is None:
                 self._write_proton(spec)
-                directory.mkdir(parents=True, exist_ok=True)
+                directory.mkdir(exist_ok=True, mode=0o700)
                 record = {"group": group, "index": index, "restarts": 0, "stopped": False}
                 record.update(self._choose_ports(group_spec, index))
                 record["spec"] = _spec_record(group_spec)
@@ -141,6 +167,7 @@ class ProcessRuntime(base.Runtime):
             record = _read_json(directory / "replica.json")
             if record is not None:
                 self._kill_all(directory, record)
+                _remove_workspace(record)
             shutil.rmtree(directory, ignore_errors=True)
             self._forget(directory)
 
@@ -156,6 +183,7 @@ class ProcessRuntime(base.Runtime):
         with self._lock:
             for directory, record in self._replicas(proton_id):
                 self._kill_all(directory, record)
+                _remove_workspace(record)
             shutil.rmtree(self.root / _safe(proton_id), ignore_errors=True)
             self._forget(self.root / _safe(proton_id))
 
@@ -201,15 +229,18 @@ class ProcessRuntime(base.Runtime):
     # --- processes -----------------------------------------------------------------------
 
     def _start_all(self, directory: Path, record: dict[str, Any]) -> None:
+        workspace = self._workspace(directory, record)
         for container in record["spec"]["containers"]:
             name = _safe(container)
             (directory / f"{name}.exit").unlink(missing_ok=True)
-            env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+            env = replica_environment(os.environ, workspace)
             env.update(record["spec"]["env"][container])
             env["PORT"] = str(record["port"])
             command = record["spec"]["entrypoint"][container]
             # The shim's own complaints (it has none unless broken) go to a file, not to us.
-            with open(directory / f"{name}.shim.log", "ab") as shim_log:
+            # It starts here, opens its files by these relative names, then starts the command
+            # in the workspace.
+            with _private_file(directory / f"{name}.shim.log") as shim_log:
                 child = subprocess.Popen(
                     [
                         sys.executable,
@@ -217,6 +248,7 @@ class ProcessRuntime(base.Runtime):
                         str(SHIM),
                         f"{name}.log",
                         f"{name}.exit",
+                        str(workspace),
                         "--",
                         *command,
                     ],
@@ -236,6 +268,18 @@ class ProcessRuntime(base.Runtime):
                     "started_at": format_time(datetime.now(UTC)),
                 },
             )
+
+    def _workspace(self, directory: Path, record: dict[str, Any]) -> Path:
+        """The replica's own directory (cwd and HOME), the same one across its restarts."""
+        known = record.get("workspace")
+        if known and _is_own_directory(Path(known)):
+            return Path(known)
+        # First start, or the directory went (a temp cleaner, a reboot). A fresh random name:
+        # never re-created under an old name that another local user could have taken meanwhile.
+        self.workspaces.mkdir(parents=True, exist_ok=True)
+        record["workspace"] = tempfile.mkdtemp(prefix="dockyard-replica-", dir=self.workspaces)
+        _write_json(directory / "replica.json", record)
+        return Path(record["workspace"])
 
     def _kill_all(self, directory: Path, record: dict[str, Any]) -> None:
         """SIGTERM every container's session, SIGKILL what is left after the grace period."""
@@ -278,11 +322,11 @@ class ProcessRuntime(base.Runtime):
 
         Callers must not change what it returns."""
         try:
-            stat = os.stat(path)
+            found = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             self._files.pop(path, None)
             return None
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        key = (found.st_ino, found.st_mtime_ns, found.st_size)
         known = self._files.get(path)
         if known is not None and known[0] == key:
             return known[1]
@@ -365,7 +409,7 @@ class ProcessRuntime(base.Runtime):
 
     def _write_proton(self, spec: ProtonSpec) -> None:
         proton_dir = self.root / _safe(spec.proton_id)
-        proton_dir.mkdir(parents=True, exist_ok=True)
+        proton_dir.mkdir(exist_ok=True, mode=0o700)
         if not (proton_dir / "proton.json").exists():
             ids = {
                 "instance_id": spec.instance_id,
@@ -373,6 +417,26 @@ class ProcessRuntime(base.Runtime):
                 "proton_id": spec.proton_id,
             }
             _write_json(proton_dir / "proton.json", ids)
+
+
+def replica_environment(server: Mapping[str, str], home: Path) -> dict[str, str]:
+    """What a replica starts with before its spec's variables: locale, time zone, PATH, HOME."""
+    env = {key: value for key, value in server.items() if key in INHERITED_ENV or key[:3] == "LC_"}
+    env["HOME"] = str(home)
+    return env
+
+
+def _is_own_directory(path: Path) -> bool:
+    try:
+        status = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid()
+
+
+def _remove_workspace(record: dict[str, Any]) -> None:
+    if record.get("workspace") and _is_own_directory(Path(record["workspace"])):
+        shutil.rmtree(record["workspace"], ignore_errors=True)
 
 
 def _spec_record(group: GroupSpec) -> dict[str, Any]:
@@ -461,7 +525,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return json.loads(text) if text else None
 
 
+def _private_file(path: Path) -> Any:
+    """`path` opened for appending, created 0600 (never readable by others, even for a moment)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+
+
 def _write_json(path: Path, value: dict[str, Any]) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(value))
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(value))
     os.replace(temporary, path)

@@ -1,15 +1,22 @@
 """Parent of one process-runtime container: timestamps its output and records its exit code.
 
-Run as `python -I process_shim.py LOG EXIT -- COMMAND...` in its own session. It outlives the
-server, so a restarted server adopts the container from files alone: LOG gets one line per
-output line, `<RFC 3339 time> <stdout|stderr> <text>`, EXIT the exit code (128+N for signal N).
-SIGTERM and SIGINT reach the whole session (the runtime signals the process group); the shim
-itself only waits for the command to finish. Standard library only: it is started by path, so
-it must not import the server.
+Run as `python -I process_shim.py LOG EXIT WORKDIR -- COMMAND...` in its own session, in the
+replica's bookkeeping directory; the command runs in WORKDIR. It outlives the server, so a
+restarted server adopts the container from files alone: LOG gets one line per output line,
+`<RFC 3339 time> <stdout|stderr> <text>`, EXIT the exit code (128+N for signal N); both are
+0600. SIGTERM and SIGINT reach the whole session (the runtime signals the process group); the
+shim itself only waits for the command to finish. Standard library only: it is started by path,
+so it must not import the server.
+
+Before starting the command the shim makes itself non-dumpable, so the command cannot reach
+the bookkeeping directory through `/proc/<shim>/cwd` or its open files, and, under root, empties
+the capability bounding set but for CAP_NET_BIND_SERVICE: the command runs as root's uid
+without root's powers (it may still bind ports below 1024).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import selectors
 import signal
@@ -19,6 +26,11 @@ import time
 from datetime import UTC, datetime
 
 MAX_LINE = 64 * 1024
+PR_CAPBSET_DROP = 24
+PR_SET_DUMPABLE = 4
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+CAP_NET_BIND_SERVICE = 10
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 DRAIN_AFTER_EXIT = 0.5  # a grandchild may keep the pipes open after the command exits
 
 
@@ -54,23 +66,66 @@ class _LineWriter:
 
 def _write_exit(path: str, code: int) -> None:
     temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
         handle.write(str(code))
     os.replace(temporary, path)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inheritable")]
+
+
+def _harden() -> None:
+    """Keep the command away from this process, and from root's powers (Linux; best effort)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if os.geteuid() != 0:
+        return  # an ordinary user's command has no capabilities to lose
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as handle:
+            last = int(handle.read())
+    except (OSError, ValueError):
+        last = 40
+    for capability in range(last + 1):
+        if capability != CAP_NET_BIND_SERVICE:
+            libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
+    # A uid-0 command gets the bounding set, plus the inheritable and ambient sets: empty those.
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) == 0:
+        for half in data:
+            half.inheritable = 0
+        libc.capset(ctypes.byref(header), data)
+
+
 def main(argv: list[str]) -> int:
-    log_path, exit_path, separator, *command = argv
+    log_path, exit_path, workdir, separator, *command = argv
     if separator != "--" or not command:
-        print("usage: process_shim.py LOG EXIT -- COMMAND...", file=sys.stderr)
+        print("usage: process_shim.py LOG EXIT WORKDIR -- COMMAND...", file=sys.stderr)
         return 2
+    _harden()
     # A Python-level handler (unlike SIG_IGN) is reset to the default in the exec'd command.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
-    with open(log_path, "a", encoding="utf-8") as log:
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with open(log_fd, "a", encoding="utf-8") as log:
         try:
             child = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                command,
+                cwd=workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
         except OSError as error:
             _LineWriter(log, "stderr").feed(f"cannot start {command[0]}: {error}\n".encode())

@@ -28,7 +28,7 @@ from dockyard.server.sharing.roles import Right
 from dockyard.server.workloads import repository
 from dockyard.server.workloads.lifecycle import record_event
 from dockyard.server.workloads.models import Proton, Replacement, Workload
-from dockyard.server.workloads.runtime_rules import check_runnable_as_process, check_runtime
+from dockyard.server.workloads.runtime_rules import check_runtime
 from dockyard.server.workloads.schemas import ReplacementCreate, SettingsUpdate
 from dockyard.server.workloads.service import (
     Platform,
@@ -235,8 +235,7 @@ def _begin(
             code="workload_not_running",
         )
     runtime = check_runtime(runtime, candidate.spec, ["body", "runtime"])
-    if platform.runtime_name == "process":
-        check_runnable_as_process(candidate.spec)
+    platform.check_can_start(principal, candidate.spec)
     active = repository.active_proton(session, row.id)
     proton = Proton(
         workload_id=row.id,

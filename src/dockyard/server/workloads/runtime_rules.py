@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.core.bundles import CATALOG
-from dockyard.core.errors import RuleViolation, ValidationFailed
+from dockyard.core.errors import Forbidden, RuleViolation, ValidationFailed
 from dockyard.core.units import parse_memory
 from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
+from dockyard.server.kit.auth import Principal
 
 
 def check_runtime(
@@ -108,3 +109,18 @@ def check_runnable_as_process(spec: dict[str, Any]) -> None:
                     "local processes (no container engine): give it an entrypoint.",
                     code="entrypoint_required",
                 )
+
+
+def check_process_runtime(principal: Principal, spec: dict[str, Any], *, open_to_all: bool) -> None:
+    """Rules for starting replicas on the process runtime (decisions §14).
+
+    Its replicas run as the server's own user and can read what the server can, so starting
+    one is an admin's act unless the server was told it is a single-user machine."""
+    if not principal.is_admin and not open_to_all:
+        raise Forbidden(
+            "This server runs workloads as local processes under its own user, which cannot "
+            "keep them apart from the server, so only admins may start them here "
+            "(DOCKYARD_PROCESS_RUNTIME_OPEN=true lifts this on a single-user machine).",
+            code="runtime_requires_admin",
+        )
+    check_runnable_as_process(spec)

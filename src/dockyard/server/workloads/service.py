@@ -29,7 +29,7 @@ from dockyard.server.workloads import repository
 from dockyard.server.workloads.lifecycle import record_event, set_status
 from dockyard.server.workloads.models import Proton, Workload
 from dockyard.server.workloads.public import WORKLOAD, publish, workload_target
-from dockyard.server.workloads.runtime_rules import check_runnable_as_process, check_runtime
+from dockyard.server.workloads.runtime_rules import check_process_runtime, check_runtime
 from dockyard.server.workloads.schemas import WorkloadCreate, WorkloadUpdate
 from dockyard.server.workloads.statuses import INACTIVE, STARTING, Status
 
@@ -43,6 +43,11 @@ class Platform:
     nudge: Callable[[str], None]  # hands a workload to the reconciler (after commit)
     base_url: str
     audit_seal: AuditSeal  # seals deployment audit entries (the server's secret key)
+
+    def check_can_start(self, principal: Principal, spec: dict) -> None:
+        """What this server's runtime asks of a spec, and of who starts it, before it runs."""
+        if self.runtime_name == "process":
+            check_process_runtime(principal, spec, open_to_all=self.settings.process_runtime_open)
 
 
 # --- access ----------------------------------------------------------------------------------
@@ -115,8 +120,7 @@ def create_workload(
             loc=["body", "artifactId", "spec"],
         )
     runtime = check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
-    if platform.runtime_name == "process":
-        check_runnable_as_process(artifact.spec)
+    platform.check_can_start(principal, artifact.spec)
     if artifact.status != "locked":
         refuse_if_draft_busy(session, principal, artifact, excluding=None)
     now = utcnow()
@@ -196,8 +200,7 @@ def start_workload(
         )
     if status in INACTIVE:
         artifact = artifacts.load(session, row.artifact_id or "")
-        if platform.runtime_name == "process":
-            check_runnable_as_process(artifact.spec)
+        platform.check_can_start(principal, artifact.spec)
         if artifact.status != "locked":
             refuse_if_draft_busy(session, principal, artifact, excluding=row.id)
         _retire_protons(session, row.id)
