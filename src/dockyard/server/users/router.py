@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.background import BackgroundTask
 
 from dockyard.core.models import ApiToken, CreatedApiToken, Page, User
 from dockyard.server.kit.auth import CurrentUser
@@ -74,9 +73,11 @@ async def delete_token(
 ) -> Response:
     """Revoke a token at once in this process (other processes within the cache's second)."""
     await work(service.delete_token, user, token_id)
-    # Runs after the response, so after the request's transaction committed: forgetting
-    # earlier could let a concurrent request re-cache the still-present token.
-    return Response(status_code=204, background=BackgroundTask(_forget_checks, request.app.state))
+    # The unit of work has committed when `work` returns, so no concurrent request can cache
+    # the token again; forgetting before the 204 is sent means that once the client has its
+    # answer, no request to this server gets through with the token.
+    _forget_checks(request.app.state)
+    return Response(status_code=204)
 
 
 def _forget_checks(state: Any) -> None:
