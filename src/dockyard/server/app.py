@@ -21,6 +21,7 @@ from dockyard.server.health.router import router as health_router
 from dockyard.server.installation import repository as installation
 from dockyard.server.kit import access_log
 from dockyard.server.kit.errors import install_error_handlers
+from dockyard.server.kit.forwarded import TrustedProxies
 from dockyard.server.kit.http import TrailingSlashMiddleware
 from dockyard.server.kit.ignored_fields import IgnoredFieldsMiddleware
 from dockyard.server.kit.intake import IntakeMiddleware
@@ -116,6 +117,7 @@ def create_app(
     app.state.token_verifier = TokenVerifier(db, ttl=settings.token_cache_seconds)
     app.state.session_verifier = SessionVerifier(db, ttl=settings.token_cache_seconds)
     app.state.secret_box = secret_box
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
     app.state.audit_seal = audit_seal
     app.state.runtime = runtime
     app.state.runtime_name = runtime.name

@@ -139,7 +139,7 @@ def test_chunked_trailers_stay_trailers(live: Live, echo: RawServer, streamed: b
 
 
 def test_trust_is_by_address_or_network() -> None:
-    from dockyard.server.proxy.forwarded import TrustedProxies
+    from dockyard.server.kit.forwarded import TrustedProxies
 
     trusted = TrustedProxies(["10.1.0.0/16", "192.0.2.7", "2001:db8::/32"])
     assert "10.1.200.3" in trusted and "192.0.2.7" in trusted and "2001:db8::1" in trusted

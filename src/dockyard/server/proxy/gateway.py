@@ -15,12 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.core.errors import DockyardError, NotFound
 from dockyard.server.db.session import Database
+from dockyard.server.kit.forwarded import TrustedProxies
 from dockyard.server.proxy import websocket
 from dockyard.server.proxy.access import Access
 from dockyard.server.proxy.balancer import Balancer
 from dockyard.server.proxy.errors import HeadersTooLarge, NoReadyReplica, send_error
 from dockyard.server.proxy.forward import Limits, Target, forward
-from dockyard.server.proxy.forwarded import TrustedProxies
 from dockyard.server.proxy.request_head import scan
 from dockyard.server.proxy.routing import Route, RoutingTable
 from dockyard.server.proxy.stats import StatsCollector

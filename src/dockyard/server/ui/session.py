@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
+from dockyard.server.kit.forwarded import forwarded_value
 from dockyard.server.sessions import service as sessions
 from dockyard.server.sessions.service import OpenedSession
 from dockyard.server.sessions.verifier import SignedIn
@@ -153,5 +154,6 @@ def safe_next(target: str | None, default: str = "/registry/services") -> str:
 
 
 def _is_https(request: Request) -> bool:
-    forwarded = request.headers.get("x-forwarded-proto", "")
-    return request.url.scheme == "https" or forwarded.split(",")[0].strip() == "https"
+    # Behind a TLS-terminating proxy the cookie is still marked Secure; a client's own
+    # X-Forwarded-Proto is not believed.
+    return request.url.scheme == "https" or forwarded_value(request, "x-forwarded-proto") == "https"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from starlette.requests import Request
+
 _CACHE_LIMIT = 4096
 
 
@@ -39,3 +41,18 @@ class TrustedProxies:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         return any(address in network for network in self._networks)
+
+
+def trusts_forwarding(request: Request) -> bool:
+    """Whether this request came through a trusted proxy, so its `X-Forwarded-*` count."""
+    trusted: TrustedProxies | None = getattr(request.app.state, "trusted_proxies", None)
+    client = request.client
+    return bool(trusted) and client is not None and client.host in trusted  # type: ignore[operator]
+
+
+def forwarded_value(request: Request, name: str) -> str | None:
+    """The first value of a forwarding header, from a trusted proxy only (else None)."""
+    value = request.headers.get(name)
+    if not value or not trusts_forwarding(request):
+        return None
+    return value.split(",")[0].strip() or None
