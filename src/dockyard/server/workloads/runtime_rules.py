@@ -43,21 +43,19 @@ def check_runtime(
                     [*at, "containers", c, "name"],
                     f"group '{group.name}' has no container named '{container.name}'",
                 )
-            allocation = container.resource_allocation
-            if allocation is not None and allocation.memory is not None:
+            # Limits and requests alike: a memory that does not parse is refused at its path.
+            sized = (
+                ("resourceAllocation", container.resource_allocation),
+                ("resourceRequest", container.resource_request),
+            )
+            for field, resources in sized:
+                if resources is None or resources.memory is None:
+                    continue
                 try:
-                    parse_memory(allocation.memory)
+                    parse_memory(resources.memory)
                 except ValueError as exc:
                     raise ValidationFailed.at(
-                        [*at, "containers", c, "resourceAllocation", "memory"], str(exc)
-                    ) from None
-            request = container.resource_request
-            if request is not None and request.memory is not None:
-                try:
-                    parse_memory(request.memory)
-                except ValueError as exc:
-                    raise ValidationFailed.at(
-                        [*at, "containers", c, "resourceRequest", "memory"], str(exc)
+                        [*at, "containers", c, field, "memory"], str(exc)
                     ) from None
     return runtime
 
