@@ -19,8 +19,8 @@ from dockyard.server.deployments.schemas import (
 from dockyard.server.kit.auth import CurrentUser, Principal
 from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
+from dockyard.server.platform import PlatformDep, platform_of
 from dockyard.server.sharing.router import add_shared_roles_routes
-from dockyard.server.workloads.router import PlatformDep, platform_of
 
 router = APIRouter(tags=["deployments"])
 Filters = Annotated[DeploymentFilters, Depends(deployment_filters)]

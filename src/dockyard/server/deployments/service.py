@@ -25,6 +25,7 @@ from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
 from dockyard.server.kit.lookup import find_or_404
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.platform import Platform
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.service import Target
@@ -32,7 +33,6 @@ from dockyard.server.tags import service as tags
 from dockyard.server.workloads import service as workloads
 from dockyard.server.workloads.models import Workload
 from dockyard.server.workloads.public import workload_target
-from dockyard.server.workloads.service import Platform
 from dockyard.server.workloads.statuses import Status
 
 # --- access ----------------------------------------------------------------------------------

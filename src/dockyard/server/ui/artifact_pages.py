@@ -16,13 +16,13 @@ from dockyard.server.artifacts.schemas import ArtifactUpdate
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.deps import AppSettings, UnitOfWork
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.platform import Platform, PlatformDep
 from dockyard.server.settings import Settings
 from dockyard.server.ui import spec_edits
 from dockyard.server.ui.registry_pages import ROLES
 from dockyard.server.ui.spec_edits import PROBE_FIELDS, PROBE_KINDS, ContainerRef, EnvInput
 from dockyard.server.ui.web import (
     Actor,
-    PlatformDep,
     UiRoute,
     Viewer,
     optional_int,
@@ -33,7 +33,6 @@ from dockyard.server.ui.web import (
 from dockyard.server.workloads import listing as workload_listing
 from dockyard.server.workloads import service as workloads
 from dockyard.server.workloads.schemas import WorkloadCreate, WorkloadFilters
-from dockyard.server.workloads.service import Platform
 from dockyard.server.workloads.statuses import INACTIVE
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)

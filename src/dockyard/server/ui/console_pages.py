@@ -14,13 +14,13 @@ from dockyard.server.deployments.schemas import deployment_filters
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.platform import Platform, PlatformDep
 from dockyard.server.sharing.roles import Right
 from dockyard.server.ui import examples
-from dockyard.server.ui.web import Actor, PlatformDep, UiRoute, Viewer, parse, redirect, render
+from dockyard.server.ui.web import Actor, UiRoute, Viewer, parse, redirect, render
 from dockyard.server.users import service as users
 from dockyard.server.workloads import details, listing, rollouts, service
 from dockyard.server.workloads.schemas import IMPORTANCES, WorkloadUpdate, workload_filters
-from dockyard.server.workloads.service import Platform
 from dockyard.server.workloads.statuses import INACTIVE, Status
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)

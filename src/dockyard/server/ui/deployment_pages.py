@@ -17,11 +17,11 @@ from dockyard.server.deployments.schemas import (
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.platform import Platform, PlatformDep
 from dockyard.server.ui import examples
-from dockyard.server.ui.web import Actor, PlatformDep, UiRoute, Viewer, parse, redirect, render
+from dockyard.server.ui.web import Actor, UiRoute, Viewer, parse, redirect, render
 from dockyard.server.workloads import listing as workload_listing
 from dockyard.server.workloads.schemas import WorkloadFilters
-from dockyard.server.workloads.service import Platform
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 

@@ -29,7 +29,6 @@ from dockyard.core.errors import DockyardError, Forbidden, Unauthorized
 from dockyard.core.errors import ValidationFailed as ValidationFailedError
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.request_input import check_form_input
-from dockyard.server.kit.urls import base_url
 from dockyard.server.ui.session import (
     UiSession,
     read_session,
@@ -37,7 +36,6 @@ from dockyard.server.ui.session import (
     safe_next,
     same_token,
 )
-from dockyard.server.workloads.service import Platform
 
 log = logging.getLogger(__name__)
 
@@ -191,20 +189,8 @@ async def _actor(request: Request) -> Principal:
     return session.principal
 
 
-def _platform(request: Request) -> Platform:
-    state = request.app.state
-    return Platform(
-        settings=state.settings,
-        runtime_name=state.runtime_name,
-        nudge=state.reconciler_nudge,
-        base_url=base_url(request),
-        audit_seal=state.audit_seal,
-    )
-
-
 Viewer = Annotated[Principal, Depends(_viewer)]
 Actor = Annotated[Principal, Depends(_actor)]
-PlatformDep = Annotated[Platform, Depends(_platform)]
 
 
 def session_of(request: Request) -> UiSession | None:

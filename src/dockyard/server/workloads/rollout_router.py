@@ -9,8 +9,8 @@ from dockyard.core.workloads import Replacement, Workload
 from dockyard.server.kit.auth import CurrentUser
 from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
+from dockyard.server.platform import PlatformDep
 from dockyard.server.workloads import rollouts
-from dockyard.server.workloads.router import PlatformDep
 from dockyard.server.workloads.schemas import ReplacementCreate, SettingsUpdate
 
 router = APIRouter(tags=["workloads"])

@@ -23,6 +23,7 @@ from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat, utcnow
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.platform import Platform
 from dockyard.server.proxy import service as stats
 from dockyard.server.sharing.roles import Right
 from dockyard.server.workloads import repository
@@ -31,7 +32,6 @@ from dockyard.server.workloads.models import Proton, Replacement, Workload
 from dockyard.server.workloads.runtime_rules import check_runtime
 from dockyard.server.workloads.schemas import ReplacementCreate, SettingsUpdate
 from dockyard.server.workloads.service import (
-    Platform,
     publish_one,
     refuse_if_draft_busy,
     require,

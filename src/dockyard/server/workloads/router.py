@@ -23,7 +23,7 @@ from dockyard.core.workloads import (
 from dockyard.server.kit.auth import CurrentUser
 from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
-from dockyard.server.kit.urls import base_url
+from dockyard.server.platform import PlatformDep
 from dockyard.server.sharing.router import add_shared_roles_routes
 from dockyard.server.workloads import details, listing, logs, service
 from dockyard.server.workloads.schemas import (
@@ -32,30 +32,12 @@ from dockyard.server.workloads.schemas import (
     WorkloadUpdate,
     workload_filters,
 )
-from dockyard.server.workloads.service import Platform
 
 router = APIRouter(tags=["workloads"])
 # The reference's telemetry path for the same logs: /api/v2/otel/workload/{id}/logs.
 otel_router = APIRouter(tags=["workloads"])
 
 
-def platform_of(request: Request) -> Platform:
-    state = request.app.state
-    return Platform(
-        settings=state.settings,
-        runtime_name=state.runtime_name,
-        nudge=state.reconciler_nudge,
-        base_url=base_url(request),
-        audit_seal=state.audit_seal,
-    )
-
-
-async def platform_for(request: Request) -> Platform:
-    # A dependency: async, so FastAPI does not send it to a worker thread of its own.
-    return platform_of(request)
-
-
-PlatformDep = Annotated[Platform, Depends(platform_for)]
 LogText = Annotated[str, StringConstraints(max_length=1000)]
 Filters = Annotated[WorkloadFilters, Depends(workload_filters)]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -14,12 +12,12 @@ from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, Workload
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.deployments import repository as deployments
-from dockyard.server.deployments.audit import AuditSeal
 from dockyard.server.deployments.public import deployment_target
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
 from dockyard.server.kit.lookup import find_or_404
+from dockyard.server.platform import Platform
 from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -29,26 +27,9 @@ from dockyard.server.workloads import repository
 from dockyard.server.workloads.lifecycle import record_event, set_status
 from dockyard.server.workloads.models import Proton, Workload
 from dockyard.server.workloads.public import WORKLOAD, publish, workload_target
-from dockyard.server.workloads.runtime_rules import check_process_runtime, check_runtime
+from dockyard.server.workloads.runtime_rules import check_runtime
 from dockyard.server.workloads.schemas import WorkloadCreate, WorkloadUpdate
 from dockyard.server.workloads.statuses import INACTIVE, STARTING, Status
-
-
-@dataclass(frozen=True)
-class Platform:
-    """What the workload rules need from the running server."""
-
-    settings: Settings
-    runtime_name: str  # docker | process | fake
-    nudge: Callable[[str], None]  # hands a workload to the reconciler (after commit)
-    base_url: str
-    audit_seal: AuditSeal  # seals deployment audit entries (the server's secret key)
-
-    def check_can_start(self, principal: Principal, spec: dict) -> None:
-        """What this server's runtime asks of a spec, and of who starts it, before it runs."""
-        if self.runtime_name == "process":
-            check_process_runtime(principal, spec, open_to_all=self.settings.process_runtime_open)
-
 
 # --- access ----------------------------------------------------------------------------------
 
