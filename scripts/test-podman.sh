@@ -42,8 +42,8 @@ install_packages() {
 
 write_conf() {
   # CONTAINERS_CONF replaces every other containers.conf, so the lines this machine kind
-  # needs are repeated here (runtime/podman.md §1); a short exit_command_delay stops exec
-  # sessions from leaving conmon processes that recreate DIR after it is deleted (§6).
+  # needs are repeated here; a short exit_command_delay stops exec
+  # sessions from leaving conmon processes that recreate DIR after it is deleted.
   cat >"$dir/containers.conf" <<'EOF'
 [containers]
 default_ulimits = []

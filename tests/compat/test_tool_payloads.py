@@ -1,4 +1,4 @@
-"""Bodies and filters the tools built on the hosted client send (decisions §13).
+"""Bodies and filters the tools built on the hosted client send.
 
 Unknown fields are tolerated and named in `Warning`, and the logs filters apply.
 """

@@ -43,8 +43,8 @@ class SpecModel(InputModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         # Left out by pydantic-core itself: a wrap serializer doing the same was a Python call
-        # per spec object, two thirds of the cost of dumping a spec (every artifact response
-        # and every stored spec is one). Only fields that default to None can hold None (the
+        # per spec object, most of the cost of dumping a spec (every artifact response and
+        # every stored spec is one). Only fields that default to None can hold None (the
         # others' types refuse it), and marking only those keeps the documented schema as it
         # was: one schema for input and output.
         super().__pydantic_init_subclass__(**kwargs)

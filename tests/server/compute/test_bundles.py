@@ -1,4 +1,5 @@
-"""The bundle catalog and `resolvedBundle` on each runtime group (decisions §12)."""
+"""The bundle catalog and `resolvedBundle` on each runtime group (docs/api.md, "Clients of the
+hosted platform")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Every error Dockyard answers itself is the JSON body, typed exactly application/json.
 
-The hosted platform's Python client reads an error's body only under that exact type (decisions
-§13), so a charset suffix or a text body would hide Dockyard's message from it.
+The hosted platform's Python client reads an error's body only under that exact type, so a
+charset suffix or a text body would hide Dockyard's message from it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The API token in every form the hosted platform's clients send it (decisions §3)."""
+"""The API token in every form the hosted platform's clients send it (docs/api.md,
+"Authentication, users and tokens")."""
 
 from __future__ import annotations
 

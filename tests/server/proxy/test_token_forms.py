@@ -46,8 +46,8 @@ def test_a_revoked_token_is_401_json_in_every_form(
     assert httpx.get(url, headers=FORMS[form](token)).status_code == 200
     assert live.admin.delete(f"/api/v2/apiTokens/{token_id}").status_code == 204
 
-    # Within a second (decisions §3): the cached check is forgotten just after the DELETE's
-    # answer, so this request, on another connection, may come first.
+    # This server forgets its cached check before it answers the DELETE; the loop allows the
+    # second within which a server may still accept a revoked token (docs/architecture.md).
     deadline = time.monotonic() + 2.0
     response = httpx.get(url, headers=FORMS[form](token))
     while response.status_code == 200 and time.monotonic() < deadline:

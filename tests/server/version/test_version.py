@@ -1,4 +1,4 @@
-"""`GET /api/v2/version/`: the handshake the DataRobot Python client makes (decisions §1)."""
+"""`GET /api/v2/version/`: the handshake the DataRobot Python client makes."""
 
 from __future__ import annotations
 

@@ -74,8 +74,8 @@ class BearerToken(HTTPBearer):
     """The caller's API token: the security scheme the OpenAPI document shows, and its check.
 
     The check is in the scheme's own `__call__` rather than in a function depending on an
-    `HTTPBearer`: FastAPI resolves each dependency with a fixed cost (a few tens of
-    microseconds), and every API request would pay it twice.
+    `HTTPBearer`: FastAPI resolves each dependency at a fixed cost, and every API request
+    would pay it twice.
     """
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]

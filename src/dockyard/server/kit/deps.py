@@ -25,13 +25,14 @@ class Work:
     during a write, the database's one write lock) only while it does the request's database
     work. A sync handler with a session dependency held them across three more hand-offs
     (handler, response check, close), and the response check waited for a thread of a pool
-    of 40 while up to 40 other requests' threads waited for that connection or lock: at 45
-    concurrent writes every thread waited on another for 30 s, and requests failed with 500s.
+    of 40 while up to 40 other requests' threads waited for that connection or lock: with
+    more concurrent writes than threads, every thread waited on another until the 30 s
+    time-outs, and requests failed with 500s.
     The service flushes, the commit happens once, before the response is sent, and any error
     rolls everything back.
 
     It also carries the app's settings (`work.settings`), so a route that needs both takes
-    one dependency: FastAPI's resolution costs a few tens of microseconds per dependency.
+    one dependency: FastAPI resolves each dependency at a fixed cost on every request.
     """
 
     __slots__ = ("_db", "_write", "settings")

@@ -2,12 +2,13 @@
 the size of a request head (request line and headers) on every route, invoke included.
 
 uvicorn sets no such limit with httptools, and the parser gathers a header's value by joining
-the pieces that arrive, a cost that grows with the square of its size: one 100 MB header kept
-the event loop busy for 16 s, stalling every other client. Here the head is counted as it
-arrives, and past `MAX_HEAD_BYTES` the client gets a 431 at once, before the application sees
-anything: exactly for a head that ends within the data received, and within two reads of the
-limit for one still arriving (a read is at most 256 KiB), so the parser never holds more than
-that. A head still incomplete `HEAD_TIMEOUT_SECONDS` after its first byte gets a 408.
+the pieces that arrive, a cost that grows with the square of its size: one header of many
+megabytes keeps the event loop busy for seconds, stalling every other client. Here the head
+is counted as it arrives, and past `MAX_HEAD_BYTES` the client gets a 431 at once, before the
+application sees anything: exactly for a head that ends within the data received, and within
+two reads of the limit for one still arriving (a read is at most 256 KiB), so the parser never
+holds more than that. A head still incomplete `HEAD_TIMEOUT_SECONDS` after its first byte
+gets a 408.
 """
 
 from __future__ import annotations

@@ -33,9 +33,9 @@ class WorkerThreads:
         """`fn(*args)` in one of the threads, with the caller's context variables.
 
         What starlette's `run_in_threadpool` does, through a plain executor: anyio's hand-off
-        (capacity limiter, cancel scope, result relay) cost about 110,000 more instructions a
-        call, 8% of an artifact create. Like anyio's, a cancelled caller still waits for the
-        thread to finish, so a request never ends before its transaction does.
+        (capacity limiter, cancel scope, result relay) is a visible share of a short request's
+        time, and every unit of work pays it. Like anyio's, a cancelled caller still waits for
+        the thread to finish, so a request never ends before its transaction does.
         """
         work = self._executor.submit(contextvars.copy_context().run, fn, *args)
         try:

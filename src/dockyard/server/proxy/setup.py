@@ -13,7 +13,7 @@ class DockyardAPI(FastAPI):
     """FastAPI with the invoke path in front of everything, FastAPI's own dispatch included.
 
     Invoke requests skip the middleware stack and FastAPI's per-request telemetry check, which
-    together cost about a third of the proxy's throughput; every other request is untouched.
+    together cost a large share of the proxy's throughput; every other request is untouched.
     """
 
     invoke_proxy: InvokeProxy | None = None

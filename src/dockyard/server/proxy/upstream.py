@@ -1,10 +1,11 @@
 """The invoke path's HTTP/1.1 client: pooled keep-alive connections to replicas, raw bytes.
 
 Why not aiohttp's client here: on the proxy benchmark its per-request machinery (request and
-response objects, multidict headers, URL parsing, tracing hooks, timers) cost about three
-times all the rest of an invoke, uvicorn included. The proxy needs much less: write a request
-head, stream a body, parse a response with httptools (the parser uvicorn serves with) and
-hand its bytes on as they come. WebSocket relays still use aiohttp (`websocket.py`).
+response objects, multidict headers, URL parsing, tracing hooks, timers) cost more than all
+the rest of an invoke, uvicorn included (docs/benchmarks.md). The proxy needs much less:
+write a request head, stream a body, parse a response with httptools (the parser uvicorn
+serves with) and hand its bytes on as they come. WebSocket relays still use aiohttp
+(`websocket.py`).
 
 Rules kept here:
 - A connection goes back to the pool only after a complete, keep-alive answer to a fully sent

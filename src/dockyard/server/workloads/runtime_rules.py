@@ -1,4 +1,4 @@
-"""Checks of a workload's runtime against the artifact it runs (decisions: runtime layering)."""
+"""Checks of a workload's runtime against the artifact it runs."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def check_runnable_as_process(spec: dict[str, Any]) -> None:
 
 
 def check_process_runtime(principal: Principal, spec: dict[str, Any], *, open_to_all: bool) -> None:
-    """Rules for starting replicas on the process runtime (decisions §14).
+    """Rules for starting replicas on the process runtime (docs/security.md says more).
 
     Its replicas run as the server's own user and can read what the server can, so starting
     one is an admin's act unless the server was told it is a single-user machine."""
