@@ -1,7 +1,8 @@
 """Workload and proton statuses, and the one table of transitions between them.
 
-Every status change goes through `check_transition`, called only by the workload service's
-`set_status` — the single place that also stamps the time and writes the event.
+Every status change goes through `check_transition`, called only by `set_status` and
+`set_proton_status` in `lifecycle.py` — the single place that also stamps the time and writes
+the event.
 """
 
 from __future__ import annotations
