@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.models import Artifact, ArtifactRepository
 from dockyard.server.db.rows import insert_new
 from dockyard.server.workloads.models import Proton, Workload
 
@@ -87,3 +87,27 @@ def workloads_using(session: Session, artifact_ids: list[str]) -> list[tuple[str
     )
     rows = session.execute(direct.union(through_protons))
     return sorted({(str(a), str(w), str(n)) for a, w, n in rows})
+
+
+def insert_new_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
+    """A new repository written at once with one INSERT (the create's hot path, no flush);
+    the object is the record of what was written, not added to the session."""
+    insert_new(session, [repository])
+    return repository
+
+
+def next_version(session: Session, repository_id: str) -> int:
+    """Hand out the repository's next version number, atomically.
+
+    One UPDATE … RETURNING: on PostgreSQL concurrent lockers queue on the row and each reads
+    the value the previous one committed; on SQLite write transactions are serialized. A
+    rolled-back lock rolls its increment back too, so versions stay gap-free.
+    """
+    version = session.execute(
+        update(ArtifactRepository)
+        .where(ArtifactRepository.id == repository_id)
+        .values(last_version_number=ArtifactRepository.last_version_number + 1)
+        .returning(ArtifactRepository.last_version_number)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return int(version)

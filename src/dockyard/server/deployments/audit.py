@@ -12,7 +12,6 @@ Without the key, no rewritten, removed or truncated entry verifies.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -20,34 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dockyard.server.deployments.models import GENESIS, Deployment, DeploymentAuditEntry
+from dockyard.server.kit.audit_seal import AuditSeal
 from dockyard.server.kit.clock import utcnow
 
 # The label of the key derived from the server's secret key; changing it breaks every seal.
 SEAL_PURPOSE = "deployment-audit-chain/v1"
-
-
-class AuditSeal:
-    """HMACs under the audit chain's key: one per entry hash, one for each chain's head."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def entry(self, entry_hash: str) -> str:
-        return hmac.new(self._key, entry_hash.encode(), hashlib.sha256).hexdigest()
-
-    def head(self, deployment_id: str, sequence: int, head_hash: str) -> str:
-        # The deployment's id is sealed too, so one deployment's head cannot vouch for another's
-        # chain.
-        message = f"{deployment_id}:{sequence}:{head_hash}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
-
-    def entry_holds(self, entry_hash: str, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(self.entry(entry_hash), given)
-
-    def head_holds(self, row: Deployment) -> bool:
-        given = row.audit_hmac
-        expected = self.head(row.id, row.audit_sequence, row.audit_hash)
-        return given is not None and hmac.compare_digest(expected, given)
 
 
 def canonical(entry: dict[str, Any]) -> bytes:

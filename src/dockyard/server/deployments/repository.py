@@ -7,16 +7,8 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.deployments.models import Deployment
 
-
-def get_deployment(
-    session: Session, deployment_id: str, *, for_update: bool = False, with_deleted: bool = False
-) -> Deployment | None:
-    query = select(Deployment).where(Deployment.id == deployment_id)
-    if not with_deleted:
-        query = query.where(Deployment.deleted_at.is_(None))
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
+# A deleted deployment keeps its row (and its audit log) but is gone for everything else.
+LIVE = (Deployment.deleted_at.is_(None),)
 
 
 def add(session: Session, row: Deployment) -> None:

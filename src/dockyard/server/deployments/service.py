@@ -23,8 +23,8 @@ from dockyard.server.deployments.public import (
 from dockyard.server.deployments.schemas import DeploymentCreate, DeploymentUpdate
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.kit.lookup import find_or_404
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.kit.repository import load_or_404
 from dockyard.server.platform import Platform
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -39,10 +39,8 @@ from dockyard.server.workloads.statuses import Status
 
 
 def load(session: Session, deployment_id: str, *, for_update: bool = False) -> Deployment:
-    return find_or_404(
-        DEPLOYMENT,
-        deployment_id,
-        lambda found: repository.get_deployment(session, found, for_update=for_update),
+    return load_or_404(
+        session, Deployment, DEPLOYMENT, deployment_id, for_update=for_update, where=repository.LIVE
     )
 
 
@@ -173,11 +171,8 @@ def audit_log(
     paging: PageParams,
     platform: Platform,
 ) -> tuple[list[AuditEntry], int, bool]:
-    row = find_or_404(
-        DEPLOYMENT,
-        deployment_id,
-        lambda found: repository.get_deployment(session, found, with_deleted=principal.is_admin),
-    )
+    live = () if principal.is_admin else repository.LIVE
+    row = load_or_404(session, Deployment, DEPLOYMENT, deployment_id, where=live)
     if row.deleted_at is None:
         sharing.require(session, principal, deployment_target(row), Right.VIEW)
     rows, total = audit.entries(session, row.id, offset=paging.offset, limit=paging.limit)

@@ -14,7 +14,7 @@ from dockyard.core.errors import Forbidden, Unauthorized
 from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import API_KEY_HEADER, INVALID_TOKEN, read_token
 from dockyard.server.proxy.gateway import InvokeProxy
-from dockyard.server.proxy.models import LATENCY_BOUNDS_MS
+from dockyard.server.statistics.models import LATENCY_BOUNDS_MS
 from dockyard.server.workloads.models import Proton, Replica, Workload
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

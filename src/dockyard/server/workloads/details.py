@@ -16,9 +16,8 @@ from dockyard.core.workloads import (
     ReplicaStatusesSnapshot,
     WorkloadEvent,
 )
-from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifact_repos.service import target_of as repository_target
-from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.models import Artifact, ArtifactRepository
 from dockyard.server.artifacts.public import artifact_target, creators
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat

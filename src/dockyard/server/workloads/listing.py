@@ -11,8 +11,8 @@ from dockyard.server.artifacts.models import Artifact
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.kit.text_search import contains_any
-from dockyard.server.proxy.summary import request_stats_for
 from dockyard.server.sharing import service as sharing
+from dockyard.server.statistics.summary import request_stats_for
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads import repository
 from dockyard.server.workloads.models import Workload
@@ -41,7 +41,7 @@ def list_workloads(
 ) -> tuple[list[WorkloadOut], int]:
     rows, total = repository.list_workloads(
         session,
-        _conditions(principal, filters),
+        conditions(principal, filters),
         order_clause(filters.order_by, _ORDER_COLUMNS, Workload.id),
         offset=paging.offset,
         limit=paging.limit,
@@ -54,7 +54,7 @@ def list_workloads(
     return published, total
 
 
-def _conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnElement[bool]]:
+def conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     visible = sharing.visibility(principal, [(WORKLOAD, Workload.id)])
     if visible is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from dockyard.server.users.models import User
@@ -157,3 +159,29 @@ def starters_of_candidates(session: Session, proton_ids: list[str]) -> dict[str,
         )
     )
     return {proton_id: user_id for proton_id, user_id in rows if proton_id}
+
+
+def statuses_where(
+    session: Session, conditions: list[ColumnElement[bool]]
+) -> list[tuple[str, str]]:
+    """(id, status) of every workload the conditions select."""
+    rows = session.execute(select(Workload.id, Workload.status).where(*conditions))
+    return [(workload_id, status) for workload_id, status in rows]
+
+
+def existing_ids(session: Session, workload_ids: set[str]) -> set[str]:
+    return set(session.scalars(select(Workload.id).where(Workload.id.in_(workload_ids))))
+
+
+def note_last_responses(session: Session, moments: dict[str, datetime]) -> None:
+    """Moves each workload's last response forward (never back, as servers flush in any order)."""
+    for workload_id, moment in sorted(moments.items()):
+        session.execute(
+            update(Workload)
+            .where(
+                Workload.id == workload_id,
+                (Workload.last_response_at.is_(None)) | (Workload.last_response_at < moment),
+            )
+            # Traffic is not an edit: updatedAt keeps its value.
+            .values(last_response_at=moment, updated_at=Workload.updated_at)
+        )

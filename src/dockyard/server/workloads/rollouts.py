@@ -24,9 +24,8 @@ from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat, utcnow
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.platform import Platform
-from dockyard.server.proxy import service as stats
 from dockyard.server.sharing.roles import Right
-from dockyard.server.workloads import repository
+from dockyard.server.workloads import repository, stats
 from dockyard.server.workloads.lifecycle import record_event
 from dockyard.server.workloads.models import Proton, Replacement, Workload
 from dockyard.server.workloads.runtime_rules import check_runtime
