@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from dockyard.server.artifacts.models import Artifact, ArtifactRepository
@@ -111,3 +111,51 @@ def next_version(session: Session, repository_id: str) -> int:
         .execution_options(synchronize_session=False)
     ).scalar_one()
     return int(version)
+
+
+def artifacts_by_id(session: Session, artifact_ids: set[str]) -> dict[str, Artifact]:
+    if not artifact_ids:
+        return {}
+    return {a.id: a for a in session.scalars(select(Artifact).where(Artifact.id.in_(artifact_ids)))}
+
+
+def ids_where(*, statuses: list[str] | None, repository_id: str | None) -> Select[tuple[str]]:
+    """The ids of the artifacts with these statuses in this repository, as a subquery."""
+    query = select(Artifact.id)
+    if statuses:
+        query = query.where(Artifact.status.in_(statuses))
+    if repository_id:
+        query = query.where(Artifact.repository_id == repository_id)
+    return query
+
+
+# `search`: a case-insensitive substring match over name, description and id, backed by
+# trigram indexes (migration 0002): an FTS5 table with the trigram tokenizer on SQLite, pg_trgm
+# GIN indexes on PostgreSQL. A trigram index cannot answer a term shorter than 3 characters;
+# those fall back to a plain scan.
+MIN_INDEXED = 3
+
+
+def search_condition(
+    session: Session, table: Table, term: str, *, fts_table: str
+) -> ColumnElement[bool]:
+    """A WHERE condition matching rows of `table` whose name, description or id contain `term`."""
+    if session.get_bind().dialect.name == "sqlite" and len(term) >= MIN_INDEXED:
+        # A quoted phrase of trigrams: the FTS5 trigram tokenizer turns it into a substring match.
+        phrase = '"' + term.replace('"', '""') + '"'
+        matches = (
+            select(text("id"))
+            .select_from(text(fts_table))
+            .where(text(f"{fts_table} MATCH :phrase").bindparams(phrase=phrase))
+        )
+        return table.c.id.in_(matches)
+    # The pattern is rendered into the SQL text (safely quoted), not bound: once PostgreSQL
+    # caches a generic plan for `name ILIKE $1`, it no longer sees that a pattern is selective
+    # and stops using the trigram indexes.
+    pattern = literal("%" + _escape_like(term) + "%", literal_execute=True)
+    columns = (table.c.name, table.c.description, table.c.id)
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

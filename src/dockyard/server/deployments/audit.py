@@ -15,9 +15,9 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dockyard.server.deployments import repository
 from dockyard.server.deployments.models import GENESIS, Deployment, DeploymentAuditEntry
 from dockyard.server.kit.audit_seal import AuditSeal
 from dockyard.server.kit.clock import utcnow
@@ -65,12 +65,8 @@ def append(
     the previous one left; the unique (deployment, sequence) constraint is the backstop.
     """
     session.flush()
-    head = session.execute(
-        select(Deployment.audit_sequence, Deployment.audit_hash)
-        .where(Deployment.id == deployment.id)
-        .with_for_update()
-    ).one()
-    sequence, prev_hash = head.audit_sequence + 1, head.audit_hash
+    last_sequence, prev_hash = repository.locked_audit_head(session, deployment.id)
+    sequence = last_sequence + 1
     moment = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     row = DeploymentAuditEntry(
         deployment_id=deployment.id,
@@ -94,31 +90,12 @@ def append(
     return row
 
 
-def entries(
-    session: Session, deployment_id: str, *, offset: int, limit: int
-) -> tuple[list[DeploymentAuditEntry], int]:
-    condition = DeploymentAuditEntry.deployment_id == deployment_id
-    total = session.scalar(select(func.count()).select_from(DeploymentAuditEntry).where(condition))
-    rows = session.scalars(
-        select(DeploymentAuditEntry)
-        .where(condition)
-        .order_by(DeploymentAuditEntry.sequence)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows), int(total or 0)
-
-
 def verify(session: Session, seal: AuditSeal, deployment: Deployment) -> bool:
     """Recompute the whole chain, check every seal, and check that it ends at the sealed head."""
     if not seal.head_holds(deployment):
         return False
     expected_prev, sequence = GENESIS, 0
-    for row in session.scalars(
-        select(DeploymentAuditEntry)
-        .where(DeploymentAuditEntry.deployment_id == deployment.id)
-        .order_by(DeploymentAuditEntry.sequence)
-    ):
+    for row in repository.audit_chain(session, deployment.id):
         sequence += 1
         if row.sequence != sequence or row.prev_hash != expected_prev:
             return False

@@ -55,3 +55,8 @@ def load_or_404(
     if row is None:
         raise NotFound.of(kind, row_id)
     return row
+
+
+def find(session: Session, model: type[Row], row_id: str) -> Row | None:
+    """The row by primary key, from the session without a query when it holds the row already."""
+    return session.get(model, row_id)

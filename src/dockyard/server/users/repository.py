@@ -78,3 +78,21 @@ def list_tokens(
         .limit(limit)
     )
     return list(rows), total
+
+
+def has_token(session: Session, user_id: str) -> bool:
+    found = session.scalar(select(ApiToken.id).where(ApiToken.user_id == user_id).limit(1))
+    return found is not None
+
+
+def token_hash_known(session: Session, digest: str) -> bool:
+    return session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest)) is not None
+
+
+def principal_row(session: Session, digest: str) -> Row[Any] | None:
+    """The user holding the token with this hash: id, username, is_admin, email, full_name."""
+    return session.execute(
+        select(User.id, User.username, User.is_admin, User.email, User.full_name)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == digest)
+    ).first()

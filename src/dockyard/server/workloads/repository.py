@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from dockyard.server.users.models import User
@@ -185,3 +185,43 @@ def note_last_responses(session: Session, moments: dict[str, datetime]) -> None:
             # Traffic is not an edit: updatedAt keeps its value.
             .values(last_response_at=moment, updated_at=Workload.updated_at)
         )
+
+
+def statuses_of(session: Session, workload_ids: set[str]) -> dict[str, str]:
+    if not workload_ids:
+        return {}
+    rows = session.execute(
+        select(Workload.id, Workload.status).where(Workload.id.in_(workload_ids))
+    )
+    return {workload_id: status for workload_id, status in rows}
+
+
+def ids_where(condition: ColumnElement[bool]) -> Select[tuple[str]]:
+    """The ids of the workloads the condition selects, as a subquery for another listing."""
+    return select(Workload.id).where(condition)
+
+
+def active_protons(session: Session, workload_ids: list[str]) -> dict[str, Proton]:
+    """The active proton of each workload that has one, by workload id."""
+    if not workload_ids:
+        return {}
+    rows = session.scalars(
+        select(Proton).where(Proton.workload_id.in_(workload_ids), Proton.role == "active")
+    )
+    return {p.workload_id: p for p in rows}
+
+
+def replacements_page(
+    session: Session, workload_id: str, *, offset: int, limit: int
+) -> tuple[list[Replacement], int]:
+    """A workload's replacements, newest first, and how many there are."""
+    condition = Replacement.workload_id == workload_id
+    total = session.scalar(select(func.count()).select_from(Replacement).where(condition))
+    rows = session.scalars(
+        select(Replacement)
+        .where(condition)
+        .order_by(Replacement.created_at.desc(), Replacement.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)
