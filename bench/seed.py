@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dockyard.server.db.models import metadata  # every table registered: foreign keys resolve
 from sqlalchemy import Engine, insert, select
 
 from dockyard.server.artifacts.models import Artifact, ArtifactRepository
 from dockyard.server.artifacts.public import ARTIFACT as ARTIFACT_TYPE
 from dockyard.server.artifacts.public import REPOSITORY as REPOSITORY_TYPE
 from dockyard.server.kit.ids import new_id
+from dockyard.server.models import metadata  # every table registered: foreign keys resolve
 from dockyard.server.sharing.models import SharedRole
 from dockyard.server.tags.models import Tag
 from dockyard.server.users.models import ApiToken, User

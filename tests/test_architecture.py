@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -420,6 +421,17 @@ def test_every_server_package_is_in_the_order() -> None:
     }
     missing = on_disk - set(_ranks(SERVER_ORDER))
     assert not missing, f"add these to SERVER_ORDER (and docs/architecture.md): {sorted(missing)}"
+
+
+def test_the_documented_order_is_the_checked_one() -> None:
+    text = (SRC.parent / "docs" / "architecture.md").read_text()
+    section = text.split("## Packages depend one way", 1)[1].split("\n## ", 1)[0]
+    documented = tuple(
+        tuple(re.findall(r"`(\w+)`", line.split(":")[0].split("(")[0]))
+        for line in section.splitlines()
+        if re.match(r"\d+\. ", line)
+    )
+    assert documented == SERVER_ORDER
 
 
 # --- SQL lives in repositories ---------------------------------------------------------------

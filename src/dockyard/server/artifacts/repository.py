@@ -12,17 +12,6 @@ from dockyard.server.workloads.models import Proton, Workload
 ARTIFACTS = Artifact.__table__
 
 
-def get_artifact(
-    session: Session, artifact_id: str, *, for_update: bool = False
-) -> Artifact | None:
-    query = select(Artifact).where(Artifact.id == artifact_id)
-    if for_update:
-        # On PostgreSQL, writes to one artifact (edit, lock, delete) queue on its row, so a
-        # lock and an edit racing each other cannot both pass the "still a draft" check.
-        query = query.with_for_update()
-    return session.scalar(query)
-
-
 def add_artifact(session: Session, artifact: Artifact) -> Artifact:
     session.add(artifact)
     session.flush()

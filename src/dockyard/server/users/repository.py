@@ -10,10 +10,6 @@ from sqlalchemy.orm import Session
 from dockyard.server.users.models import ApiToken, User
 
 
-def get_user(session: Session, user_id: str) -> User | None:
-    return session.get(User, user_id)
-
-
 def get_user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
@@ -51,10 +47,6 @@ def add_token(session: Session, token: ApiToken) -> ApiToken:
     session.add(token)
     session.flush()
     return token
-
-
-def get_token(session: Session, token_id: str) -> ApiToken | None:
-    return session.get(ApiToken, token_id)
 
 
 def delete_token(session: Session, token: ApiToken) -> None:

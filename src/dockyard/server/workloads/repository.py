@@ -12,15 +12,6 @@ from dockyard.server.workloads.models import Proton, Replacement, Replica, Workl
 from dockyard.server.workloads.statuses import INACTIVE
 
 
-def get_workload(
-    session: Session, workload_id: str, *, for_update: bool = False
-) -> Workload | None:
-    query = select(Workload).where(Workload.id == workload_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
-
-
 def add(session: Session, row: Workload | Proton) -> None:
     session.add(row)
     session.flush()
