@@ -85,10 +85,10 @@ def _proton(session: Session, workload_id: str, proton_id: str | None) -> str | 
     if proton_id is None:
         active = workload_rows.active_proton(session, workload_id)
         return active.id if active is not None else None
+    if workload_rows.get_proton(session, workload_id, proton_id) is not None:
+        return proton_id
     # Rows of a proton since removed (a finished replacement) still count as its history.
-    if workload_rows.get_proton(
-        session, workload_id, proton_id
-    ) is None and not repository.has_rows_of(session, workload_id, proton_id):
+    if not repository.has_rows_of(session, workload_id, proton_id):
         raise NotFound.of("proton", proton_id)
     return proton_id
 
