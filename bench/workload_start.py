@@ -2,6 +2,8 @@
 
     python -m bench.workload_start            # full run, rewrites the Workloads results
     python -m bench.workload_start --quick    # fewer rounds, 50 idle workloads, prints only
+    python -m bench.workload_start --rounds 1 --idle 30 --window 10 --no-docs --json out.json
+                                              # the short run bench.compare makes
 
 (a) start: `POST /workloads` → `running` (readiness probe every 1 s) against the same container
     started directly through the Docker API until its first 200; target ≤ 1.25 × direct + one
@@ -37,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.report import Measure, replace_section, write_measures
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -350,23 +354,35 @@ def _ok(passed: bool) -> str:
     return "ok" if passed else "MISSED"
 
 
+def measures(results: dict[str, Any]) -> list[Measure]:
+    direct, dockyard = results["direct"], results["dockyard"]
+    return [
+        Measure("(a) POST /workloads → running", dockyard, "s", "lower"),
+        Measure("(a) ratio to the direct start", dockyard / direct, "×", "lower", "direct start"),
+        Measure("(b) liveness failure → replacement answering", results["heal"], "s", "lower"),
+        Measure("(c) dockyard serve CPU, idle workloads", results["server_cpu"], "%", "lower"),
+        Measure("(c) process shims CPU", results["shim_cpu"], "%", "lower"),
+    ]
+
+
 def write_docs(table: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    block = f"{START}\n{table}\n{END}"
-    if START in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + f"\n\n## Workloads\n\n{block}\n"
-    DOCS.write_text(text)
+    replace_section(DOCS, START, END, "## Workloads", table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds; print only")
     parser.add_argument("--idle", type=int, help="workloads for (c) (default 200, quick 50)")
+    parser.add_argument("--rounds", type=int, help="rounds of (a) and (b) (default 7, quick 3)")
+    parser.add_argument("--window", type=float, help="seconds (c) counts (default 60, quick 20)")
+    parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument("--json", type=Path, help="also write the measures to this file")
     args = parser.parse_args()
-    plan = {"rounds": 3 if args.quick else 7, "idle": args.idle or (50 if args.quick else 200)}
-    plan["window"] = 20.0 if args.quick else 60.0
+    plan = {
+        "rounds": args.rounds or (3 if args.quick else 7),
+        "idle": args.idle or (50 if args.quick else 200),
+        "window": args.window or (20.0 if args.quick else 60.0),
+    }
     import docker
 
     results: dict[str, Any] = {}
@@ -398,7 +414,9 @@ def main() -> None:
         )
     table = render(results, plan)
     print(table)
-    if not args.quick:
+    if args.json:
+        write_measures(args.json, "workload_start", measures(results))
+    if not (args.quick or args.no_docs):
         write_docs(table)
 
 
