@@ -43,8 +43,8 @@ BUDGET = 10.0  # percent a measure may lose
 SHORT: dict[str, list[str]] = {
     "api": ["--backend", "sqlite", "--sizes", "1000", "--requests", "100", "--no-write-docs"],
     "proxy": ["--seconds", "2", "--rounds", "1", "--stream-mb", "256", "--no-naive", "--no-docs"],
-    "workload_start": ["--rounds", "1", "--idle", "30", "--window", "10", "--no-docs"],
-    "concurrency": ["--rounds", "1", "--backend", "sqlite", "--no-docs"],
+    "workload_start": ["--rounds", "1", "--idle", "20", "--window", "10", "--no-docs"],
+    "concurrency": ["--rounds", "1", "--writes", "200", "--backend", "sqlite", "--no-docs"],
 }
 RUN_TIMEOUT = 600
 

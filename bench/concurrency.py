@@ -113,7 +113,7 @@ class Run:
         return self.p("loaded", 0.99) / self.p("idle", 0.99)
 
 
-def run_backend(backend: str, url: str, workdir: Path, rounds: int) -> Run:
+def run_backend(backend: str, url: str, workdir: Path, rounds: int, writes: int) -> Run:
     home = workdir / f"home-{backend}"
     env = {"DOCKYARD_ADMIN_TOKEN": TOKEN}
     windows: list[tuple[str, float, float]] = []
@@ -128,10 +128,10 @@ def run_backend(backend: str, url: str, workdir: Path, rounds: int) -> Run:
                 time.sleep(IDLE_SECONDS)
                 windows.append(("idle", began, time.monotonic()))
                 began = time.monotonic()
-                outcome = asyncio.run(burst(server.url, TOKEN, WRITES, windows=windows))
+                outcome = asyncio.run(burst(server.url, TOKEN, writes, windows=windows))
                 result.bursts.append(outcome)
                 print(
-                    f"  round {index + 1}: {WRITES} writes in {outcome.seconds:.1f} s, "
+                    f"  round {index + 1}: {writes} writes in {outcome.seconds:.1f} s, "
                     f"statuses {dict(sorted(outcome.statuses.items()))}, "
                     f"time-outs {outcome.timeouts}",
                     flush=True,
@@ -147,12 +147,13 @@ def run_backend(backend: str, url: str, workdir: Path, rounds: int) -> Run:
 # --- report ----------------------------------------------------------------------------------
 
 
-def render(runs: list[Run], rounds: int, machine: str) -> str:
+def render(runs: list[Run], rounds: int, writes: int, machine: str) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"Run {when} on {machine}; `python -m bench.concurrency --rounds {rounds}`: {rounds} "
+        f"Run {when} on {machine}; `python -m bench.concurrency --rounds {rounds}"
+        f"{'' if writes == WRITES else f' --writes {writes}'}`: {rounds} "
         f"rounds per database, each an idle window of {IDLE_SECONDS:.0f} s and a burst of "
-        f"{WRITES} concurrent writes over the {len(WRITE_ROUTES)} write routes.",
+        f"{writes} concurrent writes over the {len(WRITE_ROUTES)} write routes.",
         "",
         "| backend | `GET /users/me` idle p50 / p99 | under the bursts p50 / p99 | p99 ratio "
         "| target | | writes: 5xx / time-outs | burst time (slowest write) |",
@@ -203,6 +204,7 @@ def write_docs(table: str, path: Path = DOCS) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--writes", type=int, default=WRITES, help="writes in each burst")
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     parser.add_argument("--json", type=Path, help="also write the measures to this file")
@@ -222,12 +224,12 @@ def main(argv: list[str] | None = None) -> int:
             print(backend, flush=True)
             admin = postgres_admin_url(workdir) if backend == "postgresql" else _nothing()
             with admin as pg_admin, database(backend, 0, workdir, pg_admin) as url:
-                runs.append(run_backend(backend, url, workdir, args.rounds))
+                runs.append(run_backend(backend, url, workdir, args.rounds, args.writes))
     machine = (
         f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}, load average {load:.1f} at the start"
     )
-    table = render(runs, args.rounds, machine)
+    table = render(runs, args.rounds, args.writes, machine)
     print()
     print(table)
     if args.json:

@@ -297,6 +297,7 @@ def idle_cost(count: int, window: float, home: Path) -> tuple[float, float]:
             return listed.json()["totalCount"] == count
 
         poll(f"{count} workloads running", all_running, 600, 1.0)
+        print(f"idle: {count} workloads running", file=sys.stderr, flush=True)
         assert server.process is not None
         shims = [p for p in _children_named(server.process.pid, "process_shim")]
         began, server_cpu = time.monotonic(), cpu_seconds(server.process.pid)
@@ -305,6 +306,7 @@ def idle_cost(count: int, window: float, home: Path) -> tuple[float, float]:
         elapsed = time.monotonic() - began
         server_used = cpu_seconds(server.process.pid) - server_cpu
         shim_used = sum(cpu_seconds(p) for p in shims if Path(f"/proc/{p}").exists()) - shim_cpu
+        print("idle: counted", file=sys.stderr, flush=True)
         server.delete_all(lambda: not _children_named(0, str(www)))
         return 100 * server_used / elapsed, 100 * shim_used / elapsed
 
@@ -409,6 +411,7 @@ def main() -> None:
             server.delete_all(
                 lambda: not client.containers.list(all=True, filters={"label": label})
             )
+            print("containers removed", file=sys.stderr, flush=True)
         results["server_cpu"], results["shim_cpu"] = idle_cost(
             plan["idle"], plan["window"], Path(tmp) / "idle"
         )
