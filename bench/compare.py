@@ -164,6 +164,8 @@ def _side(label: str, revision: str, work: Path, own_venv: bool) -> Side:
         subprocess.run([python, "-m", "pip", "install", "-q", "-e", str(tree)], check=True)
         env["PYTHONPATH"] = str(ROOT)
         how = f"a venv of its own ({'asked for' if own_venv else 'its dependencies differ'})"
+    # A fresh tree has no bytecode yet: compiled once here, not in the first run's start.
+    subprocess.run([python, "-m", "compileall", "-q", str(tree / "src")], check=True)
     found = subprocess.run(
         [python, "-c", "import dockyard; print(dockyard.__file__)"],
         env=env,
