@@ -43,7 +43,7 @@ BUDGET = 10.0  # percent a measure may lose
 SHORT: dict[str, list[str]] = {
     "api": ["--backend", "sqlite", "--sizes", "1000", "--requests", "100", "--no-write-docs"],
     "proxy": ["--seconds", "2", "--rounds", "1", "--stream-mb", "256", "--no-naive", "--no-docs"],
-    "workload_start": ["--rounds", "1", "--idle", "20", "--window", "10", "--no-docs"],
+    "workload_start": ["--rounds", "1", "--idle", "20", "--window", "20", "--no-docs"],
     "concurrency": ["--rounds", "1", "--writes", "200", "--backend", "sqlite", "--no-docs"],
 }
 RUN_TIMEOUT = 600
@@ -275,9 +275,10 @@ def compare_benchmark(benchmark: str, before: Side, after: Side, runs: int, work
 
 
 def _number(value: float, unit: str) -> str:
+    if not unit:  # a count
+        return f"{value:g}"
     digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2 if abs(value) >= 1 else 3
-    unit = "" if not unit else unit if unit in ("×", "%") else f" {unit}"
-    return f"{value:,.{digits}f}{unit}"
+    return f"{value:,.{digits}f}{unit if unit == '×' else f' {unit}'}"
 
 
 def _verdict(row: Row) -> str:
@@ -295,8 +296,8 @@ def render(outcomes: list[Outcome], before: Side, after: Side, runs: int, contex
         f"Before: `{before.revision}` ({before.commit[:7]}); after: `{after.revision}` "
         f"({after.commit[:7]}). Medians of {runs} short runs a side, taking turns; a measure "
         f"passes when it loses at most {BUDGET:.0f} % (times: lower is better; throughput and "
-        "rates: higher is better). A ratio is taken against another target of the same run, "
-        "so it shrugs off a machine slower as a whole; an absolute measure does not.",
+        "rates: higher is better). A relative measure is taken against another target of the "
+        "same run, so it shrugs off a machine slower as a whole; an absolute one does not.",
     ]
     for outcome in outcomes:
         lines += ["", f"**{outcome.benchmark}** (`{' '.join(SHORT[outcome.benchmark])}`)", ""]
@@ -308,7 +309,7 @@ def render(outcomes: list[Outcome], before: Side, after: Side, runs: int, contex
             "|---|---|---|---:|---:|---:|---|",
         ]
         for row in outcome.rows:
-            kind = f"ratio to {row.baseline}" if row.baseline else "absolute"
+            kind = f"relative to {row.baseline}" if row.baseline else "absolute"
             before_cell = _number(row.before_median, row.unit) if row.before else "–"
             after_cell = _number(row.after_median, row.unit) if row.after else "–"
             change = f"{row.change:+.1f} %" if row.complete else "–"

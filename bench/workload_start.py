@@ -284,7 +284,14 @@ def idle_cost(count: int, window: float, home: Path) -> tuple[float, float]:
                                 "imageUri": IMAGE,
                                 "port": port,
                                 "entrypoint": command,
-                                "readinessProbe": {"path": "/", "periodSeconds": 10},
+                                # A first probe at once can beat httpd to its port and
+                                # leave the workload `launching` for a few periods; the
+                                # idle cost counted later is the same either way.
+                                "readinessProbe": {
+                                    "path": "/",
+                                    "periodSeconds": 10,
+                                    "initialDelaySeconds": 1,
+                                },
                             }
                         ],
                     }
