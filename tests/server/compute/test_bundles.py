@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dockyard.core.bundles import CATALOG
-from dockyard.server.reconciler.spec_build import build_proton_spec
+from dockyard.server.runtimes.proton_spec import build_proton_spec
 from tests.factories import service_spec
 
 API = "/api/v2"

@@ -11,9 +11,9 @@ from dockyard.server.db.session import Database
 from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.prober import Prober
 from dockyard.server.reconciler.probes import ReplicaHealth
-from dockyard.server.reconciler.spec_build import SecretLookup
 from dockyard.server.reconciler.store import Snapshot
 from dockyard.server.runtimes.base import Runtime
+from dockyard.server.runtimes.proton_spec import SecretLookup
 
 
 @dataclass

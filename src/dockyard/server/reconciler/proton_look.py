@@ -20,7 +20,7 @@ from dockyard.server.reconciler.probes import (
     probes_for_container,
 )
 from dockyard.server.reconciler.store import ProtonSnapshot
-from dockyard.server.runtimes.base import ReplicaPhase, ReplicaState
+from dockyard.server.runtimes.base import ObservedReplica, ReplicaPhase
 from dockyard.server.workloads.statuses import ErrorReason
 
 Events = list[tuple[str, dict[str, Any]]]
@@ -33,7 +33,7 @@ class Sighting:
     Taken once per pass. A pass that first looks without its lease and then finds it must act
     hands the same sighting to the leased pass, so no probe result is read twice or lost."""
 
-    observed: dict[ReplicaKey, ReplicaState]
+    observed: dict[ReplicaKey, ObservedReplica]
     changes: dict[ReplicaKey, list[HealthEvent]]
     gave_up: dict[ReplicaKey, str]  # why a probe asked for a restart
     events: Events  # the probes' own events (probe_failed)
@@ -86,14 +86,14 @@ def forget_health(ctx: PassContext, proton_id: str) -> None:
 def probe(
     ctx: PassContext,
     proton: ProtonSnapshot,
-    observed: dict[ReplicaKey, ReplicaState],
+    observed: dict[ReplicaKey, ObservedReplica],
     now: datetime,
 ) -> Sighting:
     """Run due probes on running replicas and record their results."""
     jobs: list[tuple[ReplicaKey, Any]] = []
     for key, state in observed.items():
         health = health_for(ctx, proton, key, state)
-        if state.phase == ReplicaPhase.RUNNING and not ctx.runtime.manages_health:
+        if state.phase == ReplicaPhase.RUNNING:
             jobs.extend((key, spec) for spec in health.due(now.timestamp(), ctx.pass_grid))
     results = ctx.prober.run(
         [ProbeJob(spec, observed[key].host, proton.id, key[0], key[1]) for key, spec in jobs]
@@ -123,7 +123,7 @@ def health_for(
     ctx: PassContext,
     proton: ProtonSnapshot,
     key: ReplicaKey,
-    state: ReplicaState,
+    state: ObservedReplica,
     *,
     just_started: bool = False,
 ) -> ReplicaHealth:

@@ -26,9 +26,9 @@ from dockyard.server.reconciler.proton_look import (
     replica_name,
     wanted_replicas,
 )
-from dockyard.server.reconciler.spec_build import build_proton_spec
 from dockyard.server.reconciler.store import ProtonSnapshot
-from dockyard.server.runtimes.base import ReplicaPhase, ReplicaState, RuntimePermanentError
+from dockyard.server.runtimes.base import ObservedReplica, ReplicaPhase, RuntimePermanentError
+from dockyard.server.runtimes.proton_spec import build_proton_spec
 from dockyard.server.workloads.statuses import ErrorReason, Failure, Status
 
 # A runtime's permanent error codes → the errored reason a user sees; the rest: start_failed.
@@ -152,7 +152,7 @@ def _act(
     proton: ProtonSnapshot,
     plan: Plan,
     views: dict[ReplicaKey, ReplicaView],
-    observed: dict[ReplicaKey, ReplicaState],
+    observed: dict[ReplicaKey, ObservedReplica],
     events: Events,
     now: datetime,
 ) -> ProtonOutcome:
@@ -167,11 +167,9 @@ def _act(
     if plan.stop_all:
         ctx.runtime.stop_proton(proton.id)
         return _record(outcome, proton, views, observed, {})
-    for key in plan.remove:
-        ctx.runtime.remove_replica(proton.id, *key)
-        outcome.removed.append(key)
+    outcome.removed.extend(plan.remove)
     changes = {change.key: change for change in plan.changes}
-    if plan.ensure or plan.restart:
+    if plan.ensure or plan.restart or plan.remove:
         try:
             spec = build_proton_spec(
                 instance_id=ctx.instance_id,
@@ -187,10 +185,11 @@ def _act(
                 # runtime ignores images and limits) rather than pretend.
                 for warning in ctx.runtime.validate(spec):
                     events.append(("runtime_warning", {"reason": warning}))
-            for key in plan.ensure:
-                observed[key] = ctx.runtime.ensure_replica(spec, *key)
-                health_for(ctx, proton, key, observed[key], just_started=True)
-                events.append(("replica_started", {"replica": replica_name(key)}))
+            if plan.ensure or plan.remove:
+                for state in ctx.runtime.ensure_proton(spec, plan.ensure):
+                    observed[state.key] = state
+                    health_for(ctx, proton, state.key, state, just_started=True)
+                    events.append(("replica_started", {"replica": replica_name(state.key)}))
             for key in plan.restart:
                 reason = views[key].message or "health check failed"
                 observed[key] = ctx.runtime.restart_replica(proton.id, *key)
@@ -213,7 +212,7 @@ def _record(
     outcome: ProtonOutcome,
     proton: ProtonSnapshot,
     views: dict[ReplicaKey, ReplicaView],
-    observed: dict[ReplicaKey, ReplicaState],
+    observed: dict[ReplicaKey, ObservedReplica],
     changes: dict[ReplicaKey, ReplicaChange],
 ) -> ProtonOutcome:
     for key, state in observed.items():
@@ -257,7 +256,7 @@ def _when(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
 
-def _tail(observed: dict[ReplicaKey, ReplicaState]) -> list[str]:
+def _tail(observed: dict[ReplicaKey, ObservedReplica]) -> list[str]:
     lines: list[str] = []
     for state in observed.values():
         lines.extend(state.last_output)

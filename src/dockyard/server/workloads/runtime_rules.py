@@ -96,21 +96,8 @@ def _apply_top_level_replicas(
     return runtime.model_copy(update={"container_groups": groups})
 
 
-def check_runnable_as_process(spec: dict[str, Any]) -> None:
-    """The process runtime runs entrypoints; a container without one cannot run there."""
-    for group in spec.get("containerGroups") or []:
-        for container in group.get("containers") or []:
-            if not container.get("entrypoint"):
-                name = container.get("name") or "primary"
-                raise RuleViolation(
-                    f"Container '{name}' has no entrypoint, and this server runs workloads as "
-                    "local processes (no container engine): give it an entrypoint.",
-                    code="entrypoint_required",
-                )
-
-
-def check_process_runtime(principal: Principal, spec: dict[str, Any], *, open_to_all: bool) -> None:
-    """Rules for starting replicas on the process runtime (decisions §14).
+def check_process_runtime(principal: Principal, *, open_to_all: bool) -> None:
+    """Who may start replicas on the process runtime.
 
     Its replicas run as the server's own user and can read what the server can, so starting
     one is an admin's act unless the server was told it is a single-user machine."""
@@ -121,4 +108,3 @@ def check_process_runtime(principal: Principal, spec: dict[str, Any], *, open_to
             "(DOCKYARD_PROCESS_RUNTIME_OPEN=true lifts this on a single-user machine).",
             code="runtime_requires_admin",
         )
-    check_runnable_as_process(spec)
