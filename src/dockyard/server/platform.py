@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from dockyard.core.errors import RuleViolation
+from dockyard.core.spec import stored_spec
+from dockyard.core.workloads import WorkloadRuntime
 from dockyard.server.deployments.audit import AuditSeal
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.urls import base_url
@@ -47,8 +49,8 @@ class Platform:
                 instance_id="",
                 workload_id="",
                 proton_id="",
-                spec=spec,
-                runtime={},
+                spec=stored_spec(spec),
+                runtime=WorkloadRuntime(),
                 platform_env={},
                 secrets=lambda _credential, _key: None,
             )

@@ -12,6 +12,7 @@ from dockyard.server.app import create_app
 from dockyard.server.runtimes.fake import FakeBehavior
 from tests.conftest import ADMIN_TOKEN
 from tests.server.workloads.conftest import (
+    EITHER_HEALTH,
     Fake,
     create_workload,
     events_of,
@@ -28,6 +29,7 @@ def _proton(client: TestClient, workload_id: str) -> dict[str, Any]:
     return client.get(f"{API}/workloads/{workload_id}/protons/{body['protonId']}").json()
 
 
+@EITHER_HEALTH
 def test_replica_count_runs_that_many_replicas(client: TestClient, fake: Fake) -> None:
     runtime = {"containerGroups": [{"name": "default", "replicaCount": 3}]}
     body = create_workload(client, runtime=runtime)
@@ -43,7 +45,10 @@ def test_replica_count_runs_that_many_replicas(client: TestClient, fake: Fake) -
     assert fake.runtime.started() == 3  # steady state: nothing more is created
 
 
-def test_a_crash_restarts_at_once_then_with_back_off(client: TestClient, fake: Fake) -> None:
+@EITHER_HEALTH
+def test_a_crash_restarts_at_once_then_with_back_off(
+    client: TestClient, fake: Fake, runtime_mode: str
+) -> None:
     body = create_workload(client)
     fake.advance(3)
     proton = body["protonId"]
@@ -62,8 +67,12 @@ def test_a_crash_restarts_at_once_then_with_back_off(client: TestClient, fake: F
     assert fake.runtime.restarts() == 2
     fake.advance(3)
     assert status_of(client, body["id"]) == "running"
+    # Whoever restarted it: the reconciler asks only a runtime that leaves health to it.
+    asked = [call for call in fake.runtime.calls if call[0] == "restart_replica"]
+    assert len(asked) == (2 if runtime_mode == "probed" else 0)
 
 
+@EITHER_HEALTH
 def test_past_the_restart_limit_the_workload_is_errored(client: TestClient, fake: Fake) -> None:
     fake.runtime.script(
         "crashy:1", FakeBehavior(fail_to_start=True, output=("cannot open config",))

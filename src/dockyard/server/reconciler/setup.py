@@ -9,9 +9,9 @@ from dockyard.server.credentials.crypto import SecretBox
 from dockyard.server.credentials.service import resolve_secret
 from dockyard.server.db.session import Database
 from dockyard.server.kit.clock import utcnow
+from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.loop import Reconciler
-from dockyard.server.reconciler.pipeline import PassContext
 from dockyard.server.reconciler.prober import Prober, RuntimeProber
 from dockyard.server.runtimes.base import Runtime, RuntimeAnswersProbes
 from dockyard.server.runtimes.proton_spec import SecretLookup

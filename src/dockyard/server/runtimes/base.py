@@ -20,7 +20,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 LABEL_INSTANCE = "dockyard.instance"
 LABEL_WORKLOAD = "dockyard.workload"
@@ -63,13 +62,13 @@ class ReplicaPhase(StrEnum):
 
 @dataclass(frozen=True)
 class Probe:
-    """One probe as the artifact declares it; the runtime only needs its port to publish."""
+    """One probe as the artifact declares it: what a runtime must publish or run itself."""
 
     kind: str  # startup | readiness | liveness
     path: str = "/"
     port: int = 8080  # the Workload API's default probe port
     scheme: str = "HTTP"
-    settings: Mapping[str, Any] = field(default_factory=dict)  # delays, thresholds, headers
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ class DockerRuntime(base.Runtime):
 
     def remove_proton(self, proton_id: str) -> None:
         with _engine_errors():
-            self._remove_containers({c.id: c for c in self._list({LABEL_PROTON: proton_id})})
+            self._remove_containers({str(c.id): c for c in self._list({LABEL_PROTON: proton_id})})
         for key in [k for k in self._restarts if k[0] == proton_id]:
             del self._restarts[key]
 
@@ -228,7 +228,7 @@ class DockerRuntime(base.Runtime):
                 LABEL_MEMBERS: ",".join(c.name for c in group.containers),
             },
             # Never all interfaces: workloads are reached through the authenticated proxy.
-            ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports},
+            ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports},  # type: ignore[misc]
             detach=True,
         )
         infra.start()
@@ -258,7 +258,9 @@ class DockerRuntime(base.Runtime):
         return {(c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA])) for c in found}
 
     def _list(self, labels: dict[str, str]) -> list[Container]:
-        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        filters: dict[str, str | list[str] | bool] = {
+            "label": [f"{key}={value}" for key, value in labels.items()]
+        }
         return self.client.containers.list(all=True, filters=filters)
 
     def _replica(self, proton_id: str, group: str, index: int) -> dict[str, Container]:
@@ -323,7 +325,7 @@ class DockerRuntime(base.Runtime):
 
     def _describe_failure(self, state: ObservedReplica, container: Container) -> None:
         status = container.attrs["State"]
-        name = container.labels.get(LABEL_CONTAINER, container.name)
+        name: str = container.labels.get(LABEL_CONTAINER, container.name) or ""
         state.phase = ReplicaPhase.FAILED
         state.exit_code = status.get("ExitCode")
         reason = status.get("Error") or ""
@@ -337,7 +339,7 @@ class DockerRuntime(base.Runtime):
         self, container: Container, since: datetime | None, *, tail: int | None = None
     ) -> Iterator[LogLine]:
         replica = f"{container.labels[LABEL_GROUP]}-{container.labels[LABEL_REPLICA]}"
-        name = container.labels.get(LABEL_CONTAINER, container.name)
+        name: str = container.labels.get(LABEL_CONTAINER, container.name) or ""
         for stream in ("stdout", "stderr"):
             options: dict[str, Any] = {"stdout": stream == "stdout", "stderr": stream == "stderr"}
             if since is not None:

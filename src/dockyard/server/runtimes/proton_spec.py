@@ -1,13 +1,14 @@
-"""From a proton's stored artifact spec and runtime to the ProtonSpec a runtime runs."""
+"""From an artifact spec and a workload's runtime settings to the ProtonSpec a runtime runs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from dockyard.core.bundles import resolve as resolve_bundle
-from dockyard.core.spec import ENV_NAME
+from dockyard.core.spec import DEFAULT_PROBE_PORT, ENV_NAME, Container, ServiceArtifactSpec
+from dockyard.core.spec import SecurityContext as SecuritySpec
 from dockyard.core.units import parse_memory
+from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
 from dockyard.server.runtimes.base import (
     ContainerSpec,
     GroupSpec,
@@ -26,22 +27,20 @@ def build_proton_spec(
     instance_id: str,
     workload_id: str,
     proton_id: str,
-    spec: Mapping[str, Any],
-    runtime: Mapping[str, Any],
+    spec: ServiceArtifactSpec,
+    runtime: WorkloadRuntime,
     platform_env: Mapping[str, str],
     secrets: SecretLookup,
 ) -> ProtonSpec:
-    overlays = {g.get("name", "default"): g for g in runtime.get("containerGroups") or []}
+    overlays = {group.name: group for group in runtime.container_groups}
     groups = []
-    for group in spec.get("containerGroups") or []:
-        name = group.get("name") or "default"
-        overlay = overlays.get(name, {})
+    for group in spec.container_groups:
+        overlay = overlays.get(group.name) or GroupRuntime(name=group.name)
         containers = tuple(
-            _container(container, overlay, platform_env, secrets)
-            for container in group.get("containers") or []
+            _container(container, overlay, platform_env, secrets) for container in group.containers
         )
-        replicas = int(overlay.get("replicaCount") or 1)
-        groups.append(GroupSpec(name=name, containers=containers, replica_count=replicas))
+        replicas = overlay.replica_count or 1
+        groups.append(GroupSpec(name=group.name, containers=containers, replica_count=replicas))
     built = ProtonSpec(
         instance_id=instance_id,
         workload_id=workload_id,
@@ -66,8 +65,7 @@ def _refuse_unsafe_text(spec: ProtonSpec) -> None:
                 if not ENV_NAME.fullmatch(name):
                     raise _unsafe(f"{where}: {_shown(name)} is not a valid variable name")
             for probe in container.probes:
-                header_text = [*(probe.settings.get("httpHeaders") or {}).items()]
-                lines = [probe.path, *(part for pair in header_text for part in pair)]
+                lines = [probe.path, *(part for pair in probe.headers for part in pair)]
                 if any(char in text for text in lines for char in "\x00\r\n"):
                     raise _unsafe(f"{where}: its {probe.kind} probe has a line break or NUL byte")
             if any("\x00" in text for text in texts):
@@ -83,87 +81,89 @@ def _shown(name: str) -> str:
 
 
 def _container(
-    container: Mapping[str, Any],
-    overlay: Mapping[str, Any],
+    container: Container,
+    overlay: GroupRuntime,
     platform_env: Mapping[str, str],
     secrets: SecretLookup,
 ) -> ContainerSpec:
-    name = container.get("name") or "primary"
+    name = container.name or "primary"
     env: dict[str, str] = {}
-    for var in container.get("environmentVars") or []:
-        if var.get("source", "string") == "dr-credential":
-            value = secrets(var["drCredentialId"], var["key"])
+    for var in container.environment_vars:
+        if var.name is None:
+            continue  # an `api-key` variable: refused on every write, never stored
+        if var.source == "dr-credential":
+            value = secrets(var.dr_credential_id or "", var.key or "")
             if value is not None:
-                env[var["name"]] = value
+                env[var.name] = value
         else:
-            env[var["name"]] = str(var.get("value", ""))
+            env[var.name] = str(var.value or "")
     env.update(platform_env)
-    if container.get("primary") and container.get("port"):
-        env["PORT"] = str(container["port"])
+    if container.primary and container.port:
+        env["PORT"] = str(container.port)
     cpu, memory = _resources(name, overlay)
-    entrypoint = container.get("entrypoint")
     return ContainerSpec(
         name=name,
-        image=container.get("imageUri") or "",
-        entrypoint=tuple(entrypoint) if entrypoint else None,
+        image=container.image_uri or "",
+        entrypoint=tuple(container.entrypoint) if container.entrypoint else None,
         env=env,
-        port=container.get("port"),
-        primary=bool(container.get("primary")),
+        port=container.port,
+        primary=container.primary,
         probes=_probes(container),
         cpu=cpu,
         memory=memory,
-        security=_security(container.get("securityContext") or {}),
+        security=_security(container.security_context or SecuritySpec()),
     )
 
 
-def _probes(container: Mapping[str, Any]) -> tuple[Probe, ...]:
-    own_port = container.get("port") or 8080
+def _probes(container: Container) -> tuple[Probe, ...]:
+    own_port = container.port or DEFAULT_PROBE_PORT
     probes = []
-    for kind in ("startup", "readiness", "liveness"):
-        probe = container.get(f"{kind}Probe")
-        if probe:
-            settings = {k: v for k, v in probe.items() if k not in ("path", "port", "scheme")}
+    for kind, probe in (
+        ("startup", container.startup_probe),
+        ("readiness", container.readiness_probe),
+        ("liveness", container.liveness_probe),
+    ):
+        if probe is not None:
             probes.append(
                 Probe(
                     kind=kind,
-                    path=probe.get("path") or "/",
-                    port=int(probe.get("port") or own_port),
-                    scheme=probe.get("scheme") or "HTTP",
-                    settings=settings,
+                    path=probe.path or "/",
+                    port=probe.port or own_port,
+                    scheme=probe.scheme or "HTTP",
+                    headers=tuple((probe.http_headers or {}).items()),
                 )
             )
     return tuple(probes)
 
 
-def _resources(name: str, overlay: Mapping[str, Any]) -> tuple[float | None, int | None]:
+def _resources(name: str, overlay: GroupRuntime) -> tuple[float | None, int | None]:
     cpu: float | None = None
     memory: int | None = None
-    bundle = resolve_bundle(overlay.get("resourceBundles") or [])
+    bundle = resolve_bundle(overlay.resource_bundles)
     if bundle is not None:
         cpu, memory = bundle.cpu_count, bundle.memory_bytes
-    for override in overlay.get("containers") or []:
-        if override.get("name") == name:
-            allocation = override.get("resourceAllocation") or {}
-            if allocation.get("cpu") is not None:
-                cpu = float(allocation["cpu"])
-            if allocation.get("memory") is not None:
+    for override in overlay.containers:
+        if override.name == name and override.resource_allocation is not None:
+            allocation = override.resource_allocation
+            if allocation.cpu is not None:
+                cpu = float(allocation.cpu)
+            if allocation.memory is not None:
                 try:
-                    memory = parse_memory(allocation["memory"])
+                    memory = parse_memory(allocation.memory)
                 except ValueError as exc:  # stored before the bound: never runnable
                     raise _unsafe(f"container {name!r}: {exc}") from None
     return cpu, memory
 
 
-def _security(context: Mapping[str, Any]) -> SecurityContext:
-    capabilities = context.get("capabilities") or {}
-    seccomp = context.get("seccompProfile") or {}
+def _security(context: SecuritySpec) -> SecurityContext:
+    capabilities = context.capabilities
     return SecurityContext(
-        read_only_root_filesystem=bool(context.get("readOnlyRootFilesystem", False)),
-        allow_privilege_escalation=context.get("allowPrivilegeEscalation"),
-        capabilities_add=tuple(capabilities.get("add") or ()),
-        capabilities_drop=tuple(capabilities.get("drop") or ()),
-        run_as_user=context.get("runAsUser"),
-        run_as_group=context.get("runAsGroup"),
-        run_as_non_root=bool(context.get("runAsNonRoot", False)),
-        seccomp_profile=seccomp.get("type"),
+        read_only_root_filesystem=bool(context.read_only_root_filesystem),
+        allow_privilege_escalation=context.allow_privilege_escalation,
+        capabilities_add=tuple(capabilities.add or ()) if capabilities else (),
+        capabilities_drop=tuple(capabilities.drop or ()) if capabilities else (),
+        run_as_user=context.run_as_user,
+        run_as_group=context.run_as_group,
+        run_as_non_root=bool(context.run_as_non_root),
+        seccomp_profile=context.seccomp_profile.type if context.seccomp_profile else None,
     )

@@ -1,4 +1,6 @@
-"""Checks of a workload's runtime against the artifact it runs (decisions: runtime layering)."""
+"""Checks of a workload's runtime settings against the artifact it runs, and of who may start
+replicas on the process runtime. What a runtime itself refuses in a spec is the runtime's own
+`validate()`, asked through `server/platform.py`."""
 
 from __future__ import annotations
 
