@@ -74,7 +74,16 @@ def _leased_pass(
         return 1.0  # another pass holds the lease, or the workload is gone
     try:
         if not snapshot.same_as(seen):
-            sightings = observe(ctx, snapshot, now, known=sightings)
+            # What was seen of a proton whose records did not change still holds (its probe
+            # results are not taken twice); a proton recorded differently is looked at again.
+            before = {proton.id: proton for proton in seen.protons}
+            now_read = {proton.id: proton for proton in snapshot.protons}
+            kept = {
+                proton_id: sighting
+                for proton_id, sighting in sightings.items()
+                if proton_id in now_read and before.get(proton_id) == now_read[proton_id]
+            }
+            sightings = observe(ctx, snapshot, now, known=kept)
             plan = _decide(ctx, snapshot, sightings, now)
         outcome = act(ctx, snapshot, plan, sightings)
     except RuntimeTemporaryError as exc:
