@@ -14,7 +14,7 @@ from sqlalchemy import CursorResult, Update, or_, select, update
 from sqlalchemy.orm import Session
 
 from dockyard.core.spec import stored_spec
-from dockyard.core.workloads import WorkloadRuntime
+from dockyard.core.workloads import ReplacementConfig, WorkloadRuntime
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.db.session import Database
 from dockyard.server.reconciler.act import Outcome, ProtonOutcome
@@ -112,14 +112,14 @@ def _replacement_snapshot(session: Session, workload_id: str) -> ReplacementSnap
     row = open_replacement(session, workload_id)
     if row is None:
         return None
-    config = row.config or {}
+    config = ReplacementConfig.model_validate(row.config or {})
     return ReplacementSnapshot(
         id=row.id,
         status=row.status,
         candidate_proton_id=row.candidate_proton_id,
         previous_proton_id=row.previous_proton_id,
-        warmup_seconds=60.0 * float(config.get("warmupDurationMinutes") or 0),
-        keep_seconds=60.0 * float(config.get("keepOldVersionMinutes") or 0),
+        warmup_seconds=60.0 * config.warmup_duration_minutes,
+        keep_seconds=60.0 * config.keep_old_version_minutes,
         switched_at=row.switched_at,
     )
 
