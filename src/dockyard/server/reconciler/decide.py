@@ -7,7 +7,7 @@ plan is carried out by `act.py` and written by `repository.apply`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dockyard.server.reconciler.rollout import RolloutView, decide_rollout
@@ -31,7 +31,7 @@ class RestartPolicy:
         return min(self.backoff_seconds * 2 ** (step - 1), self.backoff_max_seconds)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ProtonView:
     """What one proton's decision reads."""
 
@@ -218,7 +218,7 @@ def decide_workload(
     active = snapshot.proton("active")
     if active is not None:
         view = _view(active, snapshot.desired_state, snapshot.status, seen, runtime_restarts)
-        view = replace(view, expires_at=snapshot.expires_at)
+        view.expires_at = snapshot.expires_at
         active_plan = plan.protons[active.id] = decide(view, now, policy)
         plan.status, plan.reason = active_plan.status, active_plan.reason
         plan.failure = active_plan.failure
