@@ -1,16 +1,14 @@
-"""Checks of a workload's runtime settings against the artifact it runs, and of who may start
-replicas on the process runtime. What a runtime itself refuses in a spec is the runtime's own
-`validate()`, asked through `server/platform.py`."""
+"""Checks of a workload's runtime settings against the artifact it runs. What the server's
+runtime refuses, and who may start replicas on it, is asked through `server/platform.py`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dockyard.core.bundles import CATALOG
-from dockyard.core.errors import Forbidden, RuleViolation, ValidationFailed
+from dockyard.core.errors import RuleViolation, ValidationFailed
 from dockyard.core.units import parse_memory
 from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
-from dockyard.server.kit.auth import Principal
 
 
 def check_runtime(
@@ -96,17 +94,3 @@ def _apply_top_level_replicas(
     else:
         groups.append(GroupRuntime(name=name, replica_count=count))
     return runtime.model_copy(update={"container_groups": groups})
-
-
-def check_process_runtime(principal: Principal, *, open_to_all: bool) -> None:
-    """Who may start replicas on the process runtime.
-
-    Its replicas run as the server's own user and can read what the server can, so starting
-    one is an admin's act unless the server was told it is a single-user machine."""
-    if not principal.is_admin and not open_to_all:
-        raise Forbidden(
-            "This server runs workloads as local processes under its own user, which cannot "
-            "keep them apart from the server, so only admins may start them here "
-            "(DOCKYARD_PROCESS_RUNTIME_OPEN=true lifts this on a single-user machine).",
-            code="runtime_requires_admin",
-        )

@@ -7,7 +7,7 @@ import re
 from alembic import context
 
 from dockyard.server.db.base import UTCDateTime
-from dockyard.server.db.models import metadata
+from dockyard.server.models import metadata
 
 config = context.config
 
