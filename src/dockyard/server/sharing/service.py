@@ -101,8 +101,13 @@ def require_related(
         raise Forbidden(why, code="forbidden")
 
 
+# What a 409 names as keeping an object from being deleted or changed: the object whose grants
+# decide who may see it named, and its name.
+Blocker = tuple[Target, str]
+
+
 def visible_blockers(
-    session: Session, principal: Principal, blockers: list[tuple[Target, str]]
+    session: Session, principal: Principal, blockers: list[Blocker]
 ) -> tuple[list[dict[str, Any]], int]:
     """The `blockers` of a 409 the caller may see, and how many others they may not:
     a conflict must not name objects the caller cannot see."""
