@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 
 from dockyard.server.artifacts.models import Artifact, ArtifactRepository
 from dockyard.server.db.rows import insert_new
-from dockyard.server.workloads.models import Proton, Workload
 
 ARTIFACTS = Artifact.__table__
 
@@ -58,24 +57,6 @@ def delete_artifacts(session: Session, artifacts: list[Artifact]) -> None:
     for artifact in artifacts:
         session.delete(artifact)
     session.flush()
-
-
-def workloads_using(session: Session, artifact_ids: list[str]) -> list[tuple[str, str, str]]:
-    """`(artifact id, workload id, workload name)` for each workload that is not terminated
-    and runs one of the artifacts, as its artifact or through one of its protons."""
-    if not artifact_ids:
-        return []
-    live = Workload.status != "terminated"
-    direct = select(Workload.artifact_id, Workload.id, Workload.name).where(
-        Workload.artifact_id.in_(artifact_ids), live
-    )
-    through_protons = (
-        select(Proton.artifact_id, Workload.id, Workload.name)
-        .join(Workload, Workload.id == Proton.workload_id)
-        .where(Proton.artifact_id.in_(artifact_ids), live)
-    )
-    rows = session.execute(direct.union(through_protons))
-    return sorted({(str(a), str(w), str(n)) for a, w, n in rows})
 
 
 def insert_new_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
