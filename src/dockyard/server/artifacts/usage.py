@@ -53,11 +53,11 @@ def shown(
     """The blockers the caller may see (others' workloads may run a shared artifact), as a
     409 names them, and how many are left out. Artifacts named here are in the caller's own
     repository."""
-    users = [b for b in blockers if b[0].kind != ARTIFACT]
+    users = [(target, name) for target, name in blockers if target.kind != ARTIFACT]
     visible, hidden = sharing.visible_blockers(session, principal, users)
     keep = {b["id"] for b in visible}
     return [
-        {"type": target.kind, "id": target.resource_id, "name": name}
+        sharing.blocker_body((target, name))
         for target, name in blockers
         if target.kind == ARTIFACT or target.resource_id in keep
     ], hidden

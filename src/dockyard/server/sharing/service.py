@@ -113,11 +113,17 @@ def visible_blockers(
     a conflict must not name objects the caller cannot see."""
     levels = levels_of(session, principal, [target for target, _ in blockers])
     shown = [
-        {"type": target.kind, "id": target.resource_id, "name": name}
-        for target, name in blockers
-        if levels.get(target.resource_id) is not None
+        blocker_body(blocker)
+        for blocker in blockers
+        if levels.get(blocker[0].resource_id) is not None
     ]
     return shown, len(blockers) - len(shown)
+
+
+def blocker_body(blocker: Blocker) -> dict[str, Any]:
+    """A blocker as a 409's `blockers` list names it."""
+    target, name = blocker
+    return {"type": target.kind, "id": target.resource_id, "name": name}
 
 
 def hidden_note(hidden: int) -> str:
