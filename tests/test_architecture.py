@@ -257,10 +257,7 @@ SERVER_ORDER: tuple[tuple[str, ...], ...] = (
 
 # Imports that still break the order, each with what cuts it; the list only ever shrinks, and
 # a test below fails when an entry is no longer needed. (importing module, imported package)
-ORDER_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The runtime rule a spec must pass moves to the runtimes, asked through the platform.
-    ("dockyard.server.platform", "workloads"): "process runtime rule",
-}
+ORDER_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def _server_package(module: str) -> str | None:
@@ -445,12 +442,7 @@ SESSION_QUERIES = frozenset({"execute", "scalar", "scalars", "query", "get", "ex
 SQL_RECEIVERS = frozenset({"session", "connection", "conn"})
 
 # Modules that still hold SQL outside a repository, each with why.
-SQL_EXCEPTIONS: dict[str, str] = {
-    # The reconciler is being regrouped by concept; its SQL moves to reconciler/repository.py
-    # then, and these two entries go.
-    "dockyard.server.reconciler.store": "reconciler regrouping",
-    "dockyard.server.reconciler.outcomes": "reconciler regrouping",
-}
+SQL_EXCEPTIONS: dict[str, str] = {}
 
 
 def _receiver_name(node: ast.expr) -> str | None:
