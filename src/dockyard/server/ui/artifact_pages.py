@@ -87,7 +87,6 @@ def _artifact_page(
         ).name
     except NotFound:
         repository_name = None
-    spec = _spec_json(artifact)
     return render(
         request,
         "artifact.html",
@@ -98,7 +97,7 @@ def _artifact_page(
         can_update="CAN_UPDATE" in artifact.permissions,
         can_delete="CAN_DELETE" in artifact.permissions,
         can_share="CAN_SHARE" in artifact.permissions,
-        containers=spec_edits.containers(spec),
+        containers=spec_edits.containers(artifact.spec),
         probe_kinds=PROBE_KINDS,
         probe_fields=PROBE_FIELDS,
         workloads=running,

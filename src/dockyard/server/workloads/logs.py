@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.errors import ValidationFailed
+from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.workloads import LogEntry, Workload
 from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal
@@ -222,14 +223,10 @@ class TailSource:
 
 def tail_source(proton: Proton | None) -> TailSource | None:
     """The primary container of the proton's first group: the workload's own output."""
-    if proton is None:
+    if proton is None or not proton.spec:
         return None
-    groups = (proton.spec or {}).get("containerGroups") or []
-    containers = (groups[0].get("containers") or []) if groups else []
-    if not containers:
-        return None
-    primary = next((c for c in containers if c.get("primary")), containers[0])
-    return TailSource(proton.id, primary.get("name") or "primary")
+    spec = ServiceArtifactSpec.model_validate(proton.spec)
+    return TailSource(proton.id, spec.container_groups[0].primary.filled_name)
 
 
 async def fill_log_tail(

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import BadRequest, Conflict, NotFound, RuleViolation
 from dockyard.core.models import UserData
+from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.workloads import (
     Replacement as ReplacementOut,
 )
@@ -234,7 +235,9 @@ def _begin(
             "rolling out a new version.",
             code="workload_not_running",
         )
-    runtime = check_runtime(runtime, candidate.spec, ["body", "runtime"])
+    runtime = check_runtime(
+        runtime, ServiceArtifactSpec.model_validate(candidate.spec), ["body", "runtime"]
+    )
     platform.check_can_start(principal, candidate.spec)
     active = repository.active_proton(session, row.id)
     proton = Proton(
