@@ -7,14 +7,14 @@ cannot answer a term shorter than 3 characters; those fall back to a plain scan.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Table, literal, or_, select, text
+from sqlalchemy import ColumnElement, FromClause, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 MIN_INDEXED = 3
 
 
 def search_condition(
-    session: Session, table: Table, term: str, *, fts_table: str
+    session: Session, table: FromClause, term: str, *, fts_table: str
 ) -> ColumnElement[bool]:
     """A WHERE condition matching rows of `table` whose name, description or id contain `term`."""
     if session.get_bind().dialect.name == "sqlite" and len(term) >= MIN_INDEXED:

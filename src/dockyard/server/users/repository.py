@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ColumnElement, Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +22,9 @@ _PROFILES = select(User.id, User.username, User.email, User.full_name).where(
 )
 
 
-def profiles_by_ids(session: Session, user_ids: set[str]) -> dict[str, Row[Any]]:
+def profiles_by_ids(
+    session: Session, user_ids: set[str]
+) -> dict[str, Row[str, str, str | None, str | None]]:
     """`(id, username, email, full_name)` per user: what responses show of a creator, read
     as plain columns (no ORM objects to build for every page and every create)."""
     if not user_ids:
