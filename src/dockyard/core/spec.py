@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import operator
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+import pydantic
 import pydantic_core
 from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -443,6 +445,15 @@ def credential_references(spec: ServiceArtifactSpec) -> list[tuple[list[str | in
                     loc: list[str | int] = ["containerGroups", g, "containers", c]
                     found.append(([*loc, "environmentVars", v], var.dr_credential_id, var.key))
     return found
+
+
+def parse_stored(data: Mapping[str, Any]) -> ServiceArtifactSpec | None:
+    """A stored spec as typed objects, or None for one that today's rules refuse (written
+    under older ones): the reconciler errors its workload, readers show what they can."""
+    try:
+        return ServiceArtifactSpec.model_validate(data)
+    except pydantic.ValidationError:
+        return None
 
 
 def spec_to_json(spec: ServiceArtifactSpec) -> dict[str, Any]:

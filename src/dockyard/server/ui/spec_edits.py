@@ -41,8 +41,10 @@ class EnvInput:
     key: str  # the credential field, for dr-credential
 
 
-def containers(spec: ServiceArtifactSpec) -> list[tuple[ContainerRef, str, Container]]:
+def containers(spec: ServiceArtifactSpec | None) -> list[tuple[ContainerRef, str, Container]]:
     """Every container with where it sits and its group's name."""
+    if spec is None:
+        return []
     return [
         (ContainerRef(g, c), group.name, container)
         for g, group in enumerate(spec.container_groups)

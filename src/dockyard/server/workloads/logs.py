@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.errors import ValidationFailed
-from dockyard.core.spec import ServiceArtifactSpec
+from dockyard.core.spec import parse_stored
 from dockyard.core.workloads import LogEntry, Workload
 from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal
@@ -223,9 +223,9 @@ class TailSource:
 
 def tail_source(proton: Proton | None) -> TailSource | None:
     """The primary container of the proton's first group: the workload's own output."""
-    if proton is None or not proton.spec:
-        return None
-    spec = ServiceArtifactSpec.model_validate(proton.spec)
+    spec = parse_stored(proton.spec) if proton is not None else None
+    if proton is None or spec is None:
+        return None  # nothing ran, or a spec no runtime was given (the reconciler says why)
     return TailSource(proton.id, spec.container_groups[0].primary.filled_name)
 
 
@@ -270,7 +270,7 @@ async def follow(
     *,
     backlog: int,
     max_seconds: float,
-    is_disconnected,  # type: ignore[no-untyped-def]  # async () -> bool, from the request
+    is_disconnected: Callable[[], Awaitable[bool]],  # the request's
 ) -> AsyncIterator[bytes]:
     """NDJSON: the last `backlog` matching lines (oldest first), then new lines as they come.
 
