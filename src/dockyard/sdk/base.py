@@ -9,6 +9,7 @@ offer the same calls and each says truthfully what it returns. `blocking_list` a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar
@@ -94,11 +95,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _named_after(method: F, op: Callable[..., Any]) -> F:
-    # The operation is the private `_verb`; the method users call is `verb`.
+    # The operation's docstring and signature (`__wrapped__`, which inspect follows); its
+    # name without the underscore: the operation is `_verb`, the method users call `verb`.
+    functools.update_wrapper(method, op)
     method.__name__ = op.__name__.lstrip("_")
     method.__qualname__ = op.__qualname__.rsplit(".", 1)[0] + "." + method.__name__
-    method.__doc__ = op.__doc__
-    method.__wrapped__ = op  # type: ignore[attr-defined]  # what inspect.signature follows
     return method
 
 

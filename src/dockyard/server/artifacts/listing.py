@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, false
-from sqlalchemy.orm import InstrumentedAttribute, QueryableAttribute, Session
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql import FromClause
 
 from dockyard.core.artifacts import Artifact as ArtifactOut
@@ -19,7 +19,7 @@ from dockyard.server.kit.auth import Principal
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags
 
-_ORDER_COLUMNS: dict[str, InstrumentedAttribute] = {
+_ORDER_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
     "name": Artifact.name,
     "createdAt": Artifact.created_at,
     "updatedAt": Artifact.updated_at,
@@ -116,8 +116,10 @@ def _text(values: list[str]) -> list[str]:
 
 
 def order_clause(
-    order_by: str, columns: dict[str, InstrumentedAttribute], id_column: InstrumentedAttribute
-) -> list[ColumnElement]:
+    order_by: str,
+    columns: Mapping[str, SQLColumnExpression[Any]],
+    id_column: SQLColumnExpression[str],
+) -> list[ColumnElement[Any]]:
     """`-createdAt` → created_at DESC, id DESC: the id breaks ties so pages never overlap."""
     descending = order_by.startswith("-")
     column = columns[order_by.removeprefix("-")]

@@ -100,7 +100,8 @@ def together(session: Session) -> Iterator[None]:
     driver = connection.connection.driver_connection
     dbapi = connection.dialect.loaded_dbapi
     try:
-        with driver.pipeline():  # type: ignore[union-attr]
+        assert driver is not None  # open: the session's transaction holds it
+        with driver.pipeline():
             yield
     except dbapi.Error as exc:
         raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc

@@ -298,7 +298,7 @@ def _public(row: Replacement, creator: UserData | None) -> ReplacementOut:
     return ReplacementOut(
         id=row.id,
         name=f"{row.kind}-{row.id[-8:]}",
-        kind=row.kind,  # type: ignore[arg-type]
+        kind=row.kind,
         workload_id=row.workload_id,
         candidate_artifact_id=row.candidate_artifact_id,
         previous_artifact_id=row.previous_artifact_id,
