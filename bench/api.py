@@ -3,6 +3,7 @@
     python -m bench.api            # full run: 1k and 100k rows, writes docs/benchmarks.md
     python -m bench.api --quick    # small sizes, fewer requests, prints only
     python -m bench.api --backend sqlite
+    python -m bench.api --quick --json out.json   # also writes the measures for bench.compare
 
 Each size gets a fresh database, seeded in bulk (bench/seed.py), then a real `dockyard serve`
 subprocess on 127.0.0.1 is measured over HTTP with one keep-alive client, after a warm-up:
@@ -30,7 +31,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.measure import Measurement, Server, measure, measure_side_by_side
-from bench.report import Result, render, write_docs
+from bench.report import Result, measures, render, write_docs, write_measures
 from bench.seed import NEEDLE, add_token, create_user, seed, spec
 from dockyard.server.db.engine import make_engine
 from dockyard.server.db.migrate import upgrade
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="write docs/benchmarks.md (default: on for full runs)",
     )
+    parser.add_argument("--json", type=Path, help="also write the measures to this file")
     args = parser.parse_args(argv)
     plan = dict(QUICK if args.quick else FULL)
     if args.requests:
@@ -169,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     table = render(results, plan, machine)
     print()
     print(table)
+    if args.json:
+        write_measures(args.json, "api", measures(results))
     if args.write_docs or (args.write_docs is None and not args.quick):
         write_docs(ROOT / "docs" / "benchmarks.md", table)
         print("written to docs/benchmarks.md")

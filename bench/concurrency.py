@@ -2,6 +2,7 @@
 
     python -m bench.concurrency                  # 3 rounds per database, rewrites the table
     python -m bench.concurrency --rounds 1 --no-docs --backend sqlite   # a quick look
+    python -m bench.concurrency --rounds 1 --no-docs --json out.json   # measures for bench.compare
 
 A real `dockyard serve` (fake runtime: containers are not what is measured) runs against a
 fresh database. A separate process, the probe, sends `GET /users/me` one after the other on
@@ -20,7 +21,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -36,6 +36,7 @@ import httpx
 from bench.api import database, postgres_admin_url
 from bench.load import WRITE_ROUTES, Outcome, burst
 from bench.measure import Server
+from bench.report import Measure, replace_section, write_measures
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -112,7 +113,7 @@ class Run:
         return self.p("loaded", 0.99) / self.p("idle", 0.99)
 
 
-def run_backend(backend: str, url: str, workdir: Path, rounds: int) -> Run:
+def run_backend(backend: str, url: str, workdir: Path, rounds: int, writes: int) -> Run:
     home = workdir / f"home-{backend}"
     env = {"DOCKYARD_ADMIN_TOKEN": TOKEN}
     windows: list[tuple[str, float, float]] = []
@@ -127,10 +128,10 @@ def run_backend(backend: str, url: str, workdir: Path, rounds: int) -> Run:
                 time.sleep(IDLE_SECONDS)
                 windows.append(("idle", began, time.monotonic()))
                 began = time.monotonic()
-                outcome = asyncio.run(burst(server.url, TOKEN, WRITES, windows=windows))
+                outcome = asyncio.run(burst(server.url, TOKEN, writes, windows=windows))
                 result.bursts.append(outcome)
                 print(
-                    f"  round {index + 1}: {WRITES} writes in {outcome.seconds:.1f} s, "
+                    f"  round {index + 1}: {writes} writes in {outcome.seconds:.1f} s, "
                     f"statuses {dict(sorted(outcome.statuses.items()))}, "
                     f"time-outs {outcome.timeouts}",
                     flush=True,
@@ -146,12 +147,13 @@ def run_backend(backend: str, url: str, workdir: Path, rounds: int) -> Run:
 # --- report ----------------------------------------------------------------------------------
 
 
-def render(runs: list[Run], rounds: int, machine: str) -> str:
+def render(runs: list[Run], rounds: int, writes: int, machine: str) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"Run {when} on {machine}; `python -m bench.concurrency --rounds {rounds}`: {rounds} "
+        f"Run {when} on {machine}; `python -m bench.concurrency --rounds {rounds}"
+        f"{'' if writes == WRITES else f' --writes {writes}'}`: {rounds} "
         f"rounds per database, each an idle window of {IDLE_SECONDS:.0f} s and a burst of "
-        f"{WRITES} concurrent writes over the {len(WRITE_ROUTES)} write routes.",
+        f"{writes} concurrent writes over the {len(WRITE_ROUTES)} write routes.",
         "",
         "| backend | `GET /users/me` idle p50 / p99 | under the bursts p50 / p99 | p99 ratio "
         "| target | | writes: 5xx / time-outs | burst time (slowest write) |",
@@ -178,23 +180,34 @@ def render(runs: list[Run], rounds: int, machine: str) -> str:
     return "\n".join(lines)
 
 
+def measures(runs: list[Run]) -> list[Measure]:
+    found: list[Measure] = []
+    for run in runs:
+        for which in ("idle", "loaded"):
+            for q, label in ((0.5, "p50"), (0.99, "p99")):
+                name = f"{run.backend} GET /users/me {which} {label}"
+                found.append(Measure(name, run.p(which, q), "ms", "lower"))
+        name = f"{run.backend} p99 under the bursts / idle p99"
+        found.append(Measure(name, run.ratio, "×", "lower", "idle p99"))
+        seconds = max(b.seconds for b in run.bursts)
+        found.append(Measure(f"{run.backend} burst time", seconds, "s", "lower"))
+        failed = sum(b.server_errors + b.timeouts for b in run.bursts) + run.failed_reads
+        found.append(Measure(f"{run.backend} 5xx, time-outs, failed reads", failed, "", "lower"))
+    return found
+
+
 def write_docs(table: str, path: Path = DOCS) -> None:
     """Replace this benchmark's section only (other benchmarks write their own)."""
-    block = f"{START}\n{table}\n{END}"
-    text = path.read_text()
-    if START not in text:
-        text = text.rstrip() + f"\n\n## Concurrent writes\n\n{block}\n"
-    else:
-        pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-        text = pattern.sub(lambda _: block, text)
-    path.write_text(text)
+    replace_section(path, START, END, "## Concurrent writes", table)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--writes", type=int, default=WRITES, help="writes in each burst")
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
     parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument("--json", type=Path, help="also write the measures to this file")
     parser.add_argument("--probe", nargs=3, metavar=("URL", "OUT", "STOP"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
@@ -211,14 +224,16 @@ def main(argv: list[str] | None = None) -> int:
             print(backend, flush=True)
             admin = postgres_admin_url(workdir) if backend == "postgresql" else _nothing()
             with admin as pg_admin, database(backend, 0, workdir, pg_admin) as url:
-                runs.append(run_backend(backend, url, workdir, args.rounds))
+                runs.append(run_backend(backend, url, workdir, args.rounds, args.writes))
     machine = (
         f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}, load average {load:.1f} at the start"
     )
-    table = render(runs, args.rounds, machine)
+    table = render(runs, args.rounds, args.writes, machine)
     print()
     print(table)
+    if args.json:
+        write_measures(args.json, "concurrency", measures(runs))
     if not args.no_docs:
         write_docs(table)
         print(f"\nwritten to {DOCS}")

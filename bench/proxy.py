@@ -1,7 +1,9 @@
 """Invoke-path benchmark: Dockyard's proxy against nginx and a naive FastAPI + httpx proxy.
 
-    apt-get install wrk nginx-light        # Debian's packages
+    apt-get install -y wrk nginx           # Debian's packages (as root)
     python -m bench.proxy [--seconds 10]   # prints the table and updates docs/benchmarks.md
+    python -m bench.proxy --seconds 2 --rounds 1 --stream-mb 256 --no-naive --no-docs \
+        --json out.json                    # the short run bench.compare makes
 
 One wrk run per target, all against the same upstream (nginx returning a tiny body), which
 Dockyard itself runs as a workload on the process runtime:
@@ -13,7 +15,7 @@ Dockyard itself runs as a workload on the process runtime:
 
 Each gets requests/s at 32 connections and p50 at 1 connection. Then, through Dockyard only:
 time to the first byte of a server-sent event stream, and the server's peak memory growth
-while 1 GB streams through it.
+while 1 GB (or `--stream-mb`) streams through it.
 """
 
 from __future__ import annotations
@@ -35,20 +37,32 @@ from pathlib import Path
 
 import httpx
 
+from bench.report import Measure, replace_section, write_measures
+
 TOKEN = "dy_bench_proxy_token_" + "x" * 24
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START = "<!-- bench:proxy:start -->"
 END = "<!-- bench:proxy:end -->"
-GB = 1024**3
+MB = 1024**2
 
+# The upstream runs as a process-runtime replica: under a root server that is uid 0 without
+# capabilities, so nginx must neither chown its temporary paths nor switch users (which
+# needs setgroups): it stays one process of the user it was started as.
 UPSTREAM_CONF = """
 worker_processes 1;
+master_process off;
+user root root;
 daemon off;
 error_log {dir}/upstream-error.log;
 pid {dir}/upstream.pid;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+  client_body_temp_path {dir}/tmp/body;
+  proxy_temp_path {dir}/tmp/proxy;
+  fastcgi_temp_path {dir}/tmp/fastcgi;
+  uwsgi_temp_path {dir}/tmp/uwsgi;
+  scgi_temp_path {dir}/tmp/scgi;
   sendfile on;
   server {{
     listen 127.0.0.1:{port};
@@ -66,6 +80,11 @@ pid {dir}/proxy.pid;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+  client_body_temp_path {dir}/tmp/body;
+  proxy_temp_path {dir}/tmp/proxy;
+  fastcgi_temp_path {dir}/tmp/fastcgi;
+  uwsgi_temp_path {dir}/tmp/uwsgi;
+  scgi_temp_path {dir}/tmp/scgi;
   upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
   server {{
     listen 127.0.0.1:{port};
@@ -183,7 +202,7 @@ def _rps(output: str) -> float:
 def measure(name: str, url: str, seconds: int, headers: dict[str, str]) -> Row:
     wrk(url, 8, 1, headers)  # warm-up: pools filled, code paths hot
     rps = _rps(wrk(url, 32, seconds, headers))
-    p50 = _p50_ms(wrk(url, 1, max(seconds // 2, 3), headers))
+    p50 = _p50_ms(wrk(url, 1, max(seconds // 2, 1), headers))
     row = Row(name, rps, p50)
     print(f"{name:9} {rps:10.0f} req/s   p50 {p50:.3f} ms", flush=True)
     return row
@@ -265,7 +284,7 @@ def first_event_ms(url: str, headers: dict[str, str], tries: int = 20) -> float:
     return samples[len(samples) // 2]
 
 
-def stream_gb(url: str, headers: dict[str, str]) -> int:
+def stream(url: str, headers: dict[str, str]) -> int:
     received = 0
     with httpx.stream("GET", url, headers=headers, timeout=120) as response:
         response.raise_for_status()
@@ -274,15 +293,27 @@ def stream_gb(url: str, headers: dict[str, str]) -> int:
     return received
 
 
-def run(seconds: int, rounds: int) -> str:
+@dataclass(frozen=True)
+class Found:
+    rows: list[Row]
+    sse_ms: float
+    growth: int  # bytes of peak RSS growth while the body streamed
+    stream_bytes: int
+    stream_seconds: float
+
+
+def run(seconds: int, rounds: int, stream_mb: int, naive: bool) -> Found:
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            raise SystemExit(f"{tool} is missing: apt-get install wrk nginx-light")
+            raise SystemExit(f"{tool} is missing: apt-get install -y wrk nginx")
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-proxy-"))
     work.chmod(0o755)  # nginx workers run as nobody when started by root
+    # Debian's full nginx keeps its temporary files under /var/lib/nginx, which the process
+    # runtime's replicas may not chown; each nginx here keeps them in the work directory.
+    (work / "tmp").mkdir()
     with open(work / "big.bin", "wb") as big:
-        big.truncate(GB)  # sparse: a 1 GB body costs no disk
+        big.truncate(stream_mb * MB)  # sparse: a large body costs no disk
     upstream_port, nginx_port, naive_port = free_port(), free_port(), free_port()
     dockyard_port, sse_port = free_port(), free_port()
     (work / "upstream.conf").write_text(UPSTREAM_CONF.format(dir=work, port=upstream_port))
@@ -343,6 +374,8 @@ def run(seconds: int, rounds: int) -> str:
             "naive": (f"http://127.0.0.1:{naive_port}/", {}),
             "dockyard": (invoke, auth),
         }
+        if not naive:
+            del targets["naive"]
         # Rounds alternate the targets so a busy moment on a shared machine hits all of
         # them alike; each target keeps its best round.
         best: dict[str, Row] = {}
@@ -360,27 +393,51 @@ def run(seconds: int, rounds: int) -> str:
         print(f"SSE first byte through dockyard: {sse_ms:.2f} ms (median of 20)", flush=True)
         before = rss_peak(server.pid)
         started = time.perf_counter()
-        received = stream_gb(f"{invoke}big", auth)
+        received = stream(f"{invoke}big", auth)
         elapsed = time.perf_counter() - started
         growth = rss_peak(server.pid) - before
-        assert received == GB, received
-        print(f"1 GB through dockyard in {elapsed:.1f} s; peak RSS grew {growth / 2**20:.1f} MB")
+        assert received == stream_mb * MB, received
+        print(
+            f"{stream_mb} MB through dockyard in {elapsed:.1f} s; "
+            f"peak RSS grew {growth / MB:.1f} MB"
+        )
     finally:
         stop_workloads(base, auth, created)  # their processes outlive the server by design
         processes.stop()
         shutil.rmtree(work, ignore_errors=True)
-    return render(rows, sse_ms, growth, elapsed, seconds, rounds)
+    return Found(rows, sse_ms, growth, received, elapsed)
 
 
-def render(
-    rows: list[Row], sse_ms: float, growth: int, gb_seconds: float, seconds: int, rounds: int
-) -> str:
+def measures(found: Found) -> list[Measure]:
+    """What Dockyard's invoke path makes of the run (the other targets are its references)."""
+    by = {row.name: row for row in found.rows}
+    dock, nginx, direct = by["dockyard"], by["nginx"], by["direct"]
+    return [
+        Measure("dockyard req/s (32 conns)", dock.rps, "req/s", "higher"),
+        Measure("dockyard p50 (1 conn)", dock.p50_ms, "ms", "lower"),
+        Measure("dockyard / nginx throughput", dock.rps / nginx.rps, "×", "higher", "nginx"),
+        Measure("p50 added over direct", dock.p50_ms - direct.p50_ms, "ms", "lower", "direct"),
+        Measure("SSE first byte (median)", found.sse_ms, "ms", "lower"),
+        Measure("peak RSS growth while streaming", found.growth / MB, "MB", "lower"),
+        Measure("streaming", found.stream_bytes / found.stream_seconds / MB, "MB/s", "higher"),
+    ]
+
+
+def render(found: Found, seconds: int, rounds: int) -> str:
+    rows, sse_ms, growth = found.rows, found.sse_ms, found.growth
     by = {row.name: row for row in rows}
-    dock, nginx, naive, direct = by["dockyard"], by["nginx"], by["naive"], by["direct"]
+    dock, nginx, direct = by["dockyard"], by["nginx"], by["direct"]
+    naive = by.get("naive")
+    size = f"{found.stream_bytes / MB:,.0f} MB" if found.stream_bytes != 1024 * MB else "1 GB"
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     added = dock.p50_ms - direct.p50_ms
-    vs_naive, vs_nginx = dock.rps / naive.rps, dock.rps / nginx.rps
+    vs_nginx = dock.rps / nginx.rps
+    naive_check: list[str] = []
+    if naive is not None:
+        vs_naive = dock.rps / naive.rps
+        ok = vs_naive >= 10
+        naive_check = [_check("dockyard / naive throughput", vs_naive, "≥ 10×", ok, "×")]
     lines = [
         f"Run {when} on {machine} with `python -m bench.proxy --seconds {seconds} "
         f"--rounds {rounds}`: wrk, {seconds} s at 32 connections (req/s) and at 1 connection "
@@ -394,14 +451,14 @@ def render(
         "",
         "| check | value | target | |",
         "|---|---:|---:|---|",
-        _check("dockyard / naive throughput", vs_naive, "≥ 10×", vs_naive >= 10, "×"),
+        *naive_check,
         _check("dockyard / nginx throughput", vs_nginx, "≥ 0.10×", vs_nginx >= 0.10, "×"),
         _check("p50 added over direct", added, "≤ 0.5 ms", added <= 0.5, " ms"),
         _check("SSE first byte (median)", sse_ms, "≤ 10 ms", sse_ms <= 10, " ms"),
-        _check("peak RSS growth over 1 GB", growth / 2**20, "< 50 MB", growth < 50 * 2**20, " MB"),
+        _check(f"peak RSS growth over {size}", growth / MB, "< 50 MB", growth < 50 * MB, " MB"),
         "",
-        f"1 GB streamed through the invoke path in {gb_seconds:.1f} s "
-        f"({GB / gb_seconds / 2**20:,.0f} MB/s).",
+        f"{size} streamed through the invoke path in {found.stream_seconds:.1f} s "
+        f"({found.stream_bytes / found.stream_seconds / MB:,.0f} MB/s).",
     ]  # fmt: skip
     return "\n".join(lines)
 
@@ -413,25 +470,24 @@ def _check(name: str, value: float, target: str, ok: bool, unit: str) -> str:
 
 def write_docs(table: str, path: Path = DOCS) -> None:
     """Replace this benchmark's section only (other benchmarks write their own)."""
-    block = f"{START}\n{table}\n{END}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START not in text:
-        text = text.rstrip() + f"\n\n## Proxy\n\n{block}\n"
-    else:
-        pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-        text = pattern.sub(lambda _: block, text)
-    path.write_text(text)
+    replace_section(path, START, END, "## Proxy", table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target")
+    parser.add_argument("--stream-mb", type=int, default=1024, help="size of the streamed body")
+    parser.add_argument("--no-naive", action="store_true", help="leave out the naive proxy")
     parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument("--json", type=Path, help="also write the measures to this file")
     args = parser.parse_args()
-    table = run(args.seconds, args.rounds)
+    found = run(args.seconds, args.rounds, args.stream_mb, naive=not args.no_naive)
+    table = render(found, args.seconds, args.rounds)
     print()
     print(table)
+    if args.json:
+        write_measures(args.json, "proxy", measures(found))
     if not args.no_docs:
         write_docs(table)
         print(f"\nwritten to {DOCS}")

@@ -4,6 +4,10 @@ Going through the API would take an hour for 100,000 rows; SQLAlchemy core inser
 seconds. The rows look like the API's own: a repository per five artifacts, every other
 artifact locked at the next version of its repository, a tag each, owner grants for the
 bench user, and (on SQLite) the search index filled by the triggers of the migrations.
+
+Rows go into the tables as the migrations made them (read back from the database), not through
+the ORM classes: `bench.compare` runs this code against older revisions too, whose classes
+may live elsewhere, while the schema is the same.
 """
 
 from __future__ import annotations
@@ -14,17 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, MetaData, Table, insert, select
 
-from dockyard.server.artifact_repos.models import ArtifactRepository
-from dockyard.server.artifacts.models import Artifact
 from dockyard.server.artifacts.public import ARTIFACT as ARTIFACT_TYPE
 from dockyard.server.artifacts.public import REPOSITORY as REPOSITORY_TYPE
-from dockyard.server.db.models import metadata  # every table registered: foreign keys resolve
 from dockyard.server.kit.ids import new_id
-from dockyard.server.sharing.models import SharedRole
-from dockyard.server.tags.models import Tag
-from dockyard.server.users.models import ApiToken, User
 from dockyard.server.users.tokens import hash_token
 
 # A word no generated description contains except the few rows meant to match the search.
@@ -116,8 +114,22 @@ def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield rows[start : start + CHUNK]
 
 
-def _insert(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
+def _table(engine: Engine, name: str) -> Table:
+    return Table(name, MetaData(), autoload_with=engine)
+
+
+def _when(engine: Engine, moment: datetime) -> datetime:
+    """A time as Dockyard stores it: SQLite keeps naive UTC, PostgreSQL an aware time."""
+    return moment.replace(tzinfo=None) if engine.dialect.name == "sqlite" else moment
+
+
+def _insert(engine: Engine, name: str, rows: list[dict[str, Any]]) -> None:
+    table = _table(engine, name)
+    stamped = [
+        {key: _when(engine, v) if isinstance(v, datetime) else v for key, v in row.items()}
+        for row in rows
+    ]
+    for chunk in _chunks(stamped):
         with engine.begin() as connection:
             connection.execute(insert(table), chunk)
 
@@ -188,10 +200,10 @@ def seed(engine: Engine, count: int, owner_id: str, seed_value: int = 7) -> Seed
         )
         grants.append(_grant(ARTIFACT_TYPE, artifact_id, owner_id, moment))
 
-    _insert(engine, ArtifactRepository.__table__, repositories)
-    _insert(engine, Artifact.__table__, artifacts)
-    _insert(engine, Tag.__table__, tags)
-    _insert(engine, SharedRole.__table__, grants)
+    _insert(engine, "artifact_repositories", repositories)
+    _insert(engine, "artifacts", artifacts)
+    _insert(engine, "tags", tags)
+    _insert(engine, "shared_roles", grants)
     _analyze(engine)
     return Seeded([row["id"] for row in artifacts], len(repositories), needle_locked)
 
@@ -224,39 +236,35 @@ def _analyze(engine: Engine) -> None:
 def create_user(engine: Engine, username: str, *, is_admin: bool = False) -> str:
     now = datetime.now(UTC)
     user_id = new_id()
-    with engine.begin() as connection:
-        connection.execute(
-            insert(User.__table__),
-            {
-                "id": user_id,
-                "username": username,
-                "is_admin": is_admin,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+    row = {
+        "id": user_id,
+        "username": username,
+        "is_admin": is_admin,
+        "created_at": now,
+        "updated_at": now,
+    }
+    _insert(engine, "users", [row])
     return user_id
 
 
 def add_token(engine: Engine, user_id: str, token: str) -> None:
     now = datetime.now(UTC)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(ApiToken.__table__),
-            {
-                "id": new_id(),
-                "name": "bench",
-                "user_id": user_id,
-                "token_hash": hash_token(token),
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+    row = {
+        "id": new_id(),
+        "name": "bench",
+        "user_id": user_id,
+        "token_hash": hash_token(token),
+        "created_at": now,
+        "updated_at": now,
+    }
+    _insert(engine, "api_tokens", [row])
 
 
 def user_id_of(engine: Engine, username: str) -> str:
+    users = _table(engine, "users")
     with engine.connect() as connection:
-        return connection.execute(select(User.id).where(User.username == username)).scalar_one()
+        query = select(users.c.id).where(users.c.username == username)
+        return connection.execute(query).scalar_one()
 
 
-__all__ = ["NEEDLE", "Seeded", "add_token", "create_user", "metadata", "seed", "spec", "user_id_of"]
+__all__ = ["NEEDLE", "Seeded", "add_token", "create_user", "seed", "spec", "user_id_of"]
