@@ -10,6 +10,7 @@ offer the same calls and each says truthfully what it returns. `blocking_list` a
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar
@@ -95,11 +96,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _named_after(method: F, op: Callable[..., Any]) -> F:
-    # The operation's docstring and signature (`__wrapped__`, which inspect follows); its
-    # name without the underscore: the operation is `_verb`, the method users call `verb`.
-    functools.update_wrapper(method, op)
-    method.__name__ = op.__name__.lstrip("_")
-    method.__qualname__ = op.__qualname__.rsplit(".", 1)[0] + "." + method.__name__
+    # The operation's docstring and parameters (help() shows them), not its return type: it
+    # returns an operation, the method what running it gives. Its name without the
+    # underscore: the operation is `_verb`, the method users call `verb`.
+    function: Any = functools.update_wrapper(method, op)  # a function's attributes are open
+    function.__signature__ = inspect.signature(op).replace(
+        return_annotation=inspect.Signature.empty
+    )
+    function.__name__ = op.__name__.lstrip("_")
+    function.__qualname__ = op.__qualname__.rsplit(".", 1)[0] + "." + function.__name__
     return method
 
 
