@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from dockyard.server.app import create_app
 from dockyard.server.db.engine import make_engine
 from dockyard.server.db.migrate import upgrade
-from dockyard.server.db.models import metadata
+from dockyard.server.models import metadata
 from dockyard.server.settings import Settings
 
 ADMIN_TOKEN = "dy_test_admin_token_" + "x" * 24

@@ -14,12 +14,13 @@ from dockyard.server import data_dir
 from dockyard.server.credentials.crypto import SecretBox, derive_key, server_secret
 from dockyard.server.db.migrate import upgrade
 from dockyard.server.db.session import Database
-from dockyard.server.deployments.audit import SEAL_PURPOSE, AuditSeal
+from dockyard.server.deployments.audit import SEAL_PURPOSE
 from dockyard.server.deployments.switching import advance_deployment_switches
 from dockyard.server.docs_ui import install_docs
 from dockyard.server.health.router import router as health_router
 from dockyard.server.installation import repository as installation
 from dockyard.server.kit import access_log
+from dockyard.server.kit.audit_seal import AuditSeal
 from dockyard.server.kit.errors import install_error_handlers
 from dockyard.server.kit.forwarded import TrustedProxies
 from dockyard.server.kit.http import TrailingSlashMiddleware

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from dockyard.server.db.revision import revision_of, sqlite_revision
 from dockyard.server.runtimes.podman_service import PodmanService, engine_answers, engine_facts
 from dockyard.server.runtimes.select import engine_candidates
 from dockyard.server.settings import RuntimeName, Settings
@@ -86,27 +87,16 @@ def _sqlite(shown: str, path: Path) -> Finding:
     if not path.exists():
         return Finding("database", f"{shown} (not created yet)", True, "created at first start")
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            row = connection.execute(
-                "SELECT name FROM sqlite_master WHERE name = 'alembic_version'"
-            ).fetchone()
-            revision = (
-                connection.execute("SELECT version_num FROM alembic_version").fetchone()
-                if row
-                else None
-            )
-        finally:
-            connection.close()
+        revision = sqlite_revision(path)
     except sqlite3.Error as exc:
         return Finding("database", shown, False, f"cannot read it: {exc}")
-    state = f"schema {revision[0]}" if revision else "empty: migrated at first start"
+    state = f"schema {revision}" if revision else "empty: migrated at first start"
     return Finding("database", f"{shown} ({state})")
 
 
 def _revision(connection: Any) -> str:
     try:
-        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        version = revision_of(connection)
     except Exception:  # no table yet: a new database
         return "empty: migrated at first start"
     return f"schema {version}"

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from dockyard.server.deployments.audit import AuditSeal
+from dockyard.server.kit.audit_seal import AuditSeal
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.urls import base_url
 from dockyard.server.settings import Settings

@@ -13,12 +13,12 @@ from dockyard.server.credentials.router import router as credentials
 from dockyard.server.deployments.router import router as deployments
 from dockyard.server.kit.errors import ERROR_RESPONSES
 from dockyard.server.kit.request_input import check_request_input
-from dockyard.server.proxy.router import router as workload_stats
 from dockyard.server.users.router import tokens_router, users_router
 from dockyard.server.version.router import router as version
 from dockyard.server.workloads.rollout_router import router as workload_rollouts
 from dockyard.server.workloads.router import otel_router
 from dockyard.server.workloads.router import router as workloads
+from dockyard.server.workloads.stats_router import router as workload_stats
 
 API = "/api/v2"
 # Before every API handler: JSON bodies only (415), no NUL byte anywhere (422).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from dockyard.server.artifact_repos.models import ArtifactRepository
+from dockyard.server.artifacts.models import ArtifactRepository
 from tests.factories import create_artifact, create_user, service_spec
 
 API = "/api/v2/artifacts"

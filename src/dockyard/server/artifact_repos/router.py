@@ -11,8 +11,8 @@ from dockyard.core.models import Page
 from dockyard.server.artifact_repos import service
 from dockyard.server.artifact_repos.schemas import RepositoryUpdate
 from dockyard.server.artifacts.schemas import ListFilters, repository_filters
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing.router import add_shared_roles_routes
 

@@ -8,17 +8,17 @@ from sqlalchemy import SQLColumnExpression
 from sqlalchemy.orm import Session
 
 from dockyard.core.artifacts import ArtifactRepository as RepositoryOut
-from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.errors import Conflict
 from dockyard.server.artifact_repos import repository
-from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifact_repos.schemas import RepositoryUpdate
 from dockyard.server.artifacts import usage as artifacts
 from dockyard.server.artifacts.listing import common_conditions, order_clause
+from dockyard.server.artifacts.models import ArtifactRepository
 from dockyard.server.artifacts.public import REPOSITORY, creators
 from dockyard.server.artifacts.schemas import ListFilters
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat, utcnow
-from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.kit.repository import get_by_id, load_or_404
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.service import Target
@@ -36,12 +36,9 @@ def target_of(repository_id: str) -> Target:
 
 
 def load(session: Session, repository_id: str, *, for_update: bool = False) -> ArtifactRepository:
-    row = None
-    if is_valid_id(repository_id):
-        row = repository.get_repository(session, repository_id, for_update=for_update)
-    if row is None:
-        raise NotFound.of(REPOSITORY, repository_id)
-    return row
+    return load_or_404(
+        session, ArtifactRepository, REPOSITORY, repository_id, for_update=for_update
+    )
 
 
 def resolve_target(session: Session, repository_id: str) -> Target:
@@ -103,7 +100,7 @@ def delete_repository(session: Session, principal: Principal, repository_id: str
     # Row locks in the order a lock takes them (artifact, then repository), then a fresh look,
     # so an artifact locked or added meanwhile is seen.
     artifacts.hold_artifacts(session, row.id)
-    repository.get_repository(session, row.id, for_update=True)
+    get_by_id(session, ArtifactRepository, row.id, for_update=True)
     blockers = artifacts.locked_and_used(session, row.id)
     if blockers:
         shown, hidden = artifacts.shown(session, principal, blockers)

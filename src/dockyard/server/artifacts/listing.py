@@ -13,8 +13,8 @@ from dockyard.core.artifacts import Artifact as ArtifactOut
 from dockyard.server.artifacts import repository
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.artifacts.public import ARTIFACT, REPOSITORY, publish
+from dockyard.server.artifacts.repository import search_condition
 from dockyard.server.artifacts.schemas import ListFilters
-from dockyard.server.artifacts.search import search_condition
 from dockyard.server.kit.auth import Principal
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags

@@ -1,4 +1,5 @@
-"""Artifacts: container specs, draft or locked at a version."""
+"""Artifacts (container specs, draft or locked at a version) and the repositories that number
+their versions."""
 
 from __future__ import annotations
 
@@ -33,3 +34,18 @@ class Artifact(IdMixin, TimestampMixin, Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# An artifact repository: the numbered lineage of one artifact's versions.
+class ArtifactRepository(IdMixin, TimestampMixin, Base):
+    __tablename__ = "artifact_repositories"
+    __table_args__ = (Index("ix_artifact_repositories_created_at", "created_at"),)
+
+    name: Mapped[str] = mapped_column(String(5000))
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(32), default="service")
+    # Bumped under a row lock by every lock of an artifact in the repository; never reused.
+    last_version_number: Mapped[int] = mapped_column(Integer, default=0)
+    creator_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )

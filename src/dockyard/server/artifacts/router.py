@@ -16,8 +16,8 @@ from dockyard.server.artifacts.schemas import (
     ListFilters,
     artifact_filters,
 )
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing.router import add_shared_roles_routes
 

@@ -22,10 +22,8 @@ from dockyard.core.spec import (
     credential_references,
     spec_to_json,
 )
-from dockyard.server.artifact_repos import repository as repositories
-from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifacts import repository, usage
-from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.models import Artifact, ArtifactRepository
 from dockyard.server.artifacts.public import (
     ARTIFACT,
     REPOSITORY,
@@ -40,6 +38,7 @@ from dockyard.server.db.rows import together
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
 from dockyard.server.kit.ids import is_valid_id, new_id
+from dockyard.server.kit.repository import get_by_id, load_or_404
 from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -52,13 +51,11 @@ from dockyard.server.workloads import repository as workloads
 
 
 def load(session: Session, artifact_id: str, *, for_update: bool = False) -> Artifact:
-    """The artifact, or its 404 (a malformed id is the same 404 and never reaches SQL)."""
-    row = None
-    if is_valid_id(artifact_id):
-        row = repository.get_artifact(session, artifact_id, for_update=for_update)
-    if row is None:
-        raise NotFound.of(ARTIFACT, artifact_id)
-    return row
+    """The artifact, or its 404 (a malformed id is the same 404 and never reaches SQL).
+
+    Locked, writes to one artifact (edit, lock, delete) queue on its row on PostgreSQL, so a
+    lock and an edit racing each other cannot both pass the "still a draft" check."""
+    return load_or_404(session, Artifact, ARTIFACT, artifact_id, for_update=for_update)
 
 
 def require(
@@ -167,16 +164,16 @@ def create_artifact(
         # The IaC tools create artifacts already locked: the version is taken first, so the
         # row is written once, locked. (No workload can run it yet: no expiry to clear.)
         if unwritten is not None:
-            repositories.insert_new_repository(session, unwritten)  # its counter counts
+            repository.insert_new_repository(session, unwritten)  # its counter counts
             unwritten = None
-        row.version = repositories.next_version(session, home.id)
+        row.version = repository.next_version(session, home.id)
         row.status = "locked"
         row.locked_at = utcnow()
     # The busiest write: its rows go out as plain INSERTs (repository, artifact, both owner
     # grants), together, not through a flush, and the response is built from them.
     with together(session):
         if unwritten is not None:
-            repositories.insert_new_repository(session, unwritten)
+            repository.insert_new_repository(session, unwritten)
         repository.insert_new_artifact(session, row)
         sharing.grant_owner_of_new(session, owned, principal.user_id)
     tag_list = tags.set_tags(session, ARTIFACT, row.id, body.tags) if body.tags else []
@@ -329,7 +326,7 @@ def _refuse_if_locked(row: Artifact) -> None:
 
 
 def _lock(session: Session, row: Artifact) -> None:
-    row.version = repositories.next_version(session, row.repository_id)
+    row.version = repository.next_version(session, row.repository_id)
     row.status = "locked"
     row.locked_at = utcnow()
     workloads.clear_expiry(session, row.id)  # locked artifacts' workloads do not expire
@@ -353,7 +350,7 @@ def _repository_for(
         )
         return home, home
     wanted = body.artifact_repository_id
-    found = repositories.get_repository(session, wanted) if is_valid_id(wanted) else None
+    found = get_by_id(session, ArtifactRepository, wanted) if is_valid_id(wanted) else None
     if found is None:
         raise NotFound.of(REPOSITORY, wanted)
     sharing.require(session, principal, Target(REPOSITORY, found.id, REPOSITORY), Right.UPDATE)

@@ -8,10 +8,6 @@ from sqlalchemy.orm import Session
 from dockyard.server.credentials.models import Credential
 
 
-def get_credential(session: Session, credential_id: str) -> Credential | None:
-    return session.get(Credential, credential_id)
-
-
 def add_credential(session: Session, credential: Credential) -> Credential:
     session.add(credential)
     session.flush()

@@ -8,8 +8,8 @@ from dockyard.core.credentials import Credential
 from dockyard.core.models import Page
 from dockyard.server.credentials import service
 from dockyard.server.credentials.schemas import CredentialCreate
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 
 router = APIRouter(tags=["Credentials"])

@@ -16,6 +16,7 @@ from dockyard.server.credentials.types import CREDENTIAL_TYPES
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.kit.repository import find
 
 
 def to_public(row: Credential) -> CredentialOut:
@@ -34,7 +35,7 @@ def _visible(
     # A malformed id never reaches the database (PostgreSQL rejects some bytes outright).
     if not is_valid_id(credential_id):
         return None
-    row = repository.get_credential(session, credential_id)
+    row = find(session, Credential, credential_id)
     if row is None or not (is_admin or row.owner_id == owner_id):
         return None
     return row
@@ -103,7 +104,7 @@ def validate_env_reference(
     """Check a `dr-credential` variable: the user may use its credential and `key` is a field
     of it. `user_id` is whoever writes the spec or runs it, never merely the artifact's
     creator: an editor must not route the creator's secrets into a container they shaped."""
-    row = repository.get_credential(session, credential_id) if is_valid_id(credential_id) else None
+    row = find(session, Credential, credential_id) if is_valid_id(credential_id) else None
     if row is None:
         raise ValidationFailed.at(
             [*loc, "drCredentialId"],
@@ -147,7 +148,7 @@ def resolve_secret(
     """
     if not is_valid_id(credential_id) or user_id is None:
         return None
-    row = repository.get_credential(session, credential_id)
+    row = find(session, Credential, credential_id)
     if row is None or not may_use(row, user_id=user_id, is_admin=is_admin):
         return None
     value = secret_box.open(row.encrypted_fields).get(key)

@@ -12,42 +12,18 @@ Without the key, no rewritten, removed or truncated entry verifies.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dockyard.server.deployments import repository
 from dockyard.server.deployments.models import GENESIS, Deployment, DeploymentAuditEntry
+from dockyard.server.kit.audit_seal import AuditSeal
 from dockyard.server.kit.clock import utcnow
 
 # The label of the key derived from the server's secret key; changing it breaks every seal.
 SEAL_PURPOSE = "deployment-audit-chain/v1"
-
-
-class AuditSeal:
-    """HMACs under the audit chain's key: one per entry hash, one for each chain's head."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def entry(self, entry_hash: str) -> str:
-        return hmac.new(self._key, entry_hash.encode(), hashlib.sha256).hexdigest()
-
-    def head(self, deployment_id: str, sequence: int, head_hash: str) -> str:
-        # The deployment's id is sealed too, so one deployment's head cannot vouch for another's
-        # chain.
-        message = f"{deployment_id}:{sequence}:{head_hash}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
-
-    def entry_holds(self, entry_hash: str, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(self.entry(entry_hash), given)
-
-    def head_holds(self, row: Deployment) -> bool:
-        given = row.audit_hmac
-        expected = self.head(row.id, row.audit_sequence, row.audit_hash)
-        return given is not None and hmac.compare_digest(expected, given)
 
 
 def canonical(entry: dict[str, Any]) -> bytes:
@@ -89,12 +65,8 @@ def append(
     the previous one left; the unique (deployment, sequence) constraint is the backstop.
     """
     session.flush()
-    head = session.execute(
-        select(Deployment.audit_sequence, Deployment.audit_hash)
-        .where(Deployment.id == deployment.id)
-        .with_for_update()
-    ).one()
-    sequence, prev_hash = head.audit_sequence + 1, head.audit_hash
+    last_sequence, prev_hash = repository.locked_audit_head(session, deployment.id)
+    sequence = last_sequence + 1
     moment = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     row = DeploymentAuditEntry(
         deployment_id=deployment.id,
@@ -118,31 +90,12 @@ def append(
     return row
 
 
-def entries(
-    session: Session, deployment_id: str, *, offset: int, limit: int
-) -> tuple[list[DeploymentAuditEntry], int]:
-    condition = DeploymentAuditEntry.deployment_id == deployment_id
-    total = session.scalar(select(func.count()).select_from(DeploymentAuditEntry).where(condition))
-    rows = session.scalars(
-        select(DeploymentAuditEntry)
-        .where(condition)
-        .order_by(DeploymentAuditEntry.sequence)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows), int(total or 0)
-
-
 def verify(session: Session, seal: AuditSeal, deployment: Deployment) -> bool:
     """Recompute the whole chain, check every seal, and check that it ends at the sealed head."""
     if not seal.head_holds(deployment):
         return False
     expected_prev, sequence = GENESIS, 0
-    for row in session.scalars(
-        select(DeploymentAuditEntry)
-        .where(DeploymentAuditEntry.deployment_id == deployment.id)
-        .order_by(DeploymentAuditEntry.sequence)
-    ):
+    for row in repository.audit_chain(session, deployment.id):
         sequence += 1
         if row.sequence != sequence or row.prev_hash != expected_prev:
             return False

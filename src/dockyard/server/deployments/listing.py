@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dockyard.core.deployments import Deployment as DeploymentOut
@@ -16,6 +16,7 @@ from dockyard.server.kit.pagination import PageParams
 from dockyard.server.kit.text_search import contains_any
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags
+from dockyard.server.workloads import repository as workload_rows
 from dockyard.server.workloads.models import Workload
 from dockyard.server.workloads.public import WORKLOAD
 
@@ -72,11 +73,10 @@ def _conditions(principal: Principal, filters: DeploymentFilters) -> list[Column
         DEPLOYMENT, Deployment.id, keys=filters.tag_keys, values=filters.tag_values
     )
     if filters.statuses:
-        workload_statuses = select(Workload.id)
         known = [s for f in filters.statuses for s in _BY_STATUS.get(f, [])]
         settled = [s for values in _BY_STATUS.values() for s in values]
         wanted: ColumnElement[bool] = Workload.status.in_(known)
         if "launching" in filters.statuses:
             wanted = or_(wanted, Workload.status.not_in(settled))
-        conditions.append(Deployment.workload_id.in_(workload_statuses.where(wanted)))
+        conditions.append(Deployment.workload_id.in_(workload_rows.ids_where(wanted)))
     return conditions

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dockyard.core.deployments import Deployment as DeploymentOut
@@ -16,7 +15,7 @@ from dockyard.server.kit.clock import isoformat
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
-from dockyard.server.workloads.models import Workload
+from dockyard.server.workloads import repository as workload_rows
 from dockyard.server.workloads.public import WORKLOAD
 
 DEPLOYMENT = "deployment"
@@ -47,17 +46,7 @@ def publish(
     session: Session, principal: Principal | None, rows: list[Deployment], base_url: str
 ) -> list[DeploymentOut]:
     ids = [row.id for row in rows]
-    statuses = (
-        dict(
-            session.execute(
-                select(Workload.id, Workload.status).where(
-                    Workload.id.in_({row.workload_id for row in rows})
-                )
-            ).all()
-        )
-        if rows
-        else {}
-    )
+    statuses = workload_rows.statuses_of(session, {row.workload_id for row in rows})
     tag_map = tags.tags_for(session, DEPLOYMENT, ids)
     levels = (
         sharing.levels_of(session, principal, [deployment_target(row) for row in rows])

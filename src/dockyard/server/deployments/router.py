@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.deployments import AuditLog, Deployment
 from dockyard.core.models import Page
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.deployments import listing, service
 from dockyard.server.deployments.schemas import (
     DeploymentCreate,
@@ -17,7 +18,6 @@ from dockyard.server.deployments.schemas import (
     deployment_filters,
 )
 from dockyard.server.kit.auth import CurrentUser, Principal
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.platform import PlatformDep, platform_of
 from dockyard.server.sharing.router import add_shared_roles_routes

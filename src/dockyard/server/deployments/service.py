@@ -23,8 +23,8 @@ from dockyard.server.deployments.public import (
 from dockyard.server.deployments.schemas import DeploymentCreate, DeploymentUpdate
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.kit.lookup import find_or_404
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.kit.repository import find, load_or_404
 from dockyard.server.platform import Platform
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
@@ -39,10 +39,8 @@ from dockyard.server.workloads.statuses import Status
 
 
 def load(session: Session, deployment_id: str, *, for_update: bool = False) -> Deployment:
-    return find_or_404(
-        DEPLOYMENT,
-        deployment_id,
-        lambda found: repository.get_deployment(session, found, for_update=for_update),
+    return load_or_404(
+        session, Deployment, DEPLOYMENT, deployment_id, for_update=for_update, where=repository.LIVE
     )
 
 
@@ -173,14 +171,13 @@ def audit_log(
     paging: PageParams,
     platform: Platform,
 ) -> tuple[list[AuditEntry], int, bool]:
-    row = find_or_404(
-        DEPLOYMENT,
-        deployment_id,
-        lambda found: repository.get_deployment(session, found, with_deleted=principal.is_admin),
-    )
+    live = () if principal.is_admin else repository.LIVE
+    row = load_or_404(session, Deployment, DEPLOYMENT, deployment_id, where=live)
     if row.deleted_at is None:
         sharing.require(session, principal, deployment_target(row), Right.VIEW)
-    rows, total = audit.entries(session, row.id, offset=paging.offset, limit=paging.limit)
+    rows, total = repository.audit_entries(
+        session, row.id, offset=paging.offset, limit=paging.limit
+    )
     people = creators(session, {e.actor_id for e in rows})
     verified = audit.verify(session, platform.audit_seal, row)
     return [_entry(e, people) for e in rows], total, verified
@@ -202,7 +199,7 @@ def advance_switches(session: Session, seal: audit.AuditSeal, base_url: str) -> 
     """Complete pending switches whose workload runs; drop those whose workload failed."""
     changed = []
     for row in repository.with_pending_switch(session):
-        pending = session.get(Workload, row.pending_workload_id)
+        pending = find(session, Workload, row.pending_workload_id)
         if pending is not None and pending.status == "running":
             _switch(session, seal, row, None, base_url)
             changed.append(row.id)
@@ -274,7 +271,7 @@ def _servable_workload(session: Session, principal: Principal, workload_id: str)
             "workload that is running or on its way (start it, or create a new one).",
             code="workload_not_ready",
         )
-    artifact = session.get(Artifact, workload.artifact_id) if workload.artifact_id else None
+    artifact = find(session, Artifact, workload.artifact_id) if workload.artifact_id else None
     if artifact is None or artifact.status != "locked":
         raise Conflict(
             "A deployment serves only workloads on locked artifacts: lock the artifact "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dockyard.server.db.session import Database
 from dockyard.server.deployments import service
-from dockyard.server.deployments.audit import AuditSeal
+from dockyard.server.kit.audit_seal import AuditSeal
 
 
 def advance_deployment_switches(db: Database, seal: AuditSeal, base_url: str) -> list[str]:

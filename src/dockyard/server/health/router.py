@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from dockyard.server.db.session import Database
 
@@ -25,8 +24,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 def _ready(db: Database) -> JSONResponse:
     try:
-        with db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        db.ping()
     except Exception as exc:  # any driver error means "not ready", never a 500
         message = f"Database unreachable: {type(exc).__name__}"
         body = {"message": message, "code": "database_unavailable", "detail": message}

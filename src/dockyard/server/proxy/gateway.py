@@ -23,10 +23,11 @@ from dockyard.server.proxy.errors import HeadersTooLarge, NoReadyReplica, send_e
 from dockyard.server.proxy.forward import Limits, Target, forward
 from dockyard.server.proxy.request_head import scan
 from dockyard.server.proxy.routing import Route, RoutingTable
-from dockyard.server.proxy.stats import StatsCollector
 from dockyard.server.proxy.upstream import UpstreamPool
 from dockyard.server.settings import Settings
+from dockyard.server.statistics.recorder import StatsCollector
 from dockyard.server.users.tokens import TokenVerifier
+from dockyard.server.workloads import stats
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class InvokeProxy:
         self.table = RoutingTable(db, settings.proxy_route_refresh_seconds)
         self.access = Access(verifier, self.table)
         self.balancer = Balancer()
-        self.stats = StatsCollector()
+        self.stats = StatsCollector(write=stats.record)
         self.limits = Limits(settings.proxy_timeout_seconds, settings.proxy_client_idle_seconds)
         self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self.pool: UpstreamPool | None = None

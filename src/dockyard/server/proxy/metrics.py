@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import func, select
 
 from dockyard.core.errors import Forbidden, Unauthorized
 from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import API_KEY_HEADER, INVALID_TOKEN, read_token
+from dockyard.server.proxy import repository
 from dockyard.server.proxy.gateway import InvokeProxy
-from dockyard.server.proxy.models import LATENCY_BOUNDS_MS
-from dockyard.server.workloads.models import Proton, Replica, Workload
+from dockyard.server.statistics.models import LATENCY_BOUNDS_MS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
@@ -88,7 +87,7 @@ def render(proxy: InvokeProxy, db: Database, runtime_name: str) -> str:
     add(f'dockyard_proxy_routes{{state="serving"}} {serving}')
     add(f'dockyard_proxy_routes{{state="unready"}} {len(routes) - serving}')
 
-    workloads, replicas = _gauges(db)
+    workloads, replicas = repository.gauges(db)
     add("# HELP dockyard_workloads Workloads by status.")
     add("# TYPE dockyard_workloads gauge")
     for status, amount in sorted(workloads.items()):
@@ -104,21 +103,3 @@ def render(proxy: InvokeProxy, db: Database, runtime_name: str) -> str:
     add("# TYPE dockyard_runtime_info gauge")
     add(f'dockyard_runtime_info{{runtime="{_label(runtime_name)}"}} 1')
     return "\n".join(lines) + "\n"
-
-
-def _gauges(db: Database) -> tuple[dict[str, int], dict[object, int]]:
-    with db.unit_of_work(write=False) as session:
-        workloads = dict(
-            session.execute(select(Workload.status, func.count()).group_by(Workload.status)).all()
-        )
-        active = (
-            select(Replica.ready, func.count(), func.coalesce(func.sum(Replica.restart_count), 0))
-            .join(Proton, Proton.id == Replica.proton_id)
-            .where(Proton.role == "active")
-            .group_by(Replica.ready)
-        )
-        replicas: dict[object, int] = {"restarts": 0}
-        for ready, amount, restarts in session.execute(active):
-            replicas[bool(ready)] = amount
-            replicas["restarts"] += int(restarts)
-    return workloads, replicas

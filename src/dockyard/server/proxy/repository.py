@@ -1,137 +1,97 @@
-"""SQL of request statistics: batch upserts from the proxy, window reads for the endpoints."""
+"""SQL of the invoke proxy: the rows its routing table is built from, and the gauges /metrics
+reports (both across workloads, deployments, grants and users, read in one short transaction)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
 
 from dockyard.server.db.session import Database
-from dockyard.server.proxy.models import BUCKET_COLUMNS, SUMMED_COLUMNS, RequestStat
-from dockyard.server.proxy.stats import Batch
-from dockyard.server.workloads.models import Proton, Workload
+from dockyard.server.deployments.models import Deployment
+from dockyard.server.deployments.public import DEPLOYMENT
+from dockyard.server.sharing.models import SharedRole
+from dockyard.server.users.models import User
+from dockyard.server.workloads.models import Proton, Replica, Workload
+from dockyard.server.workloads.public import WORKLOAD
 
-_KEY = ("workload_id", "proton_id", "bucket_start")
-
-
-def flush(db: Database, batch: Batch) -> None:
-    """Add a batch to the stored minute rows (one transaction; safe with several servers)."""
-    with db.unit_of_work() as session:
-        workload_ids = {workload_id for workload_id, _, _ in batch.buckets}
-        existing = set(session.scalars(select(Workload.id).where(Workload.id.in_(workload_ids))))
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        insert = sqlite_insert if sqlite else pg_insert
-        greatest = func.max if sqlite else func.greatest  # SQLite's two-argument max is scalar
-        table = RequestStat.__table__
-        # Rows are locked in key order, so two servers flushing at once cannot deadlock.
-        for (workload_id, proton_id, minute), counts in sorted(batch.buckets.items()):
-            if workload_id not in existing:  # deleted since the request: nothing to count on
-                continue
-            values: dict[str, object] = {
-                "workload_id": workload_id,
-                "proton_id": proton_id,
-                "bucket_start": datetime.fromtimestamp(minute, UTC),
-                "requests": counts.requests,
-                "latency_sum_ms": counts.latency_sum_ms,
-                "latency_max_ms": counts.latency_max_ms,
-                "max_concurrency": counts.max_concurrency,
-                "last_request_at": (
-                    datetime.fromtimestamp(counts.last_request_at, UTC)
-                    if counts.last_request_at
-                    else None
-                ),
-            }
-            for index, amount in enumerate(counts.by_class):
-                values[f"status_{index + 1}xx"] = amount
-            for column, amount in zip(BUCKET_COLUMNS, counts.buckets, strict=True):
-                values[column] = amount
-            statement = insert(RequestStat).values(values)
-            excluded = statement.excluded
-            changes = {name: table.c[name] + excluded[name] for name in SUMMED_COLUMNS}
-            for name in ("latency_max_ms", "max_concurrency"):
-                changes[name] = greatest(table.c[name], excluded[name])
-            changes["last_request_at"] = greatest(
-                func.coalesce(table.c.last_request_at, excluded.last_request_at),
-                func.coalesce(excluded.last_request_at, table.c.last_request_at),
-            )
-            session.execute(statement.on_conflict_do_update(index_elements=_KEY, set_=changes))
-        for workload_id, moment in sorted(batch.last_responses().items()):
-            if workload_id in existing:
-                session.execute(
-                    update(Workload)
-                    .where(
-                        Workload.id == workload_id,
-                        (Workload.last_response_at.is_(None))
-                        | (Workload.last_response_at < moment),
-                    )
-                    # Traffic is not an edit: updatedAt keeps its value.
-                    .values(last_response_at=moment, updated_at=Workload.updated_at)
-                )
+Raw = tuple[list[Any], list[Any], list[Any], list[Any]]
 
 
-def window_conditions(
-    workload_ids: list[str] | None,
-    proton_id: str | None,
-    start: datetime | None,
-    end: datetime | None,
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if workload_ids is not None:
-        conditions.append(RequestStat.workload_id.in_(workload_ids))
-    if proton_id is not None:
-        conditions.append(RequestStat.proton_id == proton_id)
-    if start is not None:
-        conditions.append(RequestStat.bucket_start >= start)
-    if end is not None:
-        conditions.append(RequestStat.bucket_start < end)
-    return conditions
-
-
-def rows_in(session: Session, conditions: list[ColumnElement[bool]]) -> list[RequestStat]:
-    return list(
-        session.scalars(select(RequestStat).where(*conditions).order_by(RequestStat.bucket_start))
+# Built once: constructing these statements costs about as much as running them.
+_WORKLOAD_ROWS = (
+    select(
+        Workload.id,
+        Workload.status,
+        Workload.desired_state,
+        Workload.status_reason,
+        Proton.id,
+        Replica.host,
+        Replica.port,
+        Replica.ready,
     )
-
-
-def delete_rows(session: Session, conditions: list[ColumnElement[bool]]) -> int:
-    # A DELETE's result is a CursorResult, which has the row count; Session.execute is typed
-    # for every statement, hence the cast.
-    result = cast(CursorResult[Any], session.execute(delete(RequestStat).where(*conditions)))
-    session.flush()
-    return result.rowcount or 0
-
-
-def active_proton_id(session: Session, workload_id: str) -> str | None:
-    return session.scalar(
-        select(Proton.id).where(Proton.workload_id == workload_id, Proton.role == "active")
+    .outerjoin(Proton, and_(Proton.workload_id == Workload.id, Proton.role == "active"))
+    .outerjoin(Replica, Replica.proton_id == Proton.id)
+    .order_by(Workload.id, Replica.group_name, Replica.index)
+)
+_DEPLOYMENT_ROWS = (
+    select(Deployment.id, Deployment.workload_id, Deployment.pending_workload_id)
+    .where(Deployment.deleted_at.is_(None))
+    .order_by(Deployment.id)
+)
+# Driven from the workloads and deployments, so the grants index is searched per object type:
+# filtering the grants table by `resource_type IN (…)` scans it when most grants are on
+# artifacts.
+_GRANT_ROWS = (
+    select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role)
+    .join(
+        Workload,
+        and_(SharedRole.resource_type == WORKLOAD, SharedRole.resource_id == Workload.id),
     )
-
-
-def proton_belongs(session: Session, workload_id: str, proton_id: str) -> bool:
-    found = session.scalar(
-        select(Proton.id).where(Proton.id == proton_id, Proton.workload_id == workload_id)
-    )
-    if found is not None:
-        return True
-    # Rows of a proton since removed (a finished replacement) still count as its history.
-    return (
-        session.scalar(
-            select(RequestStat.proton_id)
-            .where(RequestStat.workload_id == workload_id, RequestStat.proton_id == proton_id)
-            .limit(1)
+    .union_all(
+        select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role).join(
+            Deployment,
+            and_(
+                SharedRole.resource_type == DEPLOYMENT,
+                SharedRole.resource_id == Deployment.id,
+                Deployment.deleted_at.is_(None),
+            ),
         )
-        is not None
     )
+)
 
 
-def last_request_times(session: Session, workload_ids: list[str]) -> dict[str, datetime]:
-    rows = session.execute(
-        select(RequestStat.workload_id, func.max(RequestStat.last_request_at))
-        .where(RequestStat.workload_id.in_(workload_ids))
-        .group_by(RequestStat.workload_id)
-    )
-    return {workload_id: moment for workload_id, moment in rows if moment is not None}
+_ADMIN_ROWS = select(User.id).where(User.is_admin.is_(True)).order_by(User.id)
+
+
+def read_rows(db: Database) -> Raw:
+    """What the table is built from, in one short transaction (runs in a worker thread).
+
+    Plain rows from the core layer: most refreshes find them as they were, and comparing them
+    costs far less than building the table again."""
+    with db.unit_of_work(write=False) as session:
+        connection = session.connection()
+        return (
+            list(connection.execute(_WORKLOAD_ROWS).all()),
+            list(connection.execute(_DEPLOYMENT_ROWS).all()),
+            list(connection.execute(_GRANT_ROWS).all()),
+            list(connection.execute(_ADMIN_ROWS).all()),
+        )
+
+
+def gauges(db: Database) -> tuple[dict[str, int], dict[object, int]]:
+    with db.unit_of_work(write=False) as session:
+        workloads = dict(
+            session.execute(select(Workload.status, func.count()).group_by(Workload.status)).all()
+        )
+        active = (
+            select(Replica.ready, func.count(), func.coalesce(func.sum(Replica.restart_count), 0))
+            .join(Proton, Proton.id == Replica.proton_id)
+            .where(Proton.role == "active")
+            .group_by(Replica.ready)
+        )
+        replicas: dict[object, int] = {"restarts": 0}
+        for ready, amount, restarts in session.execute(active):
+            replicas[bool(ready)] = amount
+            replicas["restarts"] += int(restarts)
+    return workloads, replicas

@@ -15,19 +15,11 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import and_, select
 
 from dockyard.server.db.session import Database
-from dockyard.server.deployments.models import Deployment
-from dockyard.server.deployments.public import DEPLOYMENT
 from dockyard.server.kit.auth import Principal
-from dockyard.server.sharing.models import SharedRole
+from dockyard.server.proxy import repository
 from dockyard.server.sharing.roles import Right, Role, best_level
-from dockyard.server.users.models import User
-from dockyard.server.workloads.models import Proton, Replica, Workload
-from dockyard.server.workloads.public import WORKLOAD
 from dockyard.server.workloads.statuses import INACTIVE
 
 log = logging.getLogger(__name__)
@@ -108,71 +100,7 @@ class _Row:
 
 
 # The table's inputs as read: workload rows, deployment rows, grant rows, admin user ids.
-Raw = tuple[list[Any], list[Any], list[Any], list[Any]]
-
-
-# Built once: constructing these statements costs about as much as running them.
-_WORKLOAD_ROWS = (
-    select(
-        Workload.id,
-        Workload.status,
-        Workload.desired_state,
-        Workload.status_reason,
-        Proton.id,
-        Replica.host,
-        Replica.port,
-        Replica.ready,
-    )
-    .outerjoin(Proton, and_(Proton.workload_id == Workload.id, Proton.role == "active"))
-    .outerjoin(Replica, Replica.proton_id == Proton.id)
-    .order_by(Workload.id, Replica.group_name, Replica.index)
-)
-_DEPLOYMENT_ROWS = (
-    select(Deployment.id, Deployment.workload_id, Deployment.pending_workload_id)
-    .where(Deployment.deleted_at.is_(None))
-    .order_by(Deployment.id)
-)
-# Driven from the workloads and deployments, so the grants index is searched per object type:
-# filtering the grants table by `resource_type IN (…)` scans it when most grants are on
-# artifacts.
-_GRANT_ROWS = (
-    select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role)
-    .join(
-        Workload,
-        and_(SharedRole.resource_type == WORKLOAD, SharedRole.resource_id == Workload.id),
-    )
-    .union_all(
-        select(SharedRole.resource_id, SharedRole.user_id, SharedRole.role).join(
-            Deployment,
-            and_(
-                SharedRole.resource_type == DEPLOYMENT,
-                SharedRole.resource_id == Deployment.id,
-                Deployment.deleted_at.is_(None),
-            ),
-        )
-    )
-)
-
-
-_ADMIN_ROWS = select(User.id).where(User.is_admin.is_(True)).order_by(User.id)
-
-
-def read_rows(db: Database) -> Raw:
-    """What the table is built from, in one short transaction (runs in a worker thread).
-
-    Plain rows from the core layer: most refreshes find them as they were, and comparing them
-    costs far less than building the table again."""
-    with db.unit_of_work(write=False) as session:
-        connection = session.connection()
-        return (
-            list(connection.execute(_WORKLOAD_ROWS).all()),
-            list(connection.execute(_DEPLOYMENT_ROWS).all()),
-            list(connection.execute(_GRANT_ROWS).all()),
-            list(connection.execute(_ADMIN_ROWS).all()),
-        )
-
-
-def build_rows(raw: Raw) -> tuple[list[_Row], list[Alias]]:
+def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
     result, deployments, grant_rows, admin_rows = raw
     admins = {user_id for (user_id,) in admin_rows}
     roles: dict[str, dict[str, list[str]]] = {}  # ids are unique across types (random)
@@ -241,7 +169,7 @@ class RoutingTable:
         self.deployments: dict[str, Alias] = {}
         self.version = 0  # bumped by every refresh
         self._read_at = 0.0  # monotonic time of the last read
-        self._raw: Raw | None = None  # the rows the table was last built from
+        self._raw: repository.Raw | None = None  # the rows the table was last built from
         self._changed = asyncio.Event()  # set and replaced by every refresh
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -283,7 +211,7 @@ class RoutingTable:
             return
         self._refreshing = asyncio.get_running_loop().create_future()
         try:
-            raw = await asyncio.to_thread(read_rows, self._db)
+            raw = await asyncio.to_thread(repository.read_rows, self._db)
             if rebuild or raw != self._raw:
                 rows, aliases = build_rows(raw)
                 self._apply(rows)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from dockyard.core.models import Page, SharedRole
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import CurrentUser, Principal
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.sharing import service
 from dockyard.server.sharing.schemas import SharedRolesUpdate

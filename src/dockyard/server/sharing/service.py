@@ -13,6 +13,7 @@ from dockyard.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from dockyard.core.models import SharedRole as SharedRoleOut
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.kit.repository import find
 from dockyard.server.sharing import repository
 from dockyard.server.sharing.roles import (
     NO_ROLE,
@@ -211,7 +212,7 @@ def _owner_count(session: Session, target: Target) -> int:
 def _recipient(session: Session, user_id: str | None, username: str | None) -> User:
     # Malformed ids and NUL characters never reach the database (PostgreSQL refuses NUL).
     if user_id is not None:
-        user = users.get_user(session, user_id) if is_valid_id(user_id) else None
+        user = find(session, User, user_id) if is_valid_id(user_id) else None
     else:
         name = username or ""
         user = users.get_user_by_username(session, name) if "\x00" not in name else None

@@ -14,8 +14,9 @@ from dockyard.core.workloads import Workload
 from dockyard.server.artifact_repos import service as repositories
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.schemas import ArtifactUpdate
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import Principal
-from dockyard.server.kit.deps import AppSettings, UnitOfWork
+from dockyard.server.kit.deps import AppSettings
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.platform import Platform, PlatformDep
 from dockyard.server.settings import Settings

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import ValidationFailed
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.deployments import listing as deployment_listing
 from dockyard.server.deployments.schemas import deployment_filters
 from dockyard.server.kit.auth import Principal
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.platform import Platform, PlatformDep
 from dockyard.server.sharing.roles import Right

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy.orm import Session
 
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.deployments import listing, service
 from dockyard.server.deployments.schemas import (
     STATUSES,
@@ -15,7 +16,6 @@ from dockyard.server.deployments.schemas import (
     deployment_filters,
 )
 from dockyard.server.kit.auth import Principal
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.platform import Platform, PlatformDep
 from dockyard.server.ui import examples

@@ -13,8 +13,9 @@ from dockyard.server.artifact_repos import service as repositories
 from dockyard.server.artifacts import listing as artifact_listing
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.schemas import ArtifactClone, ArtifactCreate, ListFilters
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import Principal
-from dockyard.server.kit.deps import AppSettings, UnitOfWork
+from dockyard.server.kit.deps import AppSettings
 from dockyard.server.kit.urls import base_url
 from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing

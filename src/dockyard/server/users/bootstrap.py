@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dockyard.server.settings import Settings
+from dockyard.server.users import repository
 from dockyard.server.users.models import ApiToken, User
 from dockyard.server.users.tokens import generate_token, hash_token
 
@@ -25,19 +25,17 @@ class BootstrapResult:
 
 
 def ensure_admin(session: Session, settings: Settings) -> BootstrapResult:
-    admin = session.scalar(select(User).where(User.username == ADMIN_USERNAME))
+    admin = repository.get_user_by_username(session, ADMIN_USERNAME)
     if admin is None:
         admin = User(username=ADMIN_USERNAME, is_admin=True, full_name="Administrator")
-        session.add(admin)
-        session.flush()
+        repository.add_user(session, admin)
 
     token_file = settings.home / ADMIN_TOKEN_FILE
     if settings.admin_token:
         _ensure_token(session, admin.id, settings.admin_token, "admin (DOCKYARD_ADMIN_TOKEN)")
         return BootstrapResult(admin.id, None, token_file if token_file.exists() else None)
 
-    has_token = session.scalar(select(ApiToken.id).where(ApiToken.user_id == admin.id).limit(1))
-    if has_token is not None:
+    if repository.has_token(session, admin.id):
         return BootstrapResult(admin.id, None, token_file if token_file.exists() else None)
 
     token = generate_token()
@@ -48,9 +46,8 @@ def ensure_admin(session: Session, settings: Settings) -> BootstrapResult:
 
 def _ensure_token(session: Session, user_id: str, token: str, name: str) -> None:
     digest = hash_token(token)
-    if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest)) is None:
-        session.add(ApiToken(name=name, user_id=user_id, token_hash=digest))
-        session.flush()
+    if not repository.token_hash_known(session, digest):
+        repository.add_token(session, ApiToken(name=name, user_id=user_id, token_hash=digest))
 
 
 def _write_private(path: Path, content: str) -> None:

@@ -8,10 +8,6 @@ from sqlalchemy.orm import Session
 from dockyard.server.users.models import ApiToken, User
 
 
-def get_user(session: Session, user_id: str) -> User | None:
-    return session.get(User, user_id)
-
-
 def get_user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
@@ -53,10 +49,6 @@ def add_token(session: Session, token: ApiToken) -> ApiToken:
     return token
 
 
-def get_token(session: Session, token_id: str) -> ApiToken | None:
-    return session.get(ApiToken, token_id)
-
-
 def delete_token(session: Session, token: ApiToken) -> None:
     session.delete(token)
     session.flush()
@@ -78,3 +70,23 @@ def list_tokens(
         .limit(limit)
     )
     return list(rows), total
+
+
+def has_token(session: Session, user_id: str) -> bool:
+    found = session.scalar(select(ApiToken.id).where(ApiToken.user_id == user_id).limit(1))
+    return found is not None
+
+
+def token_hash_known(session: Session, digest: str) -> bool:
+    return session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest)) is not None
+
+
+def principal_row(
+    session: Session, digest: str
+) -> Row[str, str, bool, str | None, str | None] | None:
+    """The user holding the token with this hash: id, username, is_admin, email, full_name."""
+    return session.execute(
+        select(User.id, User.username, User.is_admin, User.email, User.full_name)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == digest)
+    ).first()

@@ -12,6 +12,7 @@ from dockyard.core.models import User as UserOut
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.kit.ids import is_valid_id
+from dockyard.server.kit.repository import find
 from dockyard.server.users import repository
 from dockyard.server.users.models import ApiToken, User
 from dockyard.server.users.schemas import ApiTokenCreate, UserCreate
@@ -42,7 +43,7 @@ def _require_admin(principal: Principal, action: str) -> None:
 
 def _existing_user(session: Session, user_id: str) -> User:
     # A malformed id is the same 404 and never reaches the database.
-    user = repository.get_user(session, user_id) if is_valid_id(user_id) else None
+    user = find(session, User, user_id) if is_valid_id(user_id) else None
     if user is None:
         raise NotFound.of("user", user_id)
     return user
@@ -126,7 +127,7 @@ def list_tokens(
 
 def delete_token(session: Session, principal: Principal, token_id: str) -> None:
     """Revoke a token; another user's token does not exist for a non-admin."""
-    row = repository.get_token(session, token_id) if is_valid_id(token_id) else None
+    row = find(session, ApiToken, token_id) if is_valid_id(token_id) else None
     if row is None or not (principal.is_admin or row.user_id == principal.user_id):
         raise NotFound.of("token", token_id)
     repository.delete_token(session, row)

@@ -9,11 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from sqlalchemy import select
-
 from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal, Profile
-from dockyard.server.users.models import ApiToken, User
+from dockyard.server.users import repository
 
 TOKEN_PREFIX = "dy_"
 T = TypeVar("T")
@@ -91,11 +89,7 @@ class TokenVerifier(CachedSecretCheck[Principal]):
 
     def _load(self, digest: str) -> Principal | None:
         with self._db.unit_of_work(write=False) as session:
-            row = session.execute(
-                select(User.id, User.username, User.is_admin, User.email, User.full_name)
-                .join(ApiToken, ApiToken.user_id == User.id)
-                .where(ApiToken.token_hash == digest)
-            ).first()
+            row = repository.principal_row(session, digest)
         if row is None:
             return None
         return Principal(

@@ -19,13 +19,13 @@ from dockyard.core.workloads import (
     ReplicaStatusesSnapshot,
     WorkloadEvent,
 )
-from dockyard.server.artifact_repos.models import ArtifactRepository
 from dockyard.server.artifact_repos.service import target_of as repository_target
-from dockyard.server.artifacts.models import Artifact
+from dockyard.server.artifacts.models import Artifact, ArtifactRepository
 from dockyard.server.artifacts.public import artifact_target, creators
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.kit.repository import find
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
 from dockyard.server.workloads import repository
@@ -126,9 +126,9 @@ def _replica(replica: Replica, group: ContainerGroup | None) -> ReplicaDetail:
 def related(session: Session, principal: Principal, workload_id: str) -> RelatedEntities:
     row = require(session, principal, workload_id, Right.VIEW)
     items: list[RelatedItem] = []
-    artifact = session.get(Artifact, row.artifact_id) if row.artifact_id else None
+    artifact = find(session, Artifact, row.artifact_id) if row.artifact_id else None
     if artifact is not None:
-        lineage = session.get(ArtifactRepository, artifact.repository_id)
+        lineage = find(session, ArtifactRepository, artifact.repository_id)
         targets = [artifact_target(artifact), repository_target(artifact.repository_id)]
         levels = sharing.levels_of(session, principal, targets)
         people = creators(session, {artifact.creator_id, lineage.creator_id if lineage else None})

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, case, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, case
 from sqlalchemy.orm import Session
 
 from dockyard.core.workloads import Workload as WorkloadOut
+from dockyard.server.artifacts import repository as artifact_rows
 from dockyard.server.artifacts.listing import in_values, order_clause
-from dockyard.server.artifacts.models import Artifact
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.pagination import PageParams
 from dockyard.server.kit.text_search import contains_any
-from dockyard.server.proxy.summary import request_stats_for
 from dockyard.server.sharing import service as sharing
+from dockyard.server.statistics.summary import request_stats_for
 from dockyard.server.tags import service as tags
 from dockyard.server.workloads import repository
 from dockyard.server.workloads.models import Workload
@@ -43,7 +43,7 @@ def list_workloads(
 ) -> tuple[list[WorkloadOut], int]:
     rows, total = repository.list_workloads(
         session,
-        _conditions(principal, filters),
+        conditions(principal, filters),
         order_clause(filters.order_by, _ORDER_COLUMNS, Workload.id),
         offset=paging.offset,
         limit=paging.limit,
@@ -56,7 +56,7 @@ def list_workloads(
     return published, total
 
 
-def _conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnElement[bool]]:
+def conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     visible = sharing.visibility(principal, [(WORKLOAD, Workload.id)])
     if visible is not None:
@@ -79,10 +79,8 @@ def _conditions(principal: Principal, filters: WorkloadFilters) -> list[ColumnEl
     if filters.artifact_id:
         conditions.append(Workload.artifact_id == filters.artifact_id)
     if filters.artifact_statuses or filters.repository_id:
-        artifact_query = select(Artifact.id)
-        if filters.artifact_statuses:
-            artifact_query = artifact_query.where(Artifact.status.in_(filters.artifact_statuses))
-        if filters.repository_id:
-            artifact_query = artifact_query.where(Artifact.repository_id == filters.repository_id)
-        conditions.append(Workload.artifact_id.in_(artifact_query))
+        artifact_ids = artifact_rows.ids_where(
+            statuses=filters.artifact_statuses, repository_id=filters.repository_id
+        )
+        conditions.append(Workload.artifact_id.in_(artifact_ids))
     return conditions

@@ -26,10 +26,12 @@ from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.kit.repository import get_by_id
 from dockyard.server.runtimes.base import LogLine, Runtime, RuntimeFailure
 from dockyard.server.sharing.roles import Right
 from dockyard.server.workloads import repository
 from dockyard.server.workloads.models import Proton
+from dockyard.server.workloads.models import Workload as WorkloadRow
 from dockyard.server.workloads.service import require
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
@@ -312,7 +314,7 @@ async def follow(
 def _current_protons(db: Database, workload_id: str) -> list[str] | None:
     # A new start makes a new proton: look again each poll so a followed stream keeps up.
     with db.unit_of_work(write=False) as session:
-        if repository.get_workload(session, workload_id) is None:
+        if get_by_id(session, WorkloadRow, workload_id) is None:
             return None
         return [proton.id for proton in repository.protons_of(session, workload_id)]
 

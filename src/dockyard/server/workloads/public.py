@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dockyard.core.models import UserData
@@ -18,11 +17,13 @@ from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.core.workloads import WorkloadEvent as EventOut
 from dockyard.server.artifacts.models import Artifact
 from dockyard.server.artifacts.public import creators
+from dockyard.server.artifacts.repository import artifacts_by_id
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat
 from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
+from dockyard.server.workloads import repository
 from dockyard.server.workloads.models import Proton, Replacement, Workload, WorkloadEvent
 from dockyard.server.workloads.repository import open_replacements, starters_of_candidates
 
@@ -45,21 +46,8 @@ def publish(
     levels = sharing.levels_of(session, principal, [workload_target(i) for i in ids])
     people = creators(session, {row.creator_id for row in rows})
     artifact_ids = {row.artifact_id for row in rows if row.artifact_id}
-    artifacts = (
-        {a.id: a for a in session.scalars(select(Artifact).where(Artifact.id.in_(artifact_ids)))}
-        if artifact_ids
-        else {}
-    )
-    protons = (
-        {
-            p.workload_id: p
-            for p in session.scalars(
-                select(Proton).where(Proton.workload_id.in_(ids), Proton.role == "active")
-            )
-        }
-        if ids
-        else {}
-    )
+    artifacts = artifacts_by_id(session, artifact_ids)
+    protons = repository.active_protons(session, ids)
     rollouts = open_replacements(session, ids)
     out = []
     for row in rows:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from dockyard.server.users.models import User
 from dockyard.server.workloads.models import Proton, Replacement, Replica, Workload, WorkloadEvent
 from dockyard.server.workloads.statuses import INACTIVE
-
-
-def get_workload(
-    session: Session, workload_id: str, *, for_update: bool = False
-) -> Workload | None:
-    query = select(Workload).where(Workload.id == workload_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
 
 
 def add(session: Session, row: Workload | Proton) -> None:
@@ -157,3 +150,69 @@ def starters_of_candidates(session: Session, proton_ids: list[str]) -> dict[str,
         )
     )
     return {proton_id: user_id for proton_id, user_id in rows if proton_id}
+
+
+def statuses_where(
+    session: Session, conditions: list[ColumnElement[bool]]
+) -> list[tuple[str, str]]:
+    """(id, status) of every workload the conditions select."""
+    rows = session.execute(select(Workload.id, Workload.status).where(*conditions))
+    return [(workload_id, status) for workload_id, status in rows]
+
+
+def existing_ids(session: Session, workload_ids: set[str]) -> set[str]:
+    return set(session.scalars(select(Workload.id).where(Workload.id.in_(workload_ids))))
+
+
+def note_last_responses(session: Session, moments: dict[str, datetime]) -> None:
+    """Moves each workload's last response forward (never back, as servers flush in any order)."""
+    for workload_id, moment in sorted(moments.items()):
+        session.execute(
+            update(Workload)
+            .where(
+                Workload.id == workload_id,
+                (Workload.last_response_at.is_(None)) | (Workload.last_response_at < moment),
+            )
+            # Traffic is not an edit: updatedAt keeps its value.
+            .values(last_response_at=moment, updated_at=Workload.updated_at)
+        )
+
+
+def statuses_of(session: Session, workload_ids: set[str]) -> dict[str, str]:
+    if not workload_ids:
+        return {}
+    rows = session.execute(
+        select(Workload.id, Workload.status).where(Workload.id.in_(workload_ids))
+    )
+    return {workload_id: status for workload_id, status in rows}
+
+
+def ids_where(condition: ColumnElement[bool]) -> Select[str]:
+    """The ids of the workloads the condition selects, as a subquery for another listing."""
+    return select(Workload.id).where(condition)
+
+
+def active_protons(session: Session, workload_ids: list[str]) -> dict[str, Proton]:
+    """The active proton of each workload that has one, by workload id."""
+    if not workload_ids:
+        return {}
+    rows = session.scalars(
+        select(Proton).where(Proton.workload_id.in_(workload_ids), Proton.role == "active")
+    )
+    return {p.workload_id: p for p in rows}
+
+
+def replacements_page(
+    session: Session, workload_id: str, *, offset: int, limit: int
+) -> tuple[list[Replacement], int]:
+    """A workload's replacements, newest first, and how many there are."""
+    condition = Replacement.workload_id == workload_id
+    total = session.scalar(select(func.count()).select_from(Replacement).where(condition))
+    rows = session.scalars(
+        select(Replacement)
+        .where(condition)
+        .order_by(Replacement.created_at.desc(), Replacement.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from dockyard.core.models import Page
 from dockyard.core.workloads import Replacement, Workload
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.platform import PlatformDep
 from dockyard.server.workloads import rollouts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import BadRequest, Conflict, NotFound, RuleViolation
@@ -24,10 +23,10 @@ from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat, utcnow
 from dockyard.server.kit.pagination import PageParams
+from dockyard.server.kit.repository import find
 from dockyard.server.platform import Platform
-from dockyard.server.proxy import service as stats
 from dockyard.server.sharing.roles import Right
-from dockyard.server.workloads import repository
+from dockyard.server.workloads import repository, stats
 from dockyard.server.workloads.lifecycle import record_event
 from dockyard.server.workloads.models import Proton, Replacement, Workload
 from dockyard.server.workloads.runtime_rules import check_runtime
@@ -58,7 +57,7 @@ def start_replacement(
         runner=repository.runner_of(session, row.id) or ("", False),
         loc=["body", "artifactId", "spec"],
     )
-    current = session.get(Artifact, row.artifact_id) if row.artifact_id else None
+    current = find(session, Artifact, row.artifact_id) if row.artifact_id else None
     if current is not None and current.status != candidate.status:
         raise BadRequest(
             f"Artifact status mismatch: the workload runs a {current.status} artifact and "
@@ -131,7 +130,7 @@ def cancel_replacement(
     found.status = "canceled"
     found.finished_at = utcnow()
     candidate = (
-        session.get(Proton, found.candidate_proton_id) if found.candidate_proton_id else None
+        find(session, Proton, found.candidate_proton_id) if found.candidate_proton_id else None
     )
     if candidate is not None:
         candidate.role = "retired"  # its runtime objects are garbage-collected
@@ -199,16 +198,10 @@ def history(
     session: Session, principal: Principal, workload_id: str, paging: PageParams
 ) -> tuple[list[ReplacementOut], int]:
     require(session, principal, workload_id, Right.VIEW)
-    condition = Replacement.workload_id == workload_id
-    total = session.scalar(select(func.count()).select_from(Replacement).where(condition))
-    rows = session.scalars(
-        select(Replacement)
-        .where(condition)
-        .order_by(Replacement.created_at.desc(), Replacement.id.desc())
-        .offset(paging.offset)
-        .limit(paging.limit)
+    rows, total = repository.replacements_page(
+        session, workload_id, offset=paging.offset, limit=paging.limit
     )
-    return publish_replacements(session, list(rows)), int(total or 0)
+    return publish_replacements(session, rows), total
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from dockyard.core.workloads import (
     WorkloadOperation,
     WorkloadSettings,
 )
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import UnitOfWork
 from dockyard.server.kit.pagination import Paging, page
 from dockyard.server.platform import PlatformDep
 from dockyard.server.sharing.router import add_shared_roles_routes

@@ -17,7 +17,7 @@ from dockyard.server.deployments.public import deployment_target
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.kit.lookup import find_or_404
+from dockyard.server.kit.repository import find, load_or_404
 from dockyard.server.platform import Platform
 from dockyard.server.settings import Settings
 from dockyard.server.sharing import service as sharing
@@ -36,11 +36,7 @@ from dockyard.server.workloads.statuses import INACTIVE, STARTING, Status
 
 
 def load(session: Session, workload_id: str, *, for_update: bool = False) -> Workload:
-    return find_or_404(
-        WORKLOAD,
-        workload_id,
-        lambda found: repository.get_workload(session, found, for_update=for_update),
-    )
+    return load_or_404(session, Workload, WORKLOAD, workload_id, for_update=for_update)
 
 
 def require(
@@ -77,7 +73,7 @@ def get_workload_and_proton(
     """One workload and its active proton (whose output its `statusDetails.logTail` shows)."""
     out = get_workload(session, principal, workload_id, platform)
     # Loaded by `publish` already: the identity map answers without a query.
-    return out, session.get(Proton, out.proton_id) if out.proton_id else None
+    return out, find(session, Proton, out.proton_id) if out.proton_id else None
 
 
 def create_workload(

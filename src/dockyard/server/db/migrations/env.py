@@ -11,7 +11,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from dockyard.server.db.base import UTCDateTime
-from dockyard.server.db.models import metadata
+from dockyard.server.models import metadata
 
 config = context.config
 

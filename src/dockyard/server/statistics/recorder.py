@@ -1,8 +1,9 @@
 """Request statistics in memory: counted per request on the event loop, flushed in batches.
 
 `begin`/`end` are all a proxied request costs (a few dict operations, no I/O). A background
-task hands the pending minute buckets to `repository.flush` every `DOCKYARD_STATS_FLUSH_SECONDS`;
-the stats endpoints flush first so they answer with every request already served.
+task hands the pending minute buckets to the writer it was given every
+`DOCKYARD_STATS_FLUSH_SECONDS`; the stats endpoints flush first so they answer with every
+request already served.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import logging
 import threading
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from dockyard.server.db.session import Database
-from dockyard.server.proxy.models import LATENCY_BOUNDS_MS
+from dockyard.server.statistics.models import LATENCY_BOUNDS_MS
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,9 @@ class Batch:
 
 
 class StatsCollector:
-    def __init__(self) -> None:
+    def __init__(self, write: Callable[[Database, Batch], None]) -> None:
+        # What stores a batch: the minute rows, and each workload's last response.
+        self._write = write
         self._lock = threading.Lock()  # the stats endpoints drain from request threads
         self._flush_lock = threading.Lock()  # held across taking a batch and writing it
         self._pending: dict[BucketKey, Counts] = {}
@@ -110,8 +114,6 @@ class StatsCollector:
 
     def flush(self, db: Database) -> int:
         """Write what is pending (any thread); returns the number of buckets written."""
-        from dockyard.server.proxy import repository  # the SQL side stays out of the hot path
-
         # One flush at a time: a stats request that flushes while the periodic flush is writing
         # must wait for that write, or it would read the database before those counts land.
         with self._flush_lock:
@@ -119,7 +121,7 @@ class StatsCollector:
             if not batch.buckets:
                 return 0
             try:
-                repository.flush(db, batch)
+                self._write(db, batch)
             except Exception:
                 self._restore(batch)
                 raise

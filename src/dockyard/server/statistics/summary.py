@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.stats import RequestStats
 from dockyard.server.kit.clock import isoformat, utcnow
-from dockyard.server.proxy import repository
-from dockyard.server.proxy.aggregate import Totals
+from dockyard.server.statistics import repository
+from dockyard.server.statistics.aggregate import Totals
 
 
 def request_stats_for(session: Session, workload_ids: list[str]) -> dict[str, RequestStats]:

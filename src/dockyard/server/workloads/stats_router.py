@@ -14,11 +14,11 @@ from dockyard.core.stats import (
     Resolution,
     WorkloadStatsResponse,
 )
+from dockyard.server.db.work import UnitOfWork
 from dockyard.server.kit.auth import CurrentUser
-from dockyard.server.kit.deps import UnitOfWork
-from dockyard.server.proxy import service
-from dockyard.server.proxy.service import StatsQuery
+from dockyard.server.workloads import stats as service
 from dockyard.server.workloads.schemas import WorkloadFilters, workload_filters
+from dockyard.server.workloads.stats import StatsQuery
 
 router = APIRouter(tags=["workloads"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dockyard.server.proxy.models import BUCKET_COLUMNS, LATENCY_BOUNDS_MS, RequestStat
+from dockyard.server.statistics.models import BUCKET_COLUMNS, LATENCY_BOUNDS_MS, RequestStat
 
 
 @dataclass

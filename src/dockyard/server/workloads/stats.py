@@ -1,11 +1,11 @@
-"""Stats rules: windows, access, and the figures of each stats endpoint."""
+"""Request statistics of workloads: windows, access, the figures of each stats endpoint, and
+writing what the proxy counted."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import BadRequest, NotFound
@@ -25,15 +25,17 @@ from dockyard.core.stats import (
     WorkloadCounts,
     WorkloadStatsResponse,
 )
+from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import isoformat, utcnow
-from dockyard.server.proxy import repository
-from dockyard.server.proxy.aggregate import Totals
-from dockyard.server.proxy.models import RequestStat
 from dockyard.server.sharing.roles import Right
+from dockyard.server.statistics import repository
+from dockyard.server.statistics.aggregate import Totals
+from dockyard.server.statistics.models import RequestStat
+from dockyard.server.statistics.recorder import Batch
 from dockyard.server.workloads import listing
+from dockyard.server.workloads import repository as workload_rows
 from dockyard.server.workloads import service as workloads
-from dockyard.server.workloads.models import Workload
 from dockyard.server.workloads.schemas import WorkloadFilters
 from dockyard.server.workloads.statuses import INACTIVE
 
@@ -81,8 +83,12 @@ def _window(query: StatsQuery) -> tuple[datetime, datetime]:
 
 def _proton(session: Session, workload_id: str, proton_id: str | None) -> str | None:
     if proton_id is None:
-        return repository.active_proton_id(session, workload_id)
-    if not repository.proton_belongs(session, workload_id, proton_id):
+        active = workload_rows.active_proton(session, workload_id)
+        return active.id if active is not None else None
+    if workload_rows.get_proton(session, workload_id, proton_id) is not None:
+        return proton_id
+    # Rows of a proton since removed (a finished replacement) still count as its history.
+    if not repository.has_rows_of(session, workload_id, proton_id):
         raise NotFound.of("proton", proton_id)
     return proton_id
 
@@ -192,6 +198,17 @@ def clear_stats(
     )
 
 
+def record(db: Database, batch: Batch) -> None:
+    """Store what the proxy counted (one transaction): the minute rows of the workloads that
+    still exist, and each one's last response."""
+    with db.unit_of_work() as session:
+        existing = workload_rows.existing_ids(session, {key[0] for key in batch.buckets})
+        repository.add_batch(session, batch, existing)
+        workload_rows.note_last_responses(
+            session, {w: m for w, m in batch.last_responses().items() if w in existing}
+        )
+
+
 def forget_stats(session: Session, workload_id: str) -> None:
     """All of a workload's statistics go (promote starts its production record afresh)."""
     repository.delete_rows(session, repository.window_conditions([workload_id], None, None, None))
@@ -216,9 +233,7 @@ def _rows(
 def workloads_stats(
     session: Session, principal: Principal, filters: WorkloadFilters
 ) -> WorkloadStatsResponse:
-    rows = session.execute(
-        select(Workload.id, Workload.status).where(*listing._conditions(principal, filters))
-    ).all()
+    rows = workload_rows.statuses_where(session, listing.conditions(principal, filters))
     ids = [workload_id for workload_id, _ in rows]
     active = sum(1 for _, status in rows if status not in INACTIVE)
     end = utcnow()
