@@ -266,8 +266,6 @@ ORDER_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("dockyard.server.artifacts.usage", "workloads"): "blockers named as workloads",
     # A workload a deployment serves may not be deleted: the same shape, one layer up.
     ("dockyard.server.workloads.service", "deployments"): "deployments in front of a workload",
-    # The runtime rule a spec must pass moves to the runtimes, asked through the platform.
-    ("dockyard.server.platform", "workloads"): "process runtime rule",
 }
 
 
@@ -453,12 +451,7 @@ SESSION_QUERIES = frozenset({"execute", "scalar", "scalars", "query", "get", "ex
 SQL_RECEIVERS = frozenset({"session", "connection", "conn"})
 
 # Modules that still hold SQL outside a repository, each with why.
-SQL_EXCEPTIONS: dict[str, str] = {
-    # The reconciler is being regrouped by concept; its SQL moves to reconciler/repository.py
-    # then, and these two entries go.
-    "dockyard.server.reconciler.store": "reconciler regrouping",
-    "dockyard.server.reconciler.outcomes": "reconciler regrouping",
-}
+SQL_EXCEPTIONS: dict[str, str] = {}
 
 
 def _receiver_name(node: ast.expr) -> str | None:

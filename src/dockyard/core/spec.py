@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import operator
 import re
+import types
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import pydantic
 import pydantic_core
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from dockyard.core.base import InputModel
@@ -459,3 +460,45 @@ def parse_stored(data: Mapping[str, Any]) -> ServiceArtifactSpec | None:
 def spec_to_json(spec: ServiceArtifactSpec) -> dict[str, Any]:
     """The stored and returned form: camelCase, unset optional fields left out."""
     return spec.model_dump(mode="json", by_alias=True)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def stored_spec(data: Mapping[str, Any]) -> ServiceArtifactSpec:
+    """A spec as stored, typed without checking it again.
+
+    Every stored spec met the rules of its day when it was written, and its defaults were
+    filled in then. Rules tighten, though, and a spec written before must still be readable
+    by what runs it (which refuses, with a reason, what no runtime can run): so the stored
+    form is trusted here, never re-validated."""
+    return _construct(ServiceArtifactSpec, data)
+
+
+def _construct(model: type[_Model], data: Mapping[str, Any]) -> _Model:
+    values = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in data:
+            values[name] = _typed(info.annotation, data[key])
+    return model.model_construct(**values)
+
+
+def _typed(annotation: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        for option in get_args(annotation):
+            if option is not type(None):
+                typed = _typed(option, value)
+                if typed is not value:
+                    return typed
+        return value
+    if origin is list and isinstance(value, list):
+        (item,) = get_args(annotation)
+        return [_typed(item, element) for element in value]
+    is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    if is_model and isinstance(value, Mapping):
+        return _construct(annotation, value)
+    return value

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from dockyard.core.errors import Forbidden, RuleViolation
+from dockyard.core.spec import stored_spec
+from dockyard.core.workloads import WorkloadRuntime
 from dockyard.server.kit.audit_seal import AuditSeal
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.urls import base_url
+from dockyard.server.runtimes.base import Runtime, RuntimePermanentError
+from dockyard.server.runtimes.proton_spec import build_proton_spec
 from dockyard.server.settings import Settings
-from dockyard.server.workloads.runtime_rules import check_process_runtime
 
 
 @dataclass(frozen=True)
@@ -24,22 +28,57 @@ class Platform:
     """What the workload rules need from the running server."""
 
     settings: Settings
-    runtime_name: str  # docker | process | fake
+    runtime: Runtime  # where this server runs workloads
     nudge: Callable[[str], None]  # hands a workload to the reconciler (after commit)
     base_url: str
     audit_seal: AuditSeal  # seals deployment audit entries (the server's secret key)
 
-    def check_can_start(self, principal: Principal, spec: dict) -> None:
-        """What this server's runtime asks of a spec, and of who starts it, before it runs."""
-        if self.runtime_name == "process":
-            check_process_runtime(principal, spec, open_to_all=self.settings.process_runtime_open)
+    @property
+    def runtime_name(self) -> str:
+        return self.runtime.name  # docker | process | fake
+
+    def check_can_start(self, principal: Principal, spec: dict[str, Any]) -> None:
+        """What this server's runtime asks of a spec, and of who starts it, before it runs:
+        the runtime's own refusals become a 422 with the runtime's code."""
+        if self.runtime_name == "process" and not self.settings.process_runtime_open:
+            _require_admin_for_processes(principal)
+        try:
+            # As the runtime would get it, less the ids and secrets it cannot judge anyway.
+            proton = build_proton_spec(
+                instance_id="",
+                workload_id="",
+                proton_id="",
+                spec=stored_spec(spec),
+                runtime=WorkloadRuntime(),
+                platform_env={},
+                secrets=lambda _credential, _key: None,
+            )
+        except RuntimePermanentError:
+            return  # a stored spec no runtime can run: the reconciler says why when it starts
+        try:
+            self.runtime.validate(proton)
+        except RuntimePermanentError as exc:
+            raise RuleViolation(exc.reason, code=exc.code) from None
+
+
+def _require_admin_for_processes(principal: Principal) -> None:
+    """Replicas of the process runtime run as the server's own user and can read what the
+    server can, so starting one is an admin's act unless the server was told it is a
+    single-user machine."""
+    if not principal.is_admin:
+        raise Forbidden(
+            "This server runs workloads as local processes under its own user, which cannot "
+            "keep them apart from the server, so only admins may start them here "
+            "(DOCKYARD_PROCESS_RUNTIME_OPEN=true lifts this on a single-user machine).",
+            code="runtime_requires_admin",
+        )
 
 
 def platform_of(request: Request) -> Platform:
     state = request.app.state
     return Platform(
         settings=state.settings,
-        runtime_name=state.runtime_name,
+        runtime=state.runtime,
         nudge=state.reconciler_nudge,
         base_url=base_url(request),
         audit_seal=state.audit_seal,

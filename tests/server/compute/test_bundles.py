@@ -6,7 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dockyard.core.bundles import CATALOG
-from dockyard.server.reconciler.spec_build import build_proton_spec
+from dockyard.core.spec import stored_spec
+from dockyard.core.workloads import WorkloadRuntime
+from dockyard.server.runtimes.proton_spec import build_proton_spec
 from tests.factories import service_spec
 
 API = "/api/v2"
@@ -101,8 +103,10 @@ def test_the_bundle_sizes_the_containers(overlay: dict, expected: tuple) -> None
         instance_id="i",
         workload_id="w",
         proton_id="p",
-        spec=spec,
-        runtime={"containerGroups": [{"name": "default", **overlay}]},
+        spec=stored_spec(spec),
+        runtime=WorkloadRuntime.model_validate(
+            {"containerGroups": [{"name": "default", **overlay}]}
+        ),
         platform_env={},
         secrets=lambda credential, key: None,
     )

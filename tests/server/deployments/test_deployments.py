@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.reconciler import store
+from dockyard.server.reconciler import repository
 from dockyard.server.runtimes.fake import FakeBehavior, FakeClock
 from tests.factories import create_user, service_spec
 
@@ -33,7 +33,7 @@ def _reconcile(client: TestClient, rounds: int = 4) -> None:
     client.app.state.runtime.clock = clock
     for _ in range(rounds):
         clock.advance(60)
-        for workload_id in store.due_workloads(reconciler.ctx.db):
+        for workload_id in repository.workload_versions(reconciler.ctx.db):
             reconciler.nudge(workload_id)
         reconciler.run_pending()
 

@@ -1,5 +1,6 @@
 """Probe logic on a virtual clock: thresholds, delays and gating as the spec's fields say."""
 
+from dockyard.core.spec import Container
 from dockyard.server.reconciler.probes import (
     HealthEvent,
     ProbeKind,
@@ -81,7 +82,7 @@ def test_every_container_must_be_ready() -> None:
 
 
 def test_primary_without_readiness_probe_gets_tcp_check_on_mapped_port() -> None:
-    container = {"name": "primary", "primary": True, "port": 8080}
+    container = Container(name="primary", primary=True, port=8080)
     specs = probes_for_container(container, lambda port: port + 1000)
     assert len(specs) == 1
     assert specs[0].kind == ProbeKind.READINESS and specs[0].path is None
@@ -89,13 +90,15 @@ def test_primary_without_readiness_probe_gets_tcp_check_on_mapped_port() -> None
 
 
 def test_probe_defaults_follow_the_spec() -> None:
-    container = {
-        "name": "primary",
-        "primary": True,
-        "port": 8000,
-        "livenessProbe": {"path": "/live"},
-        "readinessProbe": {"path": "/ready"},
-    }
+    container = Container.model_validate(
+        {
+            "name": "primary",
+            "primary": True,
+            "port": 8000,
+            "livenessProbe": {"path": "/live"},
+            "readinessProbe": {"path": "/ready"},
+        }
+    )
     specs = {s.kind: s for s in probes_for_container(container, lambda port: port)}
     live = specs[ProbeKind.LIVENESS]
     assert (live.port, live.initial_delay, live.period, live.timeout, live.failure_threshold) == (

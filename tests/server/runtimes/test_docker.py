@@ -52,7 +52,7 @@ def failed_state(runtime: DockerRuntime, proton_id: str):
 def test_replica_serves_on_a_published_loopback_port_with_its_env(runtime, instance):
     spec = proton(instance, primary(runtime))
 
-    state = runtime.ensure_replica(spec, "default", 0)
+    state = runtime.ensure_proton(spec)[0]
 
     assert state.phase == ReplicaPhase.RUNNING and state.host == "127.0.0.1"
     assert get(state.port, "/env.txt").text == "FOO=bar PORT=8080\n"
@@ -99,7 +99,7 @@ def test_sidecar_reaches_primary_on_localhost_and_survives_its_restart(runtime, 
         probes=(Probe("readiness", "/primary.txt", 9000),),
     )
     spec = proton(instance, primary(runtime), sidecar)
-    state = runtime.ensure_replica(spec, "default", 0)
+    state = runtime.ensure_proton(spec)[0]
 
     assert set(state.probe_ports) == {8080, 9000}
     assert get(state.probe_ports[9000], "/primary.txt").text == "ok\n"
@@ -115,14 +115,14 @@ def test_sidecar_reaches_primary_on_localhost_and_survives_its_restart(runtime, 
 def test_crash_is_failed_with_last_output_and_restart_runs_it_again(runtime, instance):
     script = "echo booting; echo 'fatal: no config' >&2; exit 3"
     spec = proton(instance, primary(runtime, script))
-    runtime.ensure_replica(spec, "default", 0)
+    runtime.ensure_proton(spec)
 
     (failed,) = wait_for(lambda: failed_state(runtime, spec.proton_id), what="a failed replica")
 
     assert failed.exit_code == 3 and "exited with code 3" in failed.message
     assert failed.last_output == ["booting", "fatal: no config"]
     # A failed replica is left for the reconciler to decide on, not restarted by ensure.
-    assert runtime.ensure_replica(spec, "default", 0).phase == ReplicaPhase.FAILED
+    assert runtime.ensure_proton(spec)[0].phase == ReplicaPhase.FAILED
 
     runtime.restart_replica(spec.proton_id, "default", 0)
     wait_for(lambda: sum(x.message == "booting" for x in runtime.logs(spec.proton_id)) == 2)
@@ -130,13 +130,13 @@ def test_crash_is_failed_with_last_output_and_restart_runs_it_again(runtime, ins
 
 def test_stop_start_remove_are_idempotent(runtime, instance):
     spec = proton(instance, primary(runtime))
-    state = runtime.ensure_replica(spec, "default", 0)
+    state = runtime.ensure_proton(spec)[0]
 
     runtime.stop_proton(spec.proton_id)
     runtime.stop_proton(spec.proton_id)
     assert [s.phase for s in runtime.observe(spec.proton_id)] == [ReplicaPhase.STOPPED]
 
-    started = runtime.ensure_replica(spec, "default", 0)
+    started = runtime.ensure_proton(spec)[0]
     assert started.phase == ReplicaPhase.RUNNING and started.port == state.port
     assert get(started.port, "/healthz").status_code == 200
 
@@ -148,7 +148,7 @@ def test_stop_start_remove_are_idempotent(runtime, instance):
 
 def test_new_runtime_object_adopts_the_same_containers(runtime, instance, docker_url):
     spec = proton(instance, primary(runtime))
-    state = runtime.ensure_replica(spec, "default", 0)
+    state = runtime.ensure_proton(spec)[0]
     mine = {"label": f"{LABEL_PROTON}={spec.proton_id}"}
     before = {c.id for c in runtime.client.containers.list(all=True, filters=mine)}
 
@@ -157,7 +157,7 @@ def test_new_runtime_object_adopts_the_same_containers(runtime, instance, docker
         assert restarted_server.adopt(instance) == [spec.proton_id]
         (seen,) = restarted_server.observe(spec.proton_id)
         assert seen.phase == ReplicaPhase.RUNNING and seen.port == state.port
-        restarted_server.ensure_replica(spec, "default", 0)
+        restarted_server.ensure_proton(spec)
         assert {c.id for c in runtime.client.containers.list(all=True, filters=mine)} == before
     finally:
         restarted_server.close()
@@ -167,7 +167,7 @@ def test_a_half_built_replica_is_pending_and_ensure_rebuilds_it(runtime, instanc
     # A server killed between creating the infra container and the primary leaves only the
     # namespace behind: that is not a running replica, and ensuring it again completes it.
     spec = proton(instance, primary(runtime))
-    runtime.ensure_replica(spec, "default", 0)
+    runtime.ensure_proton(spec)
     (member,) = runtime.client.containers.list(
         filters={"label": [f"{LABEL_PROTON}={spec.proton_id}", "dockyard.role=primary"]}
     )
@@ -176,7 +176,7 @@ def test_a_half_built_replica_is_pending_and_ensure_rebuilds_it(runtime, instanc
     (half,) = runtime.observe(spec.proton_id)
     assert half.phase == ReplicaPhase.PENDING and "missing" in (half.message or "")
 
-    state = runtime.ensure_replica(spec, "default", 0)
+    state = runtime.ensure_proton(spec)[0]
     assert state.phase == ReplicaPhase.RUNNING
     assert get(state.port, "/env.txt").status_code == 200
 
@@ -187,7 +187,7 @@ def test_garbage_collection_touches_only_its_instance(runtime, instance):
     other_instance = new_instance()
     other = proton(other_instance, primary(runtime))
     for spec in (keep, drop, other):
-        runtime.ensure_replica(spec, "default", 0)
+        runtime.ensure_proton(spec)
 
     try:
         assert runtime.garbage_collect(instance, {keep.proton_id}) == [drop.proton_id]
@@ -208,7 +208,7 @@ def test_limits_and_security_context_are_enforced(runtime, instance):
         capabilities_drop=("NET_RAW",),
     )
     spec = proton(instance, primary(runtime, script, memory=64 * 2**20, cpu=0.5, security=security))
-    runtime.ensure_replica(spec, "default", 0)
+    runtime.ensure_proton(spec)
 
     (container,) = runtime.client.containers.list(
         filters={"label": [f"{LABEL_PROTON}={spec.proton_id}", "dockyard.role=primary"]}
@@ -230,7 +230,7 @@ def test_missing_image_is_a_permanent_error_leaving_nothing(runtime, instance):
     spec = proton(instance, missing)
 
     with pytest.raises(RuntimePermanentError) as refused:
-        runtime.ensure_replica(spec, "default", 0)
+        runtime.ensure_proton(spec)
 
     assert refused.value.code == "image_not_found"
     assert "dockyard-test-missing:1" in refused.value.reason
@@ -242,7 +242,7 @@ def test_missing_executable_is_a_failed_replica(runtime, instance):
         instance,
         ContainerSpec("primary", runtime.test_image, ("/nonexistent",), port=8080, primary=True),
     )
-    runtime.ensure_replica(spec, "default", 0)
+    runtime.ensure_proton(spec)
 
     (failed,) = wait_for(lambda: failed_state(runtime, spec.proton_id), what="a failed replica")
 

@@ -7,10 +7,17 @@ import pytest
 from dockyard.server.runtimes.base import (
     ContainerSpec,
     ReplicaPhase,
+    RuntimeAnswersProbes,
+    RuntimeManagesHealth,
     RuntimePermanentError,
     RuntimeTemporaryError,
 )
-from dockyard.server.runtimes.fake import FakeBehavior, FakeClock, FakeRuntime
+from dockyard.server.runtimes.fake import (
+    FakeBehavior,
+    FakeClock,
+    FakeRuntime,
+    SelfHealingFakeRuntime,
+)
 from tests.server.runtimes.helpers import new_instance, proton
 
 IMAGE = "example/app:1"
@@ -56,7 +63,7 @@ def test_behaviours_are_consumed_in_order_and_the_last_repeats(runtime):
     runtime.script(IMAGE, FakeBehavior(fail_to_start=True), FakeBehavior())
     s = spec()
 
-    assert runtime.ensure_replica(s, "default", 0).phase == ReplicaPhase.FAILED
+    assert runtime.ensure_proton(s)[0].phase == ReplicaPhase.FAILED
     restarted = runtime.restart_replica(s.proton_id, "default", 0)
     assert restarted.phase == ReplicaPhase.RUNNING and restarted.restart_count == 1
     assert runtime.restart_replica(s.proton_id, "default", 0).phase == ReplicaPhase.RUNNING
@@ -67,17 +74,17 @@ def test_probes_follow_readiness_and_liveness_scripts(runtime, clock):
     s = spec()
     runtime.ensure_proton(s)
 
-    assert not runtime.probe(s.proton_id, "default", 0, "readiness")
+    assert not runtime.answer_probe(s.proton_id, "default", 0, "readiness")
     clock.advance(5)
-    assert runtime.probe(s.proton_id, "default", 0, "readiness")
-    assert not runtime.probe(s.proton_id, "default", 0, "liveness")
-    assert not runtime.probe(s.proton_id, "default", 9, "readiness")
+    assert runtime.answer_probe(s.proton_id, "default", 0, "readiness")
+    assert not runtime.answer_probe(s.proton_id, "default", 0, "liveness")
+    assert not runtime.answer_probe(s.proton_id, "default", 9, "readiness")
 
 
 def test_engine_errors_are_raised_as_scripted(runtime):
     runtime.script(IMAGE, FakeBehavior(error=RuntimeTemporaryError("busy", delay=3)))
     with pytest.raises(RuntimeTemporaryError) as busy:
-        runtime.ensure_replica(spec(), "default", 0)
+        runtime.ensure_proton(spec())
     assert busy.value.delay == 3
 
 
@@ -93,7 +100,7 @@ def test_crash_stop_start_remove(runtime, clock):
 
     runtime.stop_proton(s.proton_id)
     assert runtime.observe(s.proton_id)[0].phase == ReplicaPhase.STOPPED
-    assert runtime.ensure_replica(s, "default", 0).phase == ReplicaPhase.RUNNING
+    assert runtime.ensure_proton(s)[0].phase == ReplicaPhase.RUNNING
     runtime.remove_proton(s.proton_id)
     runtime.remove_proton(s.proton_id)
     assert runtime.observe(s.proton_id) == []
@@ -113,6 +120,31 @@ def test_adopt_and_garbage_collect_by_instance(runtime):
     assert runtime.adopt(theirs) == [other.proton_id]
 
 
-def test_manages_health_is_a_switch(clock):
-    assert FakeRuntime(clock).manages_health is False
-    assert FakeRuntime(clock, manages_health=True).manages_health is True
+def test_the_two_fakes_have_the_two_health_capabilities(clock):
+    assert isinstance(FakeRuntime(clock), RuntimeAnswersProbes)
+    assert not isinstance(FakeRuntime(clock), RuntimeManagesHealth)
+    assert isinstance(SelfHealingFakeRuntime(clock), RuntimeManagesHealth)
+
+
+def test_the_self_healing_fake_reports_readiness_and_restarts_with_back_off(clock):
+    runtime = SelfHealingFakeRuntime(clock)
+    runtime.script(IMAGE, FakeBehavior(ready_after=2), FakeBehavior(fail_to_start=True))
+    s = spec()
+    (state,) = runtime.ensure_proton(s)
+    assert state.ready is False
+    clock.advance(2)
+    assert runtime.observe(s.proton_id)[0].ready is True
+
+    runtime.crash(s.proton_id, "default", 0, exit_code=3)
+    (restarted,) = runtime.observe(s.proton_id)  # restarted at once, and failing again
+    assert restarted.restart_count == 1 and restarted.phase == ReplicaPhase.FAILED
+    assert restarted.waiting_reason and restarted.ready is False
+    clock.advance(9)
+    assert runtime.observe(s.proton_id)[0].restart_count == 1  # backing off for 10 s
+    clock.advance(1)
+    assert runtime.observe(s.proton_id)[0].restart_count == 2
+    assert runtime.restarts() == 2
+
+    runtime.stop_proton(s.proton_id)
+    clock.advance(600)
+    assert runtime.observe(s.proton_id)[0].restart_count == 2  # a stopped replica stays so

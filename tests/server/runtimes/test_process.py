@@ -185,7 +185,7 @@ def test_ensure_is_idempotent(runtime, instance):
 
 def test_crash_is_failed_with_exit_code_and_last_output_then_restart(runtime, instance):
     spec = proton(instance, crashing(3))
-    runtime.ensure_replica(spec, "default", 0)
+    runtime.ensure_proton(spec)
 
     (failed,) = wait_for(
         lambda: [s for s in runtime.observe(spec.proton_id) if s.phase == ReplicaPhase.FAILED],
@@ -208,7 +208,7 @@ def test_missing_executable_fails_with_reason(runtime, instance):
         instance,
         ContainerSpec("primary", "x", ("/nonexistent/app",), port=free_port(), primary=True),
     )
-    runtime.ensure_replica(spec, "default", 0)
+    runtime.ensure_proton(spec)
 
     (failed,) = wait_for(
         lambda: [s for s in runtime.observe(spec.proton_id) if s.phase == ReplicaPhase.FAILED]
@@ -302,7 +302,7 @@ def test_garbage_collection_touches_only_its_instance(runtime, instance):
 def test_entrypoint_required_and_warnings(runtime, instance):
     no_entrypoint = ContainerSpec("primary", "example/app:1", port=8080, primary=True)
     with pytest.raises(RuntimePermanentError) as refused:
-        runtime.ensure_replica(proton(instance, no_entrypoint), "default", 0)
+        runtime.ensure_proton(proton(instance, no_entrypoint))
     assert refused.value.code == "entrypoint_required"
 
     limited = ContainerSpec(

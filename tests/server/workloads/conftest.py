@@ -8,9 +8,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from dockyard.server.app import create_app
 from dockyard.server.kit.clock import utcnow
-from dockyard.server.runtimes.fake import FakeClock, FakeRuntime
+from dockyard.server.runtimes.fake import (
+    FakeClock,
+    FakeRuntime,
+    ScriptedRuntime,
+    SelfHealingFakeRuntime,
+)
+from dockyard.server.settings import Settings
 from tests.factories import service_spec
+
+# For tests that must hold whoever runs health: the reconciler (it probes and restarts) or
+# the runtime (it reports readiness and restarts on its own, as Kubernetes does).
+EITHER_HEALTH = pytest.mark.parametrize("runtime_mode", ["probed", "self-healing"])
 
 
 @dataclass
@@ -18,16 +29,16 @@ class Fake:
     """The handles a reconciler test needs."""
 
     app: Any
-    runtime: FakeRuntime
+    runtime: ScriptedRuntime
     clock: FakeClock
 
     def passes(self, count: int = 1) -> None:
         """Run one reconcile pass over every workload, `count` times, without moving time."""
         reconciler = self.app.state.reconciler
-        from dockyard.server.reconciler import store
+        from dockyard.server.reconciler import repository
 
         for _ in range(count):
-            for workload_id in store.due_workloads(reconciler.ctx.db):
+            for workload_id in repository.workload_versions(reconciler.ctx.db):
                 reconciler.nudge(workload_id)
             reconciler.run_pending()
 
@@ -42,12 +53,27 @@ class Fake:
 
 
 @pytest.fixture
+def runtime_mode() -> str:
+    """Who runs health in a test: the reconciler unless the test says otherwise."""
+    return "probed"
+
+
+@pytest.fixture
+def app(settings: Settings, runtime_mode: str):  # type: ignore[no-untyped-def]
+    # Reconcile passes run only when a test asks (app.state.reconciler.run_pending()).
+    runtime = SelfHealingFakeRuntime() if runtime_mode == "self-healing" else FakeRuntime()
+    application = create_app(settings, runtime=runtime, run_reconciler=False)
+    yield application
+    application.state.db.dispose()
+
+
+@pytest.fixture
 def fake(app) -> Fake:  # type: ignore[no-untyped-def]
-    runtime: FakeRuntime = app.state.runtime
+    runtime: ScriptedRuntime = app.state.runtime
     clock = FakeClock(utcnow())
     runtime.clock = clock
     ctx = app.state.reconciler.ctx
-    ctx.clock = clock  # probes are answered by the fake runtime itself (RuntimeProber)
+    ctx.clock = clock  # probes, if the reconciler runs them, are answered by the fake itself
     return Fake(app=app, runtime=runtime, clock=clock)
 
 

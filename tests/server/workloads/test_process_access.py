@@ -139,3 +139,14 @@ def test_non_admin_start_of_a_deployment_needs_the_open_mode(
         assert response.status_code == 202, response.text
     else:
         assert _refused(response), response.text
+
+
+def test_a_container_without_entrypoint_is_refused_before_it_is_stored(admin: TestClient) -> None:
+    spec = fast_spec()
+    del spec["containerGroups"][0]["containers"][0]["entrypoint"]
+    body = {"name": "image-only", "artifact": {"name": "image-only", "spec": spec}}
+    response = admin.post(f"{API}/workloads", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "entrypoint_required"
+    assert "has no entrypoint" in response.json()["message"]
+    assert admin.get(f"{API}/workloads").json()["totalCount"] == 0

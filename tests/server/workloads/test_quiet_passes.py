@@ -109,3 +109,21 @@ def test_a_change_behind_the_reconcilers_back_is_seen_after_the_sweep(
     assert body["id"] not in reconciler.ctx.snapshots
     unnudged_pass(fake, body["id"])  # the workload's next pass, when it falls due
     assert status_of(client, body["id"]) in ("stopping", "stopped")
+
+
+def test_a_pass_that_finds_the_workload_changed_under_its_lease_decides_again(
+    client: TestClient, fake: Fake
+) -> None:
+    body = running(client, fake)
+    unnudged_pass(fake, body["id"])  # keeps the snapshot: the workload should run
+    # Another server stops it, and the replica crashes before this server's sweep sees that.
+    with fake.app.state.db.unit_of_work() as session:
+        session.execute(
+            update(Workload)
+            .where(Workload.id == body["id"])
+            .values(desired_state="stopped", generation=Workload.generation + 1)
+        )
+    fake.runtime.crash(body["protonId"], "default", 0, exit_code=3)
+    unnudged_pass(fake, body["id"])  # decided "restart" on the kept snapshot, then took the lease
+    assert fake.runtime.restarts() == 0  # what the lease holds says stop, so nothing restarted
+    assert status_of(client, body["id"]) in ("stopping", "stopped")

@@ -12,6 +12,7 @@ from dockyard.server.app import create_app
 from dockyard.server.runtimes.fake import FakeBehavior
 from tests.conftest import ADMIN_TOKEN
 from tests.server.workloads.conftest import (
+    EITHER_HEALTH,
     Fake,
     create_workload,
     events_of,
@@ -23,15 +24,12 @@ from tests.server.workloads.conftest import (
 API = "/api/v2"
 
 
-def _calls(fake: Fake, verb: str) -> int:
-    return sum(1 for call in fake.runtime.calls if call[0] == verb)
-
-
 def _proton(client: TestClient, workload_id: str) -> dict[str, Any]:
     body = client.get(f"{API}/workloads/{workload_id}").json()
     return client.get(f"{API}/workloads/{workload_id}/protons/{body['protonId']}").json()
 
 
+@EITHER_HEALTH
 def test_replica_count_runs_that_many_replicas(client: TestClient, fake: Fake) -> None:
     runtime = {"containerGroups": [{"name": "default", "replicaCount": 3}]}
     body = create_workload(client, runtime=runtime)
@@ -44,30 +42,37 @@ def test_replica_count_runs_that_many_replicas(client: TestClient, fake: Fake) -
     ).json()
     assert details["overallStatus"]["summary"] == "3/3 replicas ready"
     fake.advance(5)
-    assert _calls(fake, "ensure_replica") == 3  # steady state: nothing more is created
+    assert fake.runtime.started() == 3  # steady state: nothing more is created
 
 
-def test_a_crash_restarts_at_once_then_with_back_off(client: TestClient, fake: Fake) -> None:
+@EITHER_HEALTH
+def test_a_crash_restarts_at_once_then_with_back_off(
+    client: TestClient, fake: Fake, runtime_mode: str
+) -> None:
     body = create_workload(client)
     fake.advance(3)
     proton = body["protonId"]
     fake.runtime.crash(proton, "default", 0, exit_code=3, line="segfault")
     fake.passes()
-    assert _calls(fake, "restart_replica") == 1  # the first restart is immediate
+    assert fake.runtime.restarts() == 1  # the first restart is immediate
     events = events_of(client, body["id"])
     restarted = [e for e in events if e["eventType"] == "replica_restarted"]
     assert restarted and "exited with code 3" in restarted[0]["details"]["reason"]
     # A second crash before it was ready again waits for the back-off (10 s by default).
     fake.runtime.crash(proton, "default", 0)
     fake.advance(8)
-    assert _calls(fake, "restart_replica") == 1
+    assert fake.runtime.restarts() == 1
     assert status_of(client, body["id"]) == "launching"
     fake.advance(4)
-    assert _calls(fake, "restart_replica") == 2
+    assert fake.runtime.restarts() == 2
     fake.advance(3)
     assert status_of(client, body["id"]) == "running"
+    # Whoever restarted it: the reconciler asks only a runtime that leaves health to it.
+    asked = [call for call in fake.runtime.calls if call[0] == "restart_replica"]
+    assert len(asked) == (2 if runtime_mode == "probed" else 0)
 
 
+@EITHER_HEALTH
 def test_past_the_restart_limit_the_workload_is_errored(client: TestClient, fake: Fake) -> None:
     fake.runtime.script(
         "crashy:1", FakeBehavior(fail_to_start=True, output=("cannot open config",))
@@ -79,7 +84,7 @@ def test_past_the_restart_limit_the_workload_is_errored(client: TestClient, fake
     assert status_of(client, body["id"]) != "errored"  # still inside its back-off budget
     fake.advance(600, step=10)
     assert status_of(client, body["id"]) == "errored"
-    assert _calls(fake, "restart_replica") == 5  # DOCKYARD_RESTART_LIMIT
+    assert fake.runtime.restarts() == 5  # DOCKYARD_RESTART_LIMIT
     events = events_of(client, body["id"])
     failed = [e for e in events if e["eventType"] == "replica_failed"]
     assert failed and "restarted 5 times" in failed[0]["details"]["reason"]
@@ -94,7 +99,7 @@ def test_past_the_restart_limit_the_workload_is_errored(client: TestClient, fake
     assert "cannot open config" in snapshot["logTail"]
     # Errored is sticky: more time changes nothing.
     fake.advance(60, step=10)
-    assert _calls(fake, "restart_replica") == 5
+    assert fake.runtime.restarts() == 5
 
 
 def test_a_failing_liveness_probe_restarts_the_replica(client: TestClient, fake: Fake) -> None:
@@ -108,15 +113,15 @@ def test_a_failing_liveness_probe_restarts_the_replica(client: TestClient, fake:
     spec = fast_spec(imageUri="sick:1", livenessProbe=liveness)
     body = create_workload(client, artifact={"name": "sick", "spec": spec})
     fake.advance(2)
-    assert _calls(fake, "restart_replica") == 0
+    assert fake.runtime.restarts() == 0
     fake.advance(2)
-    assert _calls(fake, "restart_replica") == 1  # three failures one second apart
+    assert fake.runtime.restarts() == 1  # three failures one second apart
     events = events_of(client, body["id"])
     assert "probe_failed" in [e["eventType"] for e in events]
     restarted = [e for e in events if e["eventType"] == "replica_restarted"]
     assert "liveness" in restarted[0]["details"]["reason"]  # says which probe gave up
     fake.advance(10)
-    assert _calls(fake, "restart_replica") == 1  # healthy after the restart
+    assert fake.runtime.restarts() == 1  # healthy after the restart
     assert status_of(client, body["id"]) == "running"
 
 
@@ -140,10 +145,10 @@ def test_startup_probe_gates_readiness_and_liveness(client: TestClient, fake: Fa
     body = create_workload(client, artifact={"name": "slow", "spec": spec})
     fake.advance(5)
     # Liveness fails all along, but does not count before the startup probe passes.
-    assert _calls(fake, "restart_replica") == 0
+    assert fake.runtime.restarts() == 0
     assert status_of(client, body["id"]) == "launching"
     fake.advance(4)
-    assert _calls(fake, "restart_replica") >= 1  # now liveness counts
+    assert fake.runtime.restarts() >= 1  # now liveness counts
 
 
 def test_a_replica_without_readiness_probe_is_ready_when_its_port_answers(
@@ -244,7 +249,7 @@ def test_a_new_server_adopts_the_running_replicas(
     fake.advance(3)
     assert status_of(client, body["id"]) == "running"
     before = fake.runtime.observe(body["protonId"])
-    ensured = _calls(fake, "ensure_replica")
+    ensured = fake.runtime.started()
 
     # A second server process on the same database and the same engine (the first one died).
     second = create_app(settings, runtime=fake.runtime, run_reconciler=False)
@@ -261,8 +266,8 @@ def test_a_new_server_adopts_the_running_replicas(
             assert [(s.group, s.index, s.started_at) for s in after] == [
                 (s.group, s.index, s.started_at) for s in before
             ]
-            assert _calls(fake, "ensure_replica") == ensured
-            assert _calls(fake, "restart_replica") == 0
+            assert fake.runtime.started() == ensured
+            assert fake.runtime.restarts() == 0
             assert fake.runtime.adopt(ctx.instance_id) == [body["protonId"]]
     finally:
         second.state.db.dispose()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from dockyard.server.runtimes.fake import FakeBehavior
-from tests.server.workloads.conftest import Fake, events_of, fast_spec, status_of
+from tests.server.workloads.conftest import EITHER_HEALTH, Fake, events_of, fast_spec, status_of
 
 API = "/api/v2"
 
@@ -38,6 +38,7 @@ def _roles(client: TestClient, workload_id: str) -> dict[str, str]:
     return {p["id"]: p["role"] for p in protons}
 
 
+@EITHER_HEALTH
 def test_replacement_switches_then_drains_the_old_version(client: TestClient, fake: Fake) -> None:
     v1 = _locked(client, "svc", "img:v1")
     v2 = _locked(client, "svc", "img:v2", repo=v1["artifactRepositoryId"])
@@ -65,6 +66,7 @@ def test_replacement_switches_then_drains_the_old_version(client: TestClient, fa
     assert "replacement_switched" in kinds and "replacement_completed" in kinds
 
 
+@EITHER_HEALTH
 def test_failing_candidate_leaves_the_active_version_serving(
     client: TestClient, fake: Fake
 ) -> None:

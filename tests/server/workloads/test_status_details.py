@@ -11,7 +11,13 @@ from fastapi.testclient import TestClient
 from dockyard.server.runtimes.base import RuntimePermanentError
 from dockyard.server.runtimes.fake import FakeBehavior
 from dockyard.server.settings import Settings
-from tests.server.workloads.conftest import Fake, create_workload, events_of, fast_spec
+from tests.server.workloads.conftest import (
+    EITHER_HEALTH,
+    Fake,
+    create_workload,
+    events_of,
+    fast_spec,
+)
 
 API = "/api/v2"
 PULL_FAILED = (
@@ -91,6 +97,7 @@ def test_leaving_errored_clears_the_reason(client: TestClient, fake: Fake) -> No
     }
 
 
+@EITHER_HEALTH
 def test_a_crashing_container_ends_in_crash_loop(client: TestClient, fake: Fake) -> None:
     fake.runtime.script(
         "crashy:1", FakeBehavior(fail_to_start=True, output=("cannot open config",))

@@ -1,25 +1,19 @@
 """Pure reconcile decisions: (desired, recorded, observed, now) → a plan. No I/O here.
 
-The apply step (pipeline.py) carries a plan out: runtime calls first, outside any
-transaction, then one transaction that records the outcome if the lease still holds.
+`decide` plans one proton; `decide_workload` plans a whole pass: the active proton, the
+candidate of a replacement in flight (with `rollout.py`), and protons left to remove. The
+plan is carried out by `act.py` and written by `repository.apply`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from datetime import datetime, timedelta
 
+from dockyard.server.reconciler.rollout import RolloutView, decide_rollout
+from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState, Snapshot
+from dockyard.server.runtimes.base import ReplicaKey
 from dockyard.server.workloads.statuses import ErrorReason, Failure, Status
-
-
-class Phase(StrEnum):
-    """What the runtime reports for one replica."""
-
-    MISSING = "missing"  # nothing exists for it
-    PENDING = "pending"  # being created
-    RUNNING = "running"  # containers up (ready or not is the probes' business)
-    FAILED = "failed"  # a container exited or could not start
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -37,49 +31,24 @@ class RestartPolicy:
         return min(self.backoff_seconds * 2 ** (step - 1), self.backoff_max_seconds)
 
 
-ReplicaKey = tuple[str, int]  # (container group name, replica index)
+@dataclass
+class ProtonView:
+    """What one proton's decision reads."""
 
-
-@dataclass(frozen=True)
-class ReplicaView:
-    key: ReplicaKey
-    phase: Phase
-    ready: bool = False
-    started: bool = False  # startup probes passed
-    wants_restart: bool = False  # a liveness or startup probe gave up on it
-    # Which kind of give-up that was, for the errored reason if the budget runs out:
-    # READY_TIMEOUT (never ready in time) or PROBE_FAILED (liveness or startup).
-    gave_up: ErrorReason | None = None
-    failures_in_a_row: int = 0
-    backoff_step: int = 0
-    next_restart_at: float | None = None
-    ready_since: float | None = None
-    message: str | None = None
-    permanent_error: str | None = None  # the runtime said retrying cannot help
-
-
-@dataclass(frozen=True)
-class WorkloadView:
     desired_state: str  # running | stopped
     status: Status
     wanted: tuple[ReplicaKey, ...]  # every replica the runtime settings ask for
-    replicas: tuple[ReplicaView, ...]
-    expires_at: float | None = None
-
-
-@dataclass
-class ReplicaChange:
-    key: ReplicaKey
-    failures_in_a_row: int | None = None
-    backoff_step: int | None = None
-    next_restart_at: float | None = None
-    clear_next_restart: bool = False
-    restarted: bool = False
-    message: str | None = None
+    replicas: tuple[ReplicaState, ...]  # as observed in this pass
+    expires_at: datetime | None = None
+    # The runtime restarts failed replicas itself (RuntimeManagesHealth): the decision only
+    # counts its restarts, and stops the proton when it gives up on it.
+    runtime_restarts: bool = False
 
 
 @dataclass
 class Plan:
+    """One proton's decision: runtime calls to make and each replica as they leave it."""
+
     ensure: list[ReplicaKey] = field(default_factory=list)  # replicas to create or start
     restart: list[ReplicaKey] = field(default_factory=list)
     remove: list[ReplicaKey] = field(default_factory=list)
@@ -89,7 +58,7 @@ class Plan:
     reason: str | None = None
     failure: Failure | None = None  # with status ERRORED: why, for statusDetails
     expired: bool = False
-    changes: list[ReplicaChange] = field(default_factory=list)
+    replicas: dict[ReplicaKey, ReplicaState] = field(default_factory=dict)
 
     @property
     def acts(self) -> bool:
@@ -97,7 +66,14 @@ class Plan:
         return bool(self.ensure or self.restart or self.remove or self.stop_all or self.remove_all)
 
 
-def decide(view: WorkloadView, now: float, policy: RestartPolicy) -> Plan:
+def decide(view: ProtonView, now: datetime, policy: RestartPolicy) -> Plan:
+    plan = _decide(view, now, policy)
+    for replica in view.replicas:
+        plan.replicas.setdefault(replica.key, replica)
+    return plan
+
+
+def _decide(view: ProtonView, now: datetime, policy: RestartPolicy) -> Plan:
     if view.status == Status.TERMINATED:
         return Plan(remove_all=any(r.phase != Phase.MISSING for r in view.replicas))
     if view.expires_at is not None and now >= view.expires_at:
@@ -110,7 +86,7 @@ def decide(view: WorkloadView, now: float, policy: RestartPolicy) -> Plan:
     return _decide_running(view, now, policy)
 
 
-def _decide_stopped(view: WorkloadView) -> Plan:
+def _decide_stopped(view: ProtonView) -> Plan:
     # Stopped containers are kept (their logs stay readable); a later start makes a new
     # proton and the old one is garbage-collected.
     present = [r for r in view.replicas if r.phase not in (Phase.MISSING, Phase.STOPPED)]
@@ -119,7 +95,7 @@ def _decide_stopped(view: WorkloadView) -> Plan:
     return Plan(status=Status.STOPPED)
 
 
-def _decide_running(view: WorkloadView, now: float, policy: RestartPolicy) -> Plan:
+def _decide_running(view: ProtonView, now: datetime, policy: RestartPolicy) -> Plan:
     plan = Plan()
     by_key = {replica.key: replica for replica in view.replicas}
     wanted = set(view.wanted)
@@ -127,63 +103,63 @@ def _decide_running(view: WorkloadView, now: float, policy: RestartPolicy) -> Pl
         key for key, r in by_key.items() if key not in wanted and r.phase != Phase.MISSING
     )
     for key in view.wanted:
-        replica = by_key.get(key) or ReplicaView(key=key, phase=Phase.MISSING)
-        if replica.permanent_error:
-            _give_up(plan, Failure(ErrorReason.START_FAILED, replica.permanent_error))
-            return plan
+        replica = by_key.get(key) or ReplicaState(key)
         # Missing, stopped, or still pending (perhaps half-made by a server that died in the
         # middle): ensure is idempotent and builds or starts whatever is not there yet.
         if replica.phase in (Phase.MISSING, Phase.STOPPED, Phase.PENDING):
             plan.ensure.append(key)
             continue
-        healthy_for = now - replica.ready_since if replica.ready_since is not None else 0.0
+        healthy_for = (now - replica.ready_since).total_seconds() if replica.ready_since else 0.0
         if replica.ready and replica.backoff_step and healthy_for >= policy.healthy_reset_seconds:
-            plan.changes.append(ReplicaChange(key, backoff_step=0))
+            replica = plan.replicas[key] = replica.with_changes(backoff_step=0)
         if replica.phase == Phase.FAILED or replica.wants_restart:
-            failure = _plan_restart(plan, replica, now, policy)
+            failure = _plan_restart(plan, replica, now, policy, view.runtime_restarts)
             if failure:
-                _give_up(plan, failure)
+                _give_up(plan, failure, stop=view.runtime_restarts)
                 return plan
     plan.status = _roll_up(view, by_key, plan)
     return plan
 
 
-def _give_up(plan: Plan, failure: Failure) -> None:
+def _give_up(plan: Plan, failure: Failure, *, stop: bool) -> None:
     plan.status, plan.reason, plan.failure = Status.ERRORED, failure.message, failure
+    # A runtime that restarts on its own would go on forever: stop it, as Dockyard itself
+    # stops restarting. What ran stays for its logs.
+    plan.stop_all = stop
 
 
 def _plan_restart(
-    plan: Plan, replica: ReplicaView, now: float, policy: RestartPolicy
+    plan: Plan, replica: ReplicaState, now: datetime, policy: RestartPolicy, by_runtime: bool
 ) -> Failure | None:
     """Restart now, wait for the back-off, or give up; returns why when giving up."""
     if replica.failures_in_a_row >= policy.limit:
         what = replica.message or "the container keeps failing"
-        name = f"{replica.key[0]}-{replica.key[1]}"
         if replica.phase == Phase.FAILED:
             reason = ErrorReason.CRASH_LOOP
         else:
             reason = replica.gave_up or ErrorReason.PROBE_FAILED
         return Failure(
-            reason, f"replica {name} restarted {policy.limit} times without becoming ready: {what}"
+            reason,
+            f"replica {replica.name} restarted {policy.limit} times without becoming ready: {what}",
         )
+    if by_runtime:
+        return None  # the runtime restarts it on its own back-off
     if replica.next_restart_at is not None and now < replica.next_restart_at:
         return None  # still backing off
-    step = replica.backoff_step
+    step = replica.backoff_step + 1
     plan.restart.append(replica.key)
-    plan.changes.append(
-        ReplicaChange(
-            replica.key,
-            failures_in_a_row=replica.failures_in_a_row + 1,
-            backoff_step=step + 1,
-            next_restart_at=now + policy.delay(step + 1),
-            restarted=True,
-            message=replica.message,
-        )
+    plan.replicas[replica.key] = replica.with_changes(
+        ready=False,
+        started=False,
+        restart_count=replica.restart_count + 1,
+        failures_in_a_row=replica.failures_in_a_row + 1,
+        backoff_step=step,
+        next_restart_at=now + timedelta(seconds=policy.delay(step)),
     )
     return None
 
 
-def _roll_up(view: WorkloadView, by_key: dict[ReplicaKey, ReplicaView], plan: Plan) -> Status:
+def _roll_up(view: ProtonView, by_key: dict[ReplicaKey, ReplicaState], plan: Plan) -> Status:
     """Running when every replica is ready; otherwise the earliest stage any replica is in."""
     wanted = [by_key.get(key) for key in view.wanted]
     if (
@@ -198,3 +174,124 @@ def _roll_up(view: WorkloadView, by_key: dict[ReplicaKey, ReplicaView], plan: Pl
             else Status.LAUNCHING
         )
     return Status.LAUNCHING
+
+
+# --- a whole pass ----------------------------------------------------------------------------
+
+
+@dataclass
+class RolloutChange:
+    """What happens to the open replacement in this pass."""
+
+    status: str
+    message: str | None = None
+    switch: bool = False  # the candidate becomes active, the active one drains
+    finished: bool = False
+
+
+@dataclass
+class WorkloadPlan:
+    """A pass's decision over every live proton of one workload."""
+
+    protons: dict[str, Plan] = field(default_factory=dict)  # by proton id, in order of acting
+    retire: list[str] = field(default_factory=list)  # protons whose runtime objects go
+    status: Status | None = None  # the workload's (its active proton's) status
+    reason: str | None = None
+    failure: Failure | None = None
+    rollout: RolloutChange | None = None
+
+    @property
+    def acts(self) -> bool:
+        return bool(self.retire) or any(plan.acts for plan in self.protons.values())
+
+
+def decide_workload(
+    snapshot: Snapshot,
+    seen: dict[str, dict[ReplicaKey, ReplicaState]],
+    now: datetime,
+    policy: RestartPolicy,
+    *,
+    runtime_restarts: bool = False,
+) -> WorkloadPlan:
+    """Plan a pass from the snapshot and what `observe` saw of each proton (by proton id)."""
+    plan = WorkloadPlan()
+    active = snapshot.proton("active")
+    if active is not None:
+        view = _view(active, snapshot.desired_state, snapshot.status, seen, runtime_restarts)
+        view.expires_at = snapshot.expires_at
+        active_plan = plan.protons[active.id] = decide(view, now, policy)
+        plan.status, plan.reason = active_plan.status, active_plan.reason
+        plan.failure = active_plan.failure
+    if snapshot.replacement is not None:
+        _decide_rollout(plan, snapshot, seen, now, policy, runtime_restarts)
+    elif drains := [p.id for p in snapshot.protons if p.role == "draining"]:
+        plan.retire.extend(drains)  # left over from an interrupted rollout
+    return plan
+
+
+def _decide_rollout(
+    plan: WorkloadPlan,
+    snapshot: Snapshot,
+    seen: dict[str, dict[ReplicaKey, ReplicaState]],
+    now: datetime,
+    policy: RestartPolicy,
+    runtime_restarts: bool,
+) -> None:
+    replacement = snapshot.replacement
+    assert replacement is not None
+    candidate = snapshot.proton("candidate")
+    candidate_plan: Plan | None = None
+    candidate_status: Status | None = None
+    running_since = None
+    if candidate is not None and replacement.switched_at is None:
+        view = _view(candidate, "running", candidate.status, seen, runtime_restarts)
+        candidate_plan = plan.protons[candidate.id] = decide(view, now, policy)
+        candidate_status = candidate_plan.status or candidate.status
+        running_since = candidate.running_since.timestamp() if candidate.running_since else None
+    step = decide_rollout(
+        RolloutView(
+            status=replacement.status,
+            candidate_status=candidate_status,
+            candidate_running_since=running_since,
+            warmup_seconds=replacement.warmup_seconds,
+            keep_seconds=replacement.keep_seconds,
+            switched_at=replacement.switched_at.timestamp() if replacement.switched_at else None,
+            workload_wants_running=snapshot.desired_state == "running",
+        ),
+        now.timestamp(),
+    )
+    if step.candidate_status is not None and candidate_plan is not None:
+        candidate_plan.status = step.candidate_status
+    if step.remove_candidate and candidate is not None:
+        plan.protons.pop(candidate.id, None)
+        plan.retire.append(candidate.id)
+    if step.remove_previous and replacement.previous_proton_id in {p.id for p in snapshot.protons}:
+        assert replacement.previous_proton_id is not None
+        plan.protons.pop(replacement.previous_proton_id, None)
+        plan.retire.append(replacement.previous_proton_id)
+    if step.switch and candidate is not None:
+        # From here the candidate is the workload's active proton: its status is the workload's.
+        plan.status, plan.reason = step.candidate_status or Status.RUNNING, None
+        plan.failure = None
+        active_plan = plan.protons.get(snapshot.proton_id or "")
+        if active_plan is not None:
+            active_plan.status = None  # the switch marks it draining
+    plan.rollout = RolloutChange(
+        status=step.status, message=step.message, switch=step.switch, finished=step.finish
+    )
+
+
+def _view(
+    proton: ProtonSnapshot,
+    desired_state: str,
+    status: Status,
+    seen: dict[str, dict[ReplicaKey, ReplicaState]],
+    runtime_restarts: bool,
+) -> ProtonView:
+    return ProtonView(
+        desired_state=desired_state,
+        status=status,
+        wanted=proton.wanted(),
+        replicas=tuple(seen.get(proton.id, {}).values()),
+        runtime_restarts=runtime_restarts,
+    )

@@ -9,8 +9,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from dockyard.server.reconciler import store
-from dockyard.server.reconciler.pipeline import PassContext, reconcile_workload
+from dockyard.server.reconciler import repository
+from dockyard.server.reconciler.context import PassContext
+from dockyard.server.reconciler.pipeline import reconcile_workload
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,9 @@ class Reconciler:
         self._sweep_requested = True
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._periodic: list[Callable[[], None]] = []
+        self._periodic: list[Callable[[], object]] = []  # what a job returns is unused
 
-    def add_periodic(self, job: Callable[[], None]) -> None:
+    def add_periodic(self, job: Callable[[], object]) -> None:
         """A job run after a round of passes that changed something, after a nudge and at
         every sweep (e.g. completing deployment switches)."""
         self._periodic.append(job)
@@ -40,7 +41,7 @@ class Reconciler:
 
     def start(self) -> None:
         # A server killed mid-pass left its leases behind; they are ours to take back now.
-        store.release_leases_of(self.ctx.db, store.lease_owner(self.ctx.server_id))
+        repository.release_leases_of(self.ctx.db, repository.lease_owner(self.ctx.server_id))
         self._thread = threading.Thread(target=self._run, name="dockyard-reconciler", daemon=True)
         self._thread.start()
 
@@ -74,7 +75,7 @@ class Reconciler:
                 if self._next.get(workload_id) == when:
                     ids.add(workload_id)
         if sweep:
-            known = store.workload_versions(self.ctx.db)
+            known = repository.workload_versions(self.ctx.db)
             with self._wake:
                 for gone in set(self._next) - set(known):
                     del self._next[gone]
@@ -91,7 +92,7 @@ class Reconciler:
                 when = self._on_grid(time.monotonic(), delay)
                 self._next[workload_id] = when
                 heapq.heappush(self._due, (when, workload_id))
-        if nudged and store.missing_workloads(self.ctx.db, nudged):
+        if nudged and repository.missing_workloads(self.ctx.db, nudged):
             # A deleted workload's containers go now, not at the next periodic collection.
             self.collect_garbage()
         if busy:
@@ -112,7 +113,7 @@ class Reconciler:
         return aligned if aligned - now >= 0.05 else wanted
 
     def collect_garbage(self) -> None:
-        keep = store.active_proton_ids(self.ctx.db)
+        keep = repository.active_proton_ids(self.ctx.db)
         removed = self.ctx.runtime.garbage_collect(self.ctx.instance_id, keep)
         if removed:
             log.info("removed %d leftover runtime objects: %s", len(removed), ", ".join(removed))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.client import HTTPSConnection
 
 from dockyard.server.reconciler.probes import ProbeSpec
+from dockyard.server.runtimes.base import RuntimeAnswersProbes
 
 _BREAKS = ("\r", "\n", "\x00")
 
@@ -22,7 +22,7 @@ def run_probe(spec: ProbeSpec, host: str) -> tuple[bool, str | None]:
                 return True, None
         return _http(spec, host)
     except (OSError, ValueError) as exc:
-        return False, f"{spec.kind} probe on port {spec.port} failed: {exc or type(exc).__name__}"
+        return False, f"{spec.kind} probe on port {spec.port} failed: {str(exc) or type(exc).__name__}"
 
 
 def _http(spec: ProbeSpec, host: str) -> tuple[bool, str | None]:
@@ -103,13 +103,13 @@ class Prober:
 class RuntimeProber(Prober):
     """For runtimes that answer probes themselves (the in-memory test runtime)."""
 
-    def __init__(self, answer: Callable[[str, str, int, str], bool]) -> None:
-        self._answer = answer
+    def __init__(self, runtime: RuntimeAnswersProbes) -> None:
+        self._runtime = runtime
 
     def run(self, jobs: list[ProbeJob]) -> list[tuple[bool, str | None]]:
         results: list[tuple[bool, str | None]] = []
         for job in jobs:
-            ok = self._answer(job.proton_id, job.group, job.index, job.spec.kind.value)
+            ok = self._runtime.answer_probe(job.proton_id, job.group, job.index, job.spec.kind)
             results.append((ok, None if ok else f"{job.spec.kind} probe failed"))
         return results
 

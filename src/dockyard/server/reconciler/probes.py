@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+
+from dockyard.core.spec import DEFAULT_PROBE_PORT, Container, ProbeConfig
 
 
 class ProbeKind(StrEnum):
@@ -46,20 +47,20 @@ class ProbeSpec:
 
     @classmethod
     def from_spec(
-        cls, kind: ProbeKind, probe: dict[str, Any], default_port: int, container: str
+        cls, kind: ProbeKind, probe: ProbeConfig, default_port: int, container: str
     ) -> ProbeSpec:
         return cls(
             kind=kind,
             container=container,
-            port=int(probe.get("port") or default_port),
-            path=probe.get("path") or "/",
-            scheme=str(probe.get("scheme") or "HTTP").upper(),
-            headers=tuple(sorted((probe.get("httpHeaders") or {}).items())),
-            initial_delay=float(probe.get("initialDelaySeconds", 30)),
-            period=max(float(probe.get("periodSeconds", 30)), 0.1),
-            timeout=max(float(probe.get("timeoutSeconds", 30)), 0.1),
-            failure_threshold=max(int(probe.get("failureThreshold", 3)), 1),
-            success_threshold=max(int(probe.get("successThreshold", 1) or 1), 1),
+            port=probe.port or default_port,
+            path=probe.path or "/",
+            scheme=str(probe.scheme or "HTTP").upper(),
+            headers=tuple(sorted((probe.http_headers or {}).items())),
+            initial_delay=float(probe.initial_delay_seconds),
+            period=max(float(probe.period_seconds), 0.1),
+            timeout=max(float(probe.timeout_seconds), 0.1),
+            failure_threshold=max(probe.failure_threshold, 1),
+            success_threshold=max(probe.success_threshold or 1, 1),
         )
 
     @classmethod
@@ -224,21 +225,20 @@ class ReplicaHealth:
 
 
 def probes_for_container(
-    container: dict[str, Any], host_port_of: Callable[[int], int]
+    container: Container, host_port_of: Callable[[int], int]
 ) -> list[ProbeSpec]:
     """The probe specs of one container; `host_port_of(container_port)` maps to reachable ports."""
-    name = container.get("name") or "primary"
-    own_port = container.get("port") or 8080
+    name = container.name or "primary"
+    own_port = container.port or DEFAULT_PROBE_PORT
     specs: list[ProbeSpec] = []
-    for kind, key in (
-        (ProbeKind.STARTUP, "startupProbe"),
-        (ProbeKind.READINESS, "readinessProbe"),
-        (ProbeKind.LIVENESS, "livenessProbe"),
+    for kind, probe in (
+        (ProbeKind.STARTUP, container.startup_probe),
+        (ProbeKind.READINESS, container.readiness_probe),
+        (ProbeKind.LIVENESS, container.liveness_probe),
     ):
-        probe = container.get(key)
-        if probe:
+        if probe is not None:
             spec = ProbeSpec.from_spec(kind, probe, own_port, name)
             specs.append(replace(spec, port=host_port_of(spec.port)))
-    if container.get("primary") and not container.get("readinessProbe"):
+    if container.primary and container.readiness_probe is None:
         specs.append(ProbeSpec.tcp_fallback(host_port_of(own_port), name))
     return specs

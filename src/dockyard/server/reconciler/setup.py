@@ -9,12 +9,12 @@ from dockyard.server.credentials.crypto import SecretBox
 from dockyard.server.credentials.service import resolve_secret
 from dockyard.server.db.session import Database
 from dockyard.server.kit.clock import utcnow
+from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.loop import Reconciler
-from dockyard.server.reconciler.pipeline import PassContext
 from dockyard.server.reconciler.prober import Prober, RuntimeProber
-from dockyard.server.reconciler.spec_build import SecretLookup
-from dockyard.server.runtimes.base import Runtime
+from dockyard.server.runtimes.base import Runtime, RuntimeAnswersProbes
+from dockyard.server.runtimes.proton_spec import SecretLookup
 from dockyard.server.settings import Settings
 from dockyard.server.workloads.repository import runner_of
 
@@ -72,8 +72,7 @@ def build_reconciler(
 
 def _prober_for(runtime: Runtime) -> Prober:
     # The in-memory test runtime answers probes itself; every real runtime is probed over HTTP.
-    answer = getattr(runtime, "probe", None)
-    return RuntimeProber(answer) if callable(answer) else Prober()
+    return RuntimeProber(runtime) if isinstance(runtime, RuntimeAnswersProbes) else Prober()
 
 
 @contextmanager

@@ -2,9 +2,10 @@
 
 The unit is a proton (one concrete run of an artifact), so a runtime that manages replicas,
 restarts and probes itself (Kubernetes) fits the same interface as the ones where Dockyard does
-(docker, process). The docker and process runtimes work replica by replica underneath; a
-replica is one copy of one container group, addressed by `(group, index)` because the Workload
-API sizes each group on its own (`runtime.containerGroups[].replicaCount`).
+(docker, process); the `RuntimeManagesHealth` capability tells them apart. The docker and
+process runtimes work replica by replica underneath; a replica is one copy of one container
+group, addressed by `(group, index)` because the Workload API sizes each group on its own
+(`runtime.containerGroups[].replicaCount`).
 
 Every verb is idempotent: asking for what already exists returns it, removing what is gone
 returns quietly. Failures are either temporary (retry after `delay`) or permanent (the spec or
@@ -15,11 +16,10 @@ these two classes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 LABEL_INSTANCE = "dockyard.instance"
 LABEL_WORKLOAD = "dockyard.workload"
@@ -27,6 +27,8 @@ LABEL_PROTON = "dockyard.proton"
 LABEL_GROUP = "dockyard.group"
 LABEL_REPLICA = "dockyard.replica"
 LABEL_CONTAINER = "dockyard.container"
+
+ReplicaKey = tuple[str, int]  # (container group name, replica index)
 
 
 class RuntimeFailure(Exception):
@@ -55,18 +57,18 @@ class ReplicaPhase(StrEnum):
     PENDING = "pending"  # created or starting; not every container runs yet
     RUNNING = "running"  # every container of the replica runs (readiness is the probes' job)
     FAILED = "failed"  # a container exited or could not start while the replica should run
-    STOPPED = "stopped"  # stopped on purpose (stop_proton); ensure_replica starts it again
+    STOPPED = "stopped"  # stopped on purpose (stop_proton); ensure_proton starts it again
 
 
 @dataclass(frozen=True)
 class Probe:
-    """One probe as the artifact declares it; the runtime only needs its port to publish."""
+    """One probe as the artifact declares it: what a runtime must publish or run itself."""
 
     kind: str  # startup | readiness | liveness
     path: str = "/"
     port: int = 8080  # the Workload API's default probe port
     scheme: str = "HTTP"
-    settings: Mapping[str, Any] = field(default_factory=dict)  # delays, thresholds, headers
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,10 @@ class ProtonSpec:
                 return group
         raise RuntimePermanentError(f"proton {self.proton_id} has no container group {name!r}")
 
+    def replica_keys(self) -> list[ReplicaKey]:
+        """Every replica the spec counts, in (group, index) order."""
+        return sorted((g.name, i) for g in self.groups for i in range(g.replica_count))
+
     def labels(self) -> dict[str, str]:
         return {
             LABEL_INSTANCE: self.instance_id,
@@ -145,7 +151,9 @@ class ProtonSpec:
 
 
 @dataclass
-class ReplicaState:
+class ObservedReplica:
+    """One replica as the runtime sees it now: what `observe()` and `ensure_proton()` return."""
+
     group: str
     index: int
     phase: ReplicaPhase
@@ -157,6 +165,16 @@ class ReplicaState:
     exit_code: int | None = None
     last_output: list[str] = field(default_factory=list)  # tail of the failed container's output
     message: str | None = None  # why it failed, in words
+    # Whether it answers its readiness checks. Only a runtime that manages health knows; for
+    # the others it stays None and the reconciler's own probes decide.
+    ready: bool | None = None
+    # Why a replica that should run does not run right now (a runtime that manages health
+    # waiting out its restart back-off says so here, like Kubernetes' CrashLoopBackOff).
+    waiting_reason: str | None = None
+
+    @property
+    def key(self) -> ReplicaKey:
+        return (self.group, self.index)
 
     @property
     def replica_id(self) -> str:
@@ -173,34 +191,40 @@ class LogLine:
 
 
 class Runtime(ABC):
-    """A place where protons run. Subclasses implement the per-replica verbs."""
+    """A place where protons run.
+
+    The reconciler calls the proton-level verbs below and nothing else. Whether it also runs
+    the replicas' probes and restarts them is said by a capability: a runtime that is a
+    `RuntimeManagesHealth` does both itself; for any other, the reconciler probes each replica
+    on its `probe_ports` and calls `restart_replica` when a probe gives up or a replica fails.
+    """
 
     name: str = "abstract"
-    # True when the runtime runs probes and restarts itself (Kubernetes); the reconciler then
-    # reads readiness from observe() instead of probing replicas itself.
-    manages_health: bool = False
     # How many lines of a failed container's output observe() keeps in `last_output`.
     tail_lines: int = 20
 
     def validate(self, spec: ProtonSpec) -> list[str]:
-        """Refuse a spec this runtime can never run; return warnings about what it ignores."""
+        """Refuse a spec this runtime can never run (`RuntimePermanentError` with a code);
+        return warnings about what it will not honour. Asked when a workload is created,
+        started or replaced, and again when a proton first starts, for its warnings."""
         return []
 
     @abstractmethod
-    def ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ReplicaState:
-        """Create and start the replica if missing, start it if stopped; leave a failed one."""
+    def ensure_proton(
+        self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
+    ) -> list[ObservedReplica]:
+        """Bring the proton to what `spec` counts: create, start or finish building each of
+        `replicas` (default: every replica the spec counts), leave the others running as they
+        are, and remove replicas beyond the spec's counts. Returns the state of `replicas`."""
 
     @abstractmethod
-    def observe(self, proton_id: str) -> list[ReplicaState]:
+    def observe(self, proton_id: str) -> list[ObservedReplica]:
         """Every replica of the proton the runtime has, sorted by (group, index)."""
 
     @abstractmethod
-    def restart_replica(self, proton_id: str, group: str, index: int) -> ReplicaState:
-        """Restart the replica's containers (after a failure or a failed liveness probe)."""
-
-    @abstractmethod
-    def remove_replica(self, proton_id: str, group: str, index: int) -> None:
-        """Stop and delete one replica (scale down); gone already → return quietly."""
+    def restart_replica(self, proton_id: str, group: str, index: int) -> ObservedReplica:
+        """Restart the replica's containers now (after a failure or a failed liveness probe).
+        Asked only of a runtime that does not manage health itself."""
 
     @abstractmethod
     def stop_proton(self, proton_id: str) -> None:
@@ -224,9 +248,12 @@ class Runtime(ABC):
     def adopt(self, instance_id: str) -> list[str]:
         """Ids of the protons this instance left running or stopped (found by labels)."""
 
-    @abstractmethod
     def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
         """Remove this instance's protons not in `keep_proton_ids`; return the removed ids."""
+        removed = [p for p in self.adopt(instance_id) if p not in keep_proton_ids]
+        for proton_id in removed:
+            self.remove_proton(proton_id)
+        return removed
 
     def describe(self) -> dict[str, str]:
         """Where workloads run, in words (`runtime`, `engine`, `image store`…) for people."""
@@ -235,13 +262,21 @@ class Runtime(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most runtimes hold nothing
         """Release connections and helpers; what runs keeps running."""
 
-    # --- proton-level convenience (a Kubernetes runtime overrides these) -------------------
 
-    def ensure_proton(self, spec: ProtonSpec) -> list[ReplicaState]:
-        """Every replica of every group present and started; extra replicas removed."""
-        wanted = {(g.name, i) for g in spec.groups for i in range(g.replica_count)}
-        for state in self.observe(spec.proton_id):
-            if (state.group, state.index) not in wanted:
-                self.remove_replica(spec.proton_id, state.group, state.index)
-        states = [self.ensure_replica(spec, g, i) for g, i in sorted(wanted)]
-        return states
+class RuntimeManagesHealth(Runtime):
+    """Capability: the runtime probes and restarts replicas itself (as Kubernetes does).
+
+    Its `observe()` reports each replica's `ready`, its `restart_count` and, while it waits
+    to restart one, a `waiting_reason`. The reconciler reads those instead of probing, never
+    calls `restart_replica`, and still decides when a replica that keeps failing makes the
+    workload errored (then it stops the proton, so nothing keeps restarting)."""
+
+
+class RuntimeAnswersProbes(Runtime):
+    """Capability: the runtime answers a probe itself instead of over the network.
+
+    Only the in-memory test runtime does, so reconciler tests need no listening replica."""
+
+    @abstractmethod
+    def answer_probe(self, proton_id: str, group: str, index: int, kind: str) -> bool:
+        """The answer a real probe of this kind would get now."""

@@ -19,7 +19,7 @@ reconciler keeps the durable count in its replicas table.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -39,9 +39,10 @@ from dockyard.server.runtimes.base import (
     LABEL_REPLICA,
     GroupSpec,
     LogLine,
+    ObservedReplica,
     ProtonSpec,
+    ReplicaKey,
     ReplicaPhase,
-    ReplicaState,
     RuntimePermanentError,
     RuntimeTemporaryError,
 )
@@ -65,7 +66,6 @@ _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 class DockerRuntime(base.Runtime):
     name = "docker"
-    manages_health = False
 
     def __init__(
         self,
@@ -107,7 +107,16 @@ class DockerRuntime(base.Runtime):
 
     # --- verbs ---------------------------------------------------------------------------
 
-    def ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ReplicaState:
+    def ensure_proton(
+        self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
+    ) -> list[ObservedReplica]:
+        counted = set(spec.replica_keys())
+        for group, index in self._replica_keys(spec.proton_id) - counted:
+            self._remove_replica(spec.proton_id, group, index)
+        wanted = spec.replica_keys() if replicas is None else sorted(replicas)
+        return [self._ensure_replica(spec, group, index) for group, index in wanted]
+
+    def _ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ObservedReplica:
         group_spec = spec.group(group)
         with _engine_errors():
             found = self._replica(spec.proton_id, group, index)
@@ -125,7 +134,7 @@ class DockerRuntime(base.Runtime):
                         container.start()  # created but never started (interrupted ensure)
             return self._state(spec.proton_id, group, index)
 
-    def observe(self, proton_id: str) -> list[ReplicaState]:
+    def observe(self, proton_id: str) -> list[ObservedReplica]:
         with _engine_errors():
             # One listing for the whole proton, grouped here, rather than one per replica.
             replicas: dict[tuple[str, int], dict[str, Container]] = {}
@@ -137,7 +146,7 @@ class DockerRuntime(base.Runtime):
                 for group, index in sorted(replicas)
             ]
 
-    def restart_replica(self, proton_id: str, group: str, index: int) -> ReplicaState:
+    def restart_replica(self, proton_id: str, group: str, index: int) -> ObservedReplica:
         with _engine_errors():
             found = self._replica(proton_id, group, index)
             if INFRA not in found:
@@ -154,7 +163,7 @@ class DockerRuntime(base.Runtime):
             self._restarts[key] = self._restarts.get(key, 0) + 1
             return self._state(proton_id, group, index)
 
-    def remove_replica(self, proton_id: str, group: str, index: int) -> None:
+    def _remove_replica(self, proton_id: str, group: str, index: int) -> None:
         with _engine_errors():
             self._remove_containers(self._replica(proton_id, group, index))
         self._restarts.pop((proton_id, group, index), None)
@@ -170,7 +179,7 @@ class DockerRuntime(base.Runtime):
 
     def remove_proton(self, proton_id: str) -> None:
         with _engine_errors():
-            self._remove_containers({c.id: c for c in self._list({LABEL_PROTON: proton_id})})
+            self._remove_containers({str(c.id): c for c in self._list({LABEL_PROTON: proton_id})})
         for key in [k for k in self._restarts if k[0] == proton_id]:
             del self._restarts[key]
 
@@ -200,12 +209,6 @@ class DockerRuntime(base.Runtime):
             found = self._list({LABEL_INSTANCE: instance_id})
         return sorted({c.labels[LABEL_PROTON] for c in found if LABEL_PROTON in c.labels})
 
-    def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
-        removed = [p for p in self.adopt(instance_id) if p not in keep_proton_ids]
-        for proton_id in removed:
-            self.remove_proton(proton_id)
-        return removed
-
     # --- building a replica --------------------------------------------------------------
 
     def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> None:
@@ -225,7 +228,7 @@ class DockerRuntime(base.Runtime):
                 LABEL_MEMBERS: ",".join(c.name for c in group.containers),
             },
             # Never all interfaces: workloads are reached through the authenticated proxy.
-            ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports},
+            ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports},  # type: ignore[misc]
             detach=True,
         )
         infra.start()
@@ -249,8 +252,15 @@ class DockerRuntime(base.Runtime):
 
     # --- reading state -------------------------------------------------------------------
 
+    def _replica_keys(self, proton_id: str) -> set[ReplicaKey]:
+        with _engine_errors():
+            found = self._list({LABEL_PROTON: proton_id})
+        return {(c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA])) for c in found}
+
     def _list(self, labels: dict[str, str]) -> list[Container]:
-        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        filters: dict[str, str | list[str] | bool] = {
+            "label": [f"{key}={value}" for key, value in labels.items()]
+        }
         return self.client.containers.list(all=True, filters=filters)
 
     def _replica(self, proton_id: str, group: str, index: int) -> dict[str, Container]:
@@ -267,14 +277,14 @@ class DockerRuntime(base.Runtime):
     def _remove_containers(self, found: dict[str, Container]) -> None:
         _in_order(list(found.values()), lambda c: c.remove(force=True))
 
-    def _state(self, proton_id: str, group: str, index: int) -> ReplicaState:
+    def _state(self, proton_id: str, group: str, index: int) -> ObservedReplica:
         return self._state_of(proton_id, group, index, self._replica(proton_id, group, index))
 
     def _state_of(
         self, proton_id: str, group: str, index: int, found: dict[str, Container]
-    ) -> ReplicaState:
+    ) -> ObservedReplica:
         found = dict(found)
-        state = ReplicaState(
+        state = ObservedReplica(
             group=group,
             index=index,
             phase=ReplicaPhase.PENDING,
@@ -313,9 +323,9 @@ class DockerRuntime(base.Runtime):
             state.phase = ReplicaPhase.RUNNING
         return state
 
-    def _describe_failure(self, state: ReplicaState, container: Container) -> None:
+    def _describe_failure(self, state: ObservedReplica, container: Container) -> None:
         status = container.attrs["State"]
-        name = container.labels.get(LABEL_CONTAINER, container.name)
+        name: str = container.labels.get(LABEL_CONTAINER, container.name) or ""
         state.phase = ReplicaPhase.FAILED
         state.exit_code = status.get("ExitCode")
         reason = status.get("Error") or ""
@@ -329,7 +339,7 @@ class DockerRuntime(base.Runtime):
         self, container: Container, since: datetime | None, *, tail: int | None = None
     ) -> Iterator[LogLine]:
         replica = f"{container.labels[LABEL_GROUP]}-{container.labels[LABEL_REPLICA]}"
-        name = container.labels.get(LABEL_CONTAINER, container.name)
+        name: str = container.labels.get(LABEL_CONTAINER, container.name) or ""
         for stream in ("stdout", "stderr"):
             options: dict[str, Any] = {"stdout": stream == "stdout", "stderr": stream == "stderr"}
             if since is not None:

@@ -1,25 +1,32 @@
-"""An in-memory runtime for reconciler tests on a virtual clock (tests only, never documented).
+"""An in-memory runtime for reconciler tests on a virtual clock (tests only).
 
 Behaviour is scripted per image: a replica started from an image takes the next scripted
 `FakeBehavior` (the last one sticks), so "fails twice, then works" is two lines of a test. Time
 comes from an injected clock, so "exits after 30 s" or "ready after 5 s" happen when the test
-advances the clock, never on real time. Probes are answered by `probe()`, which a reconciler
-test wires in place of real HTTP checks.
+advances the clock, never on real time.
+
+It comes in the two shapes a runtime can have: `FakeRuntime` leaves health to the reconciler
+(it answers the reconciler's probes itself and restarts when asked), `SelfHealingFakeRuntime`
+manages health like Kubernetes (it reports readiness and restarts failed replicas itself, with
+a doubling back-off). The same reconciler tests run against both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from dockyard.server.runtimes import base
 from dockyard.server.runtimes.base import (
     LogLine,
+    ObservedReplica,
     ProtonSpec,
+    ReplicaKey,
     ReplicaPhase,
-    ReplicaState,
+    Runtime,
+    RuntimeAnswersProbes,
     RuntimeFailure,
+    RuntimeManagesHealth,
     RuntimePermanentError,
     RuntimeTemporaryError,
 )
@@ -47,7 +54,7 @@ class FakeBehavior:
     ready_after: float = 0.0
     live: bool = True  # liveness probes pass
     output: tuple[str, ...] = ()  # lines printed at each start
-    error: RuntimeFailure | None = None  # raised by ensure_replica instead of starting
+    error: RuntimeFailure | None = None  # raised by ensure_proton instead of starting
 
 
 @dataclass
@@ -62,19 +69,19 @@ class _Replica:
     stopped: bool = False
     crashed: tuple[int, str] | None = None  # (exit code, message) set by crash()
     logs: list[LogLine] = field(default_factory=list)
+    # Kept by the self-healing runtime: its own restart back-off and why it last restarted.
+    backoff_step: int = 0
+    last_restart_at: datetime | None = None
+    last_failure: str | None = None
 
 
-class FakeRuntime(base.Runtime):
+class ScriptedRuntime(Runtime):
+    """What both fakes share: scripted replicas on a virtual clock, every verb recorded."""
+
     name = "fake"
 
-    def __init__(
-        self,
-        clock: Callable[[], datetime] | None = None,
-        *,
-        manages_health: bool = False,
-    ) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.manages_health = manages_health
         self.calls: list[tuple[str, ...]] = []  # every verb with its arguments, for assertions
         self._scripts: dict[str, list[FakeBehavior]] = {}
         self._replicas: dict[tuple[str, str, int], _Replica] = {}
@@ -97,9 +104,15 @@ class FakeRuntime(base.Runtime):
         if line:
             self._log(replica, line, "stderr")
 
-    def probe(self, proton_id: str, group: str, index: int, kind: str) -> bool:
-        """The answer a real probe of this kind would get now."""
-        replica = self._replicas.get((proton_id, group, index))
+    def restarts(self) -> int:
+        """How many restarts happened, whoever made them (the reconciler or the runtime)."""
+        return sum(1 for call in self.calls if call[0] in ("restart_replica", "restarted_itself"))
+
+    def started(self) -> int:
+        """How many replicas the reconciler asked to bring up (created or started)."""
+        return sum(len(call) - 2 for call in self.calls if call[0] == "ensure_proton")
+
+    def _answer(self, replica: _Replica | None, kind: str) -> bool:
         if replica is None or self._phase(replica)[0] != ReplicaPhase.RUNNING:
             return False
         if kind == "liveness":
@@ -114,8 +127,18 @@ class FakeRuntime(base.Runtime):
 
     # --- verbs ---------------------------------------------------------------------------
 
-    def ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ReplicaState:
-        self.calls.append(("ensure_replica", spec.proton_id, group, str(index)))
+    def ensure_proton(
+        self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
+    ) -> list[ObservedReplica]:
+        wanted = spec.replica_keys() if replicas is None else sorted(replicas)
+        counted = set(spec.replica_keys())
+        self.calls.append(("ensure_proton", spec.proton_id, *(f"{g}-{i}" for g, i in wanted)))
+        for key in [k for k in self._replicas if k[0] == spec.proton_id]:
+            if key[1:] not in counted:
+                del self._replicas[key]
+        return [self._ensure_replica(spec, group, index) for group, index in wanted]
+
+    def _ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ObservedReplica:
         key = (spec.proton_id, group, index)
         replica = self._replicas.get(key)
         if replica is None:
@@ -130,13 +153,13 @@ class FakeRuntime(base.Runtime):
             self._start(replica)
         return self._state(replica)
 
-    def observe(self, proton_id: str) -> list[ReplicaState]:
+    def observe(self, proton_id: str) -> list[ObservedReplica]:
         if self.unreachable:
             raise RuntimeTemporaryError(self.unreachable, delay=1.0)
         found = [r for k, r in sorted(self._replicas.items()) if k[0] == proton_id]
         return [self._state(replica) for replica in found]
 
-    def restart_replica(self, proton_id: str, group: str, index: int) -> ReplicaState:
+    def restart_replica(self, proton_id: str, group: str, index: int) -> ObservedReplica:
         self.calls.append(("restart_replica", proton_id, group, str(index)))
         replica = self._replicas.get((proton_id, group, index))
         if replica is None:
@@ -147,10 +170,6 @@ class FakeRuntime(base.Runtime):
         replica.restarts += 1
         self._start(replica)
         return self._state(replica)
-
-    def remove_replica(self, proton_id: str, group: str, index: int) -> None:
-        self.calls.append(("remove_replica", proton_id, group, str(index)))
-        self._replicas.pop((proton_id, group, index), None)
 
     def stop_proton(self, proton_id: str) -> None:
         self.calls.append(("stop_proton", proton_id))
@@ -177,12 +196,6 @@ class FakeRuntime(base.Runtime):
         return sorted(
             {r.spec.proton_id for r in self._replicas.values() if r.spec.instance_id == instance_id}
         )
-
-    def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
-        removed = [p for p in self.adopt(instance_id) if p not in keep_proton_ids]
-        for proton_id in removed:
-            self.remove_proton(proton_id)
-        return removed
 
     # --- internals -----------------------------------------------------------------------
 
@@ -223,11 +236,11 @@ class FakeRuntime(base.Runtime):
                 return ReplicaPhase.FAILED, code, f"exited with code {code}"
         return ReplicaPhase.RUNNING, None, None
 
-    def _state(self, replica: _Replica) -> ReplicaState:
+    def _state(self, replica: _Replica) -> ObservedReplica:
         phase, exit_code, message = self._phase(replica)
         group = replica.spec.group(replica.group)
         ports = {p: replica.port + 1000 * n for n, p in enumerate(group.exposed_ports())}
-        return ReplicaState(
+        return ObservedReplica(
             group=replica.group,
             index=replica.index,
             phase=phase,
@@ -241,3 +254,65 @@ class FakeRuntime(base.Runtime):
             else [],
             message=message,
         )
+
+
+class FakeRuntime(ScriptedRuntime, RuntimeAnswersProbes):
+    """The reconciler runs health: it probes (the fake answers) and asks for restarts."""
+
+    def answer_probe(self, proton_id: str, group: str, index: int, kind: str) -> bool:
+        return self._answer(self._replicas.get((proton_id, group, index)), kind)
+
+
+class SelfHealingFakeRuntime(ScriptedRuntime, RuntimeManagesHealth):
+    """Manages health itself, as Kubernetes does: `observe()` reports readiness, and a failed
+    replica is restarted at once, then after 10 s, 20 s, … up to 300 s (the back-off resets
+    once a replica has run for 600 s)."""
+
+    BACKOFF_SECONDS = 10.0
+    BACKOFF_MAX_SECONDS = 300.0
+    HEALTHY_RESET_SECONDS = 600.0
+
+    def observe(self, proton_id: str) -> list[ObservedReplica]:
+        if self.unreachable:
+            raise RuntimeTemporaryError(self.unreachable, delay=1.0)
+        found = [r for k, r in sorted(self._replicas.items()) if k[0] == proton_id]
+        for replica in found:
+            self._heal(replica)
+        return [self._state(replica) for replica in found]
+
+    def _heal(self, replica: _Replica) -> None:
+        """What the runtime's own supervisor has done by now: restart a failed replica once
+        its back-off has passed."""
+        if replica.stopped:
+            return
+        now = self.clock()
+        phase, _, message = self._phase(replica)
+        if phase != ReplicaPhase.FAILED:
+            running_for = (now - replica.started_at).total_seconds()
+            if running_for >= self.HEALTHY_RESET_SECONDS:
+                replica.backoff_step = 0
+            return
+        if replica.last_restart_at is not None and replica.backoff_step > 0:
+            delay = min(
+                self.BACKOFF_SECONDS * 2 ** (replica.backoff_step - 1), self.BACKOFF_MAX_SECONDS
+            )
+            if (now - replica.last_restart_at).total_seconds() < delay:
+                return
+        self.calls.append(
+            ("restarted_itself", replica.spec.proton_id, replica.group, str(replica.index))
+        )
+        replica.restarts += 1
+        replica.backoff_step += 1
+        replica.last_restart_at = now
+        replica.last_failure = message
+        self._start(replica)
+
+    def _state(self, replica: _Replica) -> ObservedReplica:
+        state = super()._state(replica)
+        if state.phase == ReplicaPhase.FAILED:
+            state.waiting_reason = "back-off restarting the failed container"
+            state.ready = False
+        else:
+            state.ready = self._answer(replica, "readiness")
+            state.message = state.message or replica.last_failure
+        return state

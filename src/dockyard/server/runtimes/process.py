@@ -37,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,9 +46,10 @@ from dockyard.server.runtimes import base, pids
 from dockyard.server.runtimes.base import (
     GroupSpec,
     LogLine,
+    ObservedReplica,
     ProtonSpec,
+    ReplicaKey,
     ReplicaPhase,
-    ReplicaState,
     RuntimePermanentError,
 )
 from dockyard.server.runtimes.timestamps import format_time, parse_engine_time
@@ -62,7 +63,6 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 class ProcessRuntime(base.Runtime):
     name = "process"
-    manages_health = False
 
     def __init__(
         self, root: Path, *, stop_timeout: float = 5.0, workspaces: Path | None = None
@@ -95,8 +95,9 @@ class ProcessRuntime(base.Runtime):
             for container in group.containers:
                 if not container.entrypoint:
                     raise RuntimePermanentError(
-                        f"container {container.name} has no entrypoint: the process runtime runs "
-                        "a container's entrypoint on this machine and cannot run an image",
+                        f"Container '{container.name}' has no entrypoint, and this server runs "
+                        "workloads as local processes (no container engine): give it an "
+                        "entrypoint.",
                         code="entrypoint_required",
                     )
                 warnings.append(
@@ -117,8 +118,17 @@ class ProcessRuntime(base.Runtime):
 
     # --- verbs ---------------------------------------------------------------------------
 
-    def ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ReplicaState:
-        self.validate(spec)
+    def ensure_proton(
+        self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
+    ) -> list[ObservedReplica]:
+        self.validate(spec)  # a spec stored while the server ran another runtime is refused
+        counted = set(spec.replica_keys())
+        for group, index in self._replica_keys(spec.proton_id) - counted:
+            self._remove_replica(spec.proton_id, group, index)
+        wanted = spec.replica_keys() if replicas is None else sorted(replicas)
+        return [self._ensure_replica(spec, group, index) for group, index in wanted]
+
+    def _ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ObservedReplica:
         group_spec = spec.group(group)
         with self._lock:
             directory = self._replica_dir(spec.proton_id, group, index)
@@ -137,7 +147,7 @@ class ProcessRuntime(base.Runtime):
                 self._start_all(directory, record)
             return self._state(directory)
 
-    def observe(self, proton_id: str) -> list[ReplicaState]:
+    def observe(self, proton_id: str) -> list[ObservedReplica]:
         with self._lock:
             proton_dir = self.root / _safe(proton_id)
             if not proton_dir.is_dir():
@@ -145,7 +155,7 @@ class ProcessRuntime(base.Runtime):
             states = [self._state(d) for d in proton_dir.iterdir() if (d / "replica.json").exists()]
         return sorted(states, key=lambda s: (s.group, s.index))
 
-    def restart_replica(self, proton_id: str, group: str, index: int) -> ReplicaState:
+    def restart_replica(self, proton_id: str, group: str, index: int) -> ObservedReplica:
         with self._lock:
             directory = self._replica_dir(proton_id, group, index)
             record = _read_json(directory / "replica.json")
@@ -161,7 +171,7 @@ class ProcessRuntime(base.Runtime):
             self._start_all(directory, record)
             return self._state(directory)
 
-    def remove_replica(self, proton_id: str, group: str, index: int) -> None:
+    def _remove_replica(self, proton_id: str, group: str, index: int) -> None:
         with self._lock:
             directory = self._replica_dir(proton_id, group, index)
             record = _read_json(directory / "replica.json")
@@ -219,12 +229,6 @@ class ProcessRuntime(base.Runtime):
             if proton and proton.get("instance_id") == instance_id:
                 found.append(proton["proton_id"])
         return sorted(found)
-
-    def garbage_collect(self, instance_id: str, keep_proton_ids: set[str]) -> list[str]:
-        removed = [p for p in self.adopt(instance_id) if p not in keep_proton_ids]
-        for proton_id in removed:
-            self.remove_proton(proton_id)
-        return removed
 
     # --- processes -----------------------------------------------------------------------
 
@@ -344,9 +348,9 @@ class ProcessRuntime(base.Runtime):
 
     # --- state ---------------------------------------------------------------------------
 
-    def _state(self, directory: Path) -> ReplicaState:
+    def _state(self, directory: Path) -> ObservedReplica:
         record = self._read(directory / "replica.json") or {}
-        state = ReplicaState(
+        state = ObservedReplica(
             group=record["group"],
             index=record["index"],
             phase=ReplicaPhase.RUNNING,
@@ -396,6 +400,9 @@ class ProcessRuntime(base.Runtime):
 
     def _replica_dir(self, proton_id: str, group: str, index: int) -> Path:
         return self.root / _safe(proton_id) / f"{_safe(group)}-{index}"
+
+    def _replica_keys(self, proton_id: str) -> set[ReplicaKey]:
+        return {(record["group"], record["index"]) for _, record in self._replicas(proton_id)}
 
     def _replicas(self, proton_id: str) -> list[tuple[Path, dict[str, Any]]]:
         proton_dir = self.root / _safe(proton_id)

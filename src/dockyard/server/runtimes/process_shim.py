@@ -131,9 +131,10 @@ def main(argv: list[str]) -> int:
             _LineWriter(log, "stderr").feed(f"cannot start {command[0]}: {error}\n".encode())
             _write_exit(exit_path, 127)
             return 127
+        assert child.stdout is not None and child.stderr is not None  # both are pipes
         writers = {
-            child.stdout: _LineWriter(log, "stdout"),
-            child.stderr: _LineWriter(log, "stderr"),
+            child.stdout.fileno(): _LineWriter(log, "stdout"),
+            child.stderr.fileno(): _LineWriter(log, "stderr"),
         }
         selector = selectors.DefaultSelector()
         for pipe in writers:
@@ -141,9 +142,9 @@ def main(argv: list[str]) -> int:
         exited_at: float | None = None
         while selector.get_map():
             for key, _ in selector.select(timeout=0.2):
-                data = os.read(key.fileobj.fileno(), 65536)
+                data = os.read(key.fd, 65536)
                 if data:
-                    writers[key.fileobj].feed(data)
+                    writers[key.fd].feed(data)
                 else:
                     selector.unregister(key.fileobj)
             if exited_at is None and child.poll() is not None:

@@ -19,7 +19,8 @@ from dockyard.server.settings import RuntimeName, Settings
 
 
 def engine_candidates(environ: Mapping[str, str]) -> list[str]:
-    """Docker-API endpoints to try, in the order decisions.md §8 gives."""
+    """Docker-API endpoints to try, in order: the one DOCKER_HOST names, Docker's socket, the
+    system Podman's, then this user's Podman."""
     candidates = []
     if environ.get("DOCKER_HOST"):
         candidates.append(environ["DOCKER_HOST"])

@@ -1,15 +1,13 @@
-"""Checks of a workload's runtime against the artifact it runs (decisions: runtime layering)."""
+"""Checks of a workload's runtime settings against the artifact it runs. What the server's
+runtime refuses, and who may start replicas on it, is asked through `server/platform.py`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.core.bundles import CATALOG
-from dockyard.core.errors import Forbidden, RuleViolation, ValidationFailed
+from dockyard.core.errors import RuleViolation, ValidationFailed
 from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.units import parse_memory
 from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
-from dockyard.server.kit.auth import Principal
 
 
 def check_runtime(
@@ -93,31 +91,3 @@ def _apply_top_level_replicas(
     else:
         groups.append(GroupRuntime(name=name, replica_count=count))
     return runtime.model_copy(update={"container_groups": groups})
-
-
-def check_runnable_as_process(spec: dict[str, Any]) -> None:
-    """The process runtime runs entrypoints; a container without one cannot run there."""
-    for group in spec.get("containerGroups") or []:
-        for container in group.get("containers") or []:
-            if not container.get("entrypoint"):
-                name = container.get("name") or "primary"
-                raise RuleViolation(
-                    f"Container '{name}' has no entrypoint, and this server runs workloads as "
-                    "local processes (no container engine): give it an entrypoint.",
-                    code="entrypoint_required",
-                )
-
-
-def check_process_runtime(principal: Principal, spec: dict[str, Any], *, open_to_all: bool) -> None:
-    """Rules for starting replicas on the process runtime (decisions §14).
-
-    Its replicas run as the server's own user and can read what the server can, so starting
-    one is an admin's act unless the server was told it is a single-user machine."""
-    if not principal.is_admin and not open_to_all:
-        raise Forbidden(
-            "This server runs workloads as local processes under its own user, which cannot "
-            "keep them apart from the server, so only admins may start them here "
-            "(DOCKYARD_PROCESS_RUNTIME_OPEN=true lifts this on a single-user machine).",
-            code="runtime_requires_admin",
-        )
-    check_runnable_as_process(spec)

@@ -1,19 +1,18 @@
-"""What every reconcile pass needs; one per reconciler."""
+"""What every reconcile pass needs, and what lives from one pass to the next; one per reconciler."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from dockyard.server.db.session import Database
 from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.prober import Prober
 from dockyard.server.reconciler.probes import ReplicaHealth
-from dockyard.server.reconciler.spec_build import SecretLookup
-from dockyard.server.reconciler.store import Snapshot
+from dockyard.server.reconciler.state import Snapshot
 from dockyard.server.runtimes.base import Runtime
+from dockyard.server.runtimes.proton_spec import SecretLookup
 
 
 @dataclass
@@ -33,18 +32,20 @@ class PassContext:
     server_id: str = ""
     # Passes are timed on a grid of this many seconds (rounded down, so never later than
     # asked), and a probe due within one step counts as due: the passes of many workloads then
-    # run back to back instead of one at a time, each on a cold CPU cache (about a third of
-    # the cost each). 0 times every pass exactly.
+    # run back to back instead of one at a time, each on a cold CPU cache, which costs far
+    # more per pass. 0 times every pass exactly.
     pass_grid: float = 0.0
-    # (proton, group, index) → (container start seen, probe bookkeeping)
-    health: dict[tuple[str, str, int], tuple[Any, ReplicaHealth]] = field(default_factory=dict)
+    # (proton, group, index) → ((start time, restart count) it was made for, probe bookkeeping)
+    health: dict[tuple[str, str, int], tuple[tuple[datetime | None, int], ReplicaHealth]] = field(
+        default_factory=dict
+    )
     # workload id → the snapshot its last pass found as recorded (see reconcile_workload);
     # dropped when a pass writes, when nudged, and by the sweep when the row changed since.
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     # Workloads told that the runtime is unreachable, with what they were told: said once
     # per outage, and a recovery event when a pass gets through again.
     engine_trouble: dict[str, str] = field(default_factory=dict)
-    # Called with (workload id, proton id) after a pass changed what serves traffic.
+    # Called with the workload id after a pass changed what serves traffic.
     on_routes_changed: list[Callable[[str], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
