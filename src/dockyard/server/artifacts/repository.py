@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, Table, func, literal, or_, select, text, update
+from sqlalchemy import ColumnElement, FromClause, Select, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from dockyard.server.artifacts.models import Artifact, ArtifactRepository
@@ -89,7 +89,7 @@ def artifacts_by_id(session: Session, artifact_ids: set[str]) -> dict[str, Artif
     return {a.id: a for a in session.scalars(select(Artifact).where(Artifact.id.in_(artifact_ids)))}
 
 
-def ids_where(*, statuses: list[str] | None, repository_id: str | None) -> Select[tuple[str]]:
+def ids_where(*, statuses: list[str] | None, repository_id: str | None) -> Select[str]:
     """The ids of the artifacts with these statuses in this repository, as a subquery."""
     query = select(Artifact.id)
     if statuses:
@@ -107,7 +107,7 @@ MIN_INDEXED = 3
 
 
 def search_condition(
-    session: Session, table: Table, term: str, *, fts_table: str
+    session: Session, table: FromClause, term: str, *, fts_table: str
 ) -> ColumnElement[bool]:
     """A WHERE condition matching rows of `table` whose name, description or id contain `term`."""
     if session.get_bind().dialect.name == "sqlite" and len(term) >= MIN_INDEXED:

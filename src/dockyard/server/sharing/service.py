@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, Forbidden, NotFound, RuleViolation
@@ -139,9 +140,9 @@ def permissions(level: Right | None) -> list[str]:
 
 def visibility(
     principal: Principal,
-    anchors: list[tuple[str, ColumnElement[str]]],
+    anchors: Sequence[tuple[str, SQLColumnExpression[str | None]]],
     *,
-    owner_anchors: list[tuple[str, ColumnElement[str]]] | None = None,
+    owner_anchors: Sequence[tuple[str, SQLColumnExpression[str | None]]] | None = None,
     narrowed: bool = False,
 ) -> ColumnElement[bool] | None:
     """A WHERE condition limiting a list to what the caller may see (None: admins see all).

@@ -205,7 +205,7 @@ def statuses_of(session: Session, workload_ids: set[str]) -> dict[str, str]:
     return {workload_id: status for workload_id, status in rows}
 
 
-def ids_where(condition: ColumnElement[bool]) -> Select[tuple[str]]:
+def ids_where(condition: ColumnElement[bool]) -> Select[str]:
     """The ids of the workloads the condition selects, as a subquery for another listing."""
     return select(Workload.id).where(condition)
 

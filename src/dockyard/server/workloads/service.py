@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict
+from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, WorkloadSettings
 from dockyard.server.artifacts import service as artifacts
@@ -94,7 +95,9 @@ def create_workload(
             runner=(principal.user_id, principal.is_admin),
             loc=["body", "artifactId", "spec"],
         )
-    runtime = check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
+    runtime = check_runtime(
+        body.runtime, ServiceArtifactSpec.model_validate(artifact.spec), ["body", "runtime"]
+    )
     platform.check_can_start(principal, artifact.spec)
     if artifact.status != "locked":
         refuse_if_draft_busy(session, principal, artifact, excluding=None)
