@@ -98,9 +98,19 @@ def test_a_parsed_spec_answers_with_its_defaults() -> None:
         _ = Container(image_uri="python:3.12").filled_name  # not parsed as part of a spec
 
 
-def test_a_stored_spec_that_todays_rules_refuse_reads_as_none() -> None:
-    assert parse_stored(spec_of(primary())) is not None
-    assert parse_stored(spec_of(primary(environmentVars=[{"name": "AB\n", "value": "x"}]))) is None
+def test_a_stored_spec_reads_as_typed_objects_unless_it_lacks_a_primary() -> None:
+    stored = spec_to_json(ServiceArtifactSpec.model_validate(spec_of(primary())))
+    read = parse_stored(stored)
+    assert read is not None and read.container_groups[0].primary.filled_name == "primary"
+    # A rule tightened since it was written does not hide it from readers.
+    older = spec_to_json(ServiceArtifactSpec.model_validate(spec_of(primary())))
+    older["containerGroups"][0]["containers"][0]["environmentVars"] = [
+        {"name": "AB\n", "value": "x"}
+    ]
+    assert parse_stored(older) is not None
+    # What readers rely on (one primary per group) missing: nothing to show.
+    older["containerGroups"][0]["containers"][0]["primary"] = False
+    assert parse_stored(older) is None
 
 
 def test_groups_and_containers_are_required() -> None:

@@ -15,7 +15,6 @@ import types
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-import pydantic
 import pydantic_core
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -449,12 +448,16 @@ def credential_references(spec: ServiceArtifactSpec) -> list[tuple[list[str | in
 
 
 def parse_stored(data: Mapping[str, Any]) -> ServiceArtifactSpec | None:
-    """A stored spec as typed objects, or None for one that today's rules refuse (written
-    under older ones): the reconciler errors its workload, readers show what they can."""
-    try:
-        return ServiceArtifactSpec.model_validate(data)
-    except pydantic.ValidationError:
-        return None
+    """A stored spec typed for readers (details, log tail, the UI), or None when it lacks what
+    they rely on — every group with containers, one primary and filled-in names — which only a
+    spec written under older rules can: the reconciler errors its workload, readers show what
+    they can. Typed like `stored_spec`, without validating again."""
+    spec = stored_spec(data)
+    for group in spec.container_groups or ():
+        containers = group.containers or ()
+        if sum(1 for c in containers if c.primary) != 1 or any(c.name is None for c in containers):
+            return None
+    return spec
 
 
 def spec_to_json(spec: ServiceArtifactSpec) -> dict[str, Any]:
