@@ -257,16 +257,7 @@ SERVER_ORDER: tuple[tuple[str, ...], ...] = (
 
 # Imports that still break the order, each with what cuts it; the list only ever shrinks, and
 # a test below fails when an entry is no longer needed. (importing module, imported package)
-ORDER_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # An artifact in use by a workload may be neither deleted nor (for a draft) run twice, and
-    # locking one clears its workloads' expiry: artifacts ask about workloads. To cut, the
-    # workloads package gives artifacts these answers through an interface artifacts declare.
-    ("dockyard.server.artifacts.repository", "workloads"): "workloads that run an artifact",
-    ("dockyard.server.artifacts.service", "workloads"): "clearing the expiry on lock",
-    ("dockyard.server.artifacts.usage", "workloads"): "blockers named as workloads",
-    # A workload a deployment serves may not be deleted: the same shape, one layer up.
-    ("dockyard.server.workloads.service", "deployments"): "deployments in front of a workload",
-}
+ORDER_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def _server_package(module: str) -> str | None:

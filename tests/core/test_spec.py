@@ -9,9 +9,11 @@ from pydantic import ValidationError
 
 from dockyard.core.errors import Forbidden, RuleViolation
 from dockyard.core.spec import (
+    Container,
     ServiceArtifactSpec,
     check_spec_rules,
     credential_references,
+    parse_stored,
     spec_to_json,
 )
 from dockyard.core.unknown_fields import drop_unknown_fields
@@ -74,6 +76,41 @@ def test_sidecar_names_count_sidecars_only() -> None:
     )
     names = [c.name for c in spec.container_groups[0].containers]
     assert names == ["sidecar-1", "logger", "primary", "sidecar-3"]
+
+
+def test_a_parsed_spec_answers_with_its_defaults() -> None:
+    spec = ServiceArtifactSpec.model_validate(
+        {
+            "containerGroups": [
+                {"containers": [container(), primary()]},
+                {"name": "jobs", "containers": [primary(name="worker")]},
+            ]
+        }
+    )
+    default = spec.group("default")
+    jobs = spec.group("jobs")
+    assert default is not None and jobs is not None
+    assert spec.group("missing") is None
+    assert default.primary.filled_name == "primary"
+    assert default.container_names() == {"primary", "sidecar-1"}
+    assert jobs.primary.filled_name == "worker"
+    with pytest.raises(ValueError, match="filled in"):
+        _ = Container(image_uri="python:3.12").filled_name  # not parsed as part of a spec
+
+
+def test_a_stored_spec_reads_as_typed_objects_unless_it_lacks_a_primary() -> None:
+    stored = spec_to_json(ServiceArtifactSpec.model_validate(spec_of(primary())))
+    read = parse_stored(stored)
+    assert read is not None and read.container_groups[0].primary.filled_name == "primary"
+    # A rule tightened since it was written does not hide it from readers.
+    older = spec_to_json(ServiceArtifactSpec.model_validate(spec_of(primary())))
+    older["containerGroups"][0]["containers"][0]["environmentVars"] = [
+        {"name": "AB\n", "value": "x"}
+    ]
+    assert parse_stored(older) is not None
+    # What readers rely on (one primary per group) missing: nothing to show.
+    older["containerGroups"][0]["containers"][0]["primary"] = False
+    assert parse_stored(older) is None
 
 
 def test_groups_and_containers_are_required() -> None:

@@ -8,7 +8,7 @@ global options are moved in front of the sub-command before parsing. Any `Dockya
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
@@ -17,6 +17,11 @@ from typer.core import TyperGroup
 from dockyard.cli.output import print_error
 from dockyard.cli.state import State, current
 from dockyard.sdk.errors import DockyardError
+
+if TYPE_CHECKING:
+    # What TyperGroup's methods take: the base of typer.Context, which typer names only in a
+    # private module. Imported for the type checker alone.
+    from typer._click import Context as BaseContext
 
 # Global options that may appear anywhere (before a `--`): option → takes a value.
 HOISTED = {"-o": True, "--output-format": True, "--debug": False}
@@ -50,10 +55,10 @@ def hoist_global_options(args: list[str]) -> list[str]:
 
 
 class DockyardGroup(TyperGroup):
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: BaseContext, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: BaseContext) -> Any:
         try:
             return super().invoke(ctx)
         except DockyardError as error:

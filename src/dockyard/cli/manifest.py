@@ -53,7 +53,7 @@ class Step:
     verb: str  # create, update, lock, restart, replace, keep, note
     kind: str  # artifact, workload, deployment
     text: str
-    run: Callable[[], None] | None = None  # None: nothing to do, the line only informs
+    run: Callable[[], object] | None = None  # None: nothing to do; what it returns is unused
 
     def as_json(self) -> dict[str, str]:
         return {"action": self.verb, "kind": self.kind, "description": self.text}

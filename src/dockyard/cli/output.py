@@ -6,7 +6,7 @@ import json
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
@@ -142,7 +142,14 @@ def _local_message(error: BaseException) -> str:
 _python_showwarning = warnings.showwarning
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     if issubclass(category, IgnoredFieldWarning):
         note(f"warning: {message}")
     else:

@@ -53,8 +53,9 @@ class _Planner:
         self.lock = lock
         self.name = manifest.name
         self.spec = spec_to_json(manifest.artifact.spec)
-        query = {"tag_keys": [TAG], "tag_values": [self.name]}
-        artifacts = managed(list(client.artifacts.list(**query)), self.name)
+        artifacts = managed(
+            list(client.artifacts.list(tag_keys=[TAG], tag_values=[self.name])), self.name
+        )
         self.drafts = [a for a in artifacts if a.status == "draft"]
         self.locked = sorted(
             (a for a in artifacts if a.status == "locked"),
@@ -73,7 +74,9 @@ class _Planner:
         self.draft_changed = False
         self.workload_obj: Workload | None = None
 
-    def _add(self, verb: str, kind: str, text: str, run: Callable[[], None] | None = None) -> None:
+    def _add(
+        self, verb: str, kind: str, text: str, run: Callable[[], object] | None = None
+    ) -> None:
         self.plan.steps.append(Step(verb, kind, text, run))
 
     def _matches(self, artifact: Artifact) -> bool:
@@ -160,8 +163,9 @@ class _Planner:
     # Workload -------------------------------------------------------------------------------
 
     def workload(self, part: WorkloadPart) -> None:
-        query = {"tag_keys": [TAG], "tag_values": [self.name]}
-        found = managed(list(self.client.workloads.list(**query)), self.name)
+        found = managed(
+            list(self.client.workloads.list(tag_keys=[TAG], tag_values=[self.name])), self.name
+        )
         # An expired (terminated) workload is history: apply makes a new one beside it.
         live = [w for w in found if w.status != "terminated"]
         workload: Workload | None = only_one(live, "workload", self.name)
@@ -289,8 +293,9 @@ class _Planner:
     # Deployment -----------------------------------------------------------------------------
 
     def deployment(self, part: DeploymentPart) -> None:
-        query = {"tag_keys": [TAG], "tag_values": [self.name]}
-        found = managed(list(self.client.deployments.list(**query)), self.name)
+        found = managed(
+            list(self.client.deployments.list(tag_keys=[TAG], tag_values=[self.name])), self.name
+        )
         deployment: Deployment | None = only_one(found, "deployment", self.name)
         locked = self.lock or (self.target is not None and self.target.status == "locked")
         if not locked:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -125,7 +126,7 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
-def _read(path) -> str | None:  # type: ignore[no-untyped-def]
+def _read(path: Path | None) -> str | None:
     if path is None:
         return None
     try:

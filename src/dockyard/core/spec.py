@@ -211,10 +211,25 @@ class Container(SpecModel):
         # Build info is the server's to write; whatever a client sends back is discarded.
         return None
 
+    @property
+    def filled_name(self) -> str:
+        """The container's name, given or filled in when its spec was parsed."""
+        if self.name is None:
+            raise ValueError("a container's name is filled in when its whole spec is parsed")
+        return self.name
+
 
 class ContainerGroup(SpecModel):
     name: str = Field(default="default", pattern=OBJECT_NAME)
     containers: list[Container] = Field(default_factory=list, max_length=100)
+
+    @property
+    def primary(self) -> Container:
+        """The group's primary container (a parsed spec has exactly one)."""
+        return next(container for container in self.containers if container.primary)
+
+    def container_names(self) -> set[str]:
+        return {container.filled_name for container in self.containers}
 
 
 PROBES = ("readiness_probe", "liveness_probe", "startup_probe")
@@ -233,13 +248,17 @@ class ServiceArtifactSpec(SpecModel):
             problems.add(["containerGroups"], "at least one container group is required")
         seen_groups: set[str] = set()
         for g, group in enumerate(self.container_groups):
-            at = ["containerGroups", g]
+            at: list[str | int] = ["containerGroups", g]
             if group.name in seen_groups:
                 problems.add([*at, "name"], f"duplicate container group name '{group.name}'")
             seen_groups.add(group.name)
             _check_group(group, at, problems)
         problems.raise_if_any()
         return self
+
+    def group(self, name: str) -> ContainerGroup | None:
+        """The container group called `name`, if the spec has one."""
+        return next((group for group in self.container_groups if group.name == name), None)
 
 
 def _check_group(group: ContainerGroup, at: list[str | int], problems: _Problems) -> None:
@@ -426,6 +445,19 @@ def credential_references(spec: ServiceArtifactSpec) -> list[tuple[list[str | in
                     loc: list[str | int] = ["containerGroups", g, "containers", c]
                     found.append(([*loc, "environmentVars", v], var.dr_credential_id, var.key))
     return found
+
+
+def parse_stored(data: Mapping[str, Any]) -> ServiceArtifactSpec | None:
+    """A stored spec typed for readers (details, log tail, the UI), or None when it lacks what
+    they rely on — every group with containers, one primary and filled-in names — which only a
+    spec written under older rules can: the reconciler errors its workload, readers show what
+    they can. Typed like `stored_spec`, without validating again."""
+    spec = stored_spec(data)
+    for group in spec.container_groups or ():
+        containers = group.containers or ()
+        if sum(1 for c in containers if c.primary) != 1 or any(c.name is None for c in containers):
+            return None
+    return spec
 
 
 def spec_to_json(spec: ServiceArtifactSpec) -> dict[str, Any]:

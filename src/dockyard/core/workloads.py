@@ -17,6 +17,8 @@ from dockyard.core.text import OneLine
 # A memory quantity: bytes, or a number with a unit ("512MB", "1GiB"); at most 1 PiB.
 
 Importance = Literal["critical", "high", "moderate", "low"]
+# What started a rollout: a new artifact, a runtime settings change, a rollback, a promote.
+ReplacementKind = Literal["replacement", "settings", "rollback", "promote"]
 
 
 class ResourceAllocation(InputModel):
@@ -269,7 +271,7 @@ class Replacement(CamelModel):
 
     id: str
     name: str
-    kind: Literal["replacement", "settings", "rollback", "promote"] = "replacement"
+    kind: ReplacementKind = "replacement"
     workload_id: str
     candidate_artifact_id: str | None = None
     previous_artifact_id: str | None = None

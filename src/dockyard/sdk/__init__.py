@@ -19,12 +19,25 @@ from dockyard.sdk.errors import (
     WaitTimeout,
     WorkloadFailed,
 )
-from dockyard.sdk.models import Artifact, ArtifactRepository, Deployment, Workload
+from dockyard.sdk.models import (
+    Artifact,
+    ArtifactRepository,
+    AsyncArtifact,
+    AsyncArtifactRepository,
+    AsyncDeployment,
+    AsyncWorkload,
+    Deployment,
+    Workload,
+)
 
 __all__ = [
     "Artifact",
     "ArtifactRepository",
+    "AsyncArtifact",
+    "AsyncArtifactRepository",
     "AsyncClient",
+    "AsyncDeployment",
+    "AsyncWorkload",
     "Client",
     "ConfigurationError",
     "Conflict",

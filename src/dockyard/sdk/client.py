@@ -9,7 +9,6 @@ with Client() as dy:                      # DOCKYARD_URL / DOCKYARD_TOKEN, or `d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -17,17 +16,36 @@ import httpx
 
 from dockyard import __version__
 from dockyard.sdk.config import API_PREFIX, resolve
-from dockyard.sdk.resources.accounts import Credentials, Tokens, Users
-from dockyard.sdk.resources.registry import Artifacts, Repositories
-from dockyard.sdk.resources.workloads import Deployments, Workloads
-from dockyard.sdk.transport import AsyncRunner, Call, Operation, RetryPolicy, SyncRunner
+from dockyard.sdk.resources.accounts import (
+    AsyncCredentials,
+    AsyncTokens,
+    AsyncUsers,
+    Credentials,
+    Tokens,
+    Users,
+)
+from dockyard.sdk.resources.registry import (
+    Artifacts,
+    AsyncArtifacts,
+    AsyncRepositories,
+    Repositories,
+)
+from dockyard.sdk.resources.workloads import (
+    AsyncDeployments,
+    AsyncWorkloads,
+    Deployments,
+    Workloads,
+)
+from dockyard.sdk.transport import AsyncRunner, Call, RetryPolicy, SyncRunner
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 30.0
 
 
 class BaseClient:
-    """What both clients share: configuration and the resource groups."""
+    """What both clients share: configuration, and a runner for the resource groups' calls."""
+
+    _runner: SyncRunner | AsyncRunner
 
     def __init__(
         self,
@@ -44,31 +62,12 @@ class BaseClient:
         self.api_url = settings.url + API_PREFIX
         self.timeout = timeout
         self.retry = RetryPolicy(attempts=retries + 1)
-        self.artifacts = Artifacts(self)
-        self.repositories = Repositories(self)
-        self.workloads = Workloads(self)
-        self.deployments = Deployments(self)
-        self.users = Users(self)
-        self.tokens = Tokens(self)
-        self.credentials = Credentials(self)
 
     def _headers(self) -> dict[str, str]:
         headers = {"User-Agent": f"dockyard-sdk/{__version__}"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
-
-    def _run(self, operation: Operation[Any]) -> Any:
-        raise NotImplementedError
-
-    def _stream(self, call: Call, parse: Callable[[Any], T]) -> Any:
-        raise NotImplementedError
-
-    def _sync_runner(self) -> SyncRunner:
-        raise TypeError("This is an AsyncClient: use `async for` over its lists.")
-
-    def _async_runner(self) -> AsyncRunner:
-        raise TypeError("This is a blocking Client: use `for` over its lists.")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
@@ -92,17 +91,14 @@ class Client(BaseClient):
         self._http = httpx.Client(
             base_url=self.api_url, headers=self._headers(), timeout=timeout, transport=transport
         )
-        self._runner = SyncRunner(self._http, self.retry)
-
-    def _run(self, operation: Operation[T]) -> T:
-        return self._runner.run(operation)
-
-    def _stream(self, call: Call, parse: Callable[[Any], T]) -> Iterator[T]:
-        for item in self._runner.stream_lines(call):
-            yield parse(item)
-
-    def _sync_runner(self) -> SyncRunner:
-        return self._runner
+        self._runner: SyncRunner = SyncRunner(self._http, self.retry)
+        self.artifacts = Artifacts(self)
+        self.repositories = Repositories(self)
+        self.workloads = Workloads(self)
+        self.deployments = Deployments(self)
+        self.users = Users(self)
+        self.tokens = Tokens(self)
+        self.credentials = Credentials(self)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A raw call below /api/v2 (retried like the others), for what the SDK lacks."""
@@ -124,8 +120,8 @@ class Client(BaseClient):
 
 
 class AsyncClient(BaseClient):
-    """The asyncio client: the same groups and objects; every call is awaited and lists are
-    iterated with `async for`."""
+    """The asyncio client: the same groups, returning the `Async…` flavours of the objects;
+    every call is awaited and lists are iterated with `async for`."""
 
     def __init__(
         self,
@@ -141,19 +137,17 @@ class AsyncClient(BaseClient):
         self._http = httpx.AsyncClient(
             base_url=self.api_url, headers=self._headers(), timeout=timeout, transport=transport
         )
-        self._runner = AsyncRunner(self._http, self.retry)
-
-    def _run(self, operation: Operation[T]) -> Any:
-        return self._runner.run(operation)
-
-    async def _stream(self, call: Call, parse: Callable[[Any], T]) -> AsyncIterator[T]:
-        async for item in self._runner.stream_lines(call):
-            yield parse(item)
-
-    def _async_runner(self) -> AsyncRunner:
-        return self._runner
+        self._runner: AsyncRunner = AsyncRunner(self._http, self.retry)
+        self.artifacts = AsyncArtifacts(self)
+        self.repositories = AsyncRepositories(self)
+        self.workloads = AsyncWorkloads(self)
+        self.deployments = AsyncDeployments(self)
+        self.users = AsyncUsers(self)
+        self.tokens = AsyncTokens(self)
+        self.credentials = AsyncCredentials(self)
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A raw call below /api/v2 (retried like the others), for what the SDK lacks."""
         return await self._runner.send(Call(method.upper(), path, **kwargs))
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from dockyard.sdk.errors import (
     ConnectionFailed,
@@ -27,6 +28,7 @@ from dockyard.sdk.errors import (
 )
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 # Methods that may be sent twice without changing the outcome: these are retried whenever the
 # connection fails. Others (POST, PATCH) are retried only when the request never left.
@@ -58,10 +60,10 @@ def fetch(call: Call) -> Operation[Any]:
     return (yield call)
 
 
-def parse(call: Call, model: type[T]) -> Operation[T]:
-    """One call, its body validated as `model` (a pydantic model class)."""
+def parse(call: Call, model: type[M]) -> Operation[M]:
+    """One call, its body validated as `model`."""
     body = yield call
-    return model.model_validate(body)  # type: ignore[attr-defined, no-any-return]
+    return model.model_validate(body)
 
 
 def discard(call: Call) -> Operation[None]:
@@ -114,7 +116,7 @@ def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _unreachable(base: str, error: httpx.TransportError) -> ConnectionFailed:
     return ConnectionFailed(
-        f"Cannot reach the Dockyard server at {base}: {error or type(error).__name__}"
+        f"Cannot reach the Dockyard server at {base}: {str(error) or type(error).__name__}"
     )
 
 
@@ -134,7 +136,7 @@ class SyncRunner:
                 else:
                     step = operation.send(answer)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
     def _do(self, step: Call | Pause) -> Any:
         if isinstance(step, Pause):
@@ -183,7 +185,7 @@ class AsyncRunner:
                 else:
                     step = operation.send(answer)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
     async def _do(self, step: Call | Pause) -> Any:
         if isinstance(step, Pause):

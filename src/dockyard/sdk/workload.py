@@ -1,124 +1,128 @@
-"""`Workload`: the workload model with its verbs (start, stop, wait, logs, invoke, …)."""
+"""`Workload` and `AsyncWorkload`: the workload model with its verbs (start, stop, wait, logs,
+invoke, …)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from dockyard.core import workloads as core_workloads
 from dockyard.core.workloads import LogEntry, Proton, Replacement, WorkloadEvent
-from dockyard.sdk.base import Bound, Listing, compact, tag_list
+from dockyard.sdk.base import (
+    Bound,
+    Query,
+    async_list,
+    awaited,
+    blocking,
+    blocking_list,
+    compact,
+    plain_query,
+    tag_list,
+)
 from dockyard.sdk.errors import WaitTimeout, WorkloadFailed
 from dockyard.sdk.invoke import invoke_call, invoked, with_scale_up
-from dockyard.sdk.transport import Call, Operation, Pause, discard, parse
+from dockyard.sdk.transport import AsyncRunner, Call, Operation, Pause, SyncRunner, discard, parse
 
 # Statuses a workload does not leave by itself: waiting for anything else past them is futile.
 FINAL_FAILURES = frozenset({"errored", "terminated"})
 
 
-class Workload(core_workloads.Workload, Bound):
-    def reload(self) -> Workload:
-        return self._run(self._refreshed(Call("GET", f"/workloads/{self.id}")))
+class WorkloadVerbs(core_workloads.Workload, Bound):
+    """The operations behind `Workload`'s and `AsyncWorkload`'s methods."""
 
-    def start(self) -> Workload:
+    def _reload(self) -> Operation[Self]:
+        return self._refreshed(Call("GET", f"/workloads/{self.id}"))
+
+    def _start(self) -> Operation[Self]:
         """Ask for a start (202) and return the workload as it is right after."""
-        return self._run(self._acted(Call("POST", f"/workloads/{self.id}/start")))
+        return self._acted(Call("POST", f"/workloads/{self.id}/start"))
 
-    def stop(self) -> Workload:
-        return self._run(self._acted(Call("POST", f"/workloads/{self.id}/stop")))
+    def _stop(self) -> Operation[Self]:
+        return self._acted(Call("POST", f"/workloads/{self.id}/stop"))
 
-    def promote(self) -> Workload:
+    def _promote(self) -> Operation[Self]:
         """Lock the draft artifact this workload runs, keeping the workload (202)."""
-        return self._run(self._acted(Call("POST", f"/workloads/{self.id}/promote")))
+        return self._acted(Call("POST", f"/workloads/{self.id}/promote"))
 
-    def update(
+    def _update(
         self,
         *,
         name: str | None = None,
         description: str | None = None,
         importance: str | None = None,
         tags: dict[str, str] | list[dict[str, str]] | None = None,
-    ) -> Workload:
+    ) -> Operation[Self]:
         body = compact(
             name=name, description=description, importance=importance, tags=tag_list(tags)
         )
-        return self._run(self._refreshed(Call("PATCH", f"/workloads/{self.id}", json=body)))
+        return self._refreshed(Call("PATCH", f"/workloads/{self.id}", json=body))
 
-    def update_settings(self, runtime: dict[str, Any]) -> Replacement:
+    def _update_settings(self, runtime: dict[str, Any]) -> Operation[Replacement]:
         """Change replicas and resources: the server rolls a replacement (202)."""
         call = Call("PATCH", f"/workloads/{self.id}/settings", json={"runtime": runtime})
-        return self._run(parse(call, Replacement))
+        return parse(call, Replacement)
 
-    def replace_artifact(self, artifact_id: str, **fields: Any) -> Replacement:
+    def _replace_artifact(self, artifact_id: str, **fields: Any) -> Operation[Replacement]:
         """Roll this workload onto another artifact of the same status (202).
 
         `fields` are the rest of the request body in camelCase (`config`, `runtime`).
         """
         body = {"artifactId": artifact_id, **fields}
-        call = Call("POST", f"/workloads/{self.id}/replacement", json=body)
-        return self._run(parse(call, Replacement))
+        return parse(Call("POST", f"/workloads/{self.id}/replacement", json=body), Replacement)
 
-    def history(self, *, limit: int | None = 100) -> Listing[Replacement]:
+    def _history(self, *, limit: int | None = 100) -> Query[Replacement]:
         """Past and current rollouts (replacements, settings changes, promotes), newest first."""
-        return self._listing(f"/workloads/{self.id}/history", Replacement, {}, limit)
+        return plain_query(f"/workloads/{self.id}/history", Replacement, {}, limit)
 
-    def delete(self) -> None:
-        return self._run(discard(Call("DELETE", f"/workloads/{self.id}")))
+    def _delete(self) -> Operation[None]:
+        return discard(Call("DELETE", f"/workloads/{self.id}"))
 
-    def wait(
+    def _wait(
         self,
         status: str | Collection[str] = "running",
         *,
         timeout: float = 300.0,
         interval: float = 1.0,
-        on_poll: Callable[[Workload], None] | None = None,
-    ) -> Workload:
+        on_poll: Callable[[Self], None] | None = None,
+    ) -> Operation[Self]:
         """Poll until the workload is in `status` (one or several); raise if it fails first.
 
         `WorkloadFailed` when it reaches `errored` or `terminated` while waiting for another
         status, `WaitTimeout` after `timeout` seconds.
         """
         targets = frozenset([status] if isinstance(status, str) else status)
-        return self._run(self._waiting(targets, timeout, interval, on_poll))
+        return self._waiting(targets, timeout, interval, on_poll)
 
-    def events(self, *, limit: int | None = 100) -> Listing[WorkloadEvent]:
-        return self._listing(f"/workloads/{self.id}/events", WorkloadEvent, {}, limit)
+    def _events(self, *, limit: int | None = 100) -> Query[WorkloadEvent]:
+        return plain_query(f"/workloads/{self.id}/events", WorkloadEvent, {}, limit)
 
-    def protons(self) -> Listing[Proton]:
-        return self._listing(f"/workloads/{self.id}/protons", Proton, {}, None)
+    def _protons(self) -> Query[Proton]:
+        return plain_query(f"/workloads/{self.id}/protons", Proton, {}, None)
 
-    def logs(
+    def _logs(
         self,
         *,
         limit: int | None = 100,
         level: str | None = None,
         start_time: str | None = None,
         includes: str | None = None,
-    ) -> Listing[LogEntry]:
+    ) -> Query[LogEntry]:
         """Log lines of every replica, newest first."""
         params = {"level": level, "startTime": start_time, "includes": includes}
-        return self._listing(f"/workloads/{self.id}/logs", LogEntry, params, limit)
+        return plain_query(f"/workloads/{self.id}/logs", LogEntry, params, limit)
 
-    def follow_logs(
-        self,
-        *,
-        backlog: int = 100,
-        level: str | None = None,
-        includes: str | None = None,
-        timeout: float | None = None,
-    ) -> Iterator[LogEntry]:
-        """Recent lines then new ones as they are written (an async iterator on AsyncClient)."""
-        assert self._client is not None
+    def _follow_call(
+        self, backlog: int, level: str | None, includes: str | None, timeout: float | None
+    ) -> Call:
         params = compact(
             follow="true", limit=backlog, level=level, includes=includes, timeout=timeout
         )
-        call = Call("GET", f"/workloads/{self.id}/logs", params=params)
-        return self._client._stream(call, LogEntry.model_validate)
+        return Call("GET", f"/workloads/{self.id}/logs", params=params)
 
-    def invoke(
+    def _invoke(
         self,
         path: str = "",
         *,
@@ -129,7 +133,7 @@ class Workload(core_workloads.Workload, Bound):
         params: dict[str, Any] | None = None,
         check: bool = True,
         scale_up_timeout: float | None = None,
-    ) -> httpx.Response:
+    ) -> Operation[httpx.Response]:
         """Send a request to the workload's app through Dockyard's invoke endpoint.
 
         The app's own answer comes back as an `httpx.Response`, whatever its status. With
@@ -140,34 +144,24 @@ class Workload(core_workloads.Workload, Bound):
         call = invoke_call(
             f"/endpoints/workloads/{self.id}", path, method, json, content, headers, params
         )
-        return self._run(invoked(call, check))
+        return invoked(call, check)
 
-    def _listing(
-        self, path: str, model: type[Any], params: dict[str, Any], limit: int | None
-    ) -> Listing[Any]:
-        assert self._client is not None
-        return Listing(self._client, path, params, model.model_validate, limit)
-
-    def _refreshed(self, call: Call) -> Operation[Workload]:
-        body = yield call
-        return self._take(Workload.model_validate(body))
-
-    def _acted(self, call: Call) -> Operation[Workload]:
+    def _acted(self, call: Call) -> Operation[Self]:
         yield call
         body = yield Call("GET", f"/workloads/{self.id}")
-        return self._take(Workload.model_validate(body))
+        return self._take(type(self).model_validate(body))
 
     def _waiting(
         self,
         targets: frozenset[str],
         timeout: float,
         interval: float,
-        on_poll: Callable[[Workload], None] | None,
-    ) -> Operation[Workload]:
+        on_poll: Callable[[Self], None] | None,
+    ) -> Operation[Self]:
         deadline = time.monotonic() + timeout
         while True:
             body = yield Call("GET", f"/workloads/{self.id}")
-            self._take(Workload.model_validate(body))
+            self._take(type(self).model_validate(body))
             if on_poll is not None:
                 on_poll(self)
             if self.status in targets:
@@ -193,3 +187,72 @@ class Workload(core_workloads.Workload, Bound):
                     f"(waited for {wanted})."
                 )
             yield Pause(min(interval, left))
+
+
+class Workload(WorkloadVerbs):
+    """A workload of a `Client`."""
+
+    reload: ClassVar = blocking(WorkloadVerbs._reload)
+    start: ClassVar = blocking(WorkloadVerbs._start)
+    stop: ClassVar = blocking(WorkloadVerbs._stop)
+    promote: ClassVar = blocking(WorkloadVerbs._promote)
+    update: ClassVar = blocking(WorkloadVerbs._update)
+    update_settings: ClassVar = blocking(WorkloadVerbs._update_settings)
+    replace_artifact: ClassVar = blocking(WorkloadVerbs._replace_artifact)
+    history: ClassVar = blocking_list(WorkloadVerbs._history)
+    delete: ClassVar = blocking(WorkloadVerbs._delete)
+    wait: ClassVar = blocking(WorkloadVerbs._wait)
+    events: ClassVar = blocking_list(WorkloadVerbs._events)
+    protons: ClassVar = blocking_list(WorkloadVerbs._protons)
+    logs: ClassVar = blocking_list(WorkloadVerbs._logs)
+    invoke: ClassVar = blocking(WorkloadVerbs._invoke)
+
+    def follow_logs(
+        self,
+        *,
+        backlog: int = 100,
+        level: str | None = None,
+        includes: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[LogEntry]:
+        """Recent lines then new ones as they are written."""
+        runner = self._runner()
+        if not isinstance(runner, SyncRunner):
+            raise TypeError("This object belongs to an AsyncClient.")
+        for item in runner.stream_lines(self._follow_call(backlog, level, includes, timeout)):
+            yield LogEntry.model_validate(item)
+
+
+class AsyncWorkload(WorkloadVerbs):
+    """A workload of an `AsyncClient`: the same methods, awaited."""
+
+    reload: ClassVar = awaited(WorkloadVerbs._reload)
+    start: ClassVar = awaited(WorkloadVerbs._start)
+    stop: ClassVar = awaited(WorkloadVerbs._stop)
+    promote: ClassVar = awaited(WorkloadVerbs._promote)
+    update: ClassVar = awaited(WorkloadVerbs._update)
+    update_settings: ClassVar = awaited(WorkloadVerbs._update_settings)
+    replace_artifact: ClassVar = awaited(WorkloadVerbs._replace_artifact)
+    history: ClassVar = async_list(WorkloadVerbs._history)
+    delete: ClassVar = awaited(WorkloadVerbs._delete)
+    wait: ClassVar = awaited(WorkloadVerbs._wait)
+    events: ClassVar = async_list(WorkloadVerbs._events)
+    protons: ClassVar = async_list(WorkloadVerbs._protons)
+    logs: ClassVar = async_list(WorkloadVerbs._logs)
+    invoke: ClassVar = awaited(WorkloadVerbs._invoke)
+
+    async def follow_logs(
+        self,
+        *,
+        backlog: int = 100,
+        level: str | None = None,
+        includes: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[LogEntry]:
+        """Recent lines then new ones as they are written (`async for`)."""
+        runner = self._runner()
+        if not isinstance(runner, AsyncRunner):
+            raise TypeError("This object belongs to a blocking Client.")
+        call = self._follow_call(backlog, level, includes, timeout)
+        async for item in runner.stream_lines(call):
+            yield LogEntry.model_validate(item)

@@ -11,11 +11,13 @@ from fastapi import FastAPI
 
 from dockyard import __version__
 from dockyard.server import data_dir
+from dockyard.server.artifacts import usage as artifact_usage
 from dockyard.server.credentials.crypto import SecretBox, derive_key, server_secret
 from dockyard.server.db.migrate import upgrade
 from dockyard.server.db.session import Database
 from dockyard.server.deployments.audit import SEAL_PURPOSE
 from dockyard.server.deployments.switching import advance_deployment_switches
+from dockyard.server.deployments.workload_users import DeploymentsServeWorkloads
 from dockyard.server.docs_ui import install_docs
 from dockyard.server.health.router import router as health_router
 from dockyard.server.installation import repository as installation
@@ -37,6 +39,8 @@ from dockyard.server.settings import Settings
 from dockyard.server.ui import install_ui
 from dockyard.server.users.bootstrap import BootstrapResult, ensure_admin
 from dockyard.server.users.tokens import TokenVerifier
+from dockyard.server.workloads import usage as workload_usage
+from dockyard.server.workloads.artifact_users import WorkloadsRunArtifacts
 
 log = logging.getLogger("dockyard")
 
@@ -52,6 +56,7 @@ def create_app(
 ) -> FastAPI:
     """The whole server. Tests pass `run_reconciler=False` and drive passes themselves."""
     settings = settings or Settings()
+    answer_lower_packages()
     data_dir.prepare(settings.home)
     with data_dir.private_umask():  # the database, the key, the token: the owner's alone
         secret = server_secret(settings)
@@ -146,6 +151,13 @@ def create_app(
     reconciler.ctx.on_routes_changed.append(app.state.routes.poke)
 
     return app
+
+
+def answer_lower_packages() -> None:
+    """Give each package the answers it asks of a later one (docs/architecture.md, "Packages
+    depend one way"): what runs an artifact, what serves a workload."""
+    artifact_usage.USERS.give(WorkloadsRunArtifacts())
+    workload_usage.USERS.give(DeploymentsServeWorkloads())
 
 
 def _local_url(settings: Settings) -> str:

@@ -26,6 +26,7 @@ class DockyardHttpProtocol(HeadLimitedHttpProtocol):
         if self.transport.is_closing() or self.parser.should_upgrade():
             return  # an upgrade has no trailers, and uvicorn reads the header list again
         trailers: list[tuple[bytes, bytes]] = []
+        # An ASGI scope may carry extension keys; uvicorn's TypedDict of it names none.
         self.scope[REQUEST_TRAILERS] = trailers  # type: ignore[literal-required]
         # No per-header cost: the parser's later fields simply land in the new list.
         self.headers = trailers

@@ -108,9 +108,11 @@ def install_openapi(app: FastAPI, yaml_url: str) -> None:
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
-            with_api_key_scheme(with_reference_names(build()))
-        return app.openapi_schema  # type: ignore[return-value]
+            # Both steps change the document in place: the cached one is the finished one.
+            return with_api_key_scheme(with_reference_names(build()))
+        return app.openapi_schema
 
+    # FastAPI's documented way to customise the document; mypy refuses any method assignment.
     app.openapi = document  # type: ignore[method-assign]
     cached: list[bytes] = []
 

@@ -1,23 +1,43 @@
-"""`client.workloads` and `client.deployments`."""
+"""`client.workloads` and `client.deployments`, in both flavours."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from dockyard.core.deployments import AuditLog
 from dockyard.core.workloads import WorkloadEvent
-from dockyard.sdk.base import Listing, Resource, compact, tag_list
-from dockyard.sdk.models import Deployment, Workload, audit_log
+from dockyard.sdk.base import (
+    BoundResource,
+    Query,
+    async_list,
+    awaited,
+    blocking,
+    blocking_list,
+    compact,
+    plain_query,
+    tag_list,
+)
+from dockyard.sdk.models import (
+    AsyncDeployment,
+    AsyncWorkload,
+    Deployment,
+    DeploymentVerbs,
+    Workload,
+    audit_log,
+)
 from dockyard.sdk.transport import Call, Operation, discard
+from dockyard.sdk.workload import WorkloadVerbs
 
 Tags = Mapping[str, str] | list[dict[str, str]] | None
+W = TypeVar("W", bound=WorkloadVerbs)
+D = TypeVar("D", bound=DeploymentVerbs)
 
 
-class Workloads(Resource):
+class WorkloadCalls(BoundResource[W]):
     """Workloads: a running artifact with a stable id and invoke URL."""
 
-    def create(
+    def _create(
         self,
         body: Mapping[str, Any] | None = None,
         *,
@@ -28,7 +48,7 @@ class Workloads(Resource):
         importance: str | None = None,
         runtime: Mapping[str, Any] | None = None,
         tags: Tags = None,
-    ) -> Workload:
+    ) -> Operation[W]:
         """POST /workloads with `artifact_id` or an inline `artifact` (a new draft)."""
         payload = {
             **(body or {}),
@@ -42,12 +62,12 @@ class Workloads(Resource):
                 tags=tag_list(tags),
             ),
         }
-        return self._one(Call("POST", "/workloads", json=payload), Workload)
+        return self._one(Call("POST", "/workloads", json=payload))
 
-    def get(self, workload_id: str) -> Workload:
-        return self._one(Call("GET", f"/workloads/{workload_id}"), Workload)
+    def _get(self, workload_id: str) -> Operation[W]:
+        return self._one(Call("GET", f"/workloads/{workload_id}"))
 
-    def list(
+    def _list(
         self,
         *,
         status: str | list[str] | None = None,
@@ -57,7 +77,7 @@ class Workloads(Resource):
         tag_values: list[str] | None = None,
         order_by: str | None = None,
         limit: int | None = None,
-    ) -> Listing[Workload]:
+    ) -> Query[W]:
         params = {
             "status": ",".join(status) if isinstance(status, list) else status,
             "artifactId": artifact_id,
@@ -66,46 +86,73 @@ class Workloads(Resource):
             "tagValues": tag_values,
             "orderBy": order_by,
         }
-        return self._list("/workloads", Workload, params, limit)
+        return self._bound_query("/workloads", params, limit)
 
-    def events(self, workload_id: str, *, limit: int | None = 100) -> Listing[WorkloadEvent]:
+    def _events(self, workload_id: str, *, limit: int | None = 100) -> Query[WorkloadEvent]:
         """The workload's events, newest first (status changes carry `reason` and `code`)."""
-        path = f"/workloads/{workload_id}/events"
-        return Listing(self._client, path, {}, WorkloadEvent.model_validate, limit)
+        return plain_query(f"/workloads/{workload_id}/events", WorkloadEvent, {}, limit)
 
-    def start(self, workload_id: str) -> Workload:
-        return self._run(_acted(self, workload_id, "start"))
+    def _start(self, workload_id: str) -> Operation[W]:
+        return self._acted(workload_id, "start")
 
-    def stop(self, workload_id: str) -> Workload:
-        return self._run(_acted(self, workload_id, "stop"))
+    def _stop(self, workload_id: str) -> Operation[W]:
+        return self._acted(workload_id, "stop")
 
-    def promote(self, workload_id: str) -> Workload:
-        return self._run(_acted(self, workload_id, "promote"))
+    def _promote(self, workload_id: str) -> Operation[W]:
+        return self._acted(workload_id, "promote")
 
-    def delete(self, workload_id: str) -> None:
-        return self._run(discard(Call("DELETE", f"/workloads/{workload_id}")))
+    def _delete(self, workload_id: str) -> Operation[None]:
+        return discard(Call("DELETE", f"/workloads/{workload_id}"))
+
+    def _acted(self, workload_id: str, action: str) -> Operation[W]:
+        yield Call("POST", f"/workloads/{workload_id}/{action}")
+        return (yield from self._get(workload_id))
 
 
-class Deployments(Resource):
+class Workloads(WorkloadCalls[Workload]):
+    model = Workload
+    create = blocking(WorkloadCalls._create)
+    get = blocking(WorkloadCalls._get)
+    list = blocking_list(WorkloadCalls._list)
+    events = blocking_list(WorkloadCalls._events)
+    start = blocking(WorkloadCalls._start)
+    stop = blocking(WorkloadCalls._stop)
+    promote = blocking(WorkloadCalls._promote)
+    delete = blocking(WorkloadCalls._delete)
+
+
+class AsyncWorkloads(WorkloadCalls[AsyncWorkload]):
+    model = AsyncWorkload
+    create = awaited(WorkloadCalls._create)
+    get = awaited(WorkloadCalls._get)
+    list = async_list(WorkloadCalls._list)
+    events = async_list(WorkloadCalls._events)
+    start = awaited(WorkloadCalls._start)
+    stop = awaited(WorkloadCalls._stop)
+    promote = awaited(WorkloadCalls._promote)
+    delete = awaited(WorkloadCalls._delete)
+
+
+class DeploymentCalls(BoundResource[D]):
     """Deployments: a stable, audited endpoint in front of a workload on a locked artifact."""
 
-    def create(
+    def _create(
         self,
         workload_id: str,
         *,
         name: str | None = None,
         description: str | None = None,
         tags: Tags = None,
-    ) -> Deployment:
+    ) -> Operation[D]:
         body = compact(
             workloadId=workload_id, name=name, description=description, tags=tag_list(tags)
         )
-        return self._one(Call("POST", "/console/deployments", json=body), Deployment)
+        return self._one(Call("POST", "/console/deployments", json=body))
 
-    def get(self, deployment_id: str) -> Deployment:
-        return self._one(Call("GET", f"/console/deployments/{deployment_id}"), Deployment)
+    def _get(self, deployment_id: str) -> Operation[D]:
+        return self._one(Call("GET", f"/console/deployments/{deployment_id}"))
 
-    def list(
+    def _list(
         self,
         *,
         status: str | None = None,
@@ -114,7 +161,7 @@ class Deployments(Resource):
         tag_keys: list[str] | None = None,
         tag_values: list[str] | None = None,
         limit: int | None = None,
-    ) -> Listing[Deployment]:
+    ) -> Query[D]:
         params = {
             "status": status,
             "workloadId": workload_id,
@@ -122,17 +169,28 @@ class Deployments(Resource):
             "tagKeys": tag_keys,
             "tagValues": tag_values,
         }
-        return self._list("/console/deployments", Deployment, params, limit)
+        return self._bound_query("/console/deployments", params, limit)
 
-    def audit(self, deployment_id: str) -> AuditLog:
+    def _audit(self, deployment_id: str) -> Operation[AuditLog]:
+        return audit_log(deployment_id)
 
-        return self._run(audit_log(deployment_id))
-
-    def delete(self, deployment_id: str) -> None:
-        return self._run(discard(Call("DELETE", f"/console/deployments/{deployment_id}")))
+    def _delete(self, deployment_id: str) -> Operation[None]:
+        return discard(Call("DELETE", f"/console/deployments/{deployment_id}"))
 
 
-def _acted(resource: Resource, workload_id: str, action: str) -> Operation[Workload]:
-    yield Call("POST", f"/workloads/{workload_id}/{action}")
-    body = yield Call("GET", f"/workloads/{workload_id}")
-    return Workload.model_validate(body)._bind(resource._client)
+class Deployments(DeploymentCalls[Deployment]):
+    model = Deployment
+    create = blocking(DeploymentCalls._create)
+    get = blocking(DeploymentCalls._get)
+    list = blocking_list(DeploymentCalls._list)
+    audit = blocking(DeploymentCalls._audit)
+    delete = blocking(DeploymentCalls._delete)
+
+
+class AsyncDeployments(DeploymentCalls[AsyncDeployment]):
+    model = AsyncDeployment
+    create = awaited(DeploymentCalls._create)
+    get = awaited(DeploymentCalls._get)
+    list = async_list(DeploymentCalls._list)
+    audit = awaited(DeploymentCalls._audit)
+    delete = awaited(DeploymentCalls._delete)

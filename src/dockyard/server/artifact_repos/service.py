@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from typing import Any
+
+from sqlalchemy import SQLColumnExpression
+from sqlalchemy.orm import Session
 
 from dockyard.core.artifacts import ArtifactRepository as RepositoryOut
 from dockyard.core.errors import Conflict
@@ -21,7 +24,7 @@ from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 
-_ORDER_COLUMNS: dict[str, InstrumentedAttribute] = {
+_ORDER_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
     "name": ArtifactRepository.name,
     "createdAt": ArtifactRepository.created_at,
     "updatedAt": ArtifactRepository.updated_at,

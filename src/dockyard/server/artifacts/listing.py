@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, false
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql import FromClause
 
 from dockyard.core.artifacts import Artifact as ArtifactOut
 from dockyard.server.artifacts import repository
@@ -15,7 +19,7 @@ from dockyard.server.kit.auth import Principal
 from dockyard.server.sharing import service as sharing
 from dockyard.server.tags import service as tags
 
-_ORDER_COLUMNS: dict[str, InstrumentedAttribute] = {
+_ORDER_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
     "name": Artifact.name,
     "createdAt": Artifact.created_at,
     "updatedAt": Artifact.updated_at,
@@ -58,12 +62,21 @@ def artifact_conditions(
     return conditions
 
 
+class Listed(Protocol):
+    """The columns `common_conditions` filters on (artifacts and repositories have them)."""
+
+    __table__: ClassVar[FromClause]
+    id: ClassVar[QueryableAttribute[str]]
+    creator_id: ClassVar[QueryableAttribute[str | None]]
+    type: ClassVar[QueryableAttribute[str]]
+
+
 def common_conditions(
     session: Session,
     principal: Principal,
     filters: ListFilters,
-    model: type,
-    anchors: list[tuple[str, ColumnElement[str]]],
+    model: type[Listed],
+    anchors: Sequence[tuple[str, SQLColumnExpression[str | None]]],
     *,
     resource_type: str,
     fts_table: str,
@@ -92,7 +105,7 @@ def common_conditions(
     return conditions
 
 
-def in_values(column: ColumnElement[str], values: list[str]) -> ColumnElement[bool]:
+def in_values(column: SQLColumnExpression[str | None], values: list[str]) -> ColumnElement[bool]:
     """`column IN values`, skipping values no row can hold (ids are 24 hex characters)."""
     usable = _text(values)
     return column.in_(usable) if usable else false()
@@ -103,8 +116,10 @@ def _text(values: list[str]) -> list[str]:
 
 
 def order_clause(
-    order_by: str, columns: dict[str, InstrumentedAttribute], id_column: InstrumentedAttribute
-) -> list[ColumnElement]:
+    order_by: str,
+    columns: Mapping[str, SQLColumnExpression[Any]],
+    id_column: SQLColumnExpression[str],
+) -> list[ColumnElement[Any]]:
     """`-createdAt` → created_at DESC, id DESC: the id breaks ties so pages never overlap."""
     descending = order_by.startswith("-")
     column = columns[order_by.removeprefix("-")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -51,7 +52,7 @@ def publish(
     principal: Principal,
     rows: list[Artifact],
     *,
-    levels: dict[str, Right | None] | None = None,
+    levels: Mapping[str, Right | None] | None = None,
 ) -> list[ArtifactOut]:
     """`levels`: the caller's level per artifact id when already known (else one query)."""
     ids = [row.id for row in rows]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, Table, func, literal, or_, select, text, update
+from sqlalchemy import ColumnElement, FromClause, Select, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from dockyard.server.artifacts.models import Artifact, ArtifactRepository
 from dockyard.server.db.rows import insert_new
-from dockyard.server.workloads.models import Proton, Workload
 
 ARTIFACTS = Artifact.__table__
 
@@ -60,24 +59,6 @@ def delete_artifacts(session: Session, artifacts: list[Artifact]) -> None:
     session.flush()
 
 
-def workloads_using(session: Session, artifact_ids: list[str]) -> list[tuple[str, str, str]]:
-    """`(artifact id, workload id, workload name)` for each workload that is not terminated
-    and runs one of the artifacts, as its artifact or through one of its protons."""
-    if not artifact_ids:
-        return []
-    live = Workload.status != "terminated"
-    direct = select(Workload.artifact_id, Workload.id, Workload.name).where(
-        Workload.artifact_id.in_(artifact_ids), live
-    )
-    through_protons = (
-        select(Proton.artifact_id, Workload.id, Workload.name)
-        .join(Workload, Workload.id == Proton.workload_id)
-        .where(Proton.artifact_id.in_(artifact_ids), live)
-    )
-    rows = session.execute(direct.union(through_protons))
-    return sorted({(str(a), str(w), str(n)) for a, w, n in rows})
-
-
 def insert_new_repository(session: Session, repository: ArtifactRepository) -> ArtifactRepository:
     """A new repository written at once with one INSERT (the create's hot path, no flush);
     the object is the record of what was written, not added to the session."""
@@ -108,7 +89,7 @@ def artifacts_by_id(session: Session, artifact_ids: set[str]) -> dict[str, Artif
     return {a.id: a for a in session.scalars(select(Artifact).where(Artifact.id.in_(artifact_ids)))}
 
 
-def ids_where(*, statuses: list[str] | None, repository_id: str | None) -> Select[tuple[str]]:
+def ids_where(*, statuses: list[str] | None, repository_id: str | None) -> Select[str]:
     """The ids of the artifacts with these statuses in this repository, as a subquery."""
     query = select(Artifact.id)
     if statuses:
@@ -126,7 +107,7 @@ MIN_INDEXED = 3
 
 
 def search_condition(
-    session: Session, table: Table, term: str, *, fts_table: str
+    session: Session, table: FromClause, term: str, *, fts_table: str
 ) -> ColumnElement[bool]:
     """A WHERE condition matching rows of `table` whose name, description or id contain `term`."""
     if session.get_bind().dialect.name == "sqlite" and len(term) >= MIN_INDEXED:

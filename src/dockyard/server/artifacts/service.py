@@ -45,7 +45,6 @@ from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
 from dockyard.server.tags.schemas import TagInput
-from dockyard.server.workloads import repository as workloads
 
 # --- access ----------------------------------------------------------------------------------
 
@@ -329,7 +328,7 @@ def _lock(session: Session, row: Artifact) -> None:
     row.version = repository.next_version(session, row.repository_id)
     row.status = "locked"
     row.locked_at = utcnow()
-    workloads.clear_expiry(session, row.id)  # locked artifacts' workloads do not expire
+    usage.locked(session, row.id)  # e.g. workloads of a draft expire, of a version do not
     session.flush()
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 # Execution option a write transaction sets so SQLite takes its write lock up front: a deferred
 # transaction that reads and then writes can fail with "database is locked" under concurrency.
@@ -47,11 +50,15 @@ def _postgres_engine(url: str, pool: dict[str, Any]) -> Engine:
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
-    def _used(dbapi_connection, record):  # type: ignore[no-untyped-def]
+    def _used(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info[_LAST_USED] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+    def _ping_if_idle(
+        dbapi_connection: DBAPIConnection,
+        record: ConnectionPoolEntry,
+        _proxy: PoolProxiedConnection,
+    ) -> None:
         last = record.info.get(_LAST_USED)
         if last is not None and time.monotonic() - last < IDLE_PING_SECONDS:
             return
@@ -83,7 +90,7 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling is lazy).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -94,10 +101,11 @@ def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         # Straight to the driver: this runs for every request, and SQLAlchemy's statement path
         # (events, result set-up) would cost about as much again as the BEGIN itself.
-        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        driver = cast(sqlite3.Connection, connection.connection.dbapi_connection)  # pysqlite's
+        driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

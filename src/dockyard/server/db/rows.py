@@ -59,10 +59,11 @@ def _send(connection: Connection, compiled: _Compiled, params: list[dict[str, An
     once, with the values through the same type processors SQLAlchemy would apply. Several
     rows are one executemany (psycopg pipelines it into one round trip).
     """
-    rows = [compiled.parameters(values) for values in params]
+    rows = compiled.parameters(params)
     dialect = connection.dialect
     dbapi_connection = connection.connection.dbapi_connection
-    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    assert dbapi_connection is not None  # open: the session's transaction holds it
+    cursor = dbapi_connection.cursor()
     try:
         if len(rows) == 1:
             cursor.execute(compiled.sql, rows[0])
@@ -99,7 +100,8 @@ def together(session: Session) -> Iterator[None]:
     driver = connection.connection.driver_connection
     dbapi = connection.dialect.loaded_dbapi
     try:
-        with driver.pipeline():  # type: ignore[union-attr]
+        assert driver is not None  # open: the session's transaction holds it
+        with driver.pipeline():
             yield
     except dbapi.Error as exc:
         raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
@@ -120,14 +122,20 @@ class _Compiled:
             for name in self.names
         ]
 
-    def parameters(self, values: dict[str, Any]) -> list[Any] | dict[str, Any]:
-        bound = [
+    def parameters(self, rows: list[dict[str, Any]]) -> list[list[Any]] | list[dict[str, Any]]:
+        """The rows' values as the driver takes them: all positional, or all by name."""
+        bound = [self._bound(values) for values in rows]
+        if self.positional:
+            return bound
+        return [dict(zip(self.names, values, strict=True)) for values in bound]
+
+    def _bound(self, values: dict[str, Any]) -> list[Any]:
+        return [
             value if process is None else process(value)
             for value, process in zip(
                 [values[name] for name in self.names], self.processors, strict=True
             )
         ]
-        return bound if self.positional else dict(zip(self.names, bound, strict=True))
 
 
 class _Columns:

@@ -75,7 +75,7 @@ def _conditions(principal: Principal, filters: DeploymentFilters) -> list[Column
     if filters.statuses:
         known = [s for f in filters.statuses for s in _BY_STATUS.get(f, [])]
         settled = [s for values in _BY_STATUS.values() for s in values]
-        wanted = Workload.status.in_(known)
+        wanted: ColumnElement[bool] = Workload.status.in_(known)
         if "launching" in filters.statuses:
             wanted = or_(wanted, Workload.status.not_in(settled))
         conditions.append(Deployment.workload_id.in_(workload_rows.ids_where(wanted)))

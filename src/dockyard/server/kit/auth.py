@@ -78,6 +78,7 @@ class BearerToken(HTTPBearer):
     would pay it twice.
     """
 
+    # Returns the Principal where HTTPBearer returns credentials: deliberately, see above.
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         # Async so a cache hit (nearly every request) costs no trip to the thread pool; only a
         # miss goes to a worker thread for its database look-up.

@@ -47,7 +47,9 @@ def trusts_forwarding(request: Request) -> bool:
     """Whether this request came through a trusted proxy, so its `X-Forwarded-*` count."""
     trusted: TrustedProxies | None = getattr(request.app.state, "trusted_proxies", None)
     client = request.client
-    return bool(trusted) and client is not None and client.host in trusted  # type: ignore[operator]
+    if not trusted or client is None:
+        return False
+    return client.host in trusted
 
 
 def forwarded_value(request: Request, name: str) -> str | None:

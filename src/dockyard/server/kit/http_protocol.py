@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from dockyard.core.errors import ClientTimeout, DockyardError, HeadersTooLarge
+
+if TYPE_CHECKING:
+    from uvicorn._types import HTTPScope  # the type of the protocol's `scope`, named privately
 
 MAX_HEAD_BYTES = 32 * 1024
 # A head that has not arrived whole this long after its first byte gets a 408: a client
@@ -47,7 +50,7 @@ class HeadLimitedHttpProtocol(HttpToolsProtocol):
         self._read = 0  # size of the read being parsed
         # The message whose head is arriving over several reads (its scope), and the size of
         # the reads after the one it began in, all of which are head.
-        self._spanning: dict[str, Any] | None = None
+        self._spanning: HTTPScope | None = None
         self._streamed = 0
         self._refused = False
         # Armed only when a read ends inside a head: a head in one read costs no timer.

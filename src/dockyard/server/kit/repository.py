@@ -3,17 +3,17 @@ request into its row or the kind's 404. Each domain's repository holds only its 
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Mapped, Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from dockyard.core.errors import NotFound
 from dockyard.server.kit.ids import is_valid_id
 
 
 class HasId(Protocol):
-    id: Mapped[str]
+    id: ClassVar[QueryableAttribute[str]]  # the mapped column, as the class has it
 
 
 Row = TypeVar("Row", bound=HasId)
@@ -57,6 +57,7 @@ def load_or_404(
     return row
 
 
-def find(session: Session, model: type[Row], row_id: str) -> Row | None:
-    """The row by primary key, from the session without a query when it holds the row already."""
-    return session.get(model, row_id)
+def find(session: Session, model: type[Row], row_id: str | None) -> Row | None:
+    """The row by primary key, from the session without a query when it holds the row already
+    (None for no id: an optional reference that is unset finds nothing)."""
+    return session.get(model, row_id) if row_id is not None else None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_
 
 
-def contains_any(columns: list[ColumnElement[str]], term: str) -> ColumnElement[bool]:
+def contains_any(
+    columns: Iterable[SQLColumnExpression[str | None]], term: str
+) -> ColumnElement[bool]:
     """Rows where any column contains `term`, ignoring case, with `%` and `_` taken literally."""
     if "\x00" in term:
         return false()  # no stored text holds a NUL, and PostgreSQL refuses one in a query

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 
 from dockyard.server.http_server import REQUEST_TRAILERS
 from dockyard.server.proxy.errors import (
@@ -69,7 +69,7 @@ class Target:
 
 async def forward(
     pool: UpstreamPool,
-    scope: dict,
+    scope: Scope,
     receive: Receive,
     send: Send,
     target: Target,

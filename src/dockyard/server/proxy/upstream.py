@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import cast
 
 from dockyard.server.proxy.request_head import chunk, last_chunk
 from dockyard.server.proxy.upstream_answer import Response, UpstreamError
@@ -49,7 +50,9 @@ class UpstreamConnection(asyncio.Protocol):
     # --- asyncio.Protocol ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream's transport: asyncio's own or uvloop's, which has the same methods but is
+        # not a subclass, so this is a cast rather than an isinstance check.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self.response is None:  # bytes nobody asked for: the connection cannot be trusted

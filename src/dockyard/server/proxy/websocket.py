@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 import aiohttp
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 
 from dockyard.core.errors import DockyardError
 from dockyard.server.proxy.errors import UpstreamUnavailable, encode, error_headers
@@ -27,7 +27,7 @@ HANDSHAKE_HEADERS = frozenset(
 )
 
 
-async def reject(scope: dict, send: Send, error: DockyardError) -> None:
+async def reject(scope: Scope, send: Send, error: DockyardError) -> None:
     """Refuse a handshake with the JSON error when the server can send one, else a close."""
     if "websocket.http.response" in scope.get("extensions", {}):
         body = encode(error)
@@ -45,7 +45,7 @@ async def reject(scope: dict, send: Send, error: DockyardError) -> None:
 
 async def relay(
     session: aiohttp.ClientSession,
-    scope: dict,
+    scope: Scope,
     receive: Receive,
     send: Send,
     url: str,

@@ -30,9 +30,9 @@ class Reconciler:
         self._sweep_requested = True
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._periodic: list[Callable[[], None]] = []
+        self._periodic: list[Callable[[], object]] = []  # what a job returns is unused
 
-    def add_periodic(self, job: Callable[[], None]) -> None:
+    def add_periodic(self, job: Callable[[], object]) -> None:
         """A job run after a round of passes that changed something, after a nudge and at
         every sweep (e.g. completing deployment switches)."""
         self._periodic.append(job)

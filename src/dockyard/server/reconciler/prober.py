@@ -22,7 +22,8 @@ def run_probe(spec: ProbeSpec, host: str) -> tuple[bool, str | None]:
                 return True, None
         return _http(spec, host)
     except (OSError, ValueError) as exc:
-        return False, f"{spec.kind} probe on port {spec.port} failed: {exc or type(exc).__name__}"
+        why = str(exc) or type(exc).__name__
+        return False, f"{spec.kind} probe on port {spec.port} failed: {why}"
 
 
 def _http(spec: ProbeSpec, host: str) -> tuple[bool, str | None]:

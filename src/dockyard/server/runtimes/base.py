@@ -271,6 +271,13 @@ class RuntimeManagesHealth(Runtime):
     calls `restart_replica`, and still decides when a replica that keeps failing makes the
     workload errored (then it stops the proton, so nothing keeps restarting)."""
 
+    def restart_replica(self, proton_id: str, group: str, index: int) -> ObservedReplica:
+        # Not this kind of runtime's verb: the reconciler never plans a restart for it, so a
+        # runtime that manages health need not write one.
+        raise RuntimePermanentError(
+            f"{self.name} restarts its own replicas; it is never asked to", code="runtime_error"
+        )
+
 
 class RuntimeAnswersProbes(Runtime):
     """Capability: the runtime answers a probe itself instead of over the network.

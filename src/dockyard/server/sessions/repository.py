@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
@@ -41,7 +40,9 @@ def end_session(session: Session, secret_hash: str) -> None:
     session.execute(delete(WebSession).where(WebSession.secret_hash == secret_hash))
 
 
-def signed_in(session: Session, secret_hash: str, now: datetime) -> Row[Any] | None:
+def signed_in(
+    session: Session, secret_hash: str, now: datetime
+) -> Row[str, str, str, str, bool, str | None, str | None] | None:
     """The session's user (through the token it was opened with, which must still exist)."""
     return session.execute(
         select(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, bindparam, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,9 +42,9 @@ def roles_on(
 
 def visible_to(
     user_id: str,
-    anchors: list[tuple[str, ColumnElement[str]]],
+    anchors: Sequence[tuple[str, SQLColumnExpression[str | None]]],
     *,
-    owner_anchors: Sequence[tuple[str, ColumnElement[str]]] = (),
+    owner_anchors: Sequence[tuple[str, SQLColumnExpression[str | None]]] = (),
     owner_role: str = "OWNER",
     narrowed: bool = False,
 ) -> ColumnElement[bool]:
@@ -58,7 +58,9 @@ def visible_to(
 
     `owner_anchors`: objects on which only an `owner_role` grant makes the row visible.
     """
-    every = [(resource_type, column, None) for resource_type, column in anchors]
+    every: list[tuple[str, SQLColumnExpression[str | None], str | None]] = [
+        (resource_type, column, None) for resource_type, column in anchors
+    ]
     every += [(resource_type, column, owner_role) for resource_type, column in owner_anchors]
     if narrowed:
         return or_(

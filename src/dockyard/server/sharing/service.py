@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, Forbidden, NotFound, RuleViolation
@@ -101,18 +102,29 @@ def require_related(
         raise Forbidden(why, code="forbidden")
 
 
+# What a 409 names as keeping an object from being deleted or changed: the object whose grants
+# decide who may see it named, and its name.
+Blocker = tuple[Target, str]
+
+
 def visible_blockers(
-    session: Session, principal: Principal, blockers: list[tuple[Target, str]]
+    session: Session, principal: Principal, blockers: list[Blocker]
 ) -> tuple[list[dict[str, Any]], int]:
     """The `blockers` of a 409 the caller may see, and how many others they may not:
     a conflict must not name objects the caller cannot see."""
     levels = levels_of(session, principal, [target for target, _ in blockers])
     shown = [
-        {"type": target.kind, "id": target.resource_id, "name": name}
-        for target, name in blockers
-        if levels.get(target.resource_id) is not None
+        blocker_body(blocker)
+        for blocker in blockers
+        if levels.get(blocker[0].resource_id) is not None
     ]
     return shown, len(blockers) - len(shown)
+
+
+def blocker_body(blocker: Blocker) -> dict[str, Any]:
+    """A blocker as a 409's `blockers` list names it."""
+    target, name = blocker
+    return {"type": target.kind, "id": target.resource_id, "name": name}
 
 
 def hidden_note(hidden: int) -> str:
@@ -128,9 +140,9 @@ def permissions(level: Right | None) -> list[str]:
 
 def visibility(
     principal: Principal,
-    anchors: list[tuple[str, ColumnElement[str]]],
+    anchors: Sequence[tuple[str, SQLColumnExpression[str | None]]],
     *,
-    owner_anchors: list[tuple[str, ColumnElement[str]]] | None = None,
+    owner_anchors: Sequence[tuple[str, SQLColumnExpression[str | None]]] | None = None,
     narrowed: bool = False,
 ) -> ColumnElement[bool] | None:
     """A WHERE condition limiting a list to what the caller may see (None: admins see all).

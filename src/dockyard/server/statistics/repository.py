@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, CursorResult, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ def add_batch(session: Session, batch: Batch, existing: set[str]) -> None:
             values[f"status_{index + 1}xx"] = amount
         for column, amount in zip(BUCKET_COLUMNS, counts.buckets, strict=True):
             values[column] = amount
-        statement = insert(table).values(values)
+        statement = insert(RequestStat).values(values)
         excluded = statement.excluded
         changes = {name: table.c[name] + excluded[name] for name in SUMMED_COLUMNS}
         for name in ("latency_max_ms", "max_concurrency"):
@@ -81,7 +82,9 @@ def rows_in(session: Session, conditions: list[ColumnElement[bool]]) -> list[Req
 
 
 def delete_rows(session: Session, conditions: list[ColumnElement[bool]]) -> int:
-    result = session.execute(delete(RequestStat).where(*conditions))
+    # A DELETE's result is a CursorResult, which has the row count; Session.execute is typed
+    # for every statement, hence the cast.
+    result = cast(CursorResult[Any], session.execute(delete(RequestStat).where(*conditions)))
     session.flush()
     return result.rowcount or 0
 

@@ -35,12 +35,12 @@ def request_stats_for(session: Session, workload_ids: list[str]) -> dict[str, Re
     result = {}
     for workload_id, days in per_day.items():
         week = Totals()
-        for day in days:
-            week.requests += day.requests
-            week.by_class = [a + b for a, b in zip(week.by_class, day.by_class, strict=True)]
-            week.buckets = [a + b for a, b in zip(week.buckets, day.buckets, strict=True)]
-            week.latency_max_ms = max(week.latency_max_ms, day.latency_max_ms)
-            week.max_concurrency = max(week.max_concurrency, day.max_concurrency)
+        for daily in days:
+            week.requests += daily.requests
+            week.by_class = [a + b for a, b in zip(week.by_class, daily.by_class, strict=True)]
+            week.buckets = [a + b for a, b in zip(week.buckets, daily.buckets, strict=True)]
+            week.latency_max_ms = max(week.latency_max_ms, daily.latency_max_ms)
+            week.max_concurrency = max(week.max_concurrency, daily.max_concurrency)
         errors = week.user_errors + week.server_errors
         result[workload_id] = RequestStats(
             concurrent_requests=week.max_concurrency,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, delete, select
 from sqlalchemy.orm import Session
 
 from dockyard.server.tags.models import Tag
@@ -41,7 +41,7 @@ def delete_tags_of(session: Session, resource_type: str, resource_ids: Iterable[
 
 
 def has_tag_where(
-    resource_type: str, id_column: ColumnElement[str], condition: ColumnElement[bool]
+    resource_type: str, id_column: SQLColumnExpression[str | None], condition: ColumnElement[bool]
 ) -> ColumnElement[bool]:
     """True for rows holding at least one tag that meets `condition`."""
     # The matching tags are read once through their (type, name|value) index, rather than

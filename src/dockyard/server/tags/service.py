@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, SQLColumnExpression, false
 from sqlalchemy.orm import Session
 
 from dockyard.core.models import TagInfo
@@ -49,7 +49,7 @@ def forget_tags(session: Session, resource_type: str, resource_ids: Iterable[str
 
 def tag_conditions(
     resource_type: str,
-    id_column: ColumnElement[str],
+    id_column: SQLColumnExpression[str | None],
     *,
     keys: list[str],
     values: list[str],

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.artifacts import Artifact
 from dockyard.core.errors import NotFound, ValidationFailed
+from dockyard.core.spec import parse_stored
 from dockyard.core.workloads import Workload
 from dockyard.server.artifact_repos import service as repositories
 from dockyard.server.artifacts import service as artifacts
@@ -88,7 +89,6 @@ def _artifact_page(
         ).name
     except NotFound:
         repository_name = None
-    spec = _spec_json(artifact)
     return render(
         request,
         "artifact.html",
@@ -99,7 +99,9 @@ def _artifact_page(
         can_update="CAN_UPDATE" in artifact.permissions,
         can_delete="CAN_DELETE" in artifact.permissions,
         can_share="CAN_SHARE" in artifact.permissions,
-        containers=spec_edits.containers(spec),
+        # Parsed again: a spec stored under older rules is shown by the API as it was stored,
+        # and has no containers to edit here.
+        containers=spec_edits.containers(parse_stored(_spec_json(artifact))),
         probe_kinds=PROBE_KINDS,
         probe_fields=PROBE_FIELDS,
         workloads=running,

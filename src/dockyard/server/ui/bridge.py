@@ -41,7 +41,9 @@ async def read_api(path: str, request: Request) -> Response:
         return _error(401, "unauthorized", "Sign in again.")
     if not _ALLOWED.match(path):
         return _error(404, "not_found", "No such route.")
-    params = [(k, v) for k, v in request.query_params.multi_items() if k not in _DROPPED_PARAMS]
+    params: list[tuple[str, str | int | float | bool | None]] = [
+        (k, v) for k, v in request.query_params.multi_items() if k not in _DROPPED_PARAMS
+    ]
     if session is not None:
         app, forwarded = _as_user(request.app, session.principal), {}
     else:

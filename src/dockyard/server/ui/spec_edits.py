@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.core.errors import ValidationFailed
+from dockyard.core.spec import Container, ServiceArtifactSpec
 
 PROBE_KINDS = {
     "readiness": "readinessProbe",
@@ -40,13 +41,15 @@ class EnvInput:
     key: str  # the credential field, for dr-credential
 
 
-def containers(spec: dict[str, Any]) -> list[tuple[ContainerRef, str, dict[str, Any]]]:
+def containers(spec: ServiceArtifactSpec | None) -> list[tuple[ContainerRef, str, Container]]:
     """Every container with where it sits and its group's name."""
-    found = []
-    for g, group in enumerate(spec.get("containerGroups") or []):
-        for c, container in enumerate(group.get("containers") or []):
-            found.append((ContainerRef(g, c), group.get("name") or "default", container))
-    return found
+    if spec is None:
+        return []
+    return [
+        (ContainerRef(g, c), group.name, container)
+        for g, group in enumerate(spec.container_groups)
+        for c, container in enumerate(group.containers)
+    ]
 
 
 def _container(spec: dict[str, Any], ref: ContainerRef) -> dict[str, Any]:

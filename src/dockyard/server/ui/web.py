@@ -205,7 +205,7 @@ def parse(model: type[M], data: Any, *, loc: list[str | int] | None = None) -> M
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        issues = [
+        issues: list[dict[str, Any]] = [
             {"loc": [*(loc or []), *err["loc"]], "msg": err["msg"], "type": err["type"]}
             for err in exc.errors()
         ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ColumnElement, Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -20,7 +18,9 @@ _PROFILES = select(User.id, User.username, User.email, User.full_name).where(
 )
 
 
-def profiles_by_ids(session: Session, user_ids: set[str]) -> dict[str, Row[Any]]:
+def profiles_by_ids(
+    session: Session, user_ids: set[str]
+) -> dict[str, Row[str, str, str | None, str | None]]:
     """`(id, username, email, full_name)` per user: what responses show of a creator, read
     as plain columns (no ORM objects to build for every page and every create)."""
     if not user_ids:
@@ -81,7 +81,9 @@ def token_hash_known(session: Session, digest: str) -> bool:
     return session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest)) is not None
 
 
-def principal_row(session: Session, digest: str) -> Row[Any] | None:
+def principal_row(
+    session: Session, digest: str
+) -> Row[str, str, bool, str | None, str | None] | None:
     """The user holding the token with this hash: id, username, is_admin, email, full_name."""
     return session.execute(
         select(User.id, User.username, User.is_admin, User.email, User.full_name)

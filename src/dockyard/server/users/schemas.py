@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import Field, field_validator
 
 from dockyard.core.base import RequestBody
@@ -45,8 +47,11 @@ class ApiTokenCreate(RequestBody):
         return reject_nul(value)
 
 
-def reject_nul(value: str | None) -> str | None:
+T = TypeVar("T", str, str | None)
+
+
+def reject_nul(value: T) -> T:
     """PostgreSQL text cannot hold NUL characters: refuse them as invalid input, not a 500."""
-    if value is not None and "\x00" in value:
+    if isinstance(value, str) and "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from dockyard.server.db.session import Database
@@ -32,7 +33,9 @@ class CachedSecretCheck(Generic[T]):
     working within the second the contract promises. Subclasses say what a digest resolves to.
     """
 
-    def __init__(self, db: Database, ttl: float = 1.0, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, db: Database, ttl: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._db = db
         self._ttl = ttl
         self._clock = clock

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import NotFound
+from dockyard.core.spec import ContainerGroup, parse_stored
 from dockyard.core.workloads import (
     OverallStatus,
     Proton,
@@ -30,7 +33,13 @@ from dockyard.server.workloads.models import Replica
 from dockyard.server.workloads.public import publish_event, publish_protons
 from dockyard.server.workloads.service import require
 
-_PHASES = {"pending": "pending", "running": "running", "failed": "failed", "stopped": "succeeded"}
+PodPhase = Literal["pending", "running", "succeeded", "failed", "unknown"]
+_PHASES: dict[str, PodPhase] = {
+    "pending": "pending",
+    "running": "running",
+    "failed": "failed",
+    "stopped": "succeeded",
+}
 
 
 def events(
@@ -74,29 +83,22 @@ def status_details(
     ready = sum(1 for r in replicas if r.ready)
     summary = f"{ready}/{len(replicas)} replicas ready"
     latest = max([r.updated_at for r in replicas] + [row.updated_at])
+    spec = parse_stored(row.spec)  # None: refused by today's rules, so nothing of it ran
     return ReplicaStatusesSnapshot(
         overall_status=OverallStatus(
             state=row.status, summary=summary, last_updated=isoformat(latest) or ""
         ),
-        replicas=[_replica(r, row.spec) for r in replicas],
+        replicas=[_replica(r, spec.group(r.group_name) if spec else None) for r in replicas],
         log_tail=row.log_tail,
     )
 
 
-def _replica(replica: Replica, spec: dict) -> ReplicaDetail:
-    group = next(
-        (
-            g
-            for g in spec.get("containerGroups") or []
-            if (g.get("name") or "default") == replica.group_name
-        ),
-        {},
-    )
+def _replica(replica: Replica, group: ContainerGroup | None) -> ReplicaDetail:
     running = replica.phase == "running"
     address = f"{replica.host}:{replica.port}" if replica.host and replica.port else None
     return ReplicaDetail(
         name=f"{replica.group_name}-{replica.index}",
-        status=_PHASES.get(replica.phase, "unknown"),  # type: ignore[arg-type]
+        status=_PHASES.get(replica.phase, "unknown"),
         address=address,
         node_address=replica.host,
         started_at=isoformat(replica.started_at),
@@ -107,8 +109,8 @@ def _replica(replica: Replica, spec: dict) -> ReplicaDetail:
         ],
         containers=[
             ReplicaContainer(
-                name=c.get("name") or "primary",
-                image=c.get("imageUri"),
+                name=c.filled_name,
+                image=c.image_uri,
                 ready=replica.ready,
                 restart_count=replica.restart_count,
                 started_at=isoformat(replica.started_at),
@@ -116,7 +118,7 @@ def _replica(replica: Replica, spec: dict) -> ReplicaDetail:
                 if running
                 else ("terminated" if replica.phase in ("failed", "stopped") else "waiting"),
             )
-            for c in group.get("containers") or []
+            for c in (group.containers if group is not None else [])
         ],
     )
 

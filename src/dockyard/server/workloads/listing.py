@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, case
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from typing import Any
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, case
+from sqlalchemy.orm import Session
 
 from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.server.artifacts import repository as artifact_rows
@@ -20,13 +22,13 @@ from dockyard.server.workloads.public import WORKLOAD, publish
 from dockyard.server.workloads.schemas import WorkloadFilters
 from dockyard.server.workloads.statuses import NEVER_SET
 
-_ORDER_COLUMNS: dict[str, InstrumentedAttribute] = {
+_ORDER_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
     "name": Workload.name,
     "createdAt": Workload.created_at,
     "updatedAt": Workload.updated_at,
     "status": Workload.status,
     # By rank, not alphabet: -importance lists critical first.
-    "importance": case(  # type: ignore[dict-item]
+    "importance": case(
         {"low": 0, "moderate": 1, "high": 2, "critical": 3}, value=Workload.importance, else_=0
     ),
 }

@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.core.errors import ValidationFailed
+from dockyard.core.spec import parse_stored
 from dockyard.core.workloads import LogEntry, Workload
 from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal
@@ -224,14 +225,10 @@ class TailSource:
 
 def tail_source(proton: Proton | None) -> TailSource | None:
     """The primary container of the proton's first group: the workload's own output."""
-    if proton is None:
-        return None
-    groups = (proton.spec or {}).get("containerGroups") or []
-    containers = (groups[0].get("containers") or []) if groups else []
-    if not containers:
-        return None
-    primary = next((c for c in containers if c.get("primary")), containers[0])
-    return TailSource(proton.id, primary.get("name") or "primary")
+    spec = parse_stored(proton.spec) if proton is not None else None
+    if proton is None or spec is None:
+        return None  # nothing ran, or a spec no runtime was given (the reconciler says why)
+    return TailSource(proton.id, spec.container_groups[0].primary.filled_name)
 
 
 async def fill_log_tail(
@@ -275,7 +272,7 @@ async def follow(
     *,
     backlog: int,
     max_seconds: float,
-    is_disconnected,  # type: ignore[no-untyped-def]  # async () -> bool, from the request
+    is_disconnected: Callable[[], Awaitable[bool]],  # the request's
 ) -> AsyncIterator[bytes]:
     """NDJSON: the last `backlog` matching lines (oldest first), then new lines as they come.
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dockyard.core.workloads import Importance, ReplacementKind
 from dockyard.server.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
 from dockyard.server.kit.clock import utcnow
 
@@ -33,7 +34,7 @@ class Workload(IdMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(5000))
     description: Mapped[str] = mapped_column(Text, default="")
-    importance: Mapped[str] = mapped_column(String(16), default="low")
+    importance: Mapped[Importance] = mapped_column(String(16), default="low")
     type: Mapped[str] = mapped_column(String(32), default="service")
     # Null only once a terminated workload's artifact has been deleted.
     artifact_id: Mapped[str | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
@@ -122,7 +123,7 @@ class Replacement(IdMixin, TimestampMixin, Base):
     __table_args__ = (Index("ix_replacements_workload_created", "workload_id", "created_at"),)
 
     workload_id: Mapped[str] = mapped_column(ForeignKey("workloads.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16), default="replacement")
+    kind: Mapped[ReplacementKind] = mapped_column(String(16), default="replacement")
     status: Mapped[str] = mapped_column(String(20), default="submitted")
     strategy: Mapped[str] = mapped_column(String(16), default="rolling")
     candidate_artifact_id: Mapped[str | None] = mapped_column(String(24))

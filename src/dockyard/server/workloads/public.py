@@ -60,7 +60,7 @@ def publish(
                 id=row.id,
                 name=row.name,
                 description=row.description or "",
-                importance=row.importance,  # type: ignore[arg-type]
+                importance=row.importance,
                 status=row.status,
                 type=row.type,
                 artifact_id=row.artifact_id,

@@ -30,6 +30,24 @@ def active_on_artifact(
     return list(session.scalars(query))
 
 
+def using_artifacts(session: Session, artifact_ids: list[str]) -> list[tuple[str, str, str]]:
+    """`(artifact id, workload id, workload name)` for each workload that is not terminated
+    and runs one of the artifacts, as its artifact or through one of its protons."""
+    if not artifact_ids:
+        return []
+    live = Workload.status != "terminated"
+    direct = select(Workload.artifact_id, Workload.id, Workload.name).where(
+        Workload.artifact_id.in_(artifact_ids), live
+    )
+    through_protons = (
+        select(Proton.artifact_id, Workload.id, Workload.name)
+        .join(Workload, Workload.id == Proton.workload_id)
+        .where(Proton.artifact_id.in_(artifact_ids), live)
+    )
+    rows = session.execute(direct.union(through_protons))
+    return sorted({(str(a), str(w), str(n)) for a, w, n in rows})
+
+
 def list_workloads(
     session: Session,
     conditions: list[ColumnElement[bool]],
@@ -187,7 +205,7 @@ def statuses_of(session: Session, workload_ids: set[str]) -> dict[str, str]:
     return {workload_id: status for workload_id, status in rows}
 
 
-def ids_where(condition: ColumnElement[bool]) -> Select[tuple[str]]:
+def ids_where(condition: ColumnElement[bool]) -> Select[str]:
     """The ids of the workloads the condition selects, as a subquery for another listing."""
     return select(Workload.id).where(condition)
 

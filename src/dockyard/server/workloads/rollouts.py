@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import BadRequest, Conflict, NotFound, RuleViolation
 from dockyard.core.models import UserData
+from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.workloads import (
     Replacement as ReplacementOut,
 )
@@ -227,7 +228,9 @@ def _begin(
             "rolling out a new version.",
             code="workload_not_running",
         )
-    runtime = check_runtime(runtime, candidate.spec, ["body", "runtime"])
+    runtime = check_runtime(
+        runtime, ServiceArtifactSpec.model_validate(candidate.spec), ["body", "runtime"]
+    )
     platform.check_can_start(principal, candidate.spec)
     active = repository.active_proton(session, row.id)
     proton = Proton(
@@ -288,7 +291,7 @@ def _public(row: Replacement, creator: UserData | None) -> ReplacementOut:
     return ReplacementOut(
         id=row.id,
         name=f"{row.kind}-{row.id[-8:]}",
-        kind=row.kind,  # type: ignore[arg-type]
+        kind=row.kind,
         workload_id=row.workload_id,
         candidate_artifact_id=row.candidate_artifact_id,
         previous_artifact_id=row.previous_artifact_id,

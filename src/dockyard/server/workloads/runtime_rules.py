@@ -3,22 +3,18 @@ runtime refuses, and who may start replicas on it, is asked through `server/plat
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.core.bundles import CATALOG
 from dockyard.core.errors import RuleViolation, ValidationFailed
+from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.units import parse_memory
 from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
 
 
 def check_runtime(
-    runtime: WorkloadRuntime, spec: dict[str, Any], loc: list[str | int]
+    runtime: WorkloadRuntime, spec: ServiceArtifactSpec, loc: list[str | int]
 ) -> WorkloadRuntime:
     """The runtime to store: checked against the artifact, top-level replicaCount applied."""
-    groups = {
-        (group.get("name") or "default"): group for group in spec.get("containerGroups") or []
-    }
-    runtime = _apply_top_level_replicas(runtime, list(groups), loc)
+    runtime = _apply_top_level_replicas(runtime, [g.name for g in spec.container_groups], loc)
     for g, group in enumerate(runtime.container_groups):
         at: list[str | int] = [*loc, "containerGroups", g]
         if group.autoscaling is not None:
@@ -26,11 +22,12 @@ def check_runtime(
                 "Autoscaling is not available in this release; set replicaCount instead.",
                 code="autoscaling_not_supported",
             )
-        if group.name not in groups:
+        artifact_group = spec.group(group.name)
+        if artifact_group is None:
             raise ValidationFailed.at(
                 [*at, "name"], f"the artifact has no container group named '{group.name}'"
             )
-        names = {c.get("name") for c in groups[group.name].get("containers") or []}
+        names = artifact_group.container_names()
         for b, bundle in enumerate(group.resource_bundles):
             if bundle not in CATALOG:
                 known = ", ".join(CATALOG)

@@ -7,12 +7,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict
+from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, WorkloadSettings
 from dockyard.server.artifacts import service as artifacts
 from dockyard.server.artifacts.models import Artifact
-from dockyard.server.deployments import repository as deployments
-from dockyard.server.deployments.public import deployment_target
 from dockyard.server.kit.after_commit import on_commit
 from dockyard.server.kit.auth import Principal
 from dockyard.server.kit.clock import utcnow
@@ -23,7 +22,7 @@ from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
-from dockyard.server.workloads import repository
+from dockyard.server.workloads import repository, usage
 from dockyard.server.workloads.lifecycle import record_event, set_status
 from dockyard.server.workloads.models import Proton, Workload
 from dockyard.server.workloads.public import WORKLOAD, publish, workload_target
@@ -96,7 +95,9 @@ def create_workload(
             runner=(principal.user_id, principal.is_admin),
             loc=["body", "artifactId", "spec"],
         )
-    runtime = check_runtime(body.runtime, artifact.spec, ["body", "runtime"])
+    runtime = check_runtime(
+        body.runtime, ServiceArtifactSpec.model_validate(artifact.spec), ["body", "runtime"]
+    )
     platform.check_can_start(principal, artifact.spec)
     if artifact.status != "locked":
         refuse_if_draft_busy(session, principal, artifact, excluding=None)
@@ -225,13 +226,11 @@ def delete_workload(
 ) -> None:
     """Removes the record; the reconciler removes the runtime objects it leaves (by label)."""
     row = require(session, principal, workload_id, Right.OWN, for_update=True)
-    serving = deployments.naming_workload(session, row.id)
+    serving = usage.usage(session, row.id)
     if serving:
         # The workload's owners own the deployments in front of it, so nothing is hidden
         # from them here; the filter keeps that true for anyone else who gets this far.
-        shown, hidden = sharing.visible_blockers(
-            session, principal, [(deployment_target(d), d.name) for d in serving]
-        )
+        shown, hidden = sharing.visible_blockers(session, principal, serving)
         raise Conflict(
             f"A deployment serves (or is switching to) this workload{sharing.hidden_note(hidden)}"
             "; point the deployment at another workload or delete it first.",

@@ -155,8 +155,8 @@ def metric_over_time(
         minutes = (bucket_end - bucket_start).total_seconds() / 60
         buckets.append(
             MetricBucket(
-                start=isoformat(bucket_start),  # type: ignore[arg-type]
-                end=isoformat(bucket_end),  # type: ignore[arg-type]
+                start=isoformat(bucket_start),
+                end=isoformat(bucket_end),
                 value=_value(metric, totals, minutes, query),
             )
         )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import Connection
 
 from dockyard.server.db.base import UTCDateTime
 from dockyard.server.models import metadata
@@ -12,7 +16,7 @@ from dockyard.server.models import metadata
 config = context.config
 
 
-def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations spell Dockyard's UTC column type as the plain type it stores.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
@@ -24,13 +28,15 @@ def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
 _SEARCH_TABLE = re.compile(r"^\w+_search(_(data|idx|content|docsize|config))?$")
 
 
-def _include_name(name, type_, parent_names):  # type: ignore[no-untyped-def]
+def _include_name(
+    name: str | None, type_: str, parent_names: MutableMapping[Any, str | None]
+) -> bool:
     if type_ == "table" and name and _SEARCH_TABLE.match(name):
         return False
     return not (type_ == "index" and name and name.endswith("_trgm"))
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
