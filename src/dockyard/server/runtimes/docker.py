@@ -375,8 +375,8 @@ def _in_order(containers: list[Container], action: Callable[[Container], object]
     """Act on members first, then on their infra containers, each batch in parallel.
 
     An infra container with members still attached cannot be removed, and stopping it first
-    would leave them running in an orphaned namespace. Each stop or removal takes about 0.3 s,
-    so the batches run concurrently.
+    would leave them running in an orphaned namespace. Each stop or removal is a round trip
+    to the engine that waits on the container, so the members of a batch go concurrently.
     """
     members = [c for c in containers if c.labels.get(LABEL_ROLE) != "infra"]
     infras = [c for c in containers if c.labels.get(LABEL_ROLE) == "infra"]
