@@ -260,6 +260,15 @@ class ServiceArtifactSpec(SpecModel):
         """The container group called `name`, if the spec has one."""
         return next((group for group in self.container_groups if group.name == name), None)
 
+    @property
+    def is_task(self) -> bool:
+        """A declared task: a primary container without a port runs to completion."""
+        return any(
+            container.primary and container.port is None
+            for group in self.container_groups
+            for container in group.containers
+        )
+
 
 def _check_group(group: ContainerGroup, at: list[str | int], problems: _Problems) -> None:
     if not group.containers:
@@ -279,8 +288,6 @@ def _check_group(group: ContainerGroup, at: list[str | int], problems: _Problems
         if container.name in seen:
             problems.add([*here, "name"], f"duplicate container name '{container.name}'")
         seen.add(container.name or "")
-        if container.primary and container.port is None:
-            problems.add([*here, "port"], "the primary container needs a port (1024-65535)")
         if not container.primary and container.port is not None:
             problems.add([*here, "port"], "only the primary container may have a port")
         _check_env(container, [*here, "environmentVars"], problems)
@@ -390,8 +397,31 @@ def check_spec_rules(
                         f"{where}.environmentVars[{v}]: the 'api-key' source is not supported yet.",
                         code="env_source_not_supported",
                     )
+    check_task_rules(spec)
     if not is_admin:
         check_security_context(spec)
+
+
+def check_task_rules(spec: ServiceArtifactSpec) -> None:
+    """A task (a primary without a port) is one container group that nothing probes."""
+    if not spec.is_task:
+        return
+    if len(spec.container_groups) != 1:
+        raise RuleViolation(
+            "A task (a primary container without a port) has exactly one container group; "
+            f"this spec has {len(spec.container_groups)}. Give every primary a port to run a "
+            "service, or split the task into its own artifact.",
+            code="task_groups",
+        )
+    for c, container in enumerate(spec.container_groups[0].containers):
+        for attribute in PROBES:
+            if getattr(container, attribute) is not None:
+                raise RuleViolation(
+                    f"containerGroups[0].containers[{c}].{_camel(attribute)}: a task (a primary "
+                    "container without a port) runs to completion and is never probed; remove "
+                    "the probe, or give the primary a port to run a service.",
+                    code="probe_on_task",
+                )
 
 
 def check_security_context(spec: ServiceArtifactSpec) -> None:

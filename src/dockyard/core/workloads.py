@@ -106,13 +106,14 @@ class WorkloadStatusDetails(CamelModel):
     )
     reason: str | None = Field(
         default=None,
-        description="Why the workload is errored: image_pull_failed, start_failed, crash_loop, "
-        "probe_failed or ready_timeout; null in any other status.",
+        description="Why the workload is errored, or why a task failed: image_pull_failed, "
+        "start_failed, crash_loop, probe_failed, ready_timeout, exit_nonzero or "
+        "deadline_exceeded; null in any other status.",
     )
     message: str | None = Field(
         default=None,
         description="The cause in one sentence, as the container engine reported it; null "
-        "unless the workload is errored.",
+        "unless the workload is errored or failed.",
     )
 
 
@@ -136,7 +137,14 @@ class Workload(CamelModel):
     artifact_id: str | None = None
     artifact: ArtifactInfo | None = None
     proton_id: str | None = None
-    endpoint: str
+    endpoint: str | None = Field(
+        description="The invoke URL; null for a task, which serves no requests."
+    )
+    exit_code: int | None = Field(
+        default=None,
+        description="A finished task's exit code; null until it ends, and when Dockyard "
+        "killed it (the run cap, a stop).",
+    )
     runtime: WorkloadRuntime = Field(default_factory=WorkloadRuntime)
     replacement: WorkloadReplacementInfo | None = None
     request_stats: RequestStats | None = Field(

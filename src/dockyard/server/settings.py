@@ -124,6 +124,28 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often every workload is looked at without a nudge."
     )
 
+    # --- tasks ---------------------------------------------------------------------------
+    task_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest run of a task: past it, the task is killed and failed "
+        "(statusDetails.reason deadline_exceeded).",
+    )
+    max_running_tasks: int = Field(
+        default=50, ge=1, description="Tasks running at once; more wait in `submitted`."
+    )
+    task_pids_limit: int = Field(
+        default=512,
+        ge=16,
+        description="Processes a task's container may hold at once (docker runtime): a fork "
+        "bomb stops there.",
+    )
+    log_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=4096,
+        description="Output kept per container of a replica; past it the oldest is dropped.",
+    )
+
     # --- invoke proxy and statistics -----------------------------------------------------
     proxy_timeout_seconds: float = Field(
         default=60.0, gt=0, description="Longest wait for an upstream's response headers (504)."

@@ -9,6 +9,7 @@ without a call, which is how a quiet pass ends without a lease. What comes out i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.decide import Plan, RolloutChange, WorkloadPlan
@@ -16,7 +17,7 @@ from dockyard.server.reconciler.observe import Events, Sighting, forget_health, 
 from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState, Snapshot
 from dockyard.server.runtimes.base import ObservedReplica, ReplicaKey, RuntimePermanentError
 from dockyard.server.runtimes.proton_spec import build_proton_spec
-from dockyard.server.workloads.statuses import ErrorReason, Failure, Status
+from dockyard.server.workloads.statuses import FINISHED, ErrorReason, Failure, Status
 
 # A runtime's permanent error codes → the errored reason a user sees; the rest: start_failed.
 _REASONS = {"image_not_found": ErrorReason.IMAGE_PULL_FAILED}
@@ -40,6 +41,8 @@ class Outcome:
     status: Status | None = None  # the workload's (its active proton's) status
     reason: str | None = None
     failure: Failure | None = None
+    exit_code: int | None = None  # a finished task's
+    wake_at: datetime | None = None  # the next pass by then at the latest
     events: Events = field(default_factory=list)
     rollout: RolloutChange | None = None
 
@@ -77,6 +80,7 @@ def act(
     """Carry out the plan; the outcome says what to record."""
     protons = {proton.id: proton for proton in snapshot.protons}
     outcome = Outcome(status=plan.status, reason=plan.reason, failure=plan.failure)
+    outcome.exit_code, outcome.wake_at = plan.exit_code, plan.wake_at
     outcome.rollout = plan.rollout
     for proton_id, proton_plan in plan.protons.items():
         sighting = sightings[proton_id]
@@ -153,6 +157,8 @@ def _act_on_proton(
     if outcome.status == Status.ERRORED and outcome.log_tail is None:
         outcome.log_tail = _tail(observed)
         events.append(("replica_failed", {"reason": outcome.reason}))
+    elif outcome.status in FINISHED and outcome.log_tail is None:
+        outcome.log_tail = _tail(observed)  # what lists show of a finished task's output
     outcome.replicas = {k: v for k, v in replicas.items() if k not in outcome.removed}
     return outcome
 

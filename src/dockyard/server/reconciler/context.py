@@ -11,6 +11,7 @@ from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.prober import Prober
 from dockyard.server.reconciler.probes import ReplicaHealth
 from dockyard.server.reconciler.state import Snapshot
+from dockyard.server.reconciler.tasks import TaskPolicy
 from dockyard.server.runtimes.base import Runtime
 from dockyard.server.runtimes.proton_spec import SecretLookup
 
@@ -27,6 +28,7 @@ class PassContext:
     secrets: Callable[[str], SecretLookup]
     platform_env: Callable[[str], dict[str, str]]  # workload id → injected variables
     sweep_seconds: float = 5.0
+    task_policy: TaskPolicy = field(default_factory=TaskPolicy)  # run cap, concurrency cap
     # This server process's own id (its data dir's), prefixing its leases: a restarted server
     # takes back its own leases at once, never those of another live server on the database.
     server_id: str = ""

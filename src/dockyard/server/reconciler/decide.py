@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 
 from dockyard.server.reconciler.rollout import RolloutView, decide_rollout
 from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState, Snapshot
+from dockyard.server.reconciler.tasks import TaskPolicy, judge_task
 from dockyard.server.runtimes.base import ReplicaKey
-from dockyard.server.workloads.statuses import ErrorReason, Failure, Status
+from dockyard.server.workloads.statuses import FINISHED, ErrorReason, Failure, Status
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ class ProtonView:
     # The runtime restarts failed replicas itself (RuntimeManagesHealth): the decision only
     # counts its restarts, and stops the proton when it gives up on it.
     runtime_restarts: bool = False
+    # A declared task (tasks.py), or a service of one replica without probes, which ends as
+    # a task if its primary exits before it was ever ready. Only ever the active proton.
+    task: bool = False
+    may_end_as_task: bool = False
+    task_slot_free: bool = True  # below DOCKYARD_MAX_RUNNING_TASKS: a task may start
+    task_policy: TaskPolicy = field(default_factory=TaskPolicy)
 
 
 @dataclass
@@ -56,7 +63,9 @@ class Plan:
     remove_all: bool = False
     status: Status | None = None
     reason: str | None = None
-    failure: Failure | None = None  # with status ERRORED: why, for statusDetails
+    failure: Failure | None = None  # with status ERRORED or FAILED: why, for statusDetails
+    exit_code: int | None = None  # with status SUCCEEDED or FAILED: the task's
+    wake_at: datetime | None = None  # look again by then at the latest (a task's run cap)
     expired: bool = False
     replicas: dict[ReplicaKey, ReplicaState] = field(default_factory=dict)
 
@@ -80,10 +89,31 @@ def _decide(view: ProtonView, now: datetime, policy: RestartPolicy) -> Plan:
         return Plan(remove_all=True, status=Status.TERMINATED, reason="draft expired", expired=True)
     if view.desired_state == "stopped":
         return _decide_stopped(view)
-    if view.status == Status.ERRORED:
-        # Errored is sticky: keep what is there for inspection until the user acts.
+    if view.status == Status.ERRORED or view.status in FINISHED:
+        # Errored, and a finished task, are sticky: keep what is there for inspection (and
+        # the logs) until the user acts.
         return Plan()
-    return _decide_running(view, now, policy)
+    wake_at = None
+    if view.task or view.may_end_as_task:
+        replica = next((r for r in view.replicas if r.key in view.wanted), None)
+        verdict = judge_task(replica, declared=view.task, now=now, policy=view.task_policy)
+        if verdict.end is not None:
+            # Stop what is left (sidecars, the network); the stopped containers keep the logs.
+            end = verdict.end
+            reason = end.failure.message if end.failure else "the task succeeded"
+            return Plan(
+                stop_all=True,
+                status=end.status,
+                reason=reason,
+                failure=end.failure,
+                exit_code=end.exit_code,
+            )
+        wake_at = verdict.deadline
+        if view.task and view.status == Status.SUBMITTED and not view.task_slot_free:
+            return Plan()  # DOCKYARD_MAX_RUNNING_TASKS run already: wait in submitted
+    plan = _decide_running(view, now, policy)
+    plan.wake_at = wake_at
+    return plan
 
 
 def _decide_stopped(view: ProtonView) -> Plan:
@@ -112,6 +142,8 @@ def _decide_running(view: ProtonView, now: datetime, policy: RestartPolicy) -> P
         healthy_for = (now - replica.ready_since).total_seconds() if replica.ready_since else 0.0
         if replica.ready and replica.backoff_step and healthy_for >= policy.healthy_reset_seconds:
             replica = plan.replicas[key] = replica.with_changes(backoff_step=0)
+        if view.task and replica.phase == Phase.FAILED:
+            continue  # a sidecar ended: a task's containers are never restarted
         if replica.phase == Phase.FAILED or replica.wants_restart:
             failure = _plan_restart(plan, replica, now, policy, view.runtime_restarts)
             if failure:
@@ -198,6 +230,8 @@ class WorkloadPlan:
     status: Status | None = None  # the workload's (its active proton's) status
     reason: str | None = None
     failure: Failure | None = None
+    exit_code: int | None = None  # a finished task's
+    wake_at: datetime | None = None  # the next pass by then at the latest
     rollout: RolloutChange | None = None
 
     @property
@@ -212,16 +246,23 @@ def decide_workload(
     policy: RestartPolicy,
     *,
     runtime_restarts: bool = False,
+    task_policy: TaskPolicy | None = None,
+    task_slot_free: bool = True,
 ) -> WorkloadPlan:
-    """Plan a pass from the snapshot and what `observe` saw of each proton (by proton id)."""
+    """Plan a pass from the snapshot and what `observe` saw of each proton (by proton id).
+
+    `task_slot_free`: fewer tasks run than DOCKYARD_MAX_RUNNING_TASKS allows (asked only for
+    a task waiting to start)."""
     plan = WorkloadPlan()
     active = snapshot.proton("active")
     if active is not None:
         view = _view(active, snapshot.desired_state, snapshot.status, seen, runtime_restarts)
         view.expires_at = snapshot.expires_at
+        _as_task(view, active, task_policy or TaskPolicy(), task_slot_free)
         active_plan = plan.protons[active.id] = decide(view, now, policy)
         plan.status, plan.reason = active_plan.status, active_plan.reason
-        plan.failure = active_plan.failure
+        plan.failure, plan.exit_code = active_plan.failure, active_plan.exit_code
+        plan.wake_at = active_plan.wake_at
     if snapshot.replacement is not None:
         _decide_rollout(plan, snapshot, seen, now, policy, runtime_restarts)
     elif drains := [p.id for p in snapshot.protons if p.role == "draining"]:
@@ -279,6 +320,15 @@ def _decide_rollout(
     plan.rollout = RolloutChange(
         status=step.status, message=step.message, switch=step.switch, finished=step.finish
     )
+
+
+def _as_task(view: ProtonView, proton: ProtonSnapshot, policy: TaskPolicy, free: bool) -> None:
+    view.task = proton.task
+    # One replica and nothing that says how it is healthy: it may be a program that runs and
+    # exits (what the hosted platform's sandbox client sends), see tasks.py.
+    view.may_end_as_task = not proton.task and len(view.wanted) == 1 and not proton.probed()
+    view.task_policy = policy
+    view.task_slot_free = free
 
 
 def _view(

@@ -89,6 +89,9 @@ def _read_health(
         state = record.with_changes(
             phase=Phase(seen.phase),
             ready=ready,
+            ever_ready=record.ever_ready or ready,
+            primary_exited=seen.primary_exited,
+            exit_code=seen.exit_code,
             started=running,
             host=seen.host,
             port=seen.port,
@@ -149,6 +152,9 @@ def _probe(
         state = record.with_changes(
             phase=Phase(seen.phase),
             ready=running and health.ready,
+            ever_ready=record.ever_ready or (running and health.ready),
+            primary_exited=seen.primary_exited,
+            exit_code=seen.exit_code,
             started=running and health.started,
             host=seen.host,
             port=seen.port,

@@ -24,10 +24,13 @@ from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.decide import WorkloadPlan, decide_workload
 from dockyard.server.reconciler.observe import Sighting, next_probe_due, observe
 from dockyard.server.reconciler.state import Snapshot
+from dockyard.server.reconciler.tasks import may_start
 from dockyard.server.runtimes.base import RuntimeManagesHealth, RuntimeTemporaryError
 from dockyard.server.workloads.statuses import INACTIVE, Status
 
 log = logging.getLogger(__name__)
+
+TASK_LOOK_SECONDS = 0.2  # how often a running task is looked at
 
 
 def reconcile_workload(ctx: PassContext, workload_id: str, *, fresh: bool = False) -> float:
@@ -110,7 +113,23 @@ def _decide(
 ) -> WorkloadPlan:
     seen = {proton_id: sighting.replicas for proton_id, sighting in sightings.items()}
     restarts = isinstance(ctx.runtime, RuntimeManagesHealth)
-    return decide_workload(snapshot, seen, now, ctx.policy, runtime_restarts=restarts)
+    return decide_workload(
+        snapshot,
+        seen,
+        now,
+        ctx.policy,
+        runtime_restarts=restarts,
+        task_policy=ctx.task_policy,
+        task_slot_free=_task_slot_free(ctx, snapshot),
+    )
+
+
+def _task_slot_free(ctx: PassContext, snapshot: Snapshot) -> bool:
+    """Whether a task waiting to start may start now (DOCKYARD_MAX_RUNNING_TASKS)."""
+    active = snapshot.proton("active")
+    if active is None or not active.task or snapshot.status != Status.SUBMITTED:
+        return True  # only a task about to start asks: no count on other passes
+    return may_start(repository.running_tasks(ctx.db), ctx.task_policy)
 
 
 def _report_engine_trouble(ctx: PassContext, workload_id: str, message: str) -> None:
@@ -134,6 +153,12 @@ def _next_pass(ctx: PassContext, snapshot: Snapshot, outcome: Outcome) -> float:
     delays = [ctx.sweep_seconds]
     if status != Status.RUNNING or snapshot.replacement is not None:
         delays.append(0.5)
+    active = snapshot.proton("active")
+    if active is not None and active.task:
+        # A task's end is seen by looking: often, so a client polling for it waits little.
+        delays.append(TASK_LOOK_SECONDS)
+    if outcome.wake_at is not None:
+        delays.append((outcome.wake_at - now).total_seconds())
     for proton in snapshot.protons:
         due = next_probe_due(ctx, proton)
         if due is not None:

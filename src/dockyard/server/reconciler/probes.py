@@ -239,6 +239,7 @@ def probes_for_container(
         if probe is not None:
             spec = ProbeSpec.from_spec(kind, probe, own_port, name)
             specs.append(replace(spec, port=host_port_of(spec.port)))
-    if container.primary and container.readiness_probe is None:
+    if container.primary and container.readiness_probe is None and container.port is not None:
+        # A primary without a port is a task's: it is ready (counted as running) once it runs.
         specs.append(ProbeSpec.tcp_fallback(host_port_of(own_port), name))
     return specs

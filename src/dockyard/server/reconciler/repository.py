@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, or_, select, update
+from sqlalchemy import CursorResult, Update, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dockyard.core.spec import stored_spec
@@ -29,6 +29,11 @@ from dockyard.server.workloads.lifecycle import record_event, set_proton_status,
 from dockyard.server.workloads.models import Proton, Replica, Workload
 from dockyard.server.workloads.repository import open_replacement
 from dockyard.server.workloads.statuses import Status
+
+# What a task counting toward DOCKYARD_MAX_RUNNING_TASKS is in: started and not yet ended.
+TASK_RUNNING = frozenset(
+    {Status.PROVISIONING, Status.LAUNCHING, Status.RUNNING, Status.STOPPING, Status.INITIALIZING}
+)
 
 LEASE_SECONDS = 60
 
@@ -105,6 +110,7 @@ def _proton_snapshot(session: Session, proton: Proton) -> ProtonSnapshot:
         runtime=WorkloadRuntime.model_validate(proton.runtime or {}),
         running_since=proton.running_since,
         replicas=records,
+        task=proton.task,
     )
 
 
@@ -147,6 +153,22 @@ def workload_versions(db: Database) -> dict[str, datetime | None]:
             )
         )
         return {workload_id: updated_at for workload_id, updated_at in rows}
+
+
+def running_tasks(db: Database) -> int:
+    """Declared tasks handed to the runtime and not finished, over the whole installation."""
+    with db.unit_of_work(write=False) as session:
+        found = session.scalar(
+            select(func.count())
+            .select_from(Workload)
+            .join(Proton, Proton.workload_id == Workload.id)
+            .where(
+                Proton.role == "active",
+                Proton.task.is_(True),
+                Workload.status.in_([status.value for status in TASK_RUNNING]),
+            )
+        )
+        return int(found or 0)
 
 
 def active_proton_ids(db: Database) -> set[str]:
@@ -204,7 +226,12 @@ def apply(db: Database, snapshot: Snapshot, outcome: Outcome, now: datetime) -> 
             _apply_rollout(session, workload, snapshot, outcome.rollout, now)
         if outcome.status is not None and fresh:
             set_status(
-                session, workload, outcome.status, reason=outcome.reason, failure=outcome.failure
+                session,
+                workload,
+                outcome.status,
+                reason=outcome.reason,
+                failure=outcome.failure,
+                exit_code=outcome.exit_code,
             )
             if outcome.status == Status.TERMINATED:
                 workload.expires_at = None

@@ -13,6 +13,7 @@ from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.loop import Reconciler
 from dockyard.server.reconciler.prober import Prober, RuntimeProber
+from dockyard.server.reconciler.tasks import TaskPolicy
 from dockyard.server.runtimes.base import Runtime, RuntimeAnswersProbes
 from dockyard.server.runtimes.proton_spec import SecretLookup
 from dockyard.server.settings import Settings
@@ -65,6 +66,9 @@ def build_reconciler(
         secrets=secrets,
         platform_env=platform_env,
         sweep_seconds=settings.reconcile_sweep_seconds,
+        task_policy=TaskPolicy(
+            max_seconds=settings.task_max_seconds, max_running=settings.max_running_tasks
+        ),
         pass_grid=PASS_GRID_SECONDS,
     )
     return Reconciler(context)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from dockyard.core.spec import Container, ServiceArtifactSpec
+from dockyard.core.spec import PROBES, Container, ServiceArtifactSpec
 from dockyard.core.workloads import WorkloadRuntime
 from dockyard.server.runtimes.base import ReplicaKey
 from dockyard.server.workloads.models import Replica
@@ -36,6 +36,7 @@ class Phase(StrEnum):
 _SETTLED = (
     "phase",
     "ready",
+    "ever_ready",
     "started",
     "host",
     "port",
@@ -54,6 +55,7 @@ class ReplicaState:
     key: ReplicaKey
     phase: Phase = Phase.MISSING
     ready: bool = False
+    ever_ready: bool = False  # ready at least once since it was made (a task never is)
     started: bool = False  # every startup probe passed
     host: str | None = None
     port: int | None = None
@@ -69,6 +71,10 @@ class ReplicaState:
     # give-up it was (READY_TIMEOUT or PROBE_FAILED), the errored reason if restarts run out.
     wants_restart: bool = field(default=False, compare=False)
     gave_up: ErrorReason | None = field(default=None, compare=False)
+    # Seen in this pass and never stored: the primary container exited, with this code (None
+    # when unknown). What ends a task.
+    primary_exited: bool = field(default=False, compare=False)
+    exit_code: int | None = field(default=None, compare=False)
     # As read from storage; None for a replica that has no row yet.
     origin: ReplicaState | None = field(default=None, compare=False, repr=False)
 
@@ -78,6 +84,7 @@ class ReplicaState:
             key=(row.group_name, row.index),
             phase=Phase(row.phase),
             ready=row.ready,
+            ever_ready=row.ever_ready,
             started=row.started,
             host=row.host,
             port=row.port,
@@ -143,6 +150,7 @@ class ProtonSnapshot:
     runtime: WorkloadRuntime
     running_since: datetime | None
     replicas: dict[ReplicaKey, ReplicaState] = field(default_factory=dict)
+    task: bool = False  # a declared task: its primary has no port (fixed when it was made)
 
     def wanted(self) -> tuple[ReplicaKey, ...]:
         """Every replica the runtime settings ask for, group by group."""
@@ -151,6 +159,16 @@ class ProtonSnapshot:
             (group.name, index)
             for group in self.spec.container_groups
             for index in range(counts.get(group.name) or 1)
+        )
+
+    def probed(self) -> bool:
+        """Whether any of its containers declares a probe (a service that says how it is
+        healthy is restarted after any exit; one that does not may end as a task)."""
+        return any(
+            getattr(container, probe) is not None
+            for group in self.spec.container_groups
+            for container in group.containers
+            for probe in PROBES
         )
 
     def containers(self, group: str) -> list[Container]:

@@ -162,7 +162,11 @@ class ObservedReplica:
     probe_ports: dict[int, int] = field(default_factory=dict)  # container port → host port
     started_at: datetime | None = None
     restart_count: int = 0  # restarts this runtime made or saw (see each runtime)
-    exit_code: int | None = None
+    exit_code: int | None = None  # of the container that exited (the primary's, if it did)
+    # The primary container has run and exited (phase FAILED): a task's end, whose code is
+    # `exit_code` (None when it is unknown). Every runtime reports the primary's exit first,
+    # when a sidecar also exited, since that is what decides a task.
+    primary_exited: bool = False
     last_output: list[str] = field(default_factory=list)  # tail of the failed container's output
     message: str | None = None  # why it failed, in words
     # Whether it answers its readiness checks. Only a runtime that manages health knows; for

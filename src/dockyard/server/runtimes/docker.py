@@ -315,6 +315,8 @@ class DockerRuntime(base.Runtime):
             # ensure builds it again rather than probing a namespace with nothing in it.
             state.message = "the replica is missing some of its containers"
             return state
+        # The primary first: when it exited, that is what ends a task.
+        members.sort(key=lambda c: c.labels.get(LABEL_ROLE) != "primary")
         for container in members:
             if container.status in ("exited", "dead") or container.attrs["State"].get("Error"):
                 self._describe_failure(state, container)
@@ -328,6 +330,7 @@ class DockerRuntime(base.Runtime):
         name: str = container.labels.get(LABEL_CONTAINER, container.name) or ""
         state.phase = ReplicaPhase.FAILED
         state.exit_code = status.get("ExitCode")
+        state.primary_exited = container.labels.get(LABEL_ROLE) == "primary"
         reason = status.get("Error") or ""
         state.message = f"container {name} exited with code {state.exit_code}" + (
             f": {reason}" if reason else ""

@@ -249,6 +249,9 @@ class ScriptedRuntime(Runtime):
             started_at=replica.started_at,
             restart_count=replica.restarts,
             exit_code=exit_code,
+            # Scripted exits and crashes are the primary's (127 when it could not start, as
+            # an engine reports a command that is not there).
+            primary_exited=phase == ReplicaPhase.FAILED,
             last_output=[line.message for line in replica.logs][-self.tail_lines :]
             if phase == ReplicaPhase.FAILED
             else [],

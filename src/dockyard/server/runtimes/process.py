@@ -364,7 +364,9 @@ class ProcessRuntime(base.Runtime):
         if record["stopped"]:
             state.phase = ReplicaPhase.STOPPED
             return state
-        for container in record["spec"]["containers"]:
+        primary = record["spec"]["primary"]
+        # The primary first: when it exited, that is what ends a task.
+        for container in sorted(record["spec"]["containers"], key=lambda c: c != primary):
             info = infos.get(container)
             if info is not None and self._alive(info):
                 continue
@@ -372,6 +374,7 @@ class ProcessRuntime(base.Runtime):
             exit_text = _read_text(directory / f"{name}.exit")
             state.phase = ReplicaPhase.FAILED
             state.exit_code = int(exit_text) if exit_text else None
+            state.primary_exited = container == primary
             tail = [message for _, _, message in _read_log(directory / f"{name}.log")]
             state.last_output = tail[-self.tail_lines :]
             if state.exit_code is None:  # killed, or the machine restarted under it

@@ -10,6 +10,7 @@ from dockyard.server.kit.clock import utcnow
 from dockyard.server.workloads.models import Proton, Workload, WorkloadEvent
 from dockyard.server.workloads.statuses import (
     EXPLAINED,
+    FINISHED,
     ErrorReason,
     Failure,
     Status,
@@ -44,11 +45,14 @@ def set_status(
     reason: str | None = None,
     actor_id: str | None = None,
     failure: Failure | None = None,
+    exit_code: int | None = None,
 ) -> bool:
     """Move a workload to `new` if the table allows it; False when it already was there.
 
-    `reason` says why in the event; `failure` is what an errored workload shows in its
-    `statusDetails` until it leaves that status (then both are cleared here)."""
+    `reason` says why in the event; `failure` is what an errored workload (or a failed task)
+    shows in its `statusDetails` until it leaves that status (then both are cleared here).
+    `exit_code` is a finished task's (None when Dockyard killed it); any other status clears
+    it. A task's end is also an event of its own, `succeeded` or `failed`."""
     current = Status(workload.status)
     if current == new:
         return False
@@ -64,9 +68,15 @@ def set_status(
         reason = reason or failure.message
     else:
         workload.status_reason = workload.status_message = None
+    workload.exit_code = exit_code if new in FINISHED else None
     if reason:
         details["reason"] = reason
     record_event(session, workload.id, "status_changed", details, actor_id=actor_id)
+    if new in FINISHED:
+        ended: dict[str, Any] = {"exitCode": exit_code}
+        if failure is not None and new == Status.FAILED:
+            ended.update(code=failure.reason.value, reason=failure.message)
+        record_event(session, workload.id, new.value, ended, actor_id=actor_id)
     return True
 
 

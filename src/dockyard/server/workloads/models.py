@@ -46,6 +46,9 @@ class Workload(IdMixin, TimestampMixin, Base):
     # Set and cleared only by `lifecycle.set_status`.
     status_reason: Mapped[str | None] = mapped_column(String(64))
     status_message: Mapped[str | None] = mapped_column(Text)
+    # A finished task's exit code (null while it runs, and when Dockyard killed it). Set and
+    # cleared only by `lifecycle.set_status`.
+    exit_code: Mapped[int | None] = mapped_column(Integer)
     runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -73,6 +76,9 @@ class Proton(IdMixin, TimestampMixin, Base):
     runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     running_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     log_tail: Mapped[list[str] | None] = mapped_column(JSON)
+    # A declared task (its primary container has no port): runs once, never restarted, and
+    # counts toward DOCKYARD_MAX_RUNNING_TASKS. Fixed when the proton is made from its spec.
+    task: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Replica(IdMixin, TimestampMixin, Base):
@@ -89,6 +95,9 @@ class Replica(IdMixin, TimestampMixin, Base):
     host: Mapped[str | None] = mapped_column(String(100))
     port: Mapped[int | None] = mapped_column(Integer)
     ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Was ready at least once since it was made: a replica with no probes whose primary exits
+    # before that ends as a task instead of being restarted.
+    ever_ready: Mapped[bool] = mapped_column(Boolean, default=False)
     started: Mapped[bool] = mapped_column(Boolean, default=False)  # startup probe passed
     restart_count: Mapped[int] = mapped_column(Integer, default=0)
     # Restarts since the replica was last ready: past the limit the workload is errored.

@@ -66,7 +66,9 @@ def publish(
                 artifact_id=row.artifact_id,
                 artifact=_artifact_info(artifact) if artifact else None,
                 proton_id=proton.id if proton else None,
-                endpoint=endpoint_of(base_url, row.id),
+                # A task serves no requests: nothing to invoke.
+                endpoint=None if proton is not None and proton.task else endpoint_of(base_url, row.id),
+                exit_code=row.exit_code,
                 runtime=WorkloadRuntime.model_validate(row.runtime or {}),
                 replacement=_rollout_summary(rollout) if rollout else None,
                 use_case_id=row.use_case_id,
@@ -129,7 +131,9 @@ def publish_proton(proton: Proton, base_url: str, creator: UserData | None = Non
         status=proton.status,
         running_since=isoformat(proton.running_since),
         runtime=WorkloadRuntime.model_validate(proton.runtime or {}),
-        endpoint=endpoint_of(base_url, proton.workload_id) if proton.role == "active" else None,
+        endpoint=endpoint_of(base_url, proton.workload_id)
+        if proton.role == "active" and not proton.task
+        else None,
         creator=creator,
         status_details=ProtonStatusDetails(log_tail=proton.log_tail),
         created_at=isoformat(proton.created_at) or "",

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict
-from dockyard.core.spec import ServiceArtifactSpec
+from dockyard.core.spec import ServiceArtifactSpec, stored_spec
 from dockyard.core.workloads import Workload as WorkloadOut
 from dockyard.core.workloads import WorkloadOperation, WorkloadRuntime, WorkloadSettings
 from dockyard.server.artifacts import service as artifacts
@@ -28,7 +28,7 @@ from dockyard.server.workloads.models import Proton, Workload
 from dockyard.server.workloads.public import WORKLOAD, publish, workload_target
 from dockyard.server.workloads.runtime_rules import check_runtime
 from dockyard.server.workloads.schemas import WorkloadCreate, WorkloadUpdate
-from dockyard.server.workloads.statuses import INACTIVE, STARTING, Status
+from dockyard.server.workloads.statuses import FINISHED, INACTIVE, STARTING, Status
 
 # --- access ----------------------------------------------------------------------------------
 
@@ -205,6 +205,10 @@ def stop_workload(
     status = Status(row.status)
     if status == Status.TERMINATED:
         raise Conflict("This workload has been terminated.", code="workload_terminated")
+    if status in FINISHED:
+        # Nothing runs any more, and clients read `stopped` as a failure: the task keeps the
+        # status it ended with.
+        return _operation(row, f"The task has already finished ({status}).", platform)
     if status != Status.STOPPED and row.desired_state != "stopped" or status == Status.ERRORED:
         row.desired_state = "stopped"
         row.generation += 1
@@ -273,6 +277,7 @@ def _new_proton(session: Session, row: Workload, artifact: Artifact) -> Proton:
         status=Status.SUBMITTED.value,
         spec=dict(artifact.spec),
         runtime=dict(row.runtime or {}),
+        task=stored_spec(artifact.spec).is_task,
     )
     repository.add(session, proton)
     return proton

@@ -24,6 +24,10 @@ class Status(StrEnum):
     STOPPED = "stopped"  # no containers; can be started again
     ERRORED = "errored"  # a replica exhausted its restart budget or could not start
     TERMINATED = "terminated"  # expired or removed for good; cannot be started again
+    # A task's run is over (the primary exited, or the run cap killed it); `start` runs it
+    # again. Its containers stay, stopped, so its logs can be read until it is deleted.
+    SUCCEEDED = "succeeded"  # the task's primary exited with code 0
+    FAILED = "failed"  # it exited with another code, or was killed past the run cap
 
 
 class ErrorReason(StrEnum):
@@ -34,15 +38,20 @@ class ErrorReason(StrEnum):
     CRASH_LOOP = "crash_loop"  # a container kept exiting; the restart budget is spent
     PROBE_FAILED = "probe_failed"  # a liveness or startup probe kept failing after restarts
     READY_TIMEOUT = "ready_timeout"  # never ready within the time limit, restart after restart
+    EXIT_NONZERO = "exit_nonzero"  # a task's primary exited with a code other than 0
+    DEADLINE_EXCEEDED = "deadline_exceeded"  # a task ran past DOCKYARD_TASK_MAX_SECONDS, killed
 
 
 # Where a workload says why it stopped on its own: only these statuses carry a reason.
-EXPLAINED = frozenset({Status.ERRORED})
+EXPLAINED = frozenset({Status.ERRORED, Status.FAILED})
+# A task's run has ended: these carry its exit code and are written as events of their own.
+FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED})
 
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a workload is errored: a reason code and the cause in the engine's own words."""
+    """Why a workload is errored (or a task failed): a reason code and the cause in the
+    engine's own words."""
 
     reason: ErrorReason
     message: str
@@ -51,7 +60,7 @@ class Failure:
 # Statuses the reference knows but Dockyard never sets; filtering by them matches nothing.
 NEVER_SET = frozenset({"suspended", "interrupted", "restarting"})
 
-INACTIVE = frozenset({Status.STOPPED, Status.ERRORED, Status.TERMINATED})
+INACTIVE = frozenset({Status.STOPPED, Status.ERRORED, Status.TERMINATED, *FINISHED})
 STARTING = frozenset(
     {
         Status.SUBMITTED,
@@ -72,13 +81,17 @@ _UP = frozenset(
     }
 )
 
+# A task may end in any stage after it was handed to the runtime: a short program exits
+# before its replica was ever seen running.
+_ENDS = FINISHED | {Status.ERRORED, Status.TERMINATED}
+
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.UNKNOWN: frozenset({Status.SUBMITTED, Status.TERMINATED}),
-    Status.SUBMITTED: _UP | {Status.STOPPING, Status.STOPPED, Status.ERRORED, Status.TERMINATED},
-    Status.INITIALIZING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
-    Status.PROVISIONING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
-    Status.LAUNCHING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
-    Status.RUNNING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
+    Status.SUBMITTED: _UP | _ENDS | {Status.STOPPING, Status.STOPPED},
+    Status.INITIALIZING: _UP | _ENDS | {Status.STOPPING},
+    Status.PROVISIONING: _UP | _ENDS | {Status.STOPPING},
+    Status.LAUNCHING: _UP | _ENDS | {Status.STOPPING},
+    Status.RUNNING: _UP | _ENDS | {Status.STOPPING},
     Status.WARMING: _UP | {Status.STOPPING, Status.ERRORED, Status.TERMINATED},
     Status.DRAINING: _UP | {Status.STOPPING, Status.STOPPED, Status.ERRORED, Status.TERMINATED},
     Status.STOPPING: frozenset({Status.STOPPED, Status.ERRORED, Status.TERMINATED}),
@@ -87,6 +100,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.ERRORED: frozenset(
         {Status.SUBMITTED, Status.STOPPING, Status.STOPPED, Status.TERMINATED}
     ),
+    # So is a finished task: start runs it again; stop leaves it as it ended.
+    Status.SUCCEEDED: frozenset({Status.SUBMITTED, Status.TERMINATED}),
+    Status.FAILED: frozenset({Status.SUBMITTED, Status.TERMINATED}),
     Status.TERMINATED: frozenset(),
 }
 
