@@ -30,6 +30,7 @@ from dockyard.server.sharing import service as sharing
 from dockyard.server.sharing.roles import Right
 from dockyard.server.sharing.service import Target
 from dockyard.server.tags import service as tags
+from dockyard.server.workloads import repository as workload_rows
 from dockyard.server.workloads import service as workloads
 from dockyard.server.workloads.models import Workload
 from dockyard.server.workloads.public import workload_target
@@ -265,6 +266,13 @@ def _servable_workload(session: Session, principal: Principal, workload_id: str)
     Exposing a workload is changing who reaches it, so it takes the right to update it:
     a viewer must not open their own door onto someone else's workload."""
     workload = workloads.require(session, principal, workload_id, Right.UPDATE)
+    active = workload_rows.active_proton(session, workload.id)
+    if active is not None and active.task:
+        raise Conflict(
+            f"The workload '{workload.name}' is a task: it runs to completion and serves no "
+            "requests, so no deployment can be put in front of it.",
+            code="workload_not_invokable",
+        )
     if workload.status in _NOT_SERVABLE:
         raise Conflict(
             f"The workload '{workload.name}' is {workload.status}; a deployment needs a "

@@ -13,7 +13,7 @@ import logging
 import aiohttp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dockyard.core.errors import DockyardError, NotFound
+from dockyard.core.errors import Conflict, DockyardError, NotFound
 from dockyard.server.db.session import Database
 from dockyard.server.kit.forwarded import TrustedProxies
 from dockyard.server.proxy import websocket
@@ -218,6 +218,12 @@ class InvokeProxy:
 
     async def _wait_for_replica(self, route: Route, wait: float) -> Route:
         """A starting workload may hold the request up to `X-Scale-Up-Timeout` seconds."""
+        if route.task:
+            raise Conflict(
+                "This workload is a task: it runs to completion and serves no requests; read "
+                "its output from its logs.",
+                code="workload_not_invokable",
+            )
         if self.table.age() > CONFIRM_AFTER_SECONDS:
             # Another server may have just made it ready: before refusing, one read of the
             # table (shared by concurrent requests, and only for workloads without a ready

@@ -26,6 +26,7 @@ _WORKLOAD_ROWS = (
         Workload.desired_state,
         Workload.status_reason,
         Proton.id,
+        Proton.task,
         Replica.host,
         Replica.port,
         Replica.ready,

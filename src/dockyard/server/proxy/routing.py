@@ -50,6 +50,7 @@ class Route:
     # name images and hosts) is left to those who may view the workload: a deployment's
     # callers may not.
     reason: str | None = None
+    task: bool = False  # runs to completion and serves nothing: invoking it is a 409
 
     @property
     def stopped(self) -> bool:
@@ -97,6 +98,7 @@ class _Row:
     ready: tuple[tuple[str, int], ...]
     grants: dict[str, Right]
     reason: str | None = None
+    task: bool = False
 
 
 # The table's inputs as read: workload rows, deployment rows, grant rows, admin user ids.
@@ -108,10 +110,12 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
         roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
     rows: dict[str, _Row] = {}
     ready: dict[str, list[tuple[str, int]]] = {}
-    for workload_id, status, desired, reason, proton_id, host, port, is_ready in result:
+    for workload_id, status, desired, reason, proton_id, task, host, port, is_ready in result:
         if workload_id not in rows:
             grants = _grants(roles.get(workload_id, {}))
-            rows[workload_id] = _Row(workload_id, status, desired, proton_id, (), grants, reason)
+            rows[workload_id] = _Row(
+                workload_id, status, desired, proton_id, (), grants, reason, bool(task)
+            )
             ready[workload_id] = []
         if is_ready and host and port:
             ready[workload_id].append((host, port))
@@ -124,6 +128,7 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
             tuple(ready[i]),
             r.grants,
             r.reason,
+            r.task,
         )
         for i, r in rows.items()
     ]
@@ -246,6 +251,7 @@ class RoutingTable:
                 backends,
                 row.grants,
                 row.reason,
+                row.task,
             )
         self.routes = fresh
 

@@ -138,6 +138,11 @@ class ProtonSpec:
                 return group
         raise RuntimePermanentError(f"proton {self.proton_id} has no container group {name!r}")
 
+    @property
+    def is_task(self) -> bool:
+        """A declared task: its primary has no port, runs once and is never restarted."""
+        return any(group.primary.port is None for group in self.groups)
+
     def replica_keys(self) -> list[ReplicaKey]:
         """Every replica the spec counts, in (group, index) order."""
         return sorted((g.name, i) for g in self.groups for i in range(g.replica_count))

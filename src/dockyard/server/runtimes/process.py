@@ -109,6 +109,16 @@ class ProcessRuntime(base.Runtime):
                         f"container {container.name}: cpu and memory limits are not enforced "
                         "by the process runtime"
                     )
+                if not container.security.is_default() and spec.is_task:
+                    # A task is often code someone else wrote, run for them: hardening it
+                    # asked for that cannot be applied must not be silently dropped.
+                    raise RuntimePermanentError(
+                        f"Container '{container.name}' asks for a securityContext, and this "
+                        "server runs workloads as local processes, which cannot enforce one; "
+                        "run the task on a server with a container engine, or remove the "
+                        "securityContext.",
+                        code="security_context_not_enforceable",
+                    )
                 if not container.security.is_default():
                     warnings.append(
                         f"container {container.name}: securityContext is not applied by the "

@@ -168,8 +168,8 @@ def _workload_page(
         can_update="CAN_UPDATE" in workload.permissions,
         can_delete="CAN_DELETE" in workload.permissions,
         inactive=workload.status in INACTIVE_VALUES,
-        curl_example=examples.invoke_curl(workload.endpoint),
-        python_example=examples.invoke_python(workload.endpoint),
+        curl_example=examples.invoke_curl(workload.endpoint) if workload.endpoint else "",
+        python_example=examples.invoke_python(workload.endpoint) if workload.endpoint else "",
     )
 
 

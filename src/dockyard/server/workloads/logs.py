@@ -33,6 +33,7 @@ from dockyard.server.workloads import repository
 from dockyard.server.workloads.models import Proton
 from dockyard.server.workloads.models import Workload as WorkloadRow
 from dockyard.server.workloads.service import require
+from dockyard.server.workloads.statuses import FINISHED, Status
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _SYNONYMS = {"WARN": "WARNING", "FATAL": "CRITICAL"}
@@ -124,10 +125,18 @@ def _moment(value: str | None, name: str) -> datetime | None:
         raise ValidationFailed.at(["query", name], f"{name} must be an RFC 3339 time") from None
 
 
-def facts_of(line: LogLine) -> LineFacts:
-    """The level and trace fields of a line (`{"level": …, "trace_id": …}` lines included)."""
+def facts_of(line: LogLine, *, by_stream: bool = False) -> LineFacts:
+    """The level and trace fields of a line (`{"level": …, "trace_id": …}` lines included).
+
+    `by_stream`: a task's line, whose level is its stream's whatever its text says (clients
+    of tasks tell the program's stderr from its stdout by the level)."""
     fields = _json_fields(line.message)
-    level = _level_word(fields.get("level") or fields.get("levelname") or fields.get("severity"))
+    if by_stream:
+        level: str | None = stream_level(line)
+    else:
+        level = _level_word(
+            fields.get("level") or fields.get("levelname") or fields.get("severity")
+        )
     if level is None:
         level = level_of(line)
     return LineFacts(
@@ -176,6 +185,10 @@ def level_of(line: LogLine) -> str:
     if match:
         word = match.group(1).upper()
         return _SYNONYMS.get(word, word)
+    return stream_level(line)
+
+
+def stream_level(line: LogLine) -> str:
     return "ERROR" if line.stream == "stderr" else "INFO"
 
 
@@ -192,10 +205,23 @@ def to_entry(line: LogLine, facts: LineFacts) -> LogEntry:
     )
 
 
-def proton_ids(session: Session, principal: Principal, workload_id: str) -> list[str]:
-    """Every proton of the workload the caller may view (404 otherwise), newest first."""
-    require(session, principal, workload_id, Right.VIEW)
-    return [proton.id for proton in repository.protons_of(session, workload_id)]
+@dataclass(frozen=True)
+class LogSource:
+    """Where a workload's lines are read, and how their levels are told."""
+
+    proton_ids: list[str]  # every proton of the workload, newest first
+    by_stream: bool = False  # a task: levels come from the stream alone
+
+
+def log_source(session: Session, principal: Principal, workload_id: str) -> LogSource:
+    """The protons of a workload the caller may view (404 otherwise), newest first."""
+    workload = require(session, principal, workload_id, Right.VIEW)
+    protons = repository.protons_of(session, workload_id)
+    # A declared task, or a workload that ended as one (its status says so).
+    task = Status(workload.status) in FINISHED or any(
+        proton.task for proton in protons if proton.role == "active"
+    )
+    return LogSource([proton.id for proton in protons], by_stream=task)
 
 
 def read_lines(runtime: Runtime, protons: Iterable[str], since: datetime | None) -> list[LogLine]:
@@ -256,9 +282,13 @@ def _tail(runtime: Runtime, source: TailSource) -> list[str]:
 
 
 def newest_first(
-    lines: list[LogLine], query: LogQuery, paging: PageParams
+    lines: list[LogLine], query: LogQuery, paging: PageParams, *, by_stream: bool = False
 ) -> tuple[list[LogEntry], int]:
-    matching = [(line, facts) for line in lines if query.accepts(line, facts := facts_of(line))]
+    matching = [
+        (line, facts)
+        for line in lines
+        if query.accepts(line, facts := facts_of(line, by_stream=by_stream))
+    ]
     matching.reverse()
     window = matching[paging.offset : paging.offset + paging.limit]
     return [to_entry(line, facts) for line, facts in window], len(matching)
@@ -273,6 +303,7 @@ async def follow(
     backlog: int,
     max_seconds: float,
     is_disconnected: Callable[[], Awaitable[bool]],  # the request's
+    by_stream: bool = False,
 ) -> AsyncIterator[bytes]:
     """NDJSON: the last `backlog` matching lines (oldest first), then new lines as they come.
 
@@ -300,7 +331,11 @@ async def follow(
                 cursor, seen_at_cursor = moment, set()
             seen_at_cursor.add(key)
             fresh.append(line)
-        chosen = [(line, facts) for line in fresh if query.accepts(line, facts := facts_of(line))]
+        chosen = [
+            (line, facts)
+            for line in fresh
+            if query.accepts(line, facts := facts_of(line, by_stream=by_stream))
+        ]
         if first:
             chosen = chosen[-backlog:] if backlog else []
             first = False

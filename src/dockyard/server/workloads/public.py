@@ -67,7 +67,9 @@ def publish(
                 artifact=_artifact_info(artifact) if artifact else None,
                 proton_id=proton.id if proton else None,
                 # A task serves no requests: nothing to invoke.
-                endpoint=None if proton is not None and proton.task else endpoint_of(base_url, row.id),
+                endpoint=None
+                if proton is not None and proton.task
+                else endpoint_of(base_url, row.id),
                 exit_code=row.exit_code,
                 runtime=WorkloadRuntime.model_validate(row.runtime or {}),
                 replacement=_rollout_summary(rollout) if rollout else None,

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import BadRequest, Conflict, NotFound, RuleViolation
 from dockyard.core.models import UserData
-from dockyard.core.spec import ServiceArtifactSpec
+from dockyard.core.spec import ServiceArtifactSpec, stored_spec
 from dockyard.core.workloads import (
     Replacement as ReplacementOut,
 )
@@ -71,6 +71,7 @@ def start_replacement(
             "PATCH /settings instead.",
             code="same_artifact",
         )
+    _refuse_for_tasks(session, row, candidate)
     if candidate.status != "locked":
         refuse_if_draft_busy(session, principal, candidate, excluding=row.id)
     runtime = body.runtime or WorkloadRuntime.model_validate(row.runtime or {})
@@ -86,9 +87,12 @@ def update_settings(
     body: SettingsUpdate,
     platform: Platform,
 ) -> ReplacementOut:
-    """A new runtime rolls out like a replacement onto the same artifact."""
+    """A new runtime rolls out like a replacement onto the same artifact (a task's applies to
+    its next run)."""
     row = require(session, principal, workload_id, Right.UPDATE, for_update=True)
     artifact = artifacts.load(session, row.artifact_id or "")
+    if _runs_task(session, row):
+        return _settle_task_settings(session, principal, row, artifact, body, platform)
     replacement = _begin(
         session, principal, row, artifact, body.runtime, ReplacementConfig(), "settings", platform
     )
@@ -205,6 +209,57 @@ def history(
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _runs_task(session: Session, row: Workload) -> bool:
+    active = repository.active_proton(session, row.id)
+    return active is not None and active.task
+
+
+def _refuse_for_tasks(session: Session, row: Workload, candidate: Artifact) -> None:
+    """A task runs once: there is no traffic to move, so nothing to replace it or with it."""
+    if _runs_task(session, row) or stored_spec(candidate.spec).is_task:
+        raise RuleViolation(
+            "Replacement is not for tasks (a primary container without a port): a task runs "
+            "once; create a new workload, or start this one again.",
+            code="not_for_tasks",
+        )
+
+
+def _settle_task_settings(
+    session: Session,
+    principal: Principal,
+    row: Workload,
+    artifact: Artifact,
+    body: SettingsUpdate,
+    platform: Platform,
+) -> ReplacementOut:
+    """A task's new runtime is kept for its next run (`start`); nothing running changes.
+    Recorded as a settings change that completed at once, as promote is."""
+    runtime = check_runtime(
+        body.runtime, ServiceArtifactSpec.model_validate(artifact.spec), ["body", "runtime"]
+    )
+    platform.check_can_start(principal, artifact.spec)
+    row.runtime = runtime.model_dump(by_alias=True, exclude_none=True)
+    now = utcnow()
+    done = Replacement(
+        workload_id=row.id,
+        kind="settings",
+        status="completed",
+        candidate_artifact_id=artifact.id,
+        previous_artifact_id=artifact.id,
+        user_id=principal.user_id,
+        runtime=dict(row.runtime),
+        message="a task's settings apply to its next run",
+        switched_at=now,
+        finished_at=now,
+    )
+    session.add(done)
+    session.flush()
+    record_event(
+        session, row.id, "settings_changed", {"runtime": row.runtime}, actor_id=principal.user_id
+    )
+    return publish_replacement(session, done)
 
 
 def _begin(

@@ -204,7 +204,7 @@ async def workload_logs(
         span_id=span_id,
         trace_id=trace_id,
     )
-    protons = await work(logs.proton_ids, user, workload_id)
+    source = await work(logs.log_source, user, workload_id)
     runtime = request.app.state.runtime
     if follow:
         stream = logs.follow(
@@ -215,8 +215,9 @@ async def workload_logs(
             backlog=paging.limit,
             max_seconds=timeout,
             is_disconnected=request.is_disconnected,
+            by_stream=source.by_stream,
         )
         return StreamingResponse(stream, media_type="application/x-ndjson")
-    lines = await run_in_threadpool(logs.read_lines, runtime, protons, None)
-    entries, total = logs.newest_first(lines, query, paging)
+    lines = await run_in_threadpool(logs.read_lines, runtime, source.proton_ids, None)
+    entries, total = logs.newest_first(lines, query, paging, by_stream=source.by_stream)
     return page(request, entries, total, paging)

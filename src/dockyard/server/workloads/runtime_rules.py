@@ -15,6 +15,8 @@ def check_runtime(
 ) -> WorkloadRuntime:
     """The runtime to store: checked against the artifact, top-level replicaCount applied."""
     runtime = _apply_top_level_replicas(runtime, [g.name for g in spec.container_groups], loc)
+    if spec.is_task:
+        _check_task_runtime(runtime)
     for g, group in enumerate(runtime.container_groups):
         at: list[str | int] = [*loc, "containerGroups", g]
         if group.autoscaling is not None:
@@ -91,3 +93,20 @@ def _apply_top_level_replicas(
     else:
         groups.append(GroupRuntime(name=name, replica_count=count))
     return runtime.model_copy(update={"container_groups": groups})
+
+
+def _check_task_runtime(runtime: WorkloadRuntime) -> None:
+    """A task runs once, as one replica: no more replicas, no autoscaling."""
+    for group in runtime.container_groups:
+        if group.autoscaling is not None:
+            raise RuleViolation(
+                "A task (a primary container without a port) runs once and is not "
+                "autoscaled; remove autoscaling.",
+                code="not_for_tasks",
+            )
+        if group.replica_count is not None and group.replica_count != 1:
+            raise RuleViolation(
+                f"A task (a primary container without a port) runs as one replica; "
+                f"replicaCount {group.replica_count} is not for tasks.",
+                code="not_for_tasks",
+            )
