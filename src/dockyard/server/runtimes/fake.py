@@ -286,8 +286,8 @@ class SelfHealingFakeRuntime(ScriptedRuntime, RuntimeManagesHealth):
     def _heal(self, replica: _Replica) -> None:
         """What the runtime's own supervisor has done by now: restart a failed replica once
         its back-off has passed."""
-        if replica.stopped:
-            return
+        if replica.stopped or replica.spec.is_task:
+            return  # a task runs once, as a Kubernetes Job with restartPolicy Never does
         now = self.clock()
         phase, _, message = self._phase(replica)
         if phase != ReplicaPhase.FAILED:

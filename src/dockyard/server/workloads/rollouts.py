@@ -57,6 +57,7 @@ def start_replacement(
         runner=repository.runner_of(session, row.id) or ("", False),
         loc=["body", "artifactId", "spec"],
     )
+    _refuse_for_tasks(session, row, candidate)
     current = find(session, Artifact, row.artifact_id) if row.artifact_id else None
     if current is not None and current.status != candidate.status:
         raise BadRequest(
@@ -71,7 +72,6 @@ def start_replacement(
             "PATCH /settings instead.",
             code="same_artifact",
         )
-    _refuse_for_tasks(session, row, candidate)
     if candidate.status != "locked":
         refuse_if_draft_busy(session, principal, candidate, excluding=row.id)
     runtime = body.runtime or WorkloadRuntime.model_validate(row.runtime or {})
