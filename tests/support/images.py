@@ -16,10 +16,20 @@ import docker
 import docker.errors
 
 BUSYBOX_IMAGE = "localhost/dockyard-test-bb:1"
+# Runs the shell code in $SANDBOX_CODE as its own command, like a code sandbox image whose
+# client sends the code in an environment variable and no entrypoint.
+SANDBOX_IMAGE = "localhost/dockyard-test-sandbox:1"
+SANDBOX_COMMAND = '["/bin/sh", "-c", "eval \\"$SANDBOX_CODE\\""]'
 BUSYBOX = "/usr/bin/busybox"
 
 
-def ensure_busybox_image(client: docker.DockerClient, name: str = BUSYBOX_IMAGE) -> str:
+def ensure_sandbox_image(client: docker.DockerClient) -> str:
+    return ensure_busybox_image(client, SANDBOX_IMAGE, command=SANDBOX_COMMAND)
+
+
+def ensure_busybox_image(
+    client: docker.DockerClient, name: str = BUSYBOX_IMAGE, command: str = '["/bin/sh"]'
+) -> str:
     try:
         client.images.get(name)
         return name
@@ -42,7 +52,7 @@ def ensure_busybox_image(client: docker.DockerClient, name: str = BUSYBOX_IMAGE)
         _file(tar, "etc/passwd", b"root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
         _file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
     answer = client.api.import_image_from_data(
-        data.getvalue(), changes=["ENV PATH=/bin", 'CMD ["/bin/sh"]']
+        data.getvalue(), changes=["ENV PATH=/bin", f"CMD {command}"]
     )
     image_id = re.search(r"sha256:[0-9a-f]{64}", str(answer))
     assert image_id, answer

@@ -48,6 +48,7 @@ from dockyard.server.runtimes.base import (
 )
 from dockyard.server.runtimes.docker_build import (
     INFRA_IMAGE,
+    Limits,
     container_options,
     require_image,
     require_infra_image,
@@ -75,8 +76,10 @@ class DockerRuntime(base.Runtime):
         pull_missing: bool = True,
         infra_image: str = INFRA_IMAGE,
         on_close: Callable[[], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.client = client
+        self.limits = limits or Limits()
         self.stop_timeout = stop_timeout
         self.pull_missing = pull_missing
         self.infra_image = infra_image
@@ -243,7 +246,7 @@ class DockerRuntime(base.Runtime):
                 },
                 network_mode=f"container:{infra.id}",
                 detach=True,
-                **container_options(self.client, container, group),
+                **container_options(self.client, container, group, self.limits),
             )
             # A start the engine refuses leaves the container: observe() reports it failed with
             # the engine's reason, and the reconciler's restart budget decides what follows.
@@ -349,14 +352,38 @@ class DockerRuntime(base.Runtime):
                 options["since"] = since
             if tail is not None:
                 options["tail"] = tail
-            raw = container.logs(timestamps=True, **options).decode("utf-8", "replace")
-            for line in raw.splitlines():
-                stamp, _, message = line.partition(" ")
-                moment = parse_engine_time(stamp)
-                if moment is None:
-                    continue
+            # Record by record (`stream`), and only what is there now (`follow` would wait).
+            frames = container.logs(timestamps=True, stream=True, follow=False, **options)
+            for moment, message in _whole_lines(frames):
                 if since is None or moment >= since.replace(microsecond=0):
                     yield LogLine(moment, replica, name, stream, message)
+
+
+def _whole_lines(frames: Iterator[bytes]) -> Iterator[tuple[datetime, str]]:
+    """Lines as the program wrote them, from the engine's log records, each stamped.
+
+    The engine stores what a program writes without a newline (`printf tick`) as a partial
+    record and the rest of the line as the next one, each with its own timestamp: joining
+    the records as text would put a timestamp in the middle of the line. A record that does
+    not end a line is held until the one that does, and the line keeps its first timestamp."""
+    pending: tuple[datetime, str] | None = None
+    for frame in frames:
+        for record in frame.decode("utf-8", "replace").splitlines(keepends=True):
+            stamp, _, text = record.partition(" ")
+            moment = parse_engine_time(stamp)
+            if moment is None:
+                continue
+            ends = text.endswith("\n")
+            text = text.rstrip("\r\n")
+            if pending is not None:
+                moment, text = pending[0], pending[1] + text
+            if ends:
+                pending = None
+                yield moment, text
+            else:
+                pending = (moment, text)
+    if pending is not None:
+        yield pending  # the program's last words, without a newline
 
 
 def _published_ports(infra: Container) -> dict[int, int]:

@@ -11,10 +11,12 @@ import io
 import re
 import shutil
 import tarfile
+from dataclasses import dataclass
 from typing import Any
 
 import docker
 import docker.errors
+from docker.types import LogConfig
 
 from dockyard.server.runtimes.base import (
     ContainerSpec,
@@ -26,10 +28,30 @@ from dockyard.server.runtimes.base import (
 INFRA_IMAGE = "localhost/dockyard-pause:1"
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What the runtime caps on its own, whatever a spec asks."""
+
+    # Processes in one container of a task (or of a workload that may end as one): a fork
+    # bomb stops there instead of exhausting the machine's process table.
+    task_pids: int = 512
+    log_bytes: int = 10 * 1024 * 1024  # output kept per container; the oldest is dropped
+
+
+def may_run_as_task(group: GroupSpec) -> bool:
+    """A declared task, or a group whose containers declare no probes: what runs and exits
+    (often code the workload's creator did not write) and may end as a task."""
+    return group.primary.port is None or not any(c.probes for c in group.containers)
+
+
 def container_options(
-    client: docker.DockerClient, container: ContainerSpec, group: GroupSpec
+    client: docker.DockerClient,
+    container: ContainerSpec,
+    group: GroupSpec,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
     """`containers.create` keyword arguments enforcing the spec's env, limits and hardening."""
+    limits = limits or Limits()
     security = container.security
     env = dict(container.env)
     if group.primary.port:
@@ -40,7 +62,12 @@ def container_options(
         # `init = true` setting is ignored by Podman 4, so it is asked for on every container).
         "init": True,
         "read_only": security.read_only_root_filesystem,
+        # `json-file` is what both Docker and Podman accept with a size; past it the engine
+        # drops the oldest output.
+        "log_config": LogConfig(type="json-file", config={"max-size": str(limits.log_bytes)}),
     }
+    if may_run_as_task(group):
+        options["pids_limit"] = limits.task_pids
     if container.entrypoint:
         options["entrypoint"] = list(container.entrypoint)
         options["command"] = []

@@ -65,9 +65,15 @@ class ProcessRuntime(base.Runtime):
     name = "process"
 
     def __init__(
-        self, root: Path, *, stop_timeout: float = 5.0, workspaces: Path | None = None
+        self,
+        root: Path,
+        *,
+        stop_timeout: float = 5.0,
+        workspaces: Path | None = None,
+        log_max_bytes: int = 10 * 1024 * 1024,
     ) -> None:
         self.root = Path(root)
+        self.log_max_bytes = log_max_bytes  # per container; past it the oldest half goes
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root.chmod(0o700)
         # Where replicas' own directories are made: outside the data dir, like any scratch.
@@ -263,6 +269,7 @@ class ProcessRuntime(base.Runtime):
                         f"{name}.log",
                         f"{name}.exit",
                         str(workspace),
+                        str(self.log_max_bytes),
                         "--",
                         *command,
                     ],

@@ -1,10 +1,10 @@
 """Parent of one process-runtime container: timestamps its output and records its exit code.
 
-Run as `python -I process_shim.py LOG EXIT WORKDIR -- COMMAND...` in its own session, in the
-replica's bookkeeping directory; the command runs in WORKDIR. It outlives the server, so a
-restarted server adopts the container from files alone: LOG gets one line per output line,
-`<RFC 3339 time> <stdout|stderr> <text>`, EXIT the exit code (128+N for signal N); both are
-0600. SIGTERM and SIGINT reach the whole session (the runtime signals the process group); the
+Run as `python -I process_shim.py LOG EXIT WORKDIR MAX_BYTES -- COMMAND...` in its own
+session, in the replica's bookkeeping directory; the command runs in WORKDIR. It outlives the
+server, so a restarted server adopts the container from files alone: LOG gets one line per
+output line, `<RFC 3339 time> <stdout|stderr> <text>`, at most MAX_BYTES of them (past it the
+oldest half is dropped), EXIT the exit code (128+N for signal N); both are 0600. SIGTERM and SIGINT reach the whole session (the runtime signals the process group); the
 shim itself only waits for the command to finish. Standard library only: it is started by path,
 so it must not import the server.
 
@@ -38,8 +38,45 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class _Log:
+    """The LOG file, kept under its size: past it, the oldest half of the lines goes."""
+
+    def __init__(self, path: str, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.handle = self._open()
+        self.size = self.handle.tell()
+
+    def _open(self):
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(descriptor, "a", encoding="utf-8")
+
+    def write(self, entry: str) -> None:
+        self.handle.write(entry)
+        self.handle.flush()
+        self.size += len(entry.encode("utf-8", "replace"))
+        if self.size > self.max_bytes:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        with open(self.path, "rb") as handle:
+            handle.seek(max(0, self.size - self.max_bytes // 2))
+            kept = handle.read()
+        kept = kept[kept.find(b"\n") + 1 :]  # from the first whole line
+        temporary = f"{self.path}.tmp"
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            out.write(kept)
+        os.replace(temporary, self.path)  # readers see the old file or the new one, whole
+        self.handle.close()
+        self.handle = self._open()
+        self.size = len(kept)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
 class _LineWriter:
-    def __init__(self, log, stream: str) -> None:
+    def __init__(self, log: _Log, stream: str) -> None:
         self.log = log
         self.stream = stream
         self.pending = b""
@@ -61,7 +98,6 @@ class _LineWriter:
     def _write(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace").rstrip("\r")
         self.log.write(f"{_stamp()} {self.stream} {text}\n")
-        self.log.flush()
 
 
 def _write_exit(path: str, code: int) -> None:
@@ -109,16 +145,16 @@ def _harden() -> None:
 
 
 def main(argv: list[str]) -> int:
-    log_path, exit_path, workdir, separator, *command = argv
-    if separator != "--" or not command:
-        print("usage: process_shim.py LOG EXIT WORKDIR -- COMMAND...", file=sys.stderr)
+    log_path, exit_path, workdir, max_bytes, separator, *command = argv
+    if separator != "--" or not command or not max_bytes.isdigit():
+        print("usage: process_shim.py LOG EXIT WORKDIR MAX_BYTES -- COMMAND...", file=sys.stderr)
         return 2
     _harden()
     # A Python-level handler (unlike SIG_IGN) is reset to the default in the exec'd command.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with open(log_fd, "a", encoding="utf-8") as log:
+    log = _Log(log_path, int(max_bytes))
+    try:
         try:
             child = subprocess.Popen(
                 command,
@@ -154,6 +190,8 @@ def main(argv: list[str]) -> int:
         for writer in writers.values():
             writer.close()
         code = child.wait()
+    finally:
+        log.close()
     _write_exit(exit_path, 128 - code if code < 0 else code)
     return 0
 

@@ -11,11 +11,15 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockyard.server.kit.ids import new_id
 from dockyard.server.runtimes.base import Runtime, RuntimePermanentError
 from dockyard.server.runtimes.podman_service import PodmanService, engine_answers
 from dockyard.server.settings import RuntimeName, Settings
+
+if TYPE_CHECKING:
+    from dockyard.server.runtimes.docker_build import Limits
 
 
 def engine_candidates(environ: Mapping[str, str]) -> list[str]:
@@ -61,7 +65,7 @@ def choose_runtime(
 
     reason = "" if name == RuntimeName.PROCESS else " (no container engine found)"
     return (
-        ProcessRuntime(settings.home / "runtime" / "process"),
+        ProcessRuntime(settings.home / "runtime" / "process", log_max_bytes=settings.log_max_bytes),
         f"process runtime{reason}: containers run as local processes; "
         "images, limits and securityContext are not applied",
     )
@@ -72,7 +76,8 @@ def _docker_runtime(settings: Settings, environ: Mapping[str, str]) -> tuple[Run
 
     for base_url in engine_candidates(environ):
         if engine_answers(base_url):
-            return DockerRuntime.connect(base_url), f"docker runtime on the engine at {base_url}"
+            runtime = DockerRuntime.connect(base_url, limits=_limits(settings))
+            return runtime, f"docker runtime on the engine at {base_url}"
     if shutil.which("podman") is None:
         return None
     service = PodmanService(settings.home / "podman")
@@ -81,8 +86,14 @@ def _docker_runtime(settings: Settings, environ: Mapping[str, str]) -> tuple[Run
     except OSError:
         return None
     atexit.register(service.stop)  # also stopped by runtime.close(); stopping twice is fine
-    runtime = DockerRuntime.connect(base_url, on_close=service.stop)
+    runtime = DockerRuntime.connect(base_url, on_close=service.stop, limits=_limits(settings))
     return runtime, f"docker runtime on a podman service Dockyard started at {base_url}"
+
+
+def _limits(settings: Settings) -> Limits:
+    from dockyard.server.runtimes.docker_build import Limits  # docker is imported when used
+
+    return Limits(task_pids=settings.task_pids_limit, log_bytes=settings.log_max_bytes)
 
 
 def instance_id(home: Path) -> str:

@@ -1,0 +1,121 @@
+"""Tasks on the docker runtime against a real engine: exit codes, whole lines, and hardening
+that holds the way the kernel makes it hold (a read-only root, dropped capabilities,
+no-new-privileges, memory, pids)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dockyard.server.runtimes.base import (
+    ContainerSpec,
+    ObservedReplica,
+    ReplicaPhase,
+    SecurityContext,
+)
+from dockyard.server.runtimes.docker import DockerRuntime
+from dockyard.server.runtimes.docker_build import Limits
+from tests.server.runtimes.helpers import new_instance, proton, wait_for
+from tests.support.images import ensure_busybox_image
+
+# The hardened securityContext the hosted platform's sandbox client sends.
+HARDENED = SecurityContext(
+    read_only_root_filesystem=True,
+    allow_privilege_escalation=False,
+    capabilities_drop=("ALL",),
+    seccomp_profile="RuntimeDefault",
+)
+
+
+@pytest.fixture
+def instance() -> str:
+    return new_instance()
+
+
+@pytest.fixture
+def runtime(docker_url: str, instance: str) -> Iterator[DockerRuntime]:
+    runtime = DockerRuntime.connect(docker_url, stop_timeout=1, limits=Limits(task_pids=64))
+    runtime.test_image = ensure_busybox_image(runtime.client)  # type: ignore[attr-defined]
+    yield runtime
+    runtime.garbage_collect(instance, set())
+    runtime.close()
+
+
+def run_task(
+    runtime: DockerRuntime, instance: str, script: str, timeout: float = 60, **options
+) -> tuple[ObservedReplica, list[tuple[str, str]]]:
+    """Run `sh -c script` as a task to its end: its final state and (stream, line) output."""
+    task = ContainerSpec("main", runtime.test_image, ("sh", "-c", script), primary=True, **options)  # type: ignore[attr-defined]
+    spec = proton(instance, task)
+    assert spec.is_task
+    runtime.ensure_proton(spec)
+
+    def ended() -> ObservedReplica | None:
+        states = runtime.observe(spec.proton_id)
+        return states[0] if states and states[0].phase == ReplicaPhase.FAILED else None
+
+    state = wait_for(ended, timeout, "the task to end")
+    lines = [(line.stream, line.message) for line in runtime.logs(spec.proton_id)]
+    return state, lines
+
+
+def test_the_primarys_exit_code_and_every_line_whole(runtime, instance):
+    script = "printf tick; sleep 1; echo ' 4'; echo oops >&2; printf 'result=42'; exit 3"
+    state, lines = run_task(runtime, instance, script)
+    assert state.primary_exited and state.exit_code == 3
+    assert ("stdout", "tick 4") in lines
+    assert ("stderr", "oops") in lines
+    assert [m for s, m in lines if s == "stdout"][-1] == "result=42"
+
+
+def test_a_task_with_no_port_publishes_nothing(runtime, instance):
+    state, _ = run_task(runtime, instance, "exit 0")
+    assert state.exit_code == 0 and state.port is None and state.probe_ports == {}
+
+
+def test_a_read_only_root_refuses_writes(runtime, instance):
+    state, lines = run_task(runtime, instance, "echo x > /evil && echo wrote", security=HARDENED)
+    assert state.exit_code != 0
+    assert any("Read-only file system" in m for _, m in lines), lines
+    assert ("stdout", "wrote") not in lines
+
+
+def test_dropped_capabilities_are_gone(runtime, instance):
+    # chown needs CAP_CHOWN, which root in a container has by default.
+    plain, _ = run_task(runtime, instance, "chown 1:1 /tmp && echo chowned")
+    assert plain.exit_code == 0
+    state, lines = run_task(runtime, instance, "chown 1:1 /tmp && echo chowned", security=HARDENED)
+    assert state.exit_code != 0
+    assert any("Operation not permitted" in m for _, m in lines), lines
+    bounding, capabilities = run_task(
+        runtime, instance, "grep CapBnd /proc/self/status", security=HARDENED
+    )
+    assert ("stdout", "CapBnd:\t0000000000000000") in capabilities
+
+
+def test_no_new_privileges_is_set(runtime, instance):
+    state, lines = run_task(
+        runtime, instance, "grep NoNewPrivs /proc/self/status", security=HARDENED
+    )
+    assert ("stdout", "NoNewPrivs:\t1") in lines
+    _, plain = run_task(runtime, instance, "grep NoNewPrivs /proc/self/status")
+    assert ("stdout", "NoNewPrivs:\t0") in plain
+
+
+def test_a_fork_bomb_stops_at_the_pids_limit(runtime, instance):
+    script = "f(){ f & f & }; f 2>/dev/null; sleep 1; echo survived; exit 0"
+    state, lines = run_task(runtime, instance, script, timeout=90, memory=64 * 1024 * 1024)
+    assert state.exit_code == 0 and ("stdout", "survived") in lines
+    _, limit = run_task(
+        runtime, instance, "cat /sys/fs/cgroup/pids/pids.max || cat /sys/fs/cgroup/pids.max"
+    )
+    assert ("stdout", "64") in limit
+
+
+def test_the_memory_limit_holds(runtime, instance):
+    # Holding 64 MiB in a shell variable inside a 16 MiB container: the kernel kills it.
+    script = "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"
+    state, lines = run_task(runtime, instance, script, memory=16 * 1024 * 1024)
+    assert state.exit_code == 137, lines
+    assert ("stdout", "survived") not in lines
