@@ -143,20 +143,25 @@ def run_current_client(server: Server, engine: Engine, code: str, exit_code: int
         "environmentVars": [{"name": "SANDBOX_CODE", "value": code}],
     }
     if isinstance(engine, ProcessEngine):
-        script = f"import os, subprocess, sys; subprocess.run(['sh', '-c', os.environ['SANDBOX_CODE']]); sys.exit({exit_code})"
+        script = (
+            "import os, subprocess, sys; "
+            f"subprocess.run(['sh', '-c', os.environ['SANDBOX_CODE']]); sys.exit({exit_code})"
+        )
         container.update(
             imageUri="docker.io/library/python:3.12-slim", entrypoint=[sys.executable, "-c", script]
         )
     else:
         container["imageUri"] = SANDBOX_IMAGE
         container["environmentVars"][0]["value"] = f"{code}; exit {exit_code}"
+    spec = {"containerGroups": [{"name": "default", "containers": [container]}]}
+    sized = {"name": "sandbox", "resourceAllocation": {"cpu": 1, "memory": "512MB"}}
     body = {
         "name": "sandbox",
-        "artifact": {"name": "sandbox", "type": "service", "spec": {"containerGroups": [{"name": "default", "containers": [container]}]}},
-        "runtime": {"containerGroups": [{"name": "default", "replicaCount": 1, "containers": [
-            {"name": "sandbox", "resourceAllocation": {"cpu": 1, "memory": "512MB"}}
-        ]}]},
-    }  # fmt: skip
+        "artifact": {"name": "sandbox", "type": "service", "spec": spec},
+        "runtime": {
+            "containerGroups": [{"name": "default", "replicaCount": 1, "containers": [sized]}]
+        },
+    }
     created = server.api.post("/workloads/", json=body)
     assert created.status_code == 201, created.text
     workload_id = created.json()["id"]
@@ -198,7 +203,10 @@ def _left_behind(engine: Engine, workload_id: str) -> set[str]:
 def test_older_client_a_task_that_exits_zero_with_a_result_line(server: Server, engine: Engine):
     podman = _podman_only(engine)
     client = OlderSandboxClient(server)
-    code = "echo working; echo 'ERROR: not really' ; echo 'a warning' >&2; printf 'tick'; sleep 0.3; echo ' tock'; printf '{\"result\": 42}'"
+    code = (
+        "echo working; echo 'ERROR: not really' ; echo 'a warning' >&2; "
+        "printf 'tick'; sleep 0.3; echo ' tock'; printf '{\"result\": 42}'"
+    )
     run = client.run(code)
     assert run.status == "succeeded" and run.exit_code == 0
     # Every line whole, in order, levels from the stream (the ERROR word is stdout's text).

@@ -95,11 +95,10 @@ def test_dropped_capabilities_are_gone(runtime, instance):
 
 
 def test_no_new_privileges_is_set(runtime, instance):
-    state, lines = run_task(
-        runtime, instance, "grep NoNewPrivs /proc/self/status", security=HARDENED
-    )
+    script = "grep NoNewPrivs /proc/self/status"
+    state, lines = run_task(runtime, instance, script, security=HARDENED)
     assert ("stdout", "NoNewPrivs:\t1") in lines
-    _, plain = run_task(runtime, instance, "grep NoNewPrivs /proc/self/status")
+    _, plain = run_task(runtime, instance, script)
     assert ("stdout", "NoNewPrivs:\t0") in plain
 
 

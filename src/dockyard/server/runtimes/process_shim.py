@@ -4,7 +4,8 @@ Run as `python -I process_shim.py LOG EXIT WORKDIR MAX_BYTES -- COMMAND...` in i
 session, in the replica's bookkeeping directory; the command runs in WORKDIR. It outlives the
 server, so a restarted server adopts the container from files alone: LOG gets one line per
 output line, `<RFC 3339 time> <stdout|stderr> <text>`, at most MAX_BYTES of them (past it the
-oldest half is dropped), EXIT the exit code (128+N for signal N); both are 0600. SIGTERM and SIGINT reach the whole session (the runtime signals the process group); the
+oldest half is dropped), EXIT the exit code (128+N for signal N); both are 0600.
+SIGTERM and SIGINT reach the whole session (the runtime signals the process group); the
 shim itself only waits for the command to finish. Standard library only: it is started by path,
 so it must not import the server.
 
