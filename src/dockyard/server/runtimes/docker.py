@@ -53,6 +53,7 @@ from dockyard.server.runtimes.docker_build import (
     require_image,
     require_infra_image,
 )
+from dockyard.server.runtimes.log_file import read_log_file
 from dockyard.server.runtimes.podman_service import engine_facts
 from dockyard.server.runtimes.timestamps import parse_engine_time
 
@@ -346,6 +347,12 @@ class DockerRuntime(base.Runtime):
     ) -> Iterator[LogLine]:
         replica = f"{container.labels[LABEL_GROUP]}-{container.labels[LABEL_REPLICA]}"
         name: str = container.labels.get(LABEL_CONTAINER, container.name) or ""
+        written = read_log_file(container.attrs.get("LogPath"), tail=tail)
+        if written is not None:  # the engine's own file: both streams, in order
+            for moment, stream, message in written:
+                if since is None or moment >= since:
+                    yield LogLine(moment, replica, name, stream, message)
+            return
         for stream in ("stdout", "stderr"):
             options: dict[str, Any] = {"stdout": stream == "stdout", "stderr": stream == "stderr"}
             if since is not None:
