@@ -257,9 +257,6 @@ def test_older_client_hardening_holds(server: Server, engine: Engine):
     caps = client.run("grep -E 'CapEff|NoNewPrivs' /proc/self/status", security=HARDENED)
     assert caps.status == "succeeded"
     assert caps.stdout == ["CapEff:\t0000000000000000", "NoNewPrivs:\t1"]
-    # /tmp is on the read-only root too: a hardened task writes nowhere.
-    scratch = client.run("touch /tmp/x", security=HARDENED)
-    assert scratch.status == "failed"
 
 
 # --- the current client --------------------------------------------------------------------
