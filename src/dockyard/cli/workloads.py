@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,8 +23,11 @@ from dockyard.cli.specfile import load_document
 from dockyard.cli.state import confirm, current
 from dockyard.cli.waiting import wait_for
 from dockyard.core.workloads import LogEntry
-from dockyard.sdk.errors import DockyardError
+from dockyard.sdk.errors import DockyardError, WaitTimeout
 from dockyard.sdk.models import Workload
+from dockyard.sdk.resources.workloads import task_body
+
+RUN_POLL_SECONDS = 0.3
 
 app = typer.Typer(help="Workloads: running artifacts with a stable endpoint.", no_args_is_help=True)
 
@@ -45,8 +49,15 @@ STATUSES = frozenset(
         "stopped",
         "errored",
         "terminated",
+        "succeeded",
+        "failed",
     }
 )
+RUN_OVER = frozenset({"succeeded", "failed", "stopped", "errored", "terminated"})
+# `run`'s exit status when the task has no exit code of its own, as `docker run` and
+# `timeout` answer: Dockyard could not run it (125), it was killed past its run cap (124), or
+# stopped by a user (143, SIGTERM).
+NOT_RUN, KILLED_AT_CAP, STOPPED = 125, 124, 143
 
 
 def show(workload: Workload) -> None:
@@ -124,6 +135,99 @@ def create(
         if wait:
             wait_for(workload, "running", timeout)
     _done(workload, f"Workload {workload.id} is {workload.status}; endpoint {workload.endpoint}")
+
+
+@app.command("run", context_settings={"allow_extra_args": False, "ignore_unknown_options": True})
+def run(
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(help="With --image: the command to run (after --).", show_default=False),
+    ] = None,
+    spec_file: Annotated[
+        str | None,
+        typer.Option("--spec-file", "-f", help="The workload's JSON body, as YAML or JSON."),
+    ] = None,
+    image: Annotated[str | None, typer.Option("--image", help="Image to run as a task.")] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", "-e", help="NAME=value (repeatable).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The workload's name.")] = None,
+    remove: Annotated[bool, typer.Option("--rm", help="Delete the workload when it ends.")] = False,
+    timeout: Timeout = 3600.0,
+) -> None:
+    """Run a task to its end like `docker run`: print its output as it comes (stdout to
+    stdout, stderr to stderr) and exit with its exit code."""
+    if (spec_file is None) == (image is None):
+        raise typer.BadParameter("give --spec-file or --image (and a command after --)")
+    if spec_file is not None:
+        body = load_document(spec_file)
+    else:
+        variables = dict(_pair(item) for item in env or [])
+        body = task_body(image, command, variables, name)
+    with current().client() as client:
+        workload = client.workloads.create(body)
+        if not current().json:
+            note(f"Running workload '{workload.name}' ({workload.id})")
+        printed = _stream_until_over(workload, timeout)
+        workload.reload()
+        entries = list(workload.logs(limit=None))
+        entries.reverse()
+        if current().json:
+            print_json({"workload": workload.model_dump(by_alias=True, mode="json"),
+                        "output": [e.model_dump(by_alias=True) for e in entries]})  # fmt: skip
+        else:
+            for entry in entries[printed:]:
+                _task_line(entry)
+        if remove:
+            workload.delete()
+    raise typer.Exit(_exit_status(workload))
+
+
+def _stream_until_over(workload: Workload, timeout: float) -> int:
+    """Print new output lines while the task runs; returns how many were printed."""
+    printed = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        workload.reload()
+        over = workload.status in RUN_OVER
+        if not current().json:
+            entries = list(workload.logs(limit=None))
+            entries.reverse()  # newest first on the wire; printed lines are never reordered
+            for entry in entries[printed:]:
+                _task_line(entry)
+            printed = max(printed, len(entries))
+        if over:
+            return printed
+        if time.monotonic() > deadline:
+            raise WaitTimeout(f"Workload {workload.id} still runs after {timeout:g} s.")
+        time.sleep(RUN_POLL_SECONDS)
+
+
+def _task_line(entry: LogEntry) -> None:
+    stream = sys.stderr if entry.stream == "stderr" else sys.stdout
+    print(entry.message, file=stream, flush=True)
+
+
+def _exit_status(workload: Workload) -> int:
+    if workload.exit_code is not None:
+        return workload.exit_code
+    if workload.status == "succeeded":
+        return 0
+    if workload.status == "failed" and workload.status_details.reason == "deadline_exceeded":
+        return KILLED_AT_CAP
+    if workload.status == "stopped":
+        return STOPPED
+    if not current().json:
+        details = workload.status_details
+        note(f"Workload {workload.id} is {workload.status}: {details.message or details.reason}")
+    return NOT_RUN
+
+
+def _pair(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise typer.BadParameter(f"{item!r} is not NAME=value", param_hint="--env")
+    return key, value
 
 
 @app.command("get")

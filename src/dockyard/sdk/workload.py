@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any, ClassVar, Self
 
 import httpx
+from pydantic import PrivateAttr
 
 from dockyard.core import workloads as core_workloads
 from dockyard.core.workloads import LogEntry, Proton, Replacement, WorkloadEvent
@@ -28,10 +29,37 @@ from dockyard.sdk.transport import AsyncRunner, Call, Operation, Pause, SyncRunn
 
 # Statuses a workload does not leave by itself: waiting for anything else past them is futile.
 FINAL_FAILURES = frozenset({"errored", "terminated"})
+# Where a task's run is over, however it ended (`stopped`: a user stopped it).
+RUN_OVER = frozenset({"succeeded", "failed", "stopped", *FINAL_FAILURES})
+LOG_PAGE = 100  # the API's largest page
 
 
 class WorkloadVerbs(core_workloads.Workload, Bound):
     """The operations behind `Workload`'s and `AsyncWorkload`'s methods."""
+
+    # A finished task's output, oldest line first, as `run()` read it after the run ended.
+    _output: list[LogEntry] = PrivateAttr(default_factory=list)
+
+    @property
+    def output(self) -> list[LogEntry]:
+        """What `run()` read of the task's output (stdout INFO, stderr ERROR), oldest first."""
+        return self._output
+
+    def _read_output(self) -> Operation[Self]:
+        """Every log line of the workload, oldest first, into `output`."""
+        entries: list[LogEntry] = []
+        offset = 0
+        while True:
+            params = {"offset": offset, "limit": LOG_PAGE}
+            page = yield Call("GET", f"/workloads/{self.id}/logs", params=params)
+            data = page.get("data", [])
+            entries.extend(LogEntry.model_validate(item) for item in data)
+            offset += len(data)
+            if not data or offset >= page.get("totalCount", offset):
+                break
+        entries.reverse()  # newest first on the wire
+        self._output = entries
+        return self
 
     def _reload(self) -> Operation[Self]:
         return self._refreshed(Call("GET", f"/workloads/{self.id}"))

@@ -27,7 +27,7 @@ from dockyard.sdk.models import (
     audit_log,
 )
 from dockyard.sdk.transport import Call, Operation, discard
-from dockyard.sdk.workload import WorkloadVerbs
+from dockyard.sdk.workload import RUN_OVER, WorkloadVerbs
 
 Tags = Mapping[str, str] | list[dict[str, str]] | None
 W = TypeVar("W", bound=WorkloadVerbs)
@@ -66,6 +66,31 @@ class WorkloadCalls(BoundResource[W]):
 
     def _get(self, workload_id: str) -> Operation[W]:
         return self._one(Call("GET", f"/workloads/{workload_id}"))
+
+    def _run(
+        self,
+        body: Mapping[str, Any] | None = None,
+        *,
+        image: str | None = None,
+        command: list[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        name: str | None = None,
+        timeout: float = 3600.0,
+        interval: float = 0.2,
+        delete: bool = False,
+    ) -> Operation[W]:
+        """Run a task to its end, like `docker run`: create it, wait until its run is over,
+        read its output. Returns the finished workload (`status`, `exit_code`, `output`).
+
+        Give the workload's whole body, or `image` and `command` (a task: no port). With
+        `delete`, the workload is deleted once its output is read."""
+        payload = dict(body) if body is not None else task_body(image, command, env, name)
+        workload = yield from self._one(Call("POST", "/workloads", json=payload))
+        yield from workload._waiting(RUN_OVER, timeout, interval, None)
+        yield from workload._read_output()
+        if delete:
+            yield from workload._delete()
+        return workload
 
     def _list(
         self,
@@ -109,8 +134,28 @@ class WorkloadCalls(BoundResource[W]):
         return (yield from self._get(workload_id))
 
 
+def task_body(
+    image: str | None,
+    command: list[str] | None,
+    env: Mapping[str, str] | None,
+    name: str | None,
+) -> dict[str, Any]:
+    """A workload body that runs `command` in `image` once (a task: its primary has no port)."""
+    if not image:
+        raise ValueError("give the workload's body, or an image (and a command) to run")
+    container: dict[str, Any] = {"name": "main", "primary": True, "imageUri": image}
+    if command:
+        container["entrypoint"] = list(command)
+    if env:
+        container["environmentVars"] = [{"name": k, "value": v} for k, v in env.items()]
+    spec = {"containerGroups": [{"name": "default", "containers": [container]}]}
+    title = name or image.rsplit("/", 1)[-1].split(":")[0]
+    return {"name": title, "artifact": {"name": title, "spec": spec}}
+
+
 class Workloads(WorkloadCalls[Workload]):
     model = Workload
+    run = blocking(WorkloadCalls._run)
     create = blocking(WorkloadCalls._create)
     get = blocking(WorkloadCalls._get)
     list = blocking_list(WorkloadCalls._list)
@@ -123,6 +168,7 @@ class Workloads(WorkloadCalls[Workload]):
 
 class AsyncWorkloads(WorkloadCalls[AsyncWorkload]):
     model = AsyncWorkload
+    run = awaited(WorkloadCalls._run)
     create = awaited(WorkloadCalls._create)
     get = awaited(WorkloadCalls._get)
     list = async_list(WorkloadCalls._list)
