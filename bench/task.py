@@ -167,8 +167,9 @@ def render(results: dict[str, Any], plan: dict[str, Any]) -> str:
     ]
     for name in ("fork bomb", "endless loop"):
         value = results["neighbours"][name]
+        article = "an" if name[0] in "aeiou" else "a"
         rows.append(
-            f"| (c) neighbour invoke p50 during a {name} | {value * 1000:.1f} ms | idle "
+            f"| (c) neighbour invoke p50 during {article} {name} | {value * 1000:.1f} ms | idle "
             f"{idle * 1000:.1f} ms | {value / idle:.2f}× | ≤ {NEIGHBOUR_TARGET}× "
             f"{_ok(value / idle <= NEIGHBOUR_TARGET)} |"
         )
