@@ -102,7 +102,11 @@ def test_unknown_ids_and_bad_input(dockyard: Dockyard, write: Write) -> None:
         yaml.safe_dump(
             {
                 "name": "x",
-                "spec": {"containerGroups": [{"containers": [{"primary": True, "imageUri": "x"}]}]},
+                "spec": {
+                    "containerGroups": [
+                        {"containers": [{"primary": True, "imageUri": "x", "port": 80}]}
+                    ]
+                },
             }
         ),
     )
