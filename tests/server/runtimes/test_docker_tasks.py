@@ -118,3 +118,21 @@ def test_the_memory_limit_holds(runtime, instance):
     state, lines = run_task(runtime, instance, script, memory=16 * 1024 * 1024)
     assert state.exit_code == 137, lines
     assert ("stdout", "survived") not in lines
+
+
+def test_the_log_keeps_at_most_its_cap_and_the_newest_lines(docker_url, instance):
+    capped = DockerRuntime.connect(docker_url, stop_timeout=1, limits=Limits(log_bytes=20000))
+    capped.test_image = ensure_busybox_image(capped.client)  # type: ignore[attr-defined]
+    try:
+        script = (
+            "i=0; while [ $i -lt 3000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done"
+        )
+        state, lines = run_task(capped, instance, script, env={"PAD": "x" * 20})
+        assert state.exit_code == 0, lines[-5:]
+        messages = [m for _, m in lines]
+        assert messages[-1] == "line-2999-xxxxxxxxxxxxxxxxxxxx"
+        assert "line-0-xxxxxxxxxxxxxxxxxxxx" not in messages  # the oldest went
+        assert sum(len(m) + 1 for m in messages) <= 20000
+    finally:
+        capped.garbage_collect(instance, set())
+        capped.close()
