@@ -183,6 +183,29 @@ def test_the_workload_page_says_why_it_is_errored(browser: TestClient, client: T
     assert "image_pull_failed" in why and "could not be pulled" in why
 
 
+def test_a_task_page_shows_its_status_exit_code_and_output(
+    browser: TestClient, client: TestClient
+) -> None:
+    from dockyard.server.runtimes.fake import FakeBehavior
+
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.script("job:1", FakeBehavior(exit_after=0, exit_code=4, output=("answer=42",)))
+    container = {"primary": True, "name": "main", "imageUri": "job:1"}
+    spec = {"containerGroups": [{"containers": [container]}]}
+    workload = client.post("/api/v2/workloads", json={"artifact": {"name": "j", "spec": spec}})
+    reconciler = client.app.state.reconciler  # type: ignore[attr-defined]
+    for _ in range(2):
+        reconciler.nudge(workload.json()["id"])
+        reconciler.run_pending()
+    page = browser.get(f"/console/workloads/{workload.json()['id']}")
+    assert page.status_code == 200
+    assert 'class="badge status-failed"' in page.text
+    exit_code = page.text.split('id="workload-exit-code"')[1].split("</dd>")[0]
+    assert ">4" in exit_code
+    assert "answer=42" in page.text.split("Last output")[1]
+    assert "exit_nonzero" in page.text
+
+
 def test_a_nul_byte_in_a_form_is_refused_like_in_the_api(
     browser: TestClient, client: TestClient
 ) -> None:
