@@ -36,7 +36,8 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 START = "<!-- bench:tasks:start -->"
 END = "<!-- bench:tasks:end -->"
 COMMAND = ["sh", "-c", "echo result=42"]
-FORK_BOMB = "f(){ f & f & }; f 2>/dev/null; sleep 3600"
+# `exec`: once the pids limit is reached, the shell could not fork a `sleep`.
+FORK_BOMB = "f(){ f & f & }; f 2>/dev/null; exec sleep 3600"
 ENDLESS = "while :; do :; done"
 ROUND_TRIP_TARGET = 1.5
 BURST_TARGET = 1.5
@@ -115,6 +116,13 @@ def direct_burst(client: Any, count: int) -> float:
 # --- (c) neighbours ----------------------------------------------------------------------------
 
 
+def running(server: Server, workload_id: str) -> bool:
+    status = server.status(workload_id)
+    if status in ("succeeded", "failed", "errored", "stopped", "terminated"):
+        raise RuntimeError(f"the hostile task {workload_id} ended {status} before it was measured")
+    return status == "running"
+
+
 def invoke_p50(server: Server, workload_id: str, requests: int) -> float:
     url = f"/endpoints/workloads/{workload_id}/healthz"
     times = []
@@ -132,7 +140,7 @@ def neighbours(server: Server, requests: int) -> dict[str, float]:
     found = {"idle": invoke_p50(server, web["id"], requests)}
     for name, script in (("fork bomb", FORK_BOMB), ("endless loop", ENDLESS)):
         hostile = submit(server, ["sh", "-c", script], cpu=1.0)
-        poll("the hostile task to run", lambda h=hostile: server.status(h) == "running", 120)
+        poll("the hostile task to run", lambda h=hostile: running(server, h), 120)
         time.sleep(2)  # let it spread
         found[name] = invoke_p50(server, web["id"], requests)
         server.api.delete(f"/workloads/{hostile}")

@@ -31,6 +31,7 @@ from dockyard.server.workloads.statuses import INACTIVE, Status
 log = logging.getLogger(__name__)
 
 TASK_LOOK_SECONDS = 0.2  # how often a running task is looked at
+TASK_FIRST_LOOK_SECONDS = 0.05  # the first look after its start
 
 
 def reconcile_workload(ctx: PassContext, workload_id: str, *, fresh: bool = False) -> float:
@@ -155,8 +156,10 @@ def _next_pass(ctx: PassContext, snapshot: Snapshot, outcome: Outcome) -> float:
         delays.append(0.5)
     active = snapshot.proton("active")
     if active is not None and active.task:
-        # A task's end is seen by looking: often, so a client polling for it waits little.
-        delays.append(TASK_LOOK_SECONDS)
+        # A task's end is seen by looking: often, so a client polling for it waits little;
+        # right after its start soonest, as a short program is done by then.
+        starting = status in (Status.SUBMITTED, Status.PROVISIONING)
+        delays.append(TASK_FIRST_LOOK_SECONDS if starting else TASK_LOOK_SECONDS)
     if outcome.wake_at is not None:
         delays.append((outcome.wake_at - now).total_seconds())
     for proton in snapshot.protons:
