@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dockyard.server.runtimes.log_file import read_log_file
+from dockyard.server.runtimes.log_file import api_lines, read_log_file
 
 RECORDS = """\
 2026-12-03T18:13:14.140543444+00:00 stdout F a
@@ -39,3 +39,15 @@ def test_another_format_or_no_file_is_left_to_the_api(tmp_path: Path) -> None:
     assert read_log_file(str(other)) is None
     assert read_log_file(str(tmp_path / "missing")) is None
     assert read_log_file(None) is None
+
+
+def test_the_apis_partial_records_join_too() -> None:
+    frames = [
+        b"2026-12-03T17:54:36Z tick",
+        b"2026-12-03T17:54:37Z  4\n",
+        b"2026-12-03T17:54:37Z out\n2026-12-03T17:54:37Z more\n",
+        b"2026-12-03T17:54:37Z last",
+    ]
+    lines = list(api_lines(frames))
+    assert [text for _, text in lines] == ["tick 4", "out", "more", "last"]
+    assert lines[0][0].second == 36  # a joined line keeps its first record's time

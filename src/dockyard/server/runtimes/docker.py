@@ -53,7 +53,7 @@ from dockyard.server.runtimes.docker_build import (
     require_image,
     require_infra_image,
 )
-from dockyard.server.runtimes.log_file import read_log_file
+from dockyard.server.runtimes.log_file import api_lines, read_log_file
 from dockyard.server.runtimes.podman_service import engine_facts
 from dockyard.server.runtimes.timestamps import parse_engine_time
 
@@ -361,36 +361,9 @@ class DockerRuntime(base.Runtime):
                 options["tail"] = tail
             # Record by record (`stream`), and only what is there now (`follow` would wait).
             frames = container.logs(timestamps=True, stream=True, follow=False, **options)
-            for moment, message in _whole_lines(frames):
+            for moment, message in api_lines(frames):
                 if since is None or moment >= since.replace(microsecond=0):
                     yield LogLine(moment, replica, name, stream, message)
-
-
-def _whole_lines(frames: Iterator[bytes]) -> Iterator[tuple[datetime, str]]:
-    """Lines as the program wrote them, from the engine's log records, each stamped.
-
-    The engine stores what a program writes without a newline (`printf tick`) as a partial
-    record and the rest of the line as the next one, each with its own timestamp: joining
-    the records as text would put a timestamp in the middle of the line. A record that does
-    not end a line is held until the one that does, and the line keeps its first timestamp."""
-    pending: tuple[datetime, str] | None = None
-    for frame in frames:
-        for record in frame.decode("utf-8", "replace").splitlines(keepends=True):
-            stamp, _, text = record.partition(" ")
-            moment = parse_engine_time(stamp)
-            if moment is None:
-                continue
-            ends = text.endswith("\n")
-            text = text.rstrip("\r\n")
-            if pending is not None:
-                moment, text = pending[0], pending[1] + text
-            if ends:
-                pending = None
-                yield moment, text
-            else:
-                pending = (moment, text)
-    if pending is not None:
-        yield pending  # the program's last words, without a newline
 
 
 def _published_ports(infra: Container) -> dict[int, int]:

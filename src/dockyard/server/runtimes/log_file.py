@@ -1,4 +1,5 @@
-"""A container's log as the engine's log monitor wrote it, when the engine runs on this host.
+"""A container's log as whole lines: from the engine's own file when the engine runs on this
+host, else from the records its API answers.
 
 Podman's API answers logs one stream after the other with timestamps cut to the second, so
 the order of a program's stdout and stderr lines within a second is lost there. Its log file
@@ -61,6 +62,33 @@ def whole_lines(records: Iterable[str]) -> Iterator[Entry]:
             yield moment, stream, text
     for stream, (moment, text) in pending.items():
         yield moment, stream, text  # the last words, written without a newline
+
+
+def api_lines(frames: Iterable[bytes]) -> Iterator[tuple[datetime, str]]:
+    """Lines of one stream as the program wrote them, from the engine API's log records.
+
+    The engine stores what a program writes without a newline (`printf tick`) as a partial
+    record and the rest of the line as the next one, each with its own timestamp: joining
+    the records as text would put a timestamp in the middle of the line. A record that does
+    not end a line is held until the one that does, and the line keeps its first timestamp."""
+    pending: tuple[datetime, str] | None = None
+    for frame in frames:
+        for record in frame.decode("utf-8", "replace").splitlines(keepends=True):
+            stamp, _, text = record.partition(" ")
+            moment = parse_engine_time(stamp)
+            if moment is None:
+                continue
+            ends = text.endswith("\n")
+            text = text.rstrip("\r\n")
+            if pending is not None:
+                moment, text = pending[0], pending[1] + text
+            if ends:
+                pending = None
+                yield moment, text
+            else:
+                pending = (moment, text)
+    if pending is not None:
+        yield pending  # the program's last words, without a newline
 
 
 def _end_of(handle: object, lines: int) -> bytes:
