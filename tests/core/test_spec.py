@@ -131,9 +131,6 @@ def test_exactly_one_primary_per_group() -> None:
 
 
 def test_ports_belong_to_the_primary_only() -> None:
-    assert locs_of(spec_of(container(primary=True))) == [
-        ("containerGroups", 0, "containers", 0, "port")
-    ]
     assert locs_of(spec_of(primary(), container(port=9000))) == [
         ("containerGroups", 0, "containers", 1, "port")
     ]
@@ -233,9 +230,30 @@ def test_environment_variable_sources_need_their_fields() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     data = spec_of(
-        primary(port=None, environmentVars=[{"name": "PORT", "value": "1"}]), container(port=9000)
+        primary(name="a", environmentVars=[{"name": "PORT", "value": "1"}]),
+        container(name="a", port=9000),
     )
     assert len(errors_of(data)) == 3
+
+
+def test_a_primary_without_a_port_is_a_task_of_one_group_without_probes() -> None:
+    task = ServiceArtifactSpec.model_validate(spec_of(container(primary=True)))
+    assert task.is_task
+    assert not ServiceArtifactSpec.model_validate(spec_of(primary())).is_task
+    rules(spec_of(container(primary=True)))  # allowed as it is
+    probed = spec_of(container(primary=True, readinessProbe={"path": "/", "port": 8080}))
+    with pytest.raises(RuleViolation) as caught:
+        rules(probed)
+    assert caught.value.code == "probe_on_task"
+    two = {
+        "containerGroups": [
+            {"name": "a", "containers": [container(primary=True)]},
+            {"name": "b", "containers": [primary()]},
+        ]
+    }
+    with pytest.raises(RuleViolation) as caught:
+        rules(two)
+    assert caught.value.code == "task_groups"
 
 
 def test_credential_references_carry_their_path() -> None:
