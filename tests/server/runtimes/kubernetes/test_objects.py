@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -66,6 +67,12 @@ def test_the_supported_versions_include_the_three_newest_the_validator_knows() -
     )
     assert set(known[-3:]) <= set(SUPPORTED_VERSIONS)
     assert set(SUPPORTED_VERSIONS) <= set(known)
+
+
+def test_the_docs_claim_the_supported_versions() -> None:
+    docs = (Path(__file__).resolve().parents[4] / "docs" / "kubernetes.md").read_text()
+    claimed = ", ".join(SUPPORTED_VERSIONS[:-1]) + " and " + SUPPORTED_VERSIONS[-1]
+    assert f"Kubernetes **{claimed}**" in docs
 
 
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
