@@ -36,7 +36,16 @@ def everything(spec: ProtonSpec) -> list[Manifest]:
     found = objects.service_objects(spec, namespace=NAMESPACE)
     found.append(objects.deployment(spec, spec.groups[0].name, namespace=NAMESPACE, replicas=0))
     found.append(objects.job(spec, namespace=NAMESPACE, active_deadline_seconds=3600))
+    for group in spec.groups:
+        if any(container.cpu for container in group.containers):
+            found.append(autoscaler(spec, group.name))
     return found
+
+
+def autoscaler(spec: ProtonSpec, group: str) -> Manifest:
+    return objects.horizontal_pod_autoscaler(
+        spec, group, namespace=NAMESPACE, min_replicas=1, max_replicas=5, cpu_percent=70
+    )
 
 
 def containers_of(manifest: Manifest) -> list[Manifest]:
@@ -373,6 +382,32 @@ def test_a_spec_built_from_an_artifact_maps_through() -> None:
     sidecar = by_name(deployment)["sidecar-1"]
     assert sidecar["livenessProbe"]["httpGet"]["port"] == 9000
     assert sidecar["resources"] == {"limits": {"cpu": "500m", "memory": "512000000"}}
+
+
+def test_a_group_scaling_on_cpu_gets_an_autoscaler_against_its_limit() -> None:
+    spec = samples.limits_and_requests()  # limits 2 + 0.001 cores; requests are lower
+    made = autoscaler(spec, "default")
+
+    assert made["metadata"]["name"] == object_name(spec.proton_id, "default")
+    assert made["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": object_name(spec.proton_id, "default"),
+    }
+    assert (made["spec"]["minReplicas"], made["spec"]["maxReplicas"]) == (1, 5)
+    # 70 % of the pod's limit, whatever the requests are.
+    assert made["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "AverageValue", "averageValue": "1401m"},
+            },
+        }
+    ]
+    assert made["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    with pytest.raises(ValueError, match="no CPU limit"):
+        autoscaler(samples.minimal(), "default")
 
 
 # --- tasks ---------------------------------------------------------------------------------

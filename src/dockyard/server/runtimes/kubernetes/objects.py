@@ -5,12 +5,15 @@ cluster. For a service proton, each container group is a Deployment (one pod hol
 group's containers, so sidecars share its network as on the docker runtime) and, when its
 primary has a port, a ClusterIP Service; the proton's `dr-credential` variables are one Secret,
 read by the containers through `secretKeyRef`. A task is a Job built from the same pod template.
+A group that scales on CPU with at least one replica also gets a HorizontalPodAutoscaler.
 
 - `deployment(spec, group, *, namespace, replicas=None, image_pull_policy=...) -> dict`
 - `service(spec, group, *, namespace) -> dict | None`
 - `secret(spec, *, namespace) -> dict | None`
 - `job(spec, group=None, *, namespace, active_deadline_seconds=None, image_pull_policy=...)
   -> dict`
+- `horizontal_pod_autoscaler(spec, group, *, namespace, min_replicas, max_replicas,
+  cpu_percent, scale_down_stabilization_seconds=300) -> dict`
 - `pod_template(spec, group, *, restart_policy, image_pull_policy=...) -> dict`
 - `service_objects(spec, *, namespace, ...) -> list[dict]`: all of a service proton's objects,
   Secret first (the pods need it), then each group's Deployment and Service.
@@ -148,6 +151,53 @@ def job(
         "kind": "Job",
         "metadata": _metadata(spec, group_spec, namespace),
         "spec": job_spec,
+    }
+
+
+def horizontal_pod_autoscaler(
+    spec: ProtonSpec,
+    group: str,
+    *,
+    namespace: str,
+    min_replicas: int,
+    max_replicas: int,
+    cpu_percent: int,
+    scale_down_stabilization_seconds: int = 300,
+) -> Manifest:
+    """An `autoscaling/v2` HorizontalPodAutoscaler for the group's Deployment, scaling on CPU
+    as a percent of the pod's CPU limit (the sum of its containers' limits), like Dockyard's
+    own scaler. Kubernetes' utilization targets count against requests instead, so the target
+    is an average value: `cpu_percent` of the limit. Raises ValueError when no container of the
+    group has a CPU limit (the API refuses such a workload first)."""
+    group_spec = spec.group(group)
+    limit = sum(container.cpu or 0 for container in group_spec.containers)
+    if not limit:
+        raise ValueError(f"group {group!r} has no CPU limit to scale against")
+    name = object_name(spec.proton_id, group_spec.name)
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(spec, group_spec, namespace),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": min_replicas,
+            "maxReplicas": max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "AverageValue",
+                            "averageValue": _cpu(limit * cpu_percent / 100),
+                        },
+                    },
+                }
+            ],
+            "behavior": {
+                "scaleDown": {"stabilizationWindowSeconds": scale_down_stabilization_seconds}
+            },
+        },
     }
 
 
