@@ -11,6 +11,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kubernetes_validate.utils import all_versions, major_minor
 
 from dockyard.server.runtimes.base import ProtonSpec
@@ -436,3 +438,50 @@ def test_a_job_from_a_service_groups_template_keeps_its_containers() -> None:
     job = objects.job(spec, "default", namespace=NAMESPACE)
     assert by_name(job).keys() == by_name(deployment).keys()
     assert job["spec"]["template"]["metadata"] == deployment["spec"]["template"]["metadata"]
+
+
+# --- text the kubelet would expand ---------------------------------------------------------
+
+
+def kubelet_expand(text: str, variables: dict[str, str]) -> str:
+    """The kubelet's expansion of `$(NAME)` in commands and variable values, `$$` read as `$`
+    (Kubernetes' third_party/forked/golang/expansion), rewritten here: no kubelet runs on
+    these machines."""
+    out, cursor = [], 0
+    while cursor < len(text):
+        char = text[cursor]
+        if char != "$" or cursor + 1 == len(text):
+            out.append(char)
+            cursor += 1
+            continue
+        rest = text[cursor + 1 :]
+        if rest[0] == "$":
+            out.append("$")
+            cursor += 2
+        elif rest[0] == "(" and ")" in rest:
+            name = rest[1 : rest.index(")")]
+            out.append(variables.get(name, f"$({name})"))
+            cursor += rest.index(")") + 2
+        else:
+            out.append("$" + rest[0])
+            cursor += 2
+    return "".join(out)
+
+
+@given(text=st.text(alphabet="$()AB x", max_size=30))
+def test_commands_and_values_reach_the_container_as_written(text: str) -> None:
+    spec = samples.proton(
+        samples.group(samples.primary(entrypoint=("sh", "-c", text), env={"A": text}))
+    )
+    primary = by_name(objects.deployment(spec, "default", namespace=NAMESPACE))["primary"]
+    variables = {"A": "expanded", "B": "expanded", "": "expanded"}
+    assert kubelet_expand(primary["command"][2], variables) == text
+    value = next(v["value"] for v in primary["env"] if v["name"] == "A")
+    assert kubelet_expand(value, variables) == text
+
+
+def test_a_shell_variable_is_left_as_it_is() -> None:
+    spec = samples.proton(samples.group(samples.primary(entrypoint=("sh", "-c", "echo $PORT"))))
+    primary = by_name(objects.deployment(spec, "default", namespace=NAMESPACE))["primary"]
+    assert primary["command"] == ["sh", "-c", "echo $PORT"]
+    assert kubelet_expand("$$(A) $(A) $x $", {"A": "a"}) == "$(A) a $x $"  # the reference

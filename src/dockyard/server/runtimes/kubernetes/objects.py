@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from typing import Any
 
 from dockyard.server.runtimes.base import ContainerSpec, GroupSpec, Probe, ProtonSpec
@@ -50,6 +51,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_PULL_POLICY = "IfNotPresent"
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 Manifest = dict[str, Any]
+_EXPANDED = re.compile(r"\$(?=[$(])")  # a `$` the kubelet would read as syntax
 
 
 def deployment(
@@ -293,7 +295,7 @@ def _container(
     }
     if container.entrypoint:
         # Like the docker runtime: the entrypoint replaces the image's, and its CMD is dropped.
-        found["command"] = list(container.entrypoint)
+        found["command"] = [_literal(part) for part in container.entrypoint]
     env = _env(spec, group, container)
     if env:
         found["env"] = env
@@ -321,8 +323,16 @@ def _env(spec: ProtonSpec, group: GroupSpec, container: ContainerSpec) -> list[M
             }
             found.append({"name": name, "valueFrom": {"secretKeyRef": reference}})
         else:
-            found.append({"name": name, "value": value})
+            found.append({"name": name, "value": _literal(value)})
     return found
+
+
+def _literal(text: str) -> str:
+    """`text` as the container should see it. The kubelet expands `$(NAME)` in commands and
+    variable values and reads `$$` as `$`, where the other runtimes pass text as it is: a `$`
+    before `(` or `$` is doubled so it stays itself (any other `$`, as in a shell's `$PORT`,
+    is left alone by the kubelet and here)."""
+    return _EXPANDED.sub("$$", text)
 
 
 def _resources(container: ContainerSpec) -> Manifest:
