@@ -13,14 +13,14 @@ and two of them start at once on a fresh database, as two replicas would.
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
 import json
 import os
-import secrets
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,8 +74,36 @@ def podman() -> Podman:
     return Podman(Path(store))
 
 
+IMAGE_REPOSITORY = "localhost/dockyard-image-test"
+
+
 @pytest.fixture(scope="module")
-def image(podman: Podman) -> Iterator[str]:
+def image(podman: Podman) -> str:
+    """The image of this source tree, built once for every test worker.
+
+    Its tag is a hash of what goes into it, so a worker finds the image another one built (they
+    take turns under a file lock); older builds of the test image are removed then."""
+    tag = _source_hash()
+    name = f"{IMAGE_REPOSITORY}:{tag}"
+    with (podman.directory / "dockyard-image-test.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if podman.run("image", "exists", name).returncode == 0:
+            return name
+        _make_base(podman)
+        for old in podman("images", "--format", "{{.Repository}}:{{.Tag}}").split():
+            if old.startswith(f"{IMAGE_REPOSITORY}:"):
+                podman.run("rmi", old)  # not forced: an image in use stays
+        pip_cache = _cache().parent / "pip"
+        pip_cache.mkdir(parents=True, exist_ok=True)
+        build = ["build", "--pull=never", "--format=docker", "--build-arg", f"BASE={BASE_IMAGE}"]
+        build += ["-v", f"{pip_cache}:/root/.cache/pip"]
+        if CA_BUNDLE.exists():
+            build += ["-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
+        podman(*build, "-t", name, "-f", str(ROOT / "Containerfile"), str(ROOT))
+    return name
+
+
+def _make_base(podman: Podman) -> None:
     has_base = podman.run("image", "exists", BASE_IMAGE).returncode == 0
     cached = any(_cache().glob("debian-*.tar"))
     require_service(
@@ -90,18 +118,17 @@ def image(podman: Podman) -> Iterator[str]:
     )
     assert made.returncode == 0, made.stderr
 
-    name = f"localhost/dockyard-image-test:{secrets.token_hex(4)}"
-    pip_cache = _cache().parent / "pip"
-    pip_cache.mkdir(parents=True, exist_ok=True)
-    build = ["build", "--pull=never", "--format=docker", "--build-arg", f"BASE={BASE_IMAGE}"]
-    build += ["-v", f"{pip_cache}:/root/.cache/pip"]
-    if CA_BUNDLE.exists():
-        build += ["-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
-    podman(*build, "-t", name, "-f", str(ROOT / "Containerfile"), str(ROOT))
-    try:
-        yield name
-    finally:
-        podman("rmi", "-f", name, check=False)
+
+def _source_hash() -> str:
+    digest = hashlib.sha256()
+    files = [ROOT / name for name in ("Containerfile", ".containerignore", "pyproject.toml")]
+    files += [ROOT / "README.md"]
+    files += sorted(
+        p for p in (ROOT / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def _free_port() -> int:
