@@ -83,13 +83,13 @@ def image(podman: Podman) -> str:
 
     Its tag is a hash of what goes into it, so a worker finds the image another one built (they
     take turns under a file lock); older builds of the test image are removed then."""
-    tag = _source_hash()
-    name = f"{IMAGE_REPOSITORY}:{tag}"
     with (podman.directory / "dockyard-image-test.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _make_base(podman)
+        base_id = podman("image", "inspect", "--format", "{{.Id}}", BASE_IMAGE)
+        name = f"{IMAGE_REPOSITORY}:{_source_hash(base_id)}"
         if podman.run("image", "exists", name).returncode == 0:
             return name
-        _make_base(podman)
         for old in podman("images", "--format", "{{.Repository}}:{{.Tag}}").split():
             if old.startswith(f"{IMAGE_REPOSITORY}:"):
                 podman.run("rmi", old)  # not forced: an image in use stays
@@ -119,8 +119,8 @@ def _make_base(podman: Podman) -> None:
     assert made.returncode == 0, made.stderr
 
 
-def _source_hash() -> str:
-    digest = hashlib.sha256()
+def _source_hash(base_id: str) -> str:
+    digest = hashlib.sha256(base_id.encode())
     files = [ROOT / name for name in ("Containerfile", ".containerignore", "pyproject.toml")]
     files += [ROOT / "README.md"]
     files += sorted(
