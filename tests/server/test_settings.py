@@ -22,9 +22,10 @@ def test_a_secret_key_is_32_bytes_of_urlsafe_base64() -> None:
     "bad",
     [
         "REPLACE-ME",  # deploy/kubernetes/secret.yaml's placeholder
-        base64.urlsafe_b64encode(os.urandom(16)).decode(),  # too short
+        base64.urlsafe_b64encode(b"16 bytes, short!").decode(),
         "é" * 44,
     ],
+    ids=["placeholder", "too-short", "not-ascii"],
 )
 def test_an_unusable_secret_key_is_refused_with_how_to_make_one(bad: str) -> None:
     with pytest.raises(ValidationError) as error:
