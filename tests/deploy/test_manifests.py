@@ -103,6 +103,7 @@ def test_the_objects_dockyard_needs(rendered: list[Obj]) -> None:
     kinds = sorted(obj["kind"] for obj in rendered)
     assert kinds == [
         "Deployment",
+        "PodDisruptionBudget",
         "Role",
         "RoleBinding",
         "Secret",
@@ -216,6 +217,8 @@ def test_probes_ask_the_servers_own_health_routes_on_its_port(rendered: list[Obj
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     pod_labels = one(rendered, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
+    budget = one(rendered, "PodDisruptionBudget")["spec"]
+    assert budget["selector"]["matchLabels"].items() <= pod_labels.items()
 
 
 def test_the_pod_runs_as_the_images_non_root_user(rendered: list[Obj]) -> None:
