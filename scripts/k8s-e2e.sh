@@ -207,7 +207,9 @@ say "workload $workload_id"
 deadline=$((SECONDS + timeout))
 status=
 while [ "$SECONDS" -lt "$deadline" ]; do
-  status=$(curl -sf "${auth[@]}" "$api/workloads/$workload_id" | json '["status"]')
+  # A request lost on the way (the port-forward reconnecting) is asked again next time round.
+  status=$(curl -sf "${auth[@]}" "$api/workloads/$workload_id" | json '["status"]' 2>/dev/null) \
+    || status=unknown
   case "$status" in
     running) break ;;
     errored | terminated | stopped)
