@@ -189,8 +189,9 @@ def test_the_image_serves_on_sqlite_as_a_non_root_user(podman: Podman, image: st
         assert podman("exec", container, "id", "-u") == IMAGE_UID
         # The image's HEALTHCHECK (for plain `podman run`) asks /readyz too.
         assert podman.run("healthcheck", "run", container).returncode == 0
-        # Only the installed package is in the image: the build stage's sources stay behind.
+        # Only the installed package is in the image: sources and build tools stay behind.
         assert podman.run("exec", container, "test", "-e", "/src").returncode == 1
+        assert podman.run("exec", container, "python3", "-c", "import pip").returncode == 1
         assert podman("exec", container, "dockyard", "--help").startswith("Usage")
     finally:
         _remove(podman, container)
