@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of Dockyard on a real Kubernetes cluster (kind, k3s, a cloud cluster):
 # installs deploy/kubernetes into a namespace of its own with `kubectl apply -k`, waits for the
-# rollout, runs a workload through Dockyard's API, invokes it, deletes it, and removes the
-# namespace again. docs/kubernetes.md ("Run the end-to-end suite on your cluster") explains it.
+# rollout, runs a workload through Dockyard's API, invokes it, stops and starts it, deletes it,
+# and removes the namespace again. docs/kubernetes.md ("Run the end-to-end suite on your cluster") explains it.
 #
 #   KUBECONFIG=~/.kube/config IMAGE=registry.example.com/dockyard:0.1.0 scripts/k8s-e2e.sh
 #
@@ -204,33 +204,54 @@ created=$(curl -sf "${auth[@]}" -H "Content-Type: application/json" -X POST "$ap
 workload_id=$(printf '%s' "$created" | json '["id"]')
 say "workload $workload_id"
 
-deadline=$((SECONDS + timeout))
-status=
-while [ "$SECONDS" -lt "$deadline" ]; do
-  # A request lost on the way (the port-forward reconnecting) is asked again next time round.
-  status=$(curl -sf "${auth[@]}" "$api/workloads/$workload_id" | json '["status"]' 2>/dev/null) \
-    || status=unknown
-  case "$status" in
-    running) break ;;
-    errored | terminated | stopped)
-      fail "workload ended $status: $(curl -s "${auth[@]}" "$api/workloads/$workload_id")" ;;
-  esac
-  sleep 2
-done
-[ "$status" = running ] || fail "workload still $status after ${timeout}s"
+# Until the workload's status is $1; a status it can never leave ends the run.
+wait_for_status() {
+  local wanted=$1 status='' deadline=$((SECONDS + timeout))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    # A request lost on the way (the port-forward reconnecting) is asked again next time round.
+    status=$(curl -sf "${auth[@]}" "$api/workloads/$workload_id" | json '["status"]' 2>/dev/null) \
+      || status=unknown
+    [ "$status" = "$wanted" ] && return 0
+    case "$status" in
+      errored | terminated)
+        fail "workload ended $status: $(curl -s "${auth[@]}" "$api/workloads/$workload_id")" ;;
+    esac
+    sleep 2
+  done
+  fail "workload still $status after ${timeout}s (waiting for $wanted)"
+}
+
+# Five invocations through Dockyard's invoke path, each answered by the workload.
+invoke() {
+  local answer
+  for _ in 1 2 3 4 5; do
+    answer=$(curl -sf "${auth[@]}" "$api/endpoints/workloads/$workload_id/") \
+      || fail "invoke failed: $(curl -s "${auth[@]}" "$api/endpoints/workloads/$workload_id/")"
+    # python3 -m http.server answers a directory listing
+    [[ "$answer" == *"Directory listing"* ]] || fail "invoke answered: $answer"
+  done
+  say "5 invocations answered"
+}
+
+wait_for_status running
 say "workload running"
 
 k get deployments -l app.kubernetes.io/managed-by=dockyard -o name | grep -q . \
   || fail "no Deployment labelled app.kubernetes.io/managed-by=dockyard in $namespace"
 
 say "invoke it"
-for _ in 1 2 3 4 5; do
-  answer=$(curl -sf "${auth[@]}" "$api/endpoints/workloads/$workload_id/") \
-    || fail "invoke failed: $(curl -s "${auth[@]}" "$api/endpoints/workloads/$workload_id/")"
-  # python3 -m http.server answers a directory listing
-  [[ "$answer" == *"Directory listing"* ]] || fail "invoke answered: $answer"
-done
-say "5 invocations answered"
+invoke
+
+say "stop it: its Deployment stays, scaled to 0"
+curl -sf "${auth[@]}" -X POST "$api/workloads/$workload_id/stop" >/dev/null || fail "stop refused"
+wait_for_status stopped
+replicas=$(k get deployments -l app.kubernetes.io/managed-by=dockyard -o jsonpath='{.items[*].spec.replicas}')
+[ "$replicas" = 0 ] || fail "a stopped workload's Deployment has replicas $replicas"
+
+say "start it again and invoke it"
+curl -sf "${auth[@]}" -X POST "$api/workloads/$workload_id/start" >/dev/null || fail "start refused"
+wait_for_status running
+invoke
 
 say "delete the workload"
 curl -sf "${auth[@]}" -X DELETE "$api/workloads/$workload_id" >/dev/null || fail "DELETE refused"
