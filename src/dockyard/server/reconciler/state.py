@@ -69,6 +69,9 @@ class ReplicaState:
     # give-up it was (READY_TIMEOUT or PROBE_FAILED), the errored reason if restarts run out.
     wants_restart: bool = field(default=False, compare=False)
     gave_up: ErrorReason | None = field(default=None, compare=False)
+    # Seen in this pass and never stored: why a runtime that manages health says the replica
+    # waits (a `runtimes.base.Waiting`, or the runtime's own word).
+    waiting_reason: str | None = field(default=None, compare=False)
     # As read from storage; None for a replica that has no row yet.
     origin: ReplicaState | None = field(default=None, compare=False, repr=False)
 
