@@ -136,7 +136,9 @@ def _give_up(plan: Plan, failure: Failure, *, stop: bool) -> None:
     plan.stop_all = stop
 
 
-def _pending_too_long(replica: ReplicaState, now: datetime, policy: RestartPolicy) -> Failure | None:
+def _pending_too_long(
+    replica: ReplicaState, now: datetime, policy: RestartPolicy
+) -> Failure | None:
     """A replica the runtime has not got running `ready_timeout_seconds` after it was made
     (an image that cannot be pulled, no machine to run it): why to give up, else None."""
     if replica.started_at is None:

@@ -233,7 +233,9 @@ class Emulator:
             found = self.objects.get((plural, namespace, name))
             return copy.deepcopy(found) if found is not None else None
 
-    def list(self, plural: str, namespace: str | None = None, selector: str | None = None) -> list[Obj]:
+    def list(
+        self, plural: str, namespace: str | None = None, selector: str | None = None
+    ) -> list[Obj]:
         with self._lock:
             return [copy.deepcopy(o) for o in self._matching(plural, namespace, selector)]
 
@@ -258,9 +260,7 @@ class Emulator:
 
     def add_log(self, namespace: str, pod: str, container: str, line: str) -> None:
         with self._lock:
-            self.logs.setdefault((namespace, pod, container), []).append(
-                (datetime.now(UTC), line)
-            )
+            self.logs.setdefault((namespace, pod, container), []).append((datetime.now(UTC), line))
 
     def count(self, method: str | None = None, plural: str | None = None) -> int:
         return sum(
@@ -347,7 +347,9 @@ class Emulator:
             return _error(failure.code, failure.reason, failure.message)
         if path.plural == "namespaces":
             if path.name in self.namespaces:
-                return _json({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": path.name}})
+                return _json(
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": path.name}}
+                )
             return _error(404, "NotFound", f'namespaces "{path.name}" not found')
         if path.namespace is not None and path.namespace not in self.namespaces:
             return _error(404, "NotFound", f'namespaces "{path.namespace}" not found')
@@ -387,7 +389,9 @@ class Emulator:
     def _list(self, request: web.Request, path: _Path) -> web.Response:
         selector = request.query.get("labelSelector")
         with self._lock:
-            items = [copy.deepcopy(o) for o in self._matching(path.plural, path.namespace, selector)]
+            items = [
+                copy.deepcopy(o) for o in self._matching(path.plural, path.namespace, selector)
+            ]
             rv = str(self.rv)
         api_version, kind = KINDS[path.plural]
         return _json(
@@ -416,7 +420,11 @@ class Emulator:
             if key in self.objects:
                 kind = KINDS[path.plural][1]
                 return _error(
-                    409, "AlreadyExists", f'{path.plural} "{name}" already exists', name=name, kind=kind
+                    409,
+                    "AlreadyExists",
+                    f'{path.plural} "{name}" already exists',
+                    name=name,
+                    kind=kind,
                 )
             if dry_run:
                 return _json(body, status=201)
@@ -626,7 +634,9 @@ def _gone(since: str) -> Obj:
 
 def _json(body: Obj, status: int = 200) -> web.Response:
     # Exactly `application/json`: some clients will not decode an error body otherwise.
-    return web.Response(body=json.dumps(body).encode(), status=status, content_type="application/json")
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, content_type="application/json"
+    )
 
 
 def _error(code: int, reason: str, message: str, **details: str) -> web.Response:
@@ -641,4 +651,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
