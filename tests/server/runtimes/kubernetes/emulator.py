@@ -239,15 +239,17 @@ class Emulator:
         with self._lock:
             return [copy.deepcopy(o) for o in self._matching(plural, namespace, selector)]
 
-    def put(self, plural: str, obj: Obj) -> Obj:
-        """Create or replace an object as a controller would (no checks), and tell watchers."""
+    def put(self, plural: str, obj: Obj, *, quiet: bool = False) -> Obj:
+        """Create or replace an object as a controller would (no checks), and tell watchers
+        (`quiet`: not yet, as when its watch event is still on its way)."""
         with self._lock:
             meta = obj.setdefault("metadata", {})
             key = (plural, meta["namespace"], meta["name"])
             existed = self.objects.get(key)
             self._stamp(plural, obj, existed)
             self.objects[key] = obj
-            self._record("MODIFIED" if existed else "ADDED", plural, obj)
+            if not quiet:
+                self._record("MODIFIED" if existed else "ADDED", plural, obj)
             return copy.deepcopy(obj)
 
     def remove(self, plural: str, namespace: str, name: str) -> None:

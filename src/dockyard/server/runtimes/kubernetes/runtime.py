@@ -504,10 +504,14 @@ class KubernetesRuntime(RuntimeManagesHealth):
                 return None, None
             meta = pod["metadata"]
             labels = meta.get("labels") or {}
-            proton, group_label = labels.get(LABEL_PROTON), labels.get(LABEL_GROUP, "")
+            proton, group_label = labels.get(LABEL_PROTON, ""), labels.get(LABEL_GROUP, "")
             group = (meta.get("annotations") or {}).get(ANNOTATION_GROUP) or group_label
-            with self._lock:
-                index = self._slots.get((proton or "", group_label), {}).get(meta["uid"])
+            siblings = [
+                p
+                for p in self.pods.indexed(proton)
+                if not is_terminating(p) and _labels(p).get(LABEL_GROUP) == group_label
+            ]
+            index = self._assign(proton, group_label, siblings).get(meta["uid"])
             return proton, f"{group}-{index}" if index is not None else None
         if kind == "ReplicaSet":
             name = name.rsplit("-", 1)[0]  # a Deployment's ReplicaSet: <deployment>-<hash>

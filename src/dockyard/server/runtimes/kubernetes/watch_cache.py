@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx2
 from lightkube import ApiError, Client
 from lightkube.core.resource import NamespacedResource
 
@@ -141,7 +140,7 @@ class WatchCache:
                     continue
                 delay = self._failed(f"{exc.status.code} {exc.status.message}", delay)
                 version = None
-            except (httpx2.HTTPError, OSError, ValueError) as exc:
+            except Exception as exc:  # transport, decoding, a closed client: all the same here
                 if self._stopping.is_set():
                     return
                 delay = self._failed(str(exc) or type(exc).__name__, delay)
