@@ -264,9 +264,12 @@ class Kubelet:
         name = pod["metadata"]["name"]
         port = int(pod["metadata"].get("annotations", {}).get(ANNOTATION_PORT) or 8080)
 
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0].get("env") or []}
+
         async def answer(request: web.Request) -> web.Response:
             self.served[name] += 1
-            return web.Response(text=f"{name} {request.path}")
+            greeting = env.get("GREETING")
+            return web.json_response({"greeting": greeting, "pod": name, "path": request.path})
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", answer)

@@ -54,7 +54,8 @@ def test_ensure_creates_the_deployment_and_service_and_reports_ready_pods(
         assert replica.phase == ReplicaPhase.RUNNING
         assert replica.host.startswith("127.") and replica.port == 8080
         answer = httpx.get(f"http://{replica.host}:{replica.port}/hello", timeout=5)
-        assert answer.status_code == 200 and answer.text.endswith("/hello")
+        assert answer.status_code == 200 and answer.json()["path"] == "/hello"
+        assert answer.json()["greeting"] == "hello"  # the spec's variable reached the pod
 
 
 def test_ensure_writes_nothing_when_the_cluster_has_it_already(

@@ -1,0 +1,230 @@
+"""Dockyard with DOCKYARD_RUNTIME=kubernetes, end to end through its API and invoke path,
+against the test API server with the test as kubelet: the seed tutorial, a rolling
+replacement under steady traffic, an API server outage and a restart of Dockyard."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dockyard.server.app import create_app
+from dockyard.server.settings import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.server.proxy.conftest import serve
+from tests.server.runtimes.kubernetes.conftest import NAMESPACE
+from tests.server.runtimes.kubernetes.emulator import Emulator
+from tests.server.runtimes.kubernetes.kubelet import Kubelet
+
+API = "/api/v2"
+
+
+def web(greeting: str) -> dict[str, Any]:
+    return {
+        "containerGroups": [
+            {
+                "name": "default",
+                "containers": [
+                    {
+                        "name": "web",
+                        "primary": True,
+                        "imageUri": "registry.example/web:1",
+                        "port": 8080,
+                        "environmentVars": [{"name": "GREETING", "value": greeting}],
+                        "readinessProbe": {"path": "/healthz", "periodSeconds": 1},
+                    }
+                ],
+            }
+        ]
+    }
+
+
+class Dockyard:
+    def __init__(self, app: Any, url: str) -> None:
+        self.app = app
+        self.url = url
+        self.api = httpx.Client(
+            base_url=url + API, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
+        )
+
+    def status(self, workload_id: str) -> str:
+        return str(self.api.get(f"/workloads/{workload_id}").json()["status"])
+
+    def wait_status(self, workload_id: str, status: str, timeout: float = 30) -> None:
+        wait_for(f"{status}", lambda: self.status(workload_id) == status, timeout)
+
+    def invoke(self, path: str) -> str:
+        answer = self.api.get(f"/endpoints/{path}")
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["greeting"])
+
+    def events(self, workload_id: str) -> list[dict[str, Any]]:
+        return list(self.api.get(f"/workloads/{workload_id}/events?limit=1000").json()["data"])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def k8s_settings(settings: Settings, kubeconfig: Path) -> Settings:
+    return settings.model_copy(
+        update={
+            "runtime": "kubernetes",
+            "reconcile_sweep_seconds": 0.3,
+            "proxy_route_refresh_seconds": 0.2,
+            "ready_timeout_seconds": 60,
+        }
+    )
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[Dockyard]:
+    app = create_app(settings)
+    server, thread, url = serve(app)
+    handle = Dockyard(app, url)
+    try:
+        yield handle
+    finally:
+        handle.api.close()
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def dockyard(k8s_settings: Settings, kubelet: Kubelet) -> Iterator[Dockyard]:
+    with running(k8s_settings) as handle:
+        yield handle
+
+
+class LoadLoop:
+    """Requests one URL back to back from a thread and counts the answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = httpx.Client(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+        self.statuses: Counter[int | str] = Counter()
+        self.greetings: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LoadLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+        self.client.close()
+
+    def _run(self) -> None:
+        for _ in range(50_000):  # bounded even if never told to stop
+            if self._stop.is_set():
+                return
+            try:
+                response = self.client.get(self.url)
+                self.statuses[response.status_code] += 1
+                if response.status_code == 200:
+                    self.greetings[response.json()["greeting"]] += 1
+            except httpx.HTTPError as exc:
+                self.statuses[type(exc).__name__] += 1
+
+    @property
+    def failures(self) -> dict[Any, int]:
+        return {status: n for status, n in self.statuses.items() if status != 200}
+
+
+def test_the_seed_tutorial_on_kubernetes(dockyard: Dockyard, emulator: Emulator) -> None:
+    # A development workload with an inline draft artifact, on the older paths.
+    body = {"name": "tutorial", "artifact": {"name": "tutorial", "spec": web("v1")}}
+    created = dockyard.api.post("/console/workloads/", json=body)
+    assert created.status_code == 201, created.text
+    workload_id, artifact_id = created.json()["id"], created.json()["artifactId"]
+    dockyard.wait_status(workload_id, "running")
+    assert dockyard.invoke(f"workloads/{workload_id}/") == "v1"
+    deployments = emulator.list("deployments", NAMESPACE)
+    assert len(deployments) == 1
+    assert deployments[0]["metadata"]["labels"]["dockyard.io/workload"] == workload_id
+
+    # Iterate: PATCH metadata, PUT a changed spec, stop and start, see the change.
+    patched = dockyard.api.patch(f"/registry/artifacts/{artifact_id}", json={"description": "dev"})
+    assert patched.status_code == 200
+    put = dockyard.api.put(
+        f"/registry/artifacts/{artifact_id}", json={"name": "tutorial", "spec": web("v2")}
+    )
+    assert put.status_code == 200, put.text
+    assert dockyard.api.post(f"/console/workloads/{workload_id}/stop").status_code == 202
+    dockyard.wait_status(workload_id, "stopped")
+    # Stopped: scaled to 0 and kept (its pods gone).
+    assert [d["spec"]["replicas"] for d in emulator.list("deployments", NAMESPACE)] == [0]
+    assert dockyard.api.post(f"/console/workloads/{workload_id}/start").status_code == 202
+    dockyard.wait_status(workload_id, "running")
+    assert dockyard.invoke(f"workloads/{workload_id}/") == "v2"
+    # The start made a new proton; the old one's objects are collected.
+    wait_for(
+        "the stopped proton's Deployment to go",
+        lambda: len(emulator.list("deployments", NAMESPACE)) == 1,
+        timeout=60,
+    )
+
+    # Lock it ("registered" in the older API), then a governed deployment in front of it.
+    locked = dockyard.api.patch(f"/registry/artifacts/{artifact_id}", json={"status": "registered"})
+    assert locked.status_code == 200 and locked.json()["version"] == 1
+    deployment = dockyard.api.post("/console/deployments/", json={"workloadId": workload_id})
+    assert deployment.status_code == 201, deployment.text
+    deployment_id = deployment.json()["id"]
+    wait_for(
+        "the deployment to answer",
+        lambda: dockyard.api.get(f"/endpoints/deployments/{deployment_id}/").status_code == 200,
+    )
+    assert dockyard.invoke(f"deployments/{deployment_id}/") == "v2"
+
+    # A rolling replacement onto a new locked version, under steady traffic: no failed request.
+    repository_id = locked.json()["artifactRepositoryId"]
+    v3 = dockyard.api.post(
+        "/registry/artifacts",
+        json={
+            "name": "tutorial",
+            "spec": web("v3"),
+            "artifactRepositoryId": repository_id,
+            "status": "locked",
+        },
+    ).json()
+    endpoint = f"{dockyard.url}{API}/endpoints/deployments/{deployment_id}/"
+    with LoadLoop(endpoint) as load:
+        wait_for("traffic", lambda: load.greetings["v2"] > 10)
+        started = dockyard.api.post(
+            f"/workloads/{workload_id}/replacement",
+            json={"artifactId": v3["id"], "strategy": "rolling"},
+        )
+        assert started.status_code == 202, started.text
+        wait_for("v3 to answer", lambda: load.greetings["v3"] > 20, timeout=60)
+    assert load.failures == {}, f"failed requests during the replacement: {load.failures}"
+    assert set(load.greetings) <= {"v2", "v3"}
+
+    # Who did what: the audit log, its chain verified.
+    log = dockyard.api.get(f"/console/deployments/{deployment_id}/auditLog").json()
+    assert log["verified"] is True
+    assert [entry["action"] for entry in log["data"]][:1] == ["create"]
+    # Deleting the deployment and the workload removes everything from the cluster.
+    assert dockyard.api.delete(f"/console/deployments/{deployment_id}").status_code == 204
+    assert dockyard.api.delete(f"/workloads/{workload_id}").status_code == 204
+    wait_for(
+        "the cluster to be empty",
+        lambda: not emulator.list("deployments", NAMESPACE)
+        and not emulator.list("services", NAMESPACE),
+        timeout=60,
+    )
