@@ -66,7 +66,7 @@ class Dockyard:
         return str(answer.json()["greeting"])
 
     def events(self, workload_id: str) -> list[dict[str, Any]]:
-        return list(self.api.get(f"/workloads/{workload_id}/events?limit=1000").json()["data"])
+        return list(self.api.get(f"/workloads/{workload_id}/events").json()["data"])
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
@@ -228,3 +228,72 @@ def test_the_seed_tutorial_on_kubernetes(dockyard: Dockyard, emulator: Emulator)
         and not emulator.list("services", NAMESPACE),
         timeout=60,
     )
+
+
+def test_an_api_server_outage_is_reported_once_and_caught_up(
+    dockyard: Dockyard, emulator: Emulator, kubelet: Kubelet
+) -> None:
+    body = {"name": "w", "artifact": {"name": "w", "spec": web("hi")}}
+    workload_id = dockyard.api.post("/workloads", json=body).json()["id"]
+    dockyard.wait_status(workload_id, "running")
+    emulator.stop()
+    try:
+        wait_for(
+            "the outage to be noticed",
+            lambda: any(e["eventType"] == "runtime_error" for e in dockyard.events(workload_id)),
+        )
+        # Dockyard's own API keeps answering meanwhile, and so does the running pod.
+        assert dockyard.api.get(f"/workloads/{workload_id}").status_code == 200
+        assert dockyard.invoke(f"workloads/{workload_id}/") == "hi"
+        time.sleep(1.5)  # several passes during the outage
+        stop = dockyard.api.post(f"/workloads/{workload_id}/stop")
+        assert stop.status_code == 202
+    finally:
+        emulator.start()
+    # The stop asked for during the outage is carried out once the server is back.
+    dockyard.wait_status(workload_id, "stopped", timeout=60)
+    assert [d["spec"]["replicas"] for d in emulator.list("deployments", NAMESPACE)] == [0]
+    kinds = [e["eventType"] for e in dockyard.events(workload_id)]
+    assert kinds.count("runtime_error") == 1, kinds
+    assert kinds.count("runtime_recovered") == 1, kinds
+
+
+def test_an_unpullable_image_ends_errored_with_the_clusters_words(
+    k8s_settings: Settings, kubelet: Kubelet
+) -> None:
+    from tests.server.runtimes.kubernetes.kubelet import IMAGE_PULL, PodScript
+
+    kubelet.script("registry.example/ghost:1", PodScript(IMAGE_PULL))
+    spec = web("x")
+    spec["containerGroups"][0]["containers"][0]["imageUri"] = "registry.example/ghost:1"
+    with running(k8s_settings.model_copy(update={"ready_timeout_seconds": 2})) as dockyard:
+        body = {"name": "g", "artifact": {"name": "g", "spec": spec}}
+        workload_id = dockyard.api.post("/workloads", json=body).json()["id"]
+        dockyard.wait_status(workload_id, "errored")
+        details = dockyard.api.get(f"/workloads/{workload_id}").json()["statusDetails"]
+        assert details["reason"] == "image_pull_failed"
+        assert "ImagePullBackOff" in details["message"]
+        events = dockyard.events(workload_id)
+        cluster = [e["details"] for e in events if e["eventType"] == "runtime_event"]
+        assert {"Failed", "BackOff"} <= {e["reason"] for e in cluster}
+        assert any("pull access denied" in e["message"] for e in cluster)
+        # Errored stops the proton: scaled to 0, so the cluster stops pulling.
+        invoke = dockyard.api.get(f"/endpoints/workloads/{workload_id}/")
+        assert invoke.status_code == 503 and "image_pull_failed" in invoke.text
+
+
+def test_a_restarted_dockyard_adopts_what_runs(
+    k8s_settings: Settings, kubelet: Kubelet, emulator: Emulator
+) -> None:
+    with running(k8s_settings) as dockyard:
+        body = {"name": "w", "artifact": {"name": "w", "spec": web("still here")}}
+        workload_id = dockyard.api.post("/workloads", json=body).json()["id"]
+        dockyard.wait_status(workload_id, "running")
+        pods = {p["metadata"]["uid"] for p in emulator.list("pods", NAMESPACE)}
+    with running(k8s_settings) as dockyard:
+        assert dockyard.invoke(f"workloads/{workload_id}/") == "still here"
+        time.sleep(1.0)  # a few passes of the new server
+        assert dockyard.status(workload_id) == "running"
+        assert {p["metadata"]["uid"] for p in emulator.list("pods", NAMESPACE)} == pods
+        kinds = [e["eventType"] for e in dockyard.events(workload_id)]
+        assert kinds.count("replica_started") == 1, kinds
