@@ -178,6 +178,7 @@ class Emulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         assert self._loop is not None and self._thread is not None
+        self.run(_cancel_the_rest())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
@@ -586,11 +587,23 @@ class Emulator:
                 url,
                 params=request.query,
                 data=await request.read(),
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                headers={
+                    k: v
+                    for k, v in request.headers.items()
+                    if k.lower() not in ("host", "content-length", "transfer-encoding")
+                },
             ) as answer,
         ):
             body = await answer.read()
-            return web.Response(body=body, status=answer.status, headers=answer.headers)
+            kind = answer.headers.get("Content-Type", "application/octet-stream")
+            return web.Response(body=body, status=answer.status, headers={"Content-Type": kind})
+
+
+async def _cancel_the_rest() -> None:
+    current = asyncio.current_task()
+    for task in asyncio.all_tasks():
+        if task is not current:
+            task.cancel()
 
 
 def _verb(method: str, path: _Path, watch: bool) -> str:

@@ -224,8 +224,9 @@ def test_the_seed_tutorial_on_kubernetes(dockyard: Dockyard, emulator: Emulator)
     assert dockyard.api.delete(f"/workloads/{workload_id}").status_code == 204
     wait_for(
         "the cluster to be empty",
-        lambda: not emulator.list("deployments", NAMESPACE)
-        and not emulator.list("services", NAMESPACE),
+        lambda: (
+            not emulator.list("deployments", NAMESPACE) and not emulator.list("services", NAMESPACE)
+        ),
         timeout=60,
     )
 
@@ -297,3 +298,21 @@ def test_a_restarted_dockyard_adopts_what_runs(
         assert {p["metadata"]["uid"] for p in emulator.list("pods", NAMESPACE)} == pods
         kinds = [e["eventType"] for e in dockyard.events(workload_id)]
         assert kinds.count("replica_started") == 1, kinds
+
+
+def test_invoke_through_the_api_servers_service_proxy(
+    k8s_settings: Settings, kubelet: Kubelet, emulator: Emulator
+) -> None:
+    # Dockyard outside the cluster: pod IPs are not reachable, the API server is.
+    settings = k8s_settings.model_copy(update={"kubernetes_route": "apiserver"})
+    with running(settings) as dockyard:
+        body = {"name": "w", "artifact": {"name": "w", "spec": web("via the API server")}}
+        workload_id = dockyard.api.post("/workloads", json=body).json()["id"]
+        dockyard.wait_status(workload_id, "running")
+        answer = dockyard.api.post(
+            f"/endpoints/workloads/{workload_id}/predict?x=1", content=b'{"rows": [1, 2]}'
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["greeting"] == "via the API server"
+        assert answer.json()["path"] == "/predict"
+        assert emulator.proxied == ["predict"]

@@ -67,6 +67,7 @@ from dockyard.server.runtimes.kubernetes.pod_status import (
     placeholder,
     replica_of,
 )
+from dockyard.server.runtimes.kubernetes.service_proxy import ServiceProxyRelay
 from dockyard.server.runtimes.kubernetes.watch_cache import Obj, WatchCache, plain
 from dockyard.server.settings import KubernetesRoute, Settings
 
@@ -118,6 +119,11 @@ class KubernetesRuntime(RuntimeManagesHealth):
         self._notices: dict[str, deque[RuntimeNotice]] = {}
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         self._since = datetime.now(UTC) - timedelta(seconds=5)  # older Events are old news
+        self._relay = (
+            ServiceProxyRelay(connection.config, self.namespace)
+            if route == KubernetesRoute.APISERVER
+            else None
+        )
         for cache in self._caches:
             cache.start()
 
@@ -190,6 +196,8 @@ class KubernetesRuntime(RuntimeManagesHealth):
             for slot in [slot for slot in self._slots if slot[0] == proton]:
                 del self._slots[slot]
             self._notices.pop(proton, None)
+        if self._relay is not None:
+            self._relay.release({name for resource, name, _ in doomed if resource is Service})
 
     def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
         found: list[LogLine] = []
@@ -235,6 +243,8 @@ class KubernetesRuntime(RuntimeManagesHealth):
     def close(self) -> None:
         for cache in self._caches:
             cache.stop()
+        if self._relay is not None:
+            self._relay.close()
         self._api.close()  # ends the watches' open requests
 
     # --- reading the caches ----------------------------------------------------------------
@@ -277,13 +287,14 @@ class KubernetesRuntime(RuntimeManagesHealth):
                 for i in range(stopped)
             ]
         slots = self._assign(proton, group_label, mine)
+        address = self._relayed(meta["name"], port)
         found = [
             replica_of(
                 pod,
                 group,
                 slots[pod["metadata"]["uid"]],
-                host=self._host_of(pod),
-                port=port,
+                host=address[0] if address else _pod_ip(pod),
+                port=address[1] if address else port,
                 tail_lines=self.tail_lines,
             )
             for pod in mine
@@ -299,8 +310,12 @@ class KubernetesRuntime(RuntimeManagesHealth):
         ]
         return found
 
-    def _host_of(self, pod: Obj) -> str | None:
-        return (pod.get("status") or {}).get("podIP") or None
+    def _relayed(self, service: str, port: int | None) -> tuple[str, int] | None:
+        """With the apiserver route: the local listener relaying to the group's Service
+        (named as its Deployment) through the API server; else None (pod IPs)."""
+        if self._relay is None or port is None or self.services.get(service) is None:
+            return None
+        return self._relay.address(service, port)
 
     def _assign(self, proton: str, group: str, pods: list[Obj]) -> dict[str, int]:
         """Each live pod's replica index: kept while it lives, the lowest free one when new."""
@@ -521,6 +536,10 @@ class KubernetesRuntime(RuntimeManagesHealth):
         if found is None:
             return None, None
         return (found["metadata"].get("labels") or {}).get(LABEL_PROTON), None
+
+
+def _pod_ip(pod: Obj) -> str | None:
+    return (pod.get("status") or {}).get("podIP") or None
 
 
 def _model(resource: type[NamespacedResource], manifest: Obj) -> Any:
