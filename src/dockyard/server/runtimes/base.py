@@ -16,7 +16,7 @@ these two classes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -296,6 +296,11 @@ class Runtime(ABC):
         """What the runtime's supervisor reported about the proton since the last call, oldest
         first; each notice is given once. Only a runtime with a supervisor of its own has any."""
         return []
+
+    def watch_changes(self, notify: Callable[[str], None]) -> None:  # noqa: B027 - optional
+        """Call `notify(workload_id)` whenever the runtime sees a workload's objects change on
+        their own (a pod became ready, a pull failed), so a pass looks now rather than at the
+        next sweep. A runtime that learns only when asked has nothing to call."""
 
     def describe(self) -> dict[str, str]:
         """Where workloads run, in words (`runtime`, `engine`, `image store`…) for people."""

@@ -216,6 +216,18 @@ class Kubelet:
                 self._update(pod)
         return count
 
+    def set_ready(self, pod: Obj, ready: bool) -> None:
+        """The pod's readiness probe starts failing (or passing again)."""
+        pod = (
+            self.emulator.get("pods", pod["metadata"]["namespace"], pod["metadata"]["name"]) or pod
+        )
+        for condition in pod["status"].get("conditions") or []:
+            if condition["type"] == "Ready":
+                condition["status"] = "True" if ready else "False"
+        for status in pod["status"].get("containerStatuses") or []:
+            status["ready"] = ready
+        self._update(pod)
+
     def delete_pod(self, pod: Obj) -> None:
         meta = pod["metadata"]
         self._event(pod, "Killing", f"Stopping container {pod['spec']['containers'][0]['name']}")

@@ -316,3 +316,21 @@ def test_invoke_through_the_api_servers_service_proxy(
         assert answer.json()["greeting"] == "via the API server"
         assert answer.json()["path"] == "/predict"
         assert emulator.proxied == ["predict"]
+
+
+def test_a_change_in_the_cluster_is_looked_at_without_waiting_for_the_sweep(
+    k8s_settings: Settings, kubelet: Kubelet, emulator: Emulator
+) -> None:
+    settings = k8s_settings.model_copy(update={"reconcile_sweep_seconds": 60})
+    with running(settings) as dockyard:
+        body = {"name": "w", "artifact": {"name": "w", "spec": web("hi")}}
+        workload_id = dockyard.api.post("/workloads", json=body).json()["id"]
+        dockyard.wait_status(workload_id, "running")
+        (pod,) = emulator.list("pods", NAMESPACE)
+        kubelet.set_ready(pod, False)
+        # The pod's watch event nudges a pass: well before the next sweep, a minute away.
+        dockyard.wait_status(workload_id, "launching", timeout=20)
+        kinds = [e["eventType"] for e in dockyard.events(workload_id)]
+        assert "replica_unready" in kinds
+        kubelet.set_ready(pod, True)
+        dockyard.wait_status(workload_id, "running", timeout=20)

@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -56,6 +56,7 @@ from dockyard.server.runtimes.kubernetes.labels import (
     LABEL_GROUP,
     LABEL_INSTANCE,
     LABEL_PROTON,
+    LABEL_WORKLOAD,
     MANAGED_BY,
     MANAGER,
     label_value,
@@ -102,13 +103,26 @@ class KubernetesRuntime(RuntimeManagesHealth):
         api = connection.client
         self._api = api
         ours = {MANAGED_BY: MANAGER}
+        self._notify: Callable[[str], None] | None = None
         self.deployments = WatchCache(
-            api, Deployment, self.namespace, labels=ours, index_label=LABEL_PROTON
+            api,
+            Deployment,
+            self.namespace,
+            labels=ours,
+            index_label=LABEL_PROTON,
+            on_event=self._on_object_event,
         )
         self.services = WatchCache(
             api, Service, self.namespace, labels=ours, index_label=LABEL_PROTON
         )
-        self.pods = WatchCache(api, Pod, self.namespace, labels=ours, index_label=LABEL_PROTON)
+        self.pods = WatchCache(
+            api,
+            Pod,
+            self.namespace,
+            labels=ours,
+            index_label=LABEL_PROTON,
+            on_event=self._on_object_event,
+        )
         # Events carry no labels of their own: each is matched to Dockyard's objects on arrival.
         self.events = WatchCache(
             api, Event, self.namespace, keep=False, on_event=self._on_cluster_event
@@ -230,6 +244,9 @@ class KubernetesRuntime(RuntimeManagesHealth):
         with self._lock:
             found = self._notices.pop(label_value(proton_id), None)
         return list(found or ())
+
+    def watch_changes(self, notify: Callable[[str], None]) -> None:
+        self._notify = notify
 
     def describe(self) -> dict[str, str]:
         how = "ready pod IPs" if self.route == KubernetesRoute.PODS else "the API server's proxy"
@@ -477,7 +494,12 @@ class KubernetesRuntime(RuntimeManagesHealth):
             found.append(LogLine(when, replica_id, shown, "stdout", message))
         return found
 
-    # --- Kubernetes Events -----------------------------------------------------------------
+    # --- what changes on its own ------------------------------------------------------------
+
+    def _on_object_event(self, kind: str, obj: Obj) -> None:
+        workload = _labels(obj).get(LABEL_WORKLOAD)
+        if workload is not None and self._notify is not None:
+            self._notify(workload)
 
     def _on_cluster_event(self, kind: str, event: Obj) -> None:
         if kind == "DELETED":
@@ -510,6 +532,14 @@ class KubernetesRuntime(RuntimeManagesHealth):
         )
         with self._lock:
             self._notices.setdefault(proton, deque(maxlen=_NOTICES_KEPT)).append(notice)
+        owner = self._workload_of(proton)
+        if owner is not None and self._notify is not None:
+            self._notify(owner)
+
+    def _workload_of(self, proton: str) -> str | None:
+        for obj in self.deployments.indexed(proton):
+            return _labels(obj).get(LABEL_WORKLOAD)
+        return None
 
     def _whose(self, kind: str, name: str) -> tuple[str | None, str | None]:
         """The proton (label value) and replica an Event's object belongs to."""
