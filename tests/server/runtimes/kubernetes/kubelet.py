@@ -36,12 +36,14 @@ READY, UNREADY, IMAGE_PULL, CRASH, UNSCHEDULABLE = (
 class PodScript:
     state: str = READY
     output: tuple[str, ...] = ()  # log lines each container prints at start
+    serve: bool = True  # a ready pod answers HTTP (a benchmark of many pods may not need it)
 
 
 class Kubelet:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.scripts: dict[str, PodScript] = {}  # by the first container's image
+        self.default = PodScript()
         self.served: Counter[str] = Counter()  # requests answered, by pod name
         self._servers: dict[str, web.AppRunner] = {}
         # A /16 of its own, so parallel test processes do not collide on an address.
@@ -130,7 +132,7 @@ class Kubelet:
         }
         created = self.emulator.put("pods", pod)
         image = template["spec"]["containers"][0]["image"]
-        script = self.scripts.get(image, PodScript())
+        script = self.scripts.get(image, self.default)
         asyncio.get_running_loop().create_task(self._start(created, script))
 
     async def _start(self, pod: Obj, script: PodScript) -> None:
@@ -185,7 +187,7 @@ class Kubelet:
             self._event(pod, "BackOff", "Back-off restarting failed container", warning=True)
             self._update(pod)
             return
-        if script.state == READY:
+        if script.state == READY and script.serve:
             await self._serve(pod)
         pod["status"]["phase"] = "Running"
         pod["status"]["containerStatuses"] = [
