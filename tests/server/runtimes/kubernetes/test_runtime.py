@@ -305,3 +305,18 @@ def test_no_api_server_is_named_at_start(
     emulator.stop()
     with pytest.raises(RuntimePermanentError, match="cannot reach the Kubernetes API server"):
         KubernetesRuntime.connect(kube_settings(tmp_path))
+
+
+def test_a_proton_left_half_made_is_made_whole_by_the_next_ensure(
+    runtime: KubernetesRuntime, emulator: Emulator, kubelet: Kubelet
+) -> None:
+    spec = proton_spec()
+    runtime.ensure_proton(spec)
+    _ready(runtime, spec.proton_id)
+    name = object_name(spec.proton_id, "default")
+    emulator.remove("services", NAMESPACE, name)  # as if the pass died before writing it
+    # Its replicas count as missing, which makes the reconciler ensure the proton again.
+    eventually(lambda: runtime.observe(spec.proton_id) == [], what="replicas missing")
+    runtime.ensure_proton(spec)
+    assert emulator.get("services", NAMESPACE, name) is not None
+    _ready(runtime, spec.proton_id)

@@ -168,6 +168,13 @@ class KubernetesRuntime(RuntimeManagesHealth):
         pods = [pod for pod in self.pods.indexed(proton) if not is_terminating(pod)]
         found: list[ObservedReplica] = []
         for deployment in self.deployments.indexed(proton):
+            meta = deployment["metadata"]
+            if ANNOTATION_PORT in (meta.get("annotations") or {}) and not self.services.get(
+                meta["name"]
+            ):
+                # Half made (a pass that created the Deployment died before its Service): its
+                # replicas count as missing, so the next pass ensures the proton again.
+                continue
             found.extend(self._replicas_of(proton, deployment, pods))
         return sorted(found, key=lambda seen: seen.key)
 
