@@ -5,12 +5,15 @@ cluster. For a service proton, each container group is a Deployment (one pod hol
 group's containers, so sidecars share its network as on the docker runtime) and, when its
 primary has a port, a ClusterIP Service; the proton's `dr-credential` variables are one Secret,
 read by the containers through `secretKeyRef`. A task is a Job built from the same pod template.
+A group that scales on CPU with at least one replica also gets a HorizontalPodAutoscaler.
 
 - `deployment(spec, group, *, namespace, replicas=None, image_pull_policy=...) -> dict`
 - `service(spec, group, *, namespace) -> dict | None`
 - `secret(spec, *, namespace) -> dict | None`
 - `job(spec, group=None, *, namespace, active_deadline_seconds=None, image_pull_policy=...)
   -> dict`
+- `horizontal_pod_autoscaler(spec, group, *, namespace, min_replicas, max_replicas,
+  cpu_percent, scale_down_stabilization_seconds=300) -> dict`
 - `pod_template(spec, group, *, restart_policy, image_pull_policy=...) -> dict`
 - `service_objects(spec, *, namespace, ...) -> list[dict]`: all of a service proton's objects,
   Secret first (the pods need it), then each group's Deployment and Service.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from typing import Any
 
 from dockyard.server.runtimes.base import ContainerSpec, GroupSpec, Probe, ProtonSpec
@@ -47,6 +51,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_PULL_POLICY = "IfNotPresent"
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 Manifest = dict[str, Any]
+_EXPANDED = re.compile(r"\$(?=[$(])")  # a `$` the kubelet would read as syntax
 
 
 def deployment(
@@ -151,6 +156,53 @@ def job(
     }
 
 
+def horizontal_pod_autoscaler(
+    spec: ProtonSpec,
+    group: str,
+    *,
+    namespace: str,
+    min_replicas: int,
+    max_replicas: int,
+    cpu_percent: int,
+    scale_down_stabilization_seconds: int = 300,
+) -> Manifest:
+    """An `autoscaling/v2` HorizontalPodAutoscaler for the group's Deployment, scaling on CPU
+    as a percent of the pod's CPU limit (the sum of its containers' limits), like Dockyard's
+    own scaler. Kubernetes' utilization targets count against requests instead, so the target
+    is an average value: `cpu_percent` of the limit. Raises ValueError when no container of the
+    group has a CPU limit (the API refuses such a workload first)."""
+    group_spec = spec.group(group)
+    limit = sum(container.cpu or 0 for container in group_spec.containers)
+    if not limit:
+        raise ValueError(f"group {group!r} has no CPU limit to scale against")
+    name = object_name(spec.proton_id, group_spec.name)
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(spec, group_spec, namespace),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": min_replicas,
+            "maxReplicas": max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "AverageValue",
+                            "averageValue": _cpu(limit * cpu_percent / 100),
+                        },
+                    },
+                }
+            ],
+            "behavior": {
+                "scaleDown": {"stabilizationWindowSeconds": scale_down_stabilization_seconds}
+            },
+        },
+    }
+
+
 def service_objects(
     spec: ProtonSpec,
     *,
@@ -243,7 +295,7 @@ def _container(
     }
     if container.entrypoint:
         # Like the docker runtime: the entrypoint replaces the image's, and its CMD is dropped.
-        found["command"] = list(container.entrypoint)
+        found["command"] = [_literal(part) for part in container.entrypoint]
     env = _env(spec, group, container)
     if env:
         found["env"] = env
@@ -271,8 +323,16 @@ def _env(spec: ProtonSpec, group: GroupSpec, container: ContainerSpec) -> list[M
             }
             found.append({"name": name, "valueFrom": {"secretKeyRef": reference}})
         else:
-            found.append({"name": name, "value": value})
+            found.append({"name": name, "value": _literal(value)})
     return found
+
+
+def _literal(text: str) -> str:
+    """`text` as the container should see it. The kubelet expands `$(NAME)` in commands and
+    variable values and reads `$$` as `$`, where the other runtimes pass text as it is: a `$`
+    before `(` or `$` is doubled so it stays itself (any other `$`, as in a shell's `$PORT`,
+    is left alone by the kubelet and here)."""
+    return _EXPANDED.sub("$$", text)
 
 
 def _resources(container: ContainerSpec) -> Manifest:
