@@ -61,7 +61,7 @@ from dockyard.server.runtimes.kubernetes.labels import (
     MANAGER,
     label_value,
 )
-from dockyard.server.runtimes.kubernetes.names import secret_name
+from dockyard.server.runtimes.kubernetes.names import PREFIX, secret_name
 from dockyard.server.runtimes.kubernetes.pod_status import (
     is_terminating,
     moment,
@@ -89,6 +89,8 @@ _KINDS: dict[str, type[NamespacedResource]] = {
 _NANOS = re.compile(r"(\.\d{6})\d+")
 _SEEN_EVENTS = 10_000  # Event uids remembered, so a relist does not report them again
 _NOTICES_KEPT = 50  # per proton, between two passes
+_UNPLACED_KEPT = 1000
+_UNPLACED_SECONDS = 30.0  # an Event whose object never shows up is dropped after this
 
 
 class KubernetesRuntime(RuntimeManagesHealth):
@@ -132,6 +134,8 @@ class KubernetesRuntime(RuntimeManagesHealth):
         self._slots: dict[tuple[str, str], dict[str, int]] = {}  # (proton, group) → uid → index
         self._notices: dict[str, deque[RuntimeNotice]] = {}
         self._seen_events: OrderedDict[str, None] = OrderedDict()
+        # Events whose object is not in the caches yet: (when it arrived, the Event).
+        self._unplaced: deque[tuple[float, Obj]] = deque(maxlen=_UNPLACED_KEPT)
         self._since = datetime.now(UTC) - timedelta(seconds=5)  # older Events are old news
         self._relay = (
             ServiceProxyRelay(connection.config, self.namespace)
@@ -507,6 +511,8 @@ class KubernetesRuntime(RuntimeManagesHealth):
         workload = _labels(obj).get(LABEL_WORKLOAD)
         if workload is not None and self._notify is not None:
             self._notify(workload)
+        if self._unplaced:
+            self._place_events()  # an Event about this object may have come first
 
     def _on_cluster_event(self, kind: str, event: Obj) -> None:
         if kind == "DELETED":
@@ -526,22 +532,39 @@ class KubernetesRuntime(RuntimeManagesHealth):
         )
         if when is not None and when < self._since:
             return  # from before this server started: told already, or long past
-        about = event.get("involvedObject") or {}
-        proton, replica = self._whose(about.get("kind") or "", about.get("name") or "")
-        if proton is None:
-            return
-        notice = RuntimeNotice(
-            reason=event.get("reason") or "Event",
-            message=event.get("message") or "",
-            warning=event.get("type") == "Warning",
-            replica=replica,
-            count=int(event.get("count") or 1),
-        )
+        if not ((event.get("involvedObject") or {}).get("name") or "").startswith(PREFIX + "-"):
+            return  # not about an object of Dockyard's
         with self._lock:
-            self._notices.setdefault(proton, deque(maxlen=_NOTICES_KEPT)).append(notice)
-        owner = self._workload_of(proton)
-        if owner is not None and self._notify is not None:
-            self._notify(owner)
+            self._unplaced.append((time.monotonic(), event))
+        self._place_events()
+
+    def _place_events(self) -> None:
+        """Turn the Events waiting for their object into notices of its proton. Watches of
+        different kinds are not ordered: an Event may arrive before the pod it is about."""
+        with self._lock:
+            waiting, self._unplaced = list(self._unplaced), deque(maxlen=_UNPLACED_KEPT)
+        later = []
+        for arrived, event in waiting:
+            about = event.get("involvedObject") or {}
+            proton, replica = self._whose(about.get("kind") or "", about.get("name") or "")
+            if proton is None:
+                if time.monotonic() - arrived < _UNPLACED_SECONDS:
+                    later.append((arrived, event))
+                continue
+            notice = RuntimeNotice(
+                reason=event.get("reason") or "Event",
+                message=event.get("message") or "",
+                warning=event.get("type") == "Warning",
+                replica=replica,
+                count=int(event.get("count") or 1),
+            )
+            with self._lock:
+                self._notices.setdefault(proton, deque(maxlen=_NOTICES_KEPT)).append(notice)
+            owner = self._workload_of(proton)
+            if owner is not None and self._notify is not None:
+                self._notify(owner)
+        with self._lock:
+            self._unplaced.extendleft(reversed(later))
 
     def _workload_of(self, proton: str) -> str | None:
         for obj in self.deployments.indexed(proton):
