@@ -5,8 +5,8 @@
     python -m bench.kubernetes --workloads 200 --window 20 --no-docs --json out.json
 
 Against the test API server of tests/server/runtimes/kubernetes (resourceVersions, watches; the
-benchmark plays the kubelet, marking each pod ready), with a real `dockyard serve` application
-in this process on SQLite:
+benchmark plays the kubelet, marking each pod ready), with `dockyard serve` in a process of its
+own on SQLite:
 
 (a) POST /workloads → the Deployment written on the API server, for workloads created one at
     a time once the others run: p50 and p90 of 20 (target: p50 ≤ 100 ms).
@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +37,7 @@ from typing import Any
 import httpx
 
 from bench.report import Measure, replace_section, write_measures
+from bench.workload_start import answers, free_port, poll
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -59,27 +62,37 @@ def deep_size(obj: Any, seen: set[int] | None = None) -> int:
 
 
 @contextmanager
-def dockyard(home: Path, kubeconfig: Path) -> Iterator[tuple[Any, str]]:
-    from tests.server.proxy.conftest import serve
-
-    from dockyard.server.app import create_app
-    from dockyard.server.settings import Settings
-
-    os.environ["KUBECONFIG"] = str(kubeconfig)
-    os.environ.pop("KUBERNETES_SERVICE_HOST", None)
-    settings = Settings(
-        home=home,
-        database_url=f"sqlite:///{home / 'dockyard.db'}",
-        admin_token=TOKEN,
-        runtime="kubernetes",
+def dockyard(home: Path, kubeconfig: Path) -> Iterator[str]:
+    """`dockyard serve` in a process of its own, so the test API server and the kubelet this
+    benchmark plays do not share its interpreter."""
+    home.mkdir(parents=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env.update(
+        DOCKYARD_HOME=str(home),
+        DOCKYARD_ADMIN_TOKEN=TOKEN,
+        DOCKYARD_RUNTIME="kubernetes",
+        KUBECONFIG=str(kubeconfig),
     )
-    app = create_app(settings)
-    server, thread, url = serve(app)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    command = [str(Path(sys.executable).with_name("dockyard")), "serve", "--port", str(port)]
+    with (home / "serve.log").open("ab") as log:
+        process = subprocess.Popen(
+            [*command, "--log-level", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        yield app, url
+        poll("the server", lambda: answers(f"http://127.0.0.1:{port}/readyz"), 90, 0.1)
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        thread.join(30)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def spec(index: int) -> dict[str, Any]:
@@ -108,6 +121,9 @@ def run(count: int, window: float) -> dict[str, Any]:
     from tests.server.runtimes.kubernetes.emulator import Emulator
     from tests.server.runtimes.kubernetes.kubelet import Kubelet, PodScript
 
+    from dockyard.server.runtimes.kubernetes.runtime import KubernetesRuntime
+    from dockyard.server.settings import Settings
+
     written: dict[str, float] = {}
     lock = threading.Lock()
 
@@ -126,7 +142,7 @@ def run(count: int, window: float) -> dict[str, Any]:
         kubelet.default = PodScript(serve=False)  # ready without a server: nothing invokes
         emulator.on_change.insert(0, on_change)
         kubeconfig = write_kubeconfig(emulator.url, Path(tmp) / "kubeconfig")
-        with dockyard(Path(tmp) / "home", kubeconfig) as (app, url):
+        with dockyard(Path(tmp) / "home", kubeconfig) as url:
             api = httpx.Client(
                 base_url=url + "/api/v2", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
             )
@@ -172,10 +188,17 @@ def run(count: int, window: float) -> dict[str, Any]:
             results["by_kind"] = {
                 f"{method} {what}": n / minutes for (method, what), n in sorted(counted.items())
             }
-            runtime = app.state.runtime
-            cached = [*runtime.deployments.values(), *runtime.services.values()]
-            cached += runtime.pods.values()
-            results["cache_bytes"] = deep_size(cached)
+            # (c) the same caches as the server's, filled by a runtime in this process.
+            settings = Settings(home=Path(tmp) / "probe", runtime="kubernetes")
+            os.environ["KUBECONFIG"] = str(kubeconfig)
+            runtime = KubernetesRuntime.connect(settings)
+            try:
+                runtime.observe("none")  # waits for the first lists
+                cached = [*runtime.deployments.values(), *runtime.services.values()]
+                cached += runtime.pods.values()
+                results["cache_bytes"] = deep_size(cached)
+            finally:
+                runtime.close()
             results["cache_mb_per_1000"] = results["cache_bytes"] / count * 1000 / 2**20
             api.close()
         emulator.run(kubelet.close())

@@ -46,6 +46,7 @@ class Kubelet:
         self.default = PodScript()
         self.served: Counter[str] = Counter()  # requests answered, by pod name
         self._servers: dict[str, web.AppRunner] = {}
+        self._owned: dict[tuple[str, str], set[str]] = {}  # (namespace, Deployment) → pods
         # A /16 of its own, so parallel test processes do not collide on an address.
         self._net = f"127.{random.randint(64, 250)}.{random.randint(0, 255)}"
         self._hosts = itertools.count(2)
@@ -80,11 +81,12 @@ class Kubelet:
             self._report(deployment)
 
     def pods_of(self, namespace: str, deployment: str) -> list[Obj]:
-        return [
-            pod
-            for pod in self.emulator.list("pods", namespace)
-            if (pod["metadata"].get("ownerReferences") or [{}])[0].get("name") == deployment
-        ]
+        found = []
+        for name in sorted(self._owned.get((namespace, deployment), ())):
+            pod = self.emulator.get("pods", namespace, name)
+            if pod is not None:
+                found.append(pod)
+        return found
 
     def _report(self, deployment: Obj) -> None:
         meta = deployment["metadata"]
@@ -130,6 +132,9 @@ class Kubelet:
                 "conditions": [{"type": "PodScheduled", "status": "True"}],
             },
         }
+        self._owned.setdefault((meta["namespace"], meta["name"]), set()).add(
+            pod["metadata"]["name"]
+        )
         created = self.emulator.put("pods", pod)
         image = template["spec"]["containers"][0]["image"]
         script = self.scripts.get(image, self.default)
@@ -234,6 +239,8 @@ class Kubelet:
         meta = pod["metadata"]
         self._event(pod, "Killing", f"Stopping container {pod['spec']['containers'][0]['name']}")
         self.emulator.remove("pods", meta["namespace"], meta["name"])
+        owner = (meta["namespace"], meta["ownerReferences"][0]["name"])
+        self._owned.get(owner, set()).discard(meta["name"])
         runner = self._servers.pop(meta["name"], None)
         if runner is not None:
             asyncio.get_running_loop().create_task(runner.cleanup())
