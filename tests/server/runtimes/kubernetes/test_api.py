@@ -334,3 +334,39 @@ def test_a_change_in_the_cluster_is_looked_at_without_waiting_for_the_sweep(
         assert "replica_unready" in kinds
         kubelet.set_ready(pod, True)
         dockyard.wait_status(workload_id, "running", timeout=20)
+
+
+def test_logs_read_and_followed_from_the_pod_log_api(
+    dockyard: Dockyard, kubelet: Kubelet, emulator: Emulator
+) -> None:
+    from tests.server.runtimes.kubernetes.kubelet import PodScript
+
+    kubelet.script("registry.example/talky:1", PodScript(output=("INFO starting", "ERROR oops")))
+    spec = web("x")
+    spec["containerGroups"][0]["containers"][0]["imageUri"] = "registry.example/talky:1"
+    body = {"name": "t", "artifact": {"name": "t", "spec": spec}}
+    workload_id = dockyard.api.post("/workloads", json=body).json()["id"]
+    dockyard.wait_status(workload_id, "running")
+    page = dockyard.api.get(f"/workloads/{workload_id}/logs").json()
+    assert [(e["message"], e["level"], e["replica"]) for e in page["data"]] == [
+        ("ERROR oops", "ERROR", "default-0"),
+        ("INFO starting", "INFO", "default-0"),
+    ]
+    (pod,) = emulator.list("pods", NAMESPACE)
+    lines: list[str] = []
+
+    def later() -> None:
+        time.sleep(1.0)
+        emulator.add_log(NAMESPACE, pod["metadata"]["name"], "web", "INFO a new line")
+
+    writer = threading.Thread(target=later)
+    writer.start()
+    with dockyard.api.stream(
+        "GET", f"/workloads/{workload_id}/logs", params={"follow": "true", "timeout": 4}
+    ) as streamed:
+        for line in streamed.iter_lines():
+            lines.append(line)
+            if "a new line" in line:
+                break
+    writer.join()
+    assert any("a new line" in line for line in lines), lines
