@@ -29,8 +29,8 @@ DEFAULT_NAMESPACE = "dockyard-workloads"
 FIELD_MANAGER = "dockyard"
 REQUEST_TIMEOUT_SECONDS = 10.0
 
-# What the runtime does in its namespace, as (API group, resource, verbs): the namespaced
-# Role of deploy/kubernetes grants exactly these.
+# What the runtime does in its namespace, as (API group, resource, verbs), checked at start;
+# the namespaced Role of deploy/kubernetes grants these (and what task protons will need).
 NEEDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("apps", "deployments", ("get", "list", "watch", "create", "patch", "delete")),
     ("", "services", ("get", "list", "watch", "create", "patch", "delete")),
