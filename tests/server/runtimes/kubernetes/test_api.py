@@ -370,3 +370,34 @@ def test_logs_read_and_followed_from_the_pod_log_api(
                 break
     writer.join()
     assert any("a new line" in line for line in lines), lines
+
+
+def test_a_crash_loop_past_the_restart_limit_ends_errored_and_scaled_to_zero(
+    k8s_settings: Settings, kubelet: Kubelet, emulator: Emulator
+) -> None:
+    from tests.server.runtimes.kubernetes.kubelet import CRASH, PodScript
+
+    kubelet.script("registry.example/crashy:1", PodScript(CRASH, output=("cannot open config",)))
+    spec = web("x")
+    spec["containerGroups"][0]["containers"][0]["imageUri"] = "registry.example/crashy:1"
+    with running(k8s_settings.model_copy(update={"restart_limit": 3})) as dockyard:
+        body = {"name": "c", "artifact": {"name": "c", "spec": spec}}
+        workload_id = dockyard.api.post("/workloads", json=body).json()["id"]
+        wait_for("a crash", lambda: emulator.list("pods", NAMESPACE))
+        wait_for(
+            "the first restart to be seen",
+            lambda: "replica_restarted" in [e["eventType"] for e in dockyard.events(workload_id)],
+        )
+        for _ in range(3):  # the kubelet restarts it again and again, on its own back-off
+            time.sleep(0.5)
+            kubelet.crash_again()
+        dockyard.wait_status(workload_id, "errored")
+        details = dockyard.api.get(f"/workloads/{workload_id}").json()["statusDetails"]
+        assert details["reason"] == "crash_loop"
+        assert "CrashLoopBackOff" in details["message"]
+        assert details["logTail"] == ["cannot open config"]
+        # Dockyard stops what the kubelet would go on restarting.
+        wait_for(
+            "the Deployment scaled to 0",
+            lambda: [d["spec"]["replicas"] for d in emulator.list("deployments", NAMESPACE)] == [0],
+        )
