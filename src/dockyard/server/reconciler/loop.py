@@ -84,7 +84,8 @@ class Reconciler:
                 del kept[workload_id]  # changed by someone else since (another server, a lock)
             ids.update(workload_id for workload_id in known if workload_id not in self._next)
         busy = sweep or bool(nudged)
-        for workload_id in sorted(ids):
+        # What a user just asked for goes first; passes that are merely due wait for it.
+        for workload_id in sorted(ids, key=lambda w: (w not in nudged, w)):
             delay = reconcile_workload(self.ctx, workload_id, fresh=workload_id in nudged)
             # A pass that kept no snapshot had something to do or to record.
             busy = busy or workload_id not in self.ctx.snapshots

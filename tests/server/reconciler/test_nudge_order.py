@@ -1,0 +1,50 @@
+"""A nudged workload's pass runs before the passes that are merely due at the same moment:
+what a user just asked for does not wait behind the routine look at every other workload."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from dockyard.server.app import create_app
+from dockyard.server.reconciler.loop import Reconciler
+from dockyard.server.runtimes.base import ObservedReplica
+from dockyard.server.runtimes.fake import FakeRuntime
+from dockyard.server.settings import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.factories import service_spec
+
+
+class RecordingRuntime(FakeRuntime):
+    """The fake runtime, noting which proton each look was at, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked_at: list[str] = []
+
+    def observe(self, proton_id: str) -> list[ObservedReplica]:
+        self.looked_at.append(proton_id)
+        return super().observe(proton_id)
+
+
+def test_a_nudged_workload_goes_before_the_due_ones(settings: Settings) -> None:
+    runtime = RecordingRuntime()
+    app = create_app(settings, runtime=runtime, run_reconciler=False)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    try:
+        with TestClient(app, headers=headers) as client:
+            body = {"artifact": {"name": "a", "spec": service_spec()}}
+            for _ in range(3):
+                assert client.post("/api/v2/workloads", json=body).status_code == 201
+            app.state.reconciler.run_pending()
+            # A server that has just started: every workload is due at its first sweep.
+            reconciler = Reconciler(app.state.reconciler.ctx)
+            newest = client.post("/api/v2/workloads", json=body).json()["id"]
+            reconciler.nudge(newest)  # ids are time-ordered: the newest sorts last
+            runtime.looked_at.clear()
+            runtime.calls.clear()
+            assert reconciler.run_pending() == 4
+        started = [call[1] for call in runtime.calls if call[0] == "ensure_proton"]
+        assert runtime.looked_at[0] == started[0]  # the new workload's proton, first
+        assert len(set(runtime.looked_at)) == 4
+    finally:
+        app.state.db.dispose()
