@@ -48,3 +48,38 @@ def test_a_nudged_workload_goes_before_the_due_ones(settings: Settings) -> None:
         assert len(set(runtime.looked_at)) == 4
     finally:
         app.state.db.dispose()
+
+
+def test_a_nudge_in_the_middle_of_a_round_goes_next(settings: Settings) -> None:
+    runtime = RecordingRuntime()
+    app = create_app(settings, runtime=runtime, run_reconciler=False)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    try:
+        with TestClient(app, headers=headers) as client:
+            body = {"artifact": {"name": "a", "spec": service_spec()}}
+            for _ in range(3):
+                assert client.post("/api/v2/workloads", json=body).status_code == 201
+            app.state.reconciler.run_pending()
+            reconciler = Reconciler(app.state.reconciler.ctx)
+            newest = client.post("/api/v2/workloads", json=body).json()["id"]
+            first_look = runtime.observe
+
+            def look_and_nudge(proton_id: str) -> list[ObservedReplica]:
+                # The user's request lands while the round's first pass runs.
+                runtime.observe = first_look  # type: ignore[method-assign]
+                reconciler.nudge(newest)
+                return first_look(proton_id)
+
+            runtime.observe = look_and_nudge  # type: ignore[method-assign]
+            runtime.looked_at.clear()
+            runtime.calls.clear()
+            assert reconciler.run_pending() == 4
+        started = [call[1] for call in runtime.calls if call[0] == "ensure_proton"]
+        # One pass may look at its proton twice (again under its lease): passes, in order.
+        passes = [
+            p for i, p in enumerate(runtime.looked_at) if i == 0 or runtime.looked_at[i - 1] != p
+        ]
+        assert passes[1] == started[0]  # right after the pass that was running
+        assert len(passes) == 4
+    finally:
+        app.state.db.dispose()
