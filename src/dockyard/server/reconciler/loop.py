@@ -88,7 +88,7 @@ class Reconciler:
         # round: passes that are merely due wait for it.
         queue = sorted(ids, key=lambda w: (w not in nudged, w))
         position = 0
-        while position < len(queue):
+        while True:
             with self._wake:
                 arrived = sorted(self._nudged)
                 self._nudged.clear()
@@ -98,6 +98,8 @@ class Reconciler:
                 busy = True
                 later = [w for w in queue[position:] if w not in nudged]
                 queue = queue[:position] + arrived + later
+            if position >= len(queue):
+                break
             workload_id = queue[position]
             position += 1
             delay = reconcile_workload(self.ctx, workload_id, fresh=workload_id in nudged)
