@@ -61,8 +61,12 @@ class Dockyard:
         wait_for(f"{status}", lambda: self.status(workload_id) == status, timeout)
 
     def invoke(self, path: str) -> str:
-        answer = self.api.get(f"/endpoints/{path}")
-        assert answer.status_code == 200, answer.text
+        # The routing table follows a status change within its refresh interval.
+        answer = wait_for(
+            f"{path} to answer",
+            lambda: (found := self.api.get(f"/endpoints/{path}")).status_code == 200 and found,
+            timeout=5,
+        )
         return str(answer.json()["greeting"])
 
     def events(self, workload_id: str) -> list[dict[str, Any]]:
