@@ -29,8 +29,9 @@ def serve(
 
     from dockyard.server.app import create_app
     from dockyard.server.http_server import uvicorn_options
+    from dockyard.server.runtimes.base import RuntimePermanentError
     from dockyard.server.sessions.service import issue_sign_in_code
-    from dockyard.server.settings import RuntimeName, Settings
+    from dockyard.server.settings import Settings
 
     # Dockyard's own messages (runtime choice, reconciler trouble) go where uvicorn's go.
     logging.basicConfig(
@@ -46,9 +47,6 @@ def serve(
         settings.host = host
     if port is not None:
         settings.port = port
-    if settings.runtime is RuntimeName.KUBERNETES:
-        console.print("[red]DOCKYARD_RUNTIME=kubernetes is not available in this release.[/red]")
-        raise typer.Exit(2)
     # Everything the server writes (database, keys, logs, replica files) is its user's alone.
     os.umask(0o077)
     # The port first: a second server on a busy port stops here, before starting anything.
@@ -62,7 +60,13 @@ def serve(
         )
         raise typer.Exit(1) from None
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except RuntimePermanentError as exc:
+        # Where workloads would run cannot be used (no engine, no cluster, a missing verb):
+        # say what, not where in the code.
+        console.print(f"[red]Cannot start:[/red] {exc.reason}")
+        raise typer.Exit(2) from None
     bootstrap = app.state.bootstrap
     url = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
     console.print(f"Dockyard {app.version} on [bold]{url}[/bold]")

@@ -83,6 +83,8 @@ def create_app(
         secret_box=secret_box,
     )
 
+    # What the runtime sees change by itself (a watch event) is looked at at once.
+    runtime.watch_changes(reconciler.nudge)
     reconciler.add_periodic(
         partial(
             advance_deployment_switches,

@@ -18,9 +18,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from dockyard.server.db.revision import revision_of, sqlite_revision
+from dockyard.server.runtimes.base import RuntimePermanentError
+from dockyard.server.runtimes.kubernetes.connection import check as check_cluster
+from dockyard.server.runtimes.kubernetes.connection import connect as connect_cluster
 from dockyard.server.runtimes.podman_service import PodmanService, engine_answers, engine_facts
 from dockyard.server.runtimes.select import engine_candidates
-from dockyard.server.settings import RuntimeName, Settings
+from dockyard.server.settings import KubernetesRoute, RuntimeName, Settings
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def _revision(connection: Any) -> str:
 def _runtime(settings: Settings, environ: Mapping[str, str]) -> list[Finding]:
     wanted = settings.runtime
     if wanted is RuntimeName.KUBERNETES:
-        return [Finding("runtime", "kubernetes", False, "not available in this release")]
+        return _kubernetes(settings)
     if wanted is RuntimeName.FAKE:
         return [Finding("runtime", "fake (in memory, for tests)")]
     if wanted is not RuntimeName.PROCESS:
@@ -135,6 +138,37 @@ def _runtime(settings: Settings, environ: Mapping[str, str]) -> list[Finding]:
         Finding("image store", "none: images are not used"),
         Finding("who may run workloads", who),
     ]
+
+
+def _kubernetes(settings: Settings) -> list[Finding]:
+    try:
+        connection = connect_cluster(settings)
+    except RuntimePermanentError as exc:
+        return [Finding("runtime", "kubernetes", False, exc.reason)]
+    how = " (this pod's service account)" if connection.in_cluster else ""
+    found = [
+        Finding("runtime", "kubernetes"),
+        Finding("cluster", f"{connection.server}{how}"),
+        Finding("namespace", connection.namespace),
+    ]
+    try:
+        check_cluster(connection, settings.kubernetes_route)
+    except RuntimePermanentError as exc:
+        found.append(Finding("access", "incomplete", False, exc.reason))
+    else:
+        found.append(Finding("access", "every verb Dockyard needs in the namespace"))
+    finally:
+        connection.client.close()
+    route = settings.kubernetes_route
+    found.append(
+        Finding(
+            "invoke traffic",
+            "to ready pod IPs (Dockyard must run in the cluster)"
+            if route == KubernetesRoute.PODS
+            else "through the API server's service proxy (slower)",
+        )
+    )
+    return found
 
 
 def _engine(settings: Settings, environ: Mapping[str, str]) -> list[Finding] | None:

@@ -22,6 +22,11 @@ class RuntimeName(StrEnum):
     FAKE = "fake"
 
 
+class KubernetesRoute(StrEnum):
+    PODS = "pods"  # straight to ready pod IPs: Dockyard runs in the cluster
+    APISERVER = "apiserver"  # through the API server's service proxy: Dockyard runs outside
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", extra="ignore")
 
@@ -96,13 +101,30 @@ class Settings(BaseSettings):
 
     # --- workloads -----------------------------------------------------------------------
     runtime: RuntimeName = Field(
-        default=RuntimeName.AUTO, description="Where workloads run: auto, docker or process."
+        default=RuntimeName.AUTO,
+        description="Where workloads run: auto, docker, process or kubernetes.",
     )
     process_runtime_open: bool = Field(
         default=False,
         description="Let every user, not only admins, run workloads on the process runtime. "
         "Its replicas run as the server's own user, so this isolates nothing: only for a "
         "single-user machine.",
+    )
+    kubernetes_context: str | None = Field(
+        default=None,
+        description="Kubernetes runtime: the kubeconfig context to use (default: its current "
+        "one). Ignored in a pod, where the service account is used.",
+    )
+    kubernetes_namespace: str | None = Field(
+        default=None,
+        description="Kubernetes runtime: the namespace workloads run in (default: Dockyard's "
+        "own pod's namespace in a cluster, else dockyard-workloads). It must exist.",
+    )
+    kubernetes_route: KubernetesRoute = Field(
+        default=KubernetesRoute.PODS,
+        description="Kubernetes runtime: how invoke traffic reaches pods: pods (to ready pod "
+        "IPs, for Dockyard in the cluster) or apiserver (through the API server's service "
+        "proxy, for Dockyard outside it; slower).",
     )
     draft_ttl_seconds: int = Field(
         default=8 * 3600, ge=1, description="Life of a workload on a draft artifact."

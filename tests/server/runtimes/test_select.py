@@ -29,8 +29,10 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(select.shutil, "which", lambda name: None)
 
 
-def test_kubernetes_is_refused_clearly(tmp_path):
-    with pytest.raises(RuntimePermanentError, match="kubernetes is not available"):
+def test_kubernetes_without_a_cluster_is_refused_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(RuntimePermanentError, match="no usable cluster configuration"):
         select.choose_runtime(settings(tmp_path, "kubernetes"))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from dockyard.server.runtimes.base import RuntimePermanentError
+from dockyard.server.runtimes.base import RuntimePermanentError, Waiting
 from dockyard.server.runtimes.fake import FakeBehavior
 from dockyard.server.settings import Settings
 from tests.server.workloads.conftest import (
@@ -162,3 +162,36 @@ def test_invoking_an_errored_workload_names_its_status_and_reason(
     assert "errored (image_pull_failed)" in response.json()["message"]
     assert "ghost" not in response.json()["message"]  # the engine's words: for viewers only
     assert "retry-after" not in response.headers
+
+
+@pytest.mark.parametrize("runtime_mode", ["self-healing"])
+def test_an_image_pull_that_never_succeeds_ends_errored_on_a_self_healing_runtime(
+    client: TestClient, fake: Fake
+) -> None:
+    # Kubernetes keeps retrying a pull on its own: Dockyard decides when to stop waiting.
+    fake.runtime.script("ghost:2", FakeBehavior(waiting=Waiting.IMAGE_PULL))
+    body = create_workload(client, artifact={"name": "g", "spec": fast_spec(imageUri="ghost:2")})
+    fake.advance(3, step=1)
+    assert _get(client, body["id"])["status"] in ("provisioning", "launching")
+    fake.advance(10, step=1)
+    got = _get(client, body["id"])
+    assert got["status"] == "errored"
+    assert got["statusDetails"]["reason"] == "image_pull_failed"
+    assert "not running 5 s after it was created" in got["statusDetails"]["message"]
+    assert "image_pull" in got["statusDetails"]["message"]
+    # It stopped the proton, so the runtime does not keep pulling.
+    assert any(call[0] == "stop_proton" for call in fake.runtime.calls)
+
+
+@pytest.mark.parametrize("runtime_mode", ["self-healing"])
+def test_a_replica_pending_for_another_reason_ends_in_ready_timeout(
+    client: TestClient, fake: Fake
+) -> None:
+    fake.runtime.script("big:1", FakeBehavior(waiting=Waiting.SCHEDULING))
+    body = create_workload(client, artifact={"name": "b", "spec": fast_spec(imageUri="big:1")})
+    fake.advance(15, step=1)
+    got = _get(client, body["id"])
+    assert got["status"] == "errored"
+    assert got["statusDetails"]["reason"] == "ready_timeout"
+    # A pending replica is the runtime's to bring up: Dockyard asked for it once.
+    assert fake.runtime.started() == 1

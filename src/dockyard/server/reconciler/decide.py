@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from dockyard.server.reconciler.rollout import RolloutView, decide_rollout
 from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState, Snapshot
 from dockyard.server.reconciler.tasks import TaskPolicy, judge_task
-from dockyard.server.runtimes.base import ReplicaKey
+from dockyard.server.runtimes.base import ReplicaKey, Waiting
 from dockyard.server.workloads.statuses import FINISHED, ErrorReason, Failure, Status
 
 
@@ -134,6 +134,14 @@ def _decide_running(view: ProtonView, now: datetime, policy: RestartPolicy) -> P
     )
     for key in view.wanted:
         replica = by_key.get(key) or ReplicaState(key)
+        if view.runtime_restarts and replica.phase == Phase.PENDING:
+            # A runtime that manages health brings a pending replica up on its own; what
+            # Dockyard decides is how long to wait for it.
+            failure = _pending_too_long(replica, now, policy)
+            if failure:
+                _give_up(plan, failure, stop=True)
+                return plan
+            continue
         # Missing, stopped, or still pending (perhaps half-made by a server that died in the
         # middle): ensure is idempotent and builds or starts whatever is not there yet.
         if replica.phase in (Phase.MISSING, Phase.STOPPED, Phase.PENDING):
@@ -158,6 +166,29 @@ def _give_up(plan: Plan, failure: Failure, *, stop: bool) -> None:
     # A runtime that restarts on its own would go on forever: stop it, as Dockyard itself
     # stops restarting. What ran stays for its logs.
     plan.stop_all = stop
+
+
+def _pending_too_long(
+    replica: ReplicaState, now: datetime, policy: RestartPolicy
+) -> Failure | None:
+    """A replica the runtime has not got running `ready_timeout_seconds` after it was made
+    (an image that cannot be pulled, no machine to run it): why to give up, else None."""
+    if replica.started_at is None:
+        return None
+    waited = (now - replica.started_at).total_seconds()
+    if waited < policy.ready_timeout_seconds:
+        return None
+    what = replica.message or replica.waiting_reason or "it never started"
+    reason = (
+        ErrorReason.IMAGE_PULL_FAILED
+        if replica.waiting_reason == Waiting.IMAGE_PULL
+        else ErrorReason.READY_TIMEOUT
+    )
+    return Failure(
+        reason,
+        f"replica {replica.name} not running {policy.ready_timeout_seconds:g} s after it was "
+        f"created: {what}",
+    )
 
 
 def _plan_restart(

@@ -84,7 +84,24 @@ class Reconciler:
                 del kept[workload_id]  # changed by someone else since (another server, a lock)
             ids.update(workload_id for workload_id in known if workload_id not in self._next)
         busy = sweep or bool(nudged)
-        for workload_id in sorted(ids):
+        # What a user just asked for goes first, also when it arrives in the middle of the
+        # round: passes that are merely due wait for it.
+        queue = sorted(ids, key=lambda w: (w not in nudged, w))
+        position = 0
+        while True:
+            with self._wake:
+                arrived = sorted(self._nudged)
+                self._nudged.clear()
+            if arrived:
+                nudged.update(arrived)
+                ids.update(arrived)
+                busy = True
+                later = [w for w in queue[position:] if w not in nudged]
+                queue = queue[:position] + arrived + later
+            if position >= len(queue):
+                break
+            workload_id = queue[position]
+            position += 1
             delay = reconcile_workload(self.ctx, workload_id, fresh=workload_id in nudged)
             # A pass that kept no snapshot had something to do or to record.
             busy = busy or workload_id not in self.ctx.snapshots

@@ -30,6 +30,7 @@ from dockyard.server.runtimes.base import (
     ReplicaKey,
     ReplicaPhase,
     RuntimeManagesHealth,
+    RuntimeNotice,
 )
 from dockyard.server.workloads.statuses import ErrorReason
 
@@ -72,8 +73,24 @@ def looked_at(snapshot: Snapshot) -> list[ProtonSnapshot]:
 def look(ctx: PassContext, proton: ProtonSnapshot, now: datetime) -> Sighting:
     observed = {state.key: state for state in ctx.runtime.observe(proton.id)}
     if isinstance(ctx.runtime, RuntimeManagesHealth):
-        return _read_health(proton, observed, now)
+        sighting = _read_health(proton, observed, now)
+        for notice in ctx.runtime.notices(proton.id):
+            sighting.events.append(("runtime_event", _notice_details(notice)))
+        return sighting
     return _probe(ctx, proton, observed, now)
+
+
+def _notice_details(notice: RuntimeNotice) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "reason": notice.reason,
+        "message": notice.message,
+        "type": "Warning" if notice.warning else "Normal",
+    }
+    if notice.replica is not None:
+        details["replica"] = notice.replica
+    if notice.count > 1:
+        details["count"] = notice.count
+    return details
 
 
 def _read_health(
@@ -98,6 +115,7 @@ def _read_health(
             started_at=seen.started_at,
             restart_count=seen.restart_count,
             message=seen.message or seen.waiting_reason,
+            waiting_reason=seen.waiting_reason,
         )
         restarts = seen.restart_count - record.restart_count if key in proton.replicas else 0
         if restarts > 0:

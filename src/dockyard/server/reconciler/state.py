@@ -75,6 +75,9 @@ class ReplicaState:
     # when unknown). What ends a task.
     primary_exited: bool = field(default=False, compare=False)
     exit_code: int | None = field(default=None, compare=False)
+    # Seen in this pass and never stored: why a runtime that manages health says the replica
+    # waits (a `runtimes.base.Waiting`, or the runtime's own word).
+    waiting_reason: str | None = field(default=None, compare=False)
     # As read from storage; None for a replica that has no row yet.
     origin: ReplicaState | None = field(default=None, compare=False, repr=False)
 

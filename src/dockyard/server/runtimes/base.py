@@ -16,7 +16,7 @@ these two classes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -58,6 +58,15 @@ class ReplicaPhase(StrEnum):
     RUNNING = "running"  # every container of the replica runs (readiness is the probes' job)
     FAILED = "failed"  # a container exited or could not start while the replica should run
     STOPPED = "stopped"  # stopped on purpose (stop_proton); ensure_proton starts it again
+
+
+class Waiting(StrEnum):
+    """Why a replica that should run waits, where a rule depends on it (`waiting_reason`)."""
+
+    IMAGE_PULL = "image_pull"  # its image could not be pulled yet; the runtime keeps trying
+    RESTART_BACKOFF = "restart_backoff"  # a container failed; the runtime restarts it later
+    SCHEDULING = "scheduling"  # no machine can take it yet (quota, resources)
+    CREATING = "creating"  # being created (containers, volumes, the image being pulled)
 
 
 @dataclass(frozen=True)
@@ -194,7 +203,8 @@ class ObservedReplica:
     # the others it stays None and the reconciler's own probes decide.
     ready: bool | None = None
     # Why a replica that should run does not run right now (a runtime that manages health
-    # waiting out its restart back-off says so here, like Kubernetes' CrashLoopBackOff).
+    # waiting out its restart back-off says so here, like Kubernetes' CrashLoopBackOff): a
+    # `Waiting` where the reconciler's rules depend on it, else the runtime's own word.
     waiting_reason: str | None = None
 
     @property
@@ -213,6 +223,17 @@ class LogLine:
     container: str
     stream: str  # stdout | stderr
     message: str
+
+
+@dataclass(frozen=True)
+class RuntimeNotice:
+    """Something the runtime's own supervisor said about a proton (a Kubernetes Event)."""
+
+    reason: str  # the supervisor's word for it: BackOff, FailedScheduling, Killing, …
+    message: str
+    warning: bool = False  # a warning rather than a routine report
+    replica: str | None = None  # replica_id, when it is about one replica
+    count: int = 1  # how many times it happened
 
 
 class Runtime(ABC):
@@ -279,6 +300,16 @@ class Runtime(ABC):
         for proton_id in removed:
             self.remove_proton(proton_id)
         return removed
+
+    def notices(self, proton_id: str) -> list[RuntimeNotice]:
+        """What the runtime's supervisor reported about the proton since the last call, oldest
+        first; each notice is given once. Only a runtime with a supervisor of its own has any."""
+        return []
+
+    def watch_changes(self, notify: Callable[[str], None]) -> None:  # noqa: B027 - optional
+        """Call `notify(workload_id)` whenever the runtime sees a workload's objects change on
+        their own (a pod became ready, a pull failed), so a pass looks now rather than at the
+        next sweep. A runtime that learns only when asked has nothing to call."""
 
     def describe(self) -> dict[str, str]:
         """Where workloads run, in words (`runtime`, `engine`, `image store`…) for people."""

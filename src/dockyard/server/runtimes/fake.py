@@ -55,6 +55,9 @@ class FakeBehavior:
     live: bool = True  # liveness probes pass
     output: tuple[str, ...] = ()  # lines printed at each start
     error: RuntimeFailure | None = None  # raised by ensure_proton instead of starting
+    # Self-healing runtime only: the replica never gets running and waits for this reason (a
+    # `Waiting`), as a Kubernetes pod whose image cannot be pulled does.
+    waiting: str | None = None
 
 
 @dataclass
@@ -312,7 +315,11 @@ class SelfHealingFakeRuntime(ScriptedRuntime, RuntimeManagesHealth):
 
     def _state(self, replica: _Replica) -> ObservedReplica:
         state = super()._state(replica)
-        if state.phase == ReplicaPhase.FAILED:
+        if replica.behavior.waiting and state.phase == ReplicaPhase.RUNNING:
+            state.phase, state.ready = ReplicaPhase.PENDING, False
+            state.waiting_reason = replica.behavior.waiting
+            state.message = f"waiting: {replica.behavior.waiting}"
+        elif state.phase == ReplicaPhase.FAILED:
             state.waiting_reason = "back-off restarting the failed container"
             state.ready = False
         else:

@@ -41,10 +41,11 @@ def choose_runtime(
     environ = os.environ if environ is None else environ
     name = settings.runtime
     if name == RuntimeName.KUBERNETES:
-        raise RuntimePermanentError(
-            "DOCKYARD_RUNTIME=kubernetes is not available in this release; "
-            "use auto, docker or process",
-            code="runtime_unavailable",
+        from dockyard.server.runtimes.kubernetes.runtime import KubernetesRuntime
+
+        runtime = KubernetesRuntime.connect(settings)
+        return runtime, (
+            f"kubernetes runtime on {runtime.connection.server}, namespace {runtime.namespace}"
         )
     if name == RuntimeName.FAKE:
         from dockyard.server.runtimes.fake import FakeRuntime
