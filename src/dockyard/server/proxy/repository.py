@@ -26,9 +26,13 @@ _WORKLOAD_ROWS = (
         Workload.desired_state,
         Workload.status_reason,
         Proton.id,
+        Proton.scale,
+        Replica.group_name,
+        Replica.index,
         Replica.host,
         Replica.port,
         Replica.ready,
+        Replica.draining_since,
     )
     .outerjoin(Proton, and_(Proton.workload_id == Workload.id, Proton.role == "active"))
     .outerjoin(Replica, Replica.proton_id == Proton.id)

@@ -31,6 +31,7 @@ class Backend:
 
     host: str
     port: int
+    replica: str = ""  # its name, "default-0": what the autoscaler's load reports count by
     outstanding: int = 0
 
     @property
@@ -50,6 +51,10 @@ class Route:
     # name images and hosts) is left to those who may view the workload: a deployment's
     # callers may not.
     reason: str | None = None
+    # The autoscaler sets its replica count: with none ready, a request is held while one
+    # starts (a wake from zero) instead of answered 503.
+    autoscaled: bool = False
+    wake_error: str | None = None  # why the last wake failed, answered to held requests
 
     @property
     def stopped(self) -> bool:
@@ -94,9 +99,11 @@ class _Row:
     status: str
     desired_state: str
     proton_id: str | None
-    ready: tuple[tuple[str, int], ...]
+    ready: tuple[tuple[str, int, str], ...]  # host, port, replica name
     grants: dict[str, Right]
     reason: str | None = None
+    autoscaled: bool = False
+    wake_error: str | None = None
 
 
 # The table's inputs as read: workload rows, deployment rows, grant rows, admin user ids.
@@ -107,14 +114,22 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
     for resource_id, user_id, role in grant_rows:
         roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
     rows: dict[str, _Row] = {}
-    ready: dict[str, list[tuple[str, int]]] = {}
-    for workload_id, status, desired, reason, proton_id, host, port, is_ready in result:
+    ready: dict[str, list[tuple[str, int, str]]] = {}
+    for (
+        workload_id, status, desired, reason, proton_id, scale, group, index, host, port,
+        is_ready, draining_since,
+    ) in result:  # fmt: skip
         if workload_id not in rows:
             grants = _grants(roles.get(workload_id, {}))
-            rows[workload_id] = _Row(workload_id, status, desired, proton_id, (), grants, reason)
+            wake_error = next((s.get("wakeError") for s in (scale or {}).values() if s), None)
+            rows[workload_id] = _Row(
+                workload_id, status, desired, proton_id, (), grants, reason,
+                autoscaled=bool(scale), wake_error=wake_error,
+            )  # fmt: skip
             ready[workload_id] = []
-        if is_ready and host and port:
-            ready[workload_id].append((host, port))
+        # A draining replica (scaled away) takes no new request; those in flight finish.
+        if is_ready and host and port and draining_since is None:
+            ready[workload_id].append((host, port, f"{group}-{index}"))
     routes = [
         _Row(
             r.workload_id,
@@ -124,6 +139,8 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
             tuple(ready[i]),
             r.grants,
             r.reason,
+            r.autoscaled,
+            r.wake_error,
         )
         for i, r in rows.items()
     ]
@@ -237,7 +254,10 @@ class RoutingTable:
                 if previous is not None and previous.proton_id == row.proton_id
                 else {}
             )
-            backends = [known.get(key) or Backend(*key) for key in row.ready]
+            backends = [
+                known.get((host, port)) or Backend(host, port, name)
+                for host, port, name in row.ready
+            ]
             fresh[row.workload_id] = Route(
                 row.workload_id,
                 row.status,
@@ -246,6 +266,8 @@ class RoutingTable:
                 backends,
                 row.grants,
                 row.reason,
+                row.autoscaled,
+                row.wake_error,
             )
         self.routes = fresh
 

@@ -24,6 +24,7 @@ from dockyard.server.reconciler.probes import (
     ReplicaHealth,
     probes_for_container,
 )
+from dockyard.server.reconciler.scaling import Measured, measure
 from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState, Snapshot
 from dockyard.server.runtimes.base import (
     ObservedReplica,
@@ -43,6 +44,7 @@ class Sighting:
     replicas: dict[ReplicaKey, ReplicaState]  # each replica as seen now
     observed: dict[ReplicaKey, ObservedReplica]  # the runtime's own report
     events: Events = field(default_factory=list)
+    measured: Measured | None = None  # an autoscaled active proton's load
 
 
 def observe(
@@ -56,6 +58,10 @@ def observe(
     for proton in looked_at(snapshot):
         if proton.id not in sightings:
             sightings[proton.id] = look(ctx, proton, now)
+            if proton.role == "active" and proton.scale and snapshot.desired_state == "running":
+                sightings[proton.id].measured = measure(
+                    ctx.db, ctx.runtime, snapshot.workload_id, proton, now, ctx.scaling
+                )
     return sightings
 
 
@@ -189,8 +195,16 @@ def health_for(
     specs = []
     for container in proton.containers(key[0]):
         specs.extend(probes_for_container(container, lambda port: seen.probe_ports.get(port, port)))
+    # A replica of an autoscaled group with none ready is a wake: requests are held for it,
+    # so its readiness is checked every tenth of a second until it first passes.
+    waking = key[0] in proton.scale and not any(
+        r.ready for k, r in proton.replicas.items() if k[0] == key[0] and k != key
+    )
     health = ReplicaHealth(
-        started_at=started_at, specs=specs, ready_timeout=ctx.policy.ready_timeout_seconds
+        started_at=started_at,
+        specs=specs,
+        ready_timeout=ctx.policy.ready_timeout_seconds,
+        hurry=waking,
     )
     record = proton.replicas.get(key)
     if current is None and record is not None and not just_started:

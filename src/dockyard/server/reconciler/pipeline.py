@@ -21,7 +21,7 @@ from datetime import datetime
 from dockyard.server.reconciler import repository
 from dockyard.server.reconciler.act import Outcome, act
 from dockyard.server.reconciler.context import PassContext
-from dockyard.server.reconciler.decide import WorkloadPlan, decide_workload
+from dockyard.server.reconciler.decide import ScalingInputs, WorkloadPlan, decide_workload
 from dockyard.server.reconciler.observe import Sighting, next_probe_due, observe
 from dockyard.server.reconciler.state import Snapshot
 from dockyard.server.runtimes.base import RuntimeManagesHealth, RuntimeTemporaryError
@@ -110,7 +110,24 @@ def _decide(
 ) -> WorkloadPlan:
     seen = {proton_id: sighting.replicas for proton_id, sighting in sightings.items()}
     restarts = isinstance(ctx.runtime, RuntimeManagesHealth)
-    return decide_workload(snapshot, seen, now, ctx.policy, runtime_restarts=restarts)
+    measured = {pid: s.measured for pid, s in sightings.items() if s.measured is not None}
+    scaling = ScalingInputs(measured, ctx.scale_history, ctx.scaling)
+    plan = decide_workload(
+        snapshot, seen, now, ctx.policy, runtime_restarts=restarts, scaling=scaling
+    )
+    _keep_scale_history(ctx, snapshot, plan)
+    return plan
+
+
+def _keep_scale_history(ctx: PassContext, snapshot: Snapshot, plan: WorkloadPlan) -> None:
+    """The autoscaler's recommendations outlive the pass (its stabilization window reads
+    them); those of protons no longer active are dropped."""
+    active = snapshot.proton_id
+    for key in [key for key in ctx.scale_history if key[0] != active and key[0] in plan.protons]:
+        del ctx.scale_history[key]
+    for proton_plan in plan.protons.values():
+        if proton_plan.scale is not None:
+            ctx.scale_history.update(proton_plan.scale.history)
 
 
 def _report_engine_trouble(ctx: PassContext, workload_id: str, message: str) -> None:
@@ -134,6 +151,8 @@ def _next_pass(ctx: PassContext, snapshot: Snapshot, outcome: Outcome) -> float:
     delays = [ctx.sweep_seconds]
     if status != Status.RUNNING or snapshot.replacement is not None:
         delays.append(0.5)
+    if any(proton.scale for proton in snapshot.protons if proton.role == "active"):
+        delays.append(ctx.scaling.interval_seconds)  # the autoscaler's own rhythm
     for proton in snapshot.protons:
         due = next_probe_due(ctx, proton)
         if due is not None:

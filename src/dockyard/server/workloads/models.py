@@ -73,6 +73,9 @@ class Proton(IdMixin, TimestampMixin, Base):
     runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     running_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     log_tail: Mapped[list[str] | None] = mapped_column(JSON)
+    # Per autoscaled group, where the autoscaler stands (`GroupScale.for_storage`): the count
+    # it asks for, since when it would ask for fewer, why a wake from zero failed.
+    scale: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Replica(IdMixin, TimestampMixin, Base):
@@ -99,6 +102,8 @@ class Replica(IdMixin, TimestampMixin, Base):
     next_restart_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message: Mapped[str | None] = mapped_column(Text)
+    # Scaled away: it gets no new requests and is removed once those in flight end.
+    draining_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WorkloadEvent(IdMixin, Base):
