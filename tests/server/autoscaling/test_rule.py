@@ -76,7 +76,10 @@ def test_within_the_tolerance_the_count_stays() -> None:
 
 def test_cpu_is_a_percentage_of_the_limit() -> None:
     scaling = Autoscaling.model_validate(
-        {"maxReplicaCount": 5, "policies": [{"scalingMetric": "cpuAverageUtilization", "target": 50}]}
+        {
+            "maxReplicaCount": 5,
+            "policies": [{"scalingMetric": "cpuAverageUtilization", "target": 50}],
+        }
     )
     # Two replicas limited to 0.5 core using 0.9 core together: 90 % against a 50 % target.
     found = recommend(scaling, 2, GroupLoad(ready=2, cpu_cores=0.9, cpu_limit=0.5))

@@ -68,16 +68,31 @@ def test_the_older_shape_is_hoisted(client: TestClient) -> None:
         (_group(_concurrency(), replicaCount=2), "replicaCount"),
         (_group(_concurrency(minReplicaCount=5)), "above maxReplicaCount"),
         (_group(_concurrency(maxReplicaCount=0)), "greater than or equal to 1"),
-        (_group({"policies": [{"scalingMetric": "httpRequestsConcurrency", "target": 1}]}),
-         "maxReplicaCount"),
+        (
+            _group({"policies": [{"scalingMetric": "httpRequestsConcurrency", "target": 1}]}),
+            "maxReplicaCount",
+        ),
         (_group(_concurrency(policies=[])), "at least one policy"),
-        (_group(_concurrency(policies=[{"scalingMetric": "requestsPerMoon", "target": 1}])),
-         "scalingMetric"),
-        (_group(_concurrency(policies=[{"scalingMetric": "httpRequestsConcurrency",
-                                        "target": 0}])), "target"),
-        (_group({"minReplicaCount": 0, "maxReplicaCount": 2,
-                 "policies": [{"scalingMetric": "cpuAverageUtilization", "target": 50}]}),
-         "httpRequestsConcurrency"),
+        (
+            _group(_concurrency(policies=[{"scalingMetric": "requestsPerMoon", "target": 1}])),
+            "scalingMetric",
+        ),
+        (
+            _group(
+                _concurrency(policies=[{"scalingMetric": "httpRequestsConcurrency", "target": 0}])
+            ),
+            "target",
+        ),
+        (
+            _group(
+                {
+                    "minReplicaCount": 0,
+                    "maxReplicaCount": 2,
+                    "policies": [{"scalingMetric": "cpuAverageUtilization", "target": 50}],
+                }
+            ),
+            "httpRequestsConcurrency",
+        ),
     ],  # fmt: skip
     ids=[
         "replicaCount-with-enabled",

@@ -147,9 +147,7 @@ def test_a_drain_ends_at_the_drain_limit(client: TestClient, scaled: Fake) -> No
 
 
 @EITHER_HEALTH
-def test_idle_goes_to_zero_and_a_waiting_request_wakes_it(
-    client: TestClient, scaled: Fake
-) -> None:
+def test_idle_goes_to_zero_and_a_waiting_request_wakes_it(client: TestClient, scaled: Fake) -> None:
     body = create_workload(client, runtime=_runtime(low=0))
     scaled.advance(3)
     assert _group(client, body["id"])["currentReplicaCount"] == 1  # a start runs one
