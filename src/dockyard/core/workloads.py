@@ -73,11 +73,6 @@ class GroupRuntime(InputModel):
         # Clients echo responses back as requests; whatever they send here is not theirs to set.
         return value if isinstance(value, dict | Bundle) else None
 
-    @field_validator("current_replica_count", "desired_replica_count", mode="before")
-    @classmethod
-    def _drop_counts(cls, value: Any) -> Any:
-        return None  # what the server reports, never what a client sets
-
     @model_validator(mode="after")
     def _autoscaling_replaces_replica_count(self) -> GroupRuntime:
         if self.autoscaling is None or not self.autoscaling.enabled:

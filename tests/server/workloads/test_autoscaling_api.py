@@ -34,7 +34,8 @@ def _create(client: TestClient, runtime: dict[str, Any]) -> Any:
 
 
 def test_the_new_shape_is_kept_and_shown_in_both_shapes(client: TestClient) -> None:
-    response = _create(client, _group(_concurrency()))
+    # Counts a client echoes back from an earlier answer are the server's to say, not its.
+    response = _create(client, _group(_concurrency(), currentReplicaCount=7, desiredReplicaCount=9))
     assert response.status_code == 201, response.text
     group = response.json()["runtime"]["containerGroups"][0]
     scaling = group["autoscaling"]

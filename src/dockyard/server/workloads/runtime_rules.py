@@ -24,6 +24,8 @@ def check_runtime(
     runtime = _apply_top_level_replicas(runtime, [g.name for g in spec.container_groups], loc)
     for g, group in enumerate(runtime.container_groups):
         at: list[str | int] = [*loc, "containerGroups", g]
+        # What the server reports, never what a client sets (a response echoed back).
+        group.current_replica_count = group.desired_replica_count = None
         _check_autoscaling(group, max_replicas)
         artifact_group = spec.group(group.name)
         if artifact_group is None:
