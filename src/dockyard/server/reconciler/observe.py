@@ -195,16 +195,13 @@ def health_for(
     specs = []
     for container in proton.containers(key[0]):
         specs.extend(probes_for_container(container, lambda port: seen.probe_ports.get(port, port)))
-    # A replica of an autoscaled group with none ready is a wake: requests are held for it,
-    # so its readiness is checked every tenth of a second until it first passes.
-    waking = key[0] in proton.scale and not any(
-        r.ready for k, r in proton.replicas.items() if k[0] == key[0] and k != key
-    )
+    # A replica the autoscaler adds is wanted now: requests wait for it (at zero, held by
+    # the proxy), so its readiness is checked every tenth of a second until it first passes.
     health = ReplicaHealth(
         started_at=started_at,
         specs=specs,
         ready_timeout=ctx.policy.ready_timeout_seconds,
-        hurry=waking,
+        hurry=key[0] in proton.scale,
     )
     record = proton.replicas.get(key)
     if current is None and record is not None and not just_started:
