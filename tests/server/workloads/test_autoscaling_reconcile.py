@@ -186,3 +186,16 @@ def test_a_wake_that_crashes_says_why(client: TestClient, scaled: Fake) -> None:
         proton = session.get(Proton, body["protonId"])
         assert proton is not None and proton.scale is not None
         assert proton.scale["default"].get("wakeError")
+
+
+def test_a_deleted_workloads_reports_are_collected(client: TestClient, scaled: Fake) -> None:
+    body = create_workload(client, runtime=_runtime())
+    _report(scaled, body["id"], default_0=(1, 1.0))
+    kept = create_workload(client, runtime=_runtime())
+    _report(scaled, kept["id"], default_0=(1, 1.0))
+    assert client.delete(f"{API}/workloads/{body['id']}").status_code == 204
+    scaled.app.state.reconciler.collect_garbage()
+    db = scaled.app.state.db
+    gone = load_reports.load_of(db, body["id"], scaled.clock())
+    assert gone.last_request_at is None and not gone.in_flight
+    assert load_reports.load_of(db, kept["id"], scaled.clock()).in_flight == {"default-0": 1}

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from dockyard.server.autoscaling.models import InvokeLoad
 from dockyard.server.db.session import Database
+from dockyard.server.workloads.models import Workload
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,12 @@ def sum_reports(rows: Sequence[Any], fresh_after: datetime) -> WorkloadLoad:
             in_flight[name] = in_flight.get(name, 0) + int(now_count)
             mean[name] = mean.get(name, 0.0) + float(average)
     return WorkloadLoad(in_flight, mean, waiting, last)
+
+
+def forget_deleted_workloads(db: Database) -> int:
+    """Drop the reports of workloads that no longer exist (their last request is history)."""
+    with db.unit_of_work() as session:
+        result = session.execute(
+            delete(InvokeLoad).where(InvokeLoad.workload_id.not_in(select(Workload.id)))
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
