@@ -11,6 +11,7 @@ whenever the replica's containers (re)start.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -211,10 +212,14 @@ def health_for(
     return health
 
 
-def next_probe_due(ctx: PassContext, proton: ProtonSnapshot) -> float | None:
+def next_probe_due(
+    ctx: PassContext, proton: ProtonSnapshot, started: Collection[ReplicaKey] = ()
+) -> float | None:
+    """When a probe of the proton is next due; `started`: replicas this pass started beyond
+    what the snapshot knew (the autoscaler added them)."""
     # Only this proton's slots: scanning every replica's bookkeeping on every pass costs a
     # server with hundreds of workloads more than the passes themselves.
-    keys = set(proton.replicas) | set(proton.wanted())
+    keys = set(proton.replicas) | set(proton.wanted()) | set(started)
     dues = []
     for key in keys:
         current = ctx.health.get((proton.id, *key))

@@ -153,8 +153,9 @@ def _next_pass(ctx: PassContext, snapshot: Snapshot, outcome: Outcome) -> float:
         delays.append(0.5)
     if any(proton.scale for proton in snapshot.protons if proton.role == "active"):
         delays.append(ctx.scaling.interval_seconds)  # the autoscaler's own rhythm
+    started = {o.proton_id: o.replicas.keys() for o in outcome.protons}
     for proton in snapshot.protons:
-        due = next_probe_due(ctx, proton)
+        due = next_probe_due(ctx, proton, started.get(proton.id, ()))
         if due is not None:
             delays.append(due - now.timestamp())
     for proton_outcome in outcome.protons:
