@@ -136,6 +136,7 @@ class Load:
         self.url = url
         self.token = server.token
         self.statuses: list[int] = []
+        self.failures: list[str] = []  # what each failed request answered
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(clients)
         for _ in range(clients):
@@ -145,9 +146,14 @@ class Load:
         with httpx.Client(headers={"Authorization": f"Bearer {self.token}"}, timeout=60) as c:
             while not self._stop.is_set():
                 try:
-                    self.statuses.append(c.get(self.url).status_code)
-                except httpx.HTTPError:
+                    answer = c.get(self.url)
+                except httpx.HTTPError as exc:
                     self.statuses.append(0)
+                    self.failures.append(repr(exc))
+                    continue
+                self.statuses.append(answer.status_code)
+                if answer.status_code != 200:
+                    self.failures.append(f"{answer.status_code} {answer.text[:200]}")
 
     def stop(self) -> None:
         self._stop.set()
@@ -174,6 +180,8 @@ def scale_up_and_down(server: Server, workload: dict[str, Any]) -> tuple[float, 
     finally:
         load.stop()
     up_failed = load.failed
+    for failure in load.failures:
+        print(f"  failed during the scale-up: {failure}", file=sys.stderr)
     # A steady trickle while the extra replicas drain away.
     trickle = Load(server, url, 1)
     try:
@@ -182,6 +190,8 @@ def scale_up_and_down(server: Server, workload: dict[str, Any]) -> tuple[float, 
         time.sleep(2.0)
     finally:
         trickle.stop()
+    for failure in trickle.failures:
+        print(f"  failed during the scale-down: {failure}", file=sys.stderr)
     return step, up_failed, trickle.failed, len(load.statuses) + len(trickle.statuses)
 
 

@@ -94,6 +94,7 @@ class InvokeProxy:
             max_line_size=settings.proxy_max_header_bytes,
             max_field_size=settings.proxy_max_header_bytes,
         )
+        self.table.on_backends_gone = self.pool.drop_idle
         self._tasks = [
             asyncio.ensure_future(self.table.run()),
             asyncio.ensure_future(self.pool.sweep()),

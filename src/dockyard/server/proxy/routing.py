@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dockyard.server.db.session import Database
@@ -191,6 +192,9 @@ class RoutingTable:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refreshing: asyncio.Future[None] | None = None
+        # Told the (host, port) of replicas that left the table (the proxy closes its idle
+        # connections to them).
+        self.on_backends_gone: Callable[[set[tuple[str, int]]], None] | None = None
 
     # --- the reconciler's hook --------------------------------------------------------------
 
@@ -270,6 +274,11 @@ class RoutingTable:
                 row.wake_error,
             )
         self.routes = fresh
+        if self.on_backends_gone is not None:
+            before = {b.key for route in old.values() for b in route.backends}
+            gone = before - {b.key for route in fresh.values() for b in route.backends}
+            if gone:
+                self.on_backends_gone(gone)
 
     def age(self) -> float:
         """Seconds since the table was last read from the database."""
