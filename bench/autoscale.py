@@ -96,15 +96,15 @@ def group(server: Server, workload_id: str) -> dict[str, Any]:
 
 
 def wait_for_zero(server: Server, engine: Any, workload_id: str) -> None:
-    """Until the workload is at zero and its last container is gone from the engine (a
-    replica still draining would answer at once, which is no cold start)."""
+    """Until the workload is at zero and none of its containers runs (a replica still
+    draining would answer at once, which is no cold start; a stopped one must start)."""
 
     def at_zero() -> bool:
         g = group(server, workload_id)
         if g["desiredReplicaCount"] != 0 or g["currentReplicaCount"] != 0:
             return False
         labels = f"dockyard.workload={workload_id}"
-        return not engine.containers.list(all=True, filters={"label": labels})
+        return not engine.containers.list(filters={"label": labels})  # running ones
 
     poll("the workload at zero", at_zero, 120, 0.1)
 

@@ -60,6 +60,10 @@ def _replicas(fake: Fake, proton_id: str) -> list[str]:
     return [f"{s.group}-{s.index}" for s in fake.runtime.observe(proton_id)]
 
 
+def _running(fake: Fake, proton_id: str) -> list[str]:
+    return [f"{s.group}-{s.index}" for s in fake.runtime.observe(proton_id) if s.phase == "running"]
+
+
 def _statuses(client: TestClient, workload_id: str) -> list[str]:
     changes = [e for e in events_of(client, workload_id) if e["eventType"] == "status_changed"]
     return [e["details"].get("to") for e in reversed(changes)]
@@ -154,15 +158,17 @@ def test_idle_goes_to_zero_and_a_waiting_request_wakes_it(client: TestClient, sc
     scaled.advance(POLICY.windows.idle_seconds + 2)
     group = _group(client, body["id"])
     assert group["desiredReplicaCount"] == 0 and group["currentReplicaCount"] == 0
-    assert _replicas(scaled, body["protonId"]) == []
+    assert _running(scaled, body["protonId"]) == []
     assert group["status"] == "running"  # held at zero by the autoscaler
+    # Its replica is stopped, not removed: a wake starts it again, quicker than creating it.
+    assert [s.phase for s in scaled.runtime.observe(body["protonId"])] == ["stopped"]
     scaled.advance(30)
-    assert _replicas(scaled, body["protonId"]) == []
+    assert _running(scaled, body["protonId"]) == []
     # A request waits on some server: one replica starts at once, then serves.
     _report(scaled, body["id"], waiting=1)
     scaled.passes()
     assert _group(client, body["id"])["desiredReplicaCount"] == 1
-    assert _replicas(scaled, body["protonId"]) == ["default-0"]
+    assert _running(scaled, body["protonId"]) == ["default-0"]
     scaled.advance(2)
     group = _group(client, body["id"])
     assert group["currentReplicaCount"] == 1 and group["status"] == "running"
@@ -174,7 +180,7 @@ def test_a_wake_that_crashes_says_why(client: TestClient, scaled: Fake) -> None:
     body = create_workload(client, runtime=_runtime(low=0))
     scaled.advance(3)
     scaled.advance(POLICY.windows.idle_seconds + 2)
-    assert _replicas(scaled, body["protonId"]) == []
+    assert _running(scaled, body["protonId"]) == []
     image = "docker.io/library/python:3.12-slim"
     scaled.runtime.script(image, FakeBehavior(fail_to_start=True))
     _report(scaled, body["id"], waiting=1)
