@@ -143,8 +143,8 @@ class Settings(BaseSettings):
     scale_to_zero_idle_seconds: float = Field(
         default=300.0,
         gt=0,
-        description="A group with minReplicaCount 0 and no invoke request for this long has "
-        "its last replica removed.",
+        description="A group with minReplicaCount 0 and no invoke request for this long goes "
+        "to zero replicas (stopped; the next request starts one again).",
     )
     drain_seconds: float = Field(
         default=30.0,
