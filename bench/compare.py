@@ -147,23 +147,26 @@ def _install_surface(pyproject: Path) -> dict:
     return {key: project.get(key) for key in keys}
 
 
-def _side(label: str, revision: str, work: Path, own_venv: bool) -> Side:
+def _checkout(label: str, revision: str, work: Path) -> tuple[str, Path]:
     commit = _git("rev-parse", "--verify", f"{revision}^{{commit}}")
     tree = work / label
     _git("worktree", "add", "--detach", str(tree), commit)
-    same = _install_surface(tree / "pyproject.toml") == _install_surface(ROOT / "pyproject.toml")
+    return commit, tree
+
+
+def _side(label: str, revision: str, commit: str, tree: Path, own_venv: bool, why: str) -> Side:
     env = {**os.environ}
-    if same and not own_venv:
+    if not own_venv:
         python = sys.executable
         env["PYTHONPATH"] = os.pathsep.join([str(tree / "src"), str(ROOT)])
         how = "this interpreter's packages, the revision's src/ first on PYTHONPATH"
     else:
-        venv = work / f"venv-{label}"
+        venv = tree.parent / f"venv-{label}"
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         python = str(venv / "bin" / "python")
         subprocess.run([python, "-m", "pip", "install", "-q", "-e", str(tree)], check=True)
         env["PYTHONPATH"] = str(ROOT)
-        how = f"a venv of its own ({'asked for' if own_venv else 'its dependencies differ'})"
+        how = f"a venv of its own ({why})"
     # A fresh tree has no bytecode yet: compiled once here, not in the first run's start.
     subprocess.run([python, "-m", "compileall", "-q", str(tree / "src")], check=True)
     found = subprocess.run(
@@ -179,12 +182,39 @@ def _side(label: str, revision: str, work: Path, own_venv: bool) -> Side:
     return Side(label, revision, commit, tree, python, env)
 
 
+def installs_differing(ours: dict, theirs: dict[str, dict]) -> list[str]:
+    """The sides whose install surface is not this checkout's; any one makes both install."""
+    return [label for label, surface in theirs.items() if surface != ours]
+
+
 @contextmanager
 def sides(before: str, after: str, own_venv: bool) -> Iterator[tuple[Side, Side]]:
+    """Both revisions, installed the same way.
+
+    The two sides always share one kind of environment: when either revision's dependencies
+    differ from this checkout's, both get a fresh venv. A fresh venv against this checkout's
+    development one (with every test tool installed) once showed a proxy "loss" of a third
+    that the code did not have: the environments differed, not the revisions."""
     work = Path(tempfile.mkdtemp(prefix="dockyard-compare-"))
     work.chmod(0o755)  # benchmarks run services as other users (PostgreSQL, nginx workers)
     try:
-        yield _side("before", before, work, own_venv), _side("after", after, work, own_venv)
+        checkouts = {
+            "before": (before, *_checkout("before", before, work)),
+            "after": (after, *_checkout("after", after, work)),
+        }
+        differs = installs_differing(
+            _install_surface(ROOT / "pyproject.toml"),
+            {
+                label: _install_surface(tree / "pyproject.toml")
+                for label, (*_, tree) in checkouts.items()
+            },
+        )
+        own = own_venv or bool(differs)
+        why = "asked for" if own_venv else f"the dependencies of {' and '.join(differs)} differ"
+        yield (
+            _side("before", *checkouts["before"], own, why),
+            _side("after", *checkouts["after"], own, why),
+        )
     finally:
         for label in ("before", "after"):
             if (work / label).exists():

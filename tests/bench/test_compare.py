@@ -4,9 +4,12 @@ benchmarks, not tests."""
 from __future__ import annotations
 
 import math
+import os
+import sys
 from pathlib import Path
 
 import pytest
+from bench import compare
 from bench.compare import (
     Outcome,
     Row,
@@ -113,3 +116,17 @@ def test_a_section_is_added_once_then_replaced_in_place(tmp_path: Path) -> None:
     assert page.read_text() == (
         "# Benchmarks\n\nProse.\n\n## Before/after\n\n<!-- s -->\nsecond table\n<!-- e -->\n"
     )
+
+
+def test_both_sides_install_fresh_when_either_differs() -> None:
+    ours = {"dependencies": ["fastapi>=0.110"], "optional-dependencies": {"test": ["pytest"]}}
+    grown = {**ours, "optional-dependencies": {"test": ["pytest", "mypy"]}}
+    assert compare.installs_differing(ours, {"before": ours, "after": ours}) == []
+    assert compare.installs_differing(ours, {"before": grown, "after": ours}) == ["before"]
+
+
+def test_sides_of_one_revision_share_this_interpreter() -> None:
+    with compare.sides("HEAD", "HEAD", own_venv=False) as (before, after):
+        assert before.python == after.python == sys.executable
+        assert before.tree != after.tree
+        assert before.env["PYTHONPATH"].split(os.pathsep)[0] == str(before.tree / "src")
