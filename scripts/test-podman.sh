@@ -43,8 +43,9 @@ install_packages() {
 write_conf() {
   # CONTAINERS_CONF replaces every other containers.conf, so the lines this machine kind
   # needs are repeated here; a short exit_command_delay stops exec
-  # sessions from leaving conmon processes that recreate DIR after it is deleted.
-  cat >"$dir/containers.conf" <<'EOF'
+  # sessions from leaving conmon processes that recreate DIR after it is deleted. `kube play`
+  # writes the network it makes into network_config_dir: kept in DIR, not /etc/containers.
+  cat >"$dir/containers.conf" <<EOF
 [containers]
 default_ulimits = []
 
@@ -53,6 +54,9 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 exit_command_delay = 2
+
+[network]
+network_config_dir = "$dir/networks"
 EOF
 }
 

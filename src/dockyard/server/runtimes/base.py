@@ -69,6 +69,14 @@ class Probe:
     port: int = 8080  # the Workload API's default probe port
     scheme: str = "HTTP"
     headers: tuple[tuple[str, str], ...] = ()
+    # Timing as the artifact declares it (the Workload API's defaults otherwise); a runtime
+    # that runs probes itself (Kubernetes) passes these on.
+    initial_delay_seconds: int = 30
+    period_seconds: int = 30
+    timeout_seconds: int = 30
+    failure_threshold: int = 3
+    success_threshold: int = 1
+    host: str | None = None  # the host to connect to; None: the replica itself
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class SecurityContext:
     run_as_group: int | None = None
     run_as_non_root: bool = False
     seccomp_profile: str | None = None  # RuntimeDefault | Unconfined | Localhost
+    seccomp_localhost_profile: str | None = None  # the profile's path, for Localhost
 
     def is_default(self) -> bool:
         return self == SecurityContext()
@@ -98,6 +107,13 @@ class ContainerSpec:
     cpu: float | None = None  # cores
     memory: int | None = None  # bytes
     security: SecurityContext = field(default_factory=SecurityContext)
+    # What the container asks to be guaranteed (`resourceRequest`): Kubernetes' requests.
+    cpu_request: float | None = None  # cores
+    memory_request: int | None = None  # bytes
+    gpu: int | None = None  # GPUs the container may use (a GPU bundle, `resourceAllocation.gpu`)
+    # The names in `env` whose values come from a `dr-credential` variable: a runtime that can
+    # keep them apart from the plain ones (a Kubernetes Secret) does.
+    credential_env: frozenset[str] = frozenset()
 
     def probe_ports(self) -> list[int]:
         return [probe.port for probe in self.probes]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 from dockyard.core.bundles import resolve as resolve_bundle
@@ -102,6 +103,7 @@ def _container(
 ) -> ContainerSpec:
     name = container.name or "primary"
     env: dict[str, str] = {}
+    credential_env: set[str] = set()
     for var in container.environment_vars:
         if var.name is None:
             continue  # an `api-key` variable: refused on every write, never stored
@@ -109,12 +111,14 @@ def _container(
             value = secrets(var.dr_credential_id or "", var.key or "")
             if value is not None:
                 env[var.name] = value
+                credential_env.add(var.name)
         else:
             env[var.name] = str(var.value or "")
     env.update(platform_env)
     if container.primary and container.port:
         env["PORT"] = str(container.port)
     cpu, memory = _resources(name, overlay)
+    cpu_request, memory_request = _requests(container, overlay)
     return ContainerSpec(
         name=name,
         image=container.image_uri or "",
@@ -126,6 +130,10 @@ def _container(
         cpu=cpu,
         memory=memory,
         security=_security(container.security_context or SecuritySpec()),
+        cpu_request=cpu_request,
+        memory_request=memory_request,
+        gpu=_gpus(container, overlay),
+        credential_env=frozenset(credential_env - set(platform_env)),
     )
 
 
@@ -145,6 +153,12 @@ def _probes(container: Container) -> tuple[Probe, ...]:
                     port=probe.port or own_port,
                     scheme=probe.scheme or "HTTP",
                     headers=tuple((probe.http_headers or {}).items()),
+                    initial_delay_seconds=probe.initial_delay_seconds,
+                    period_seconds=probe.period_seconds,
+                    timeout_seconds=probe.timeout_seconds,
+                    failure_threshold=probe.failure_threshold,
+                    success_threshold=probe.success_threshold or 1,
+                    host=probe.host,
                 )
             )
     return tuple(probes)
@@ -169,6 +183,42 @@ def _resources(name: str, overlay: GroupRuntime) -> tuple[float | None, int | No
     return cpu, memory
 
 
+def _requests(container: Container, overlay: GroupRuntime) -> tuple[float | None, int | None]:
+    """`resourceRequest` of the artifact's container, each field overridden by the workload's."""
+    name = container.name or "primary"
+    asked = [container.resource_request]
+    asked += [o.resource_request for o in overlay.containers if o.name == name]
+    cpu: float | None = None
+    memory: int | None = None
+    for request in asked:
+        if request is None:
+            continue
+        if request.cpu is not None:
+            cpu = float(request.cpu)
+        if request.memory is not None:
+            try:
+                memory = parse_memory(request.memory)
+            except ValueError as exc:  # stored before the bound: never runnable
+                raise _unsafe(f"container {name!r}: {exc}") from None
+    return cpu, memory
+
+
+def _gpus(container: Container, overlay: GroupRuntime) -> int | None:
+    """GPUs for the container: a bundle's go to the group's primary (they are per replica),
+    a container's own `resourceAllocation.gpu` overrides. Devices are whole, so a fraction
+    rounds up."""
+    name = container.name or "primary"
+    gpus: float | None = None
+    bundle = resolve_bundle(overlay.resource_bundles)
+    if bundle is not None and bundle.gpu_count and container.primary:
+        gpus = bundle.gpu_count
+    for override in overlay.containers:
+        allocation = override.resource_allocation
+        if override.name == name and allocation is not None and allocation.gpu is not None:
+            gpus = allocation.gpu
+    return math.ceil(gpus) if gpus else None
+
+
 def _security(context: SecuritySpec) -> SecurityContext:
     capabilities = context.capabilities
     return SecurityContext(
@@ -180,6 +230,9 @@ def _security(context: SecuritySpec) -> SecurityContext:
         run_as_group=context.run_as_group,
         run_as_non_root=bool(context.run_as_non_root),
         seccomp_profile=context.seccomp_profile.type if context.seccomp_profile else None,
+        seccomp_localhost_profile=(
+            context.seccomp_profile.localhost_profile if context.seccomp_profile else None
+        ),
     )
 
 
