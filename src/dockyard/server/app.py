@@ -13,7 +13,7 @@ from dockyard import __version__
 from dockyard.server import data_dir
 from dockyard.server.artifacts import usage as artifact_usage
 from dockyard.server.credentials.crypto import SecretBox, derive_key, server_secret
-from dockyard.server.db.migrate import upgrade
+from dockyard.server.db.migrate import startup_lock, upgrade
 from dockyard.server.db.session import Database
 from dockyard.server.deployments.audit import SEAL_PURPOSE
 from dockyard.server.deployments.switching import advance_deployment_switches
@@ -65,9 +65,7 @@ def create_app(
         db = Database.connect(
             settings.effective_database_url, worker_threads=settings.worker_threads
         )
-        upgrade(db.engine, audit_key=audit_key)  # the key seals existing audit chains (0008)
-        with db.unit_of_work() as session:
-            bootstrap = ensure_admin(session, settings)
+        bootstrap = prepare_database(db, settings, audit_key=audit_key)
         audit_seal = AuditSeal(audit_key)
         if runtime is None:
             runtime, runtime_note = choose_runtime(settings)
@@ -154,6 +152,17 @@ def create_app(
     app.state.proxy.wake = reconciler.nudge
 
     return app
+
+
+def prepare_database(db: Database, settings: Settings, *, audit_key: bytes) -> BootstrapResult:
+    """Migrate the database and make sure the admin user exists, one starting server at a time.
+
+    Servers starting together (the replicas of a Kubernetes Deployment) wait for each other
+    here; each one after the first finds the schema current and the admin user in place."""
+    with startup_lock(db.engine):
+        upgrade(db.engine, audit_key=audit_key)  # the key seals existing audit chains (0008)
+        with db.unit_of_work() as session:
+            return ensure_admin(session, settings)
 
 
 def answer_lower_packages() -> None:

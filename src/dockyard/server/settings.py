@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from enum import StrEnum
 from functools import cached_property
@@ -222,6 +224,23 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
+
+    @field_validator("secret_key", mode="after")
+    @classmethod
+    def _fernet_key(cls, value: str | None) -> str | None:
+        # Refused here, with how to make one, rather than as a traceback when the key is used.
+        if value is None:
+            return value
+        try:
+            raw = base64.urlsafe_b64decode(value.encode("ascii"))
+        except (binascii.Error, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(
+                "must be 32 random bytes in urlsafe base64; make one with: python3 -c 'import "
+                "base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+            )
         return value
 
     @field_validator("home", mode="after")
