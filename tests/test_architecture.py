@@ -248,6 +248,7 @@ SERVER_ORDER: tuple[tuple[str, ...], ...] = (
     ("artifact_repos",),
     ("workloads",),
     ("deployments",),
+    ("autoscaling",),  # the autoscaler's rule and its inputs (every server's invoke load)
     ("reconciler", "proxy"),
     ("ui",),
     ("compute", "version", "health", "openapi", "docs_ui", "doctor"),

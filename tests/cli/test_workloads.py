@@ -146,3 +146,38 @@ def test_an_errored_workload_says_why(dockyard: Dockyard, write: Write) -> None:
     assert again.exit_code == 0
     assert f"Workload {workload_id} is already stopped" in again.stdout
     dockyard("workload", "delete", workload_id, "--yes")
+
+
+def test_autoscaling_is_accepted_shown_and_changed(dockyard: Dockyard, write: Write) -> None:
+    name = unique("cli-scaled")
+    scaling = {
+        "minReplicaCount": 1,
+        "maxReplicaCount": 2,
+        "policies": [{"scalingMetric": "httpRequestsConcurrency", "target": 4}],
+    }
+    runtime = {"containerGroups": [{"name": "default", "autoscaling": scaling}]}
+    body = {"name": name, "artifact": {"name": name, "spec": http_app_spec()}, "runtime": runtime}
+    spec = write(f"{name}.yaml", yaml.safe_dump(body))
+    created = dockyard("-o", "json", "workload", "create", "--spec-file", spec, "--wait")
+    assert created.exit_code == 0, created.output
+    workload = json.loads(created.stdout)
+    group = workload["runtime"]["containerGroups"][0]
+    assert group["autoscaling"]["maxReplicaCount"] == 2
+    shown = dockyard("workload", "get", workload["id"])
+    assert "1 ready of 1 (autoscaling 1-2 on httpRequestsConcurrency 4)" in shown.stdout, (
+        shown.stdout
+    )
+
+    # The CLI refuses replicaCount beside enabled autoscaling before sending anything.
+    runtime["containerGroups"][0]["replicaCount"] = 2
+    clash = write(f"{name}-clash.yaml", yaml.safe_dump({"runtime": runtime}))
+    refused = dockyard("workload", "settings", workload["id"], "--spec-file", clash)
+    assert refused.exit_code != 0 and "replicaCount" in refused.output
+
+    del runtime["containerGroups"][0]["replicaCount"]
+    scaling["maxReplicaCount"] = 3
+    wider = write(f"{name}-wider.yaml", yaml.safe_dump(runtime))
+    changed = dockyard("workload", "settings", workload["id"], "--spec-file", wider)
+    assert changed.exit_code == 0, changed.output
+    assert "rolling out" in changed.stdout
+    assert dockyard("workload", "delete", workload["id"], "--yes").exit_code == 0

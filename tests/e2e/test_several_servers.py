@@ -94,3 +94,39 @@ def test_the_survivor_keeps_the_workloads_of_a_dead_server(
 
 def _events(server: Server, workload_id: str) -> list[dict]:
     return server.api.get(f"/workloads/{workload_id}/events").json()["data"]
+
+
+def test_the_autoscaler_sums_the_load_of_every_server(
+    servers: tuple[Server, Server], podman: PodmanEngine
+) -> None:
+    # Two requests in flight through each server against a target of three per replica: no
+    # server alone sees enough to scale, the two together do.
+    from tests.e2e.test_autoscaling import Load, _group, _slow_spec
+
+    first, second = servers
+    spec, slow_path = _slow_spec(podman)
+    scaling = {
+        "minReplicaCount": 1,
+        "maxReplicaCount": 3,
+        "policies": [{"scalingMetric": "httpRequestsConcurrency", "target": 3}],
+    }
+    runtime = {"containerGroups": [{"name": "default", "autoscaling": scaling}]}
+    body = {"artifact": {"name": "summed", "spec": spec}, "runtime": runtime}
+    created = first.api.post("/workloads", json=body)
+    assert created.status_code == 201, created.text
+    workload_id = created.json()["id"]
+    wait_for("one replica", lambda: _group(first, workload_id)["currentReplicaCount"] == 1, 120)
+    paths = [f"{s.url}/api/v2/endpoints/workloads/{workload_id}/{slow_path}" for s in servers]
+    with Load(first, paths[0], 2), Load(second, paths[1], 2):
+        wait_for(
+            "a second replica",
+            lambda: _group(first, workload_id)["desiredReplicaCount"] >= 2,
+            timeout=120,
+            context=lambda: _group(first, workload_id),
+        )
+    scaled = [
+        e["details"]
+        for e in first.api.get(f"/workloads/{workload_id}/events").json()["data"]
+        if e["eventType"] == "scaled"
+    ]
+    assert scaled and scaled[-1]["from"] == 1 and scaled[-1]["value"] > 3

@@ -100,3 +100,23 @@ def test_waiting_on_a_workload_that_errors_says_why(client: Client) -> None:
         assert errored and errored[0].details["code"] == "crash_loop"
     finally:
         workload.delete()
+
+
+def test_autoscaling_is_typed_both_ways(client: Client) -> None:
+    name = unique("sdk-scaled")
+    legacy = [
+        {"scalingMetric": "httpRequestsConcurrency", "target": 3, "minCount": 1, "maxCount": 2}
+    ]
+    workload = client.workloads.create(
+        artifact={"name": name, "spec": http_app_spec()},
+        runtime={"containerGroups": [{"name": "default", "autoscaling": {"policies": legacy}}]},
+    )
+    try:
+        workload.wait("running", timeout=30, interval=0.2)
+        group = workload.runtime.container_groups[0]
+        assert group.autoscaling is not None
+        assert (group.autoscaling.min_replica_count, group.autoscaling.max_replica_count) == (1, 2)
+        assert (group.current_replica_count, group.desired_replica_count) == (1, 1)
+        assert group.replica_count is None
+    finally:
+        workload.delete()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import httpx
@@ -374,3 +375,45 @@ def deployments_page(page: Any) -> None:
     shoot(page, "deployments")
     page.goto("/registry/services")
     shoot(page, "services")
+
+
+def test_the_settings_tab_edits_the_autoscaling_policies(
+    page: Any, live_server: LiveServer
+) -> None:
+    with live_server.api() as api:
+        body = {"name": "ui-scaled", "artifact": payload("ui-scaled", free_port())}
+        created = api.post("/workloads", json=body)
+        assert created.status_code == 201, created.text
+        workload_id = created.json()["id"]
+        try:
+            sign_in(page, live_server, f"/console/workloads/{workload_id}")
+            expect(page.locator("h1 .badge")).to_have_text("running", timeout=RUNNING_TIMEOUT)
+            page.click("nav.tabs >> text=Settings")
+            expect(page.locator("#compute-management h2")).to_have_text("Compute management")
+            table = page.locator(".autoscaling-table[data-group=default]")
+            expect(table).to_contain_text("No autoscaling")
+            form = page.locator("#autoscaling-form-default")
+            form.locator("input[name=enabled]").check()
+            form.locator("input[name=minReplicaCount]").fill("0")
+            form.locator("input[name=maxReplicaCount]").fill("4")
+            form.locator("input[name=target_httpRequestsConcurrency]").fill("8")
+            shoot(page, "workload-settings-autoscaling")
+            form.locator("button[type=submit]").click()
+            expect(page.locator(".flash-ok")).to_contain_text("rolling out")
+            rollout = api.get(f"/workloads/{workload_id}/replacement").json()
+            scaling = rollout["runtime"]["containerGroups"][0]["autoscaling"]
+            assert (scaling["minReplicaCount"], scaling["maxReplicaCount"]) == (0, 4)
+            assert scaling["policies"][0]["scalingMetric"] == "httpRequestsConcurrency"
+            # A second change while the first rolls out: the API's refusal, shown on the page.
+            form = page.locator("#autoscaling-form-default")
+            form.locator("input[name=maxReplicaCount]").fill("2")
+            form.locator("button[type=submit]").click()
+            expect(page.locator(".flash-error")).to_contain_text("replacement")
+        finally:
+            api.post(f"/workloads/{workload_id}/stop")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if api.get(f"/workloads/{workload_id}").json()["status"] == "stopped":
+                    break
+                time.sleep(0.3)
+            api.delete(f"/workloads/{workload_id}")

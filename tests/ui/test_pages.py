@@ -223,3 +223,66 @@ def test_a_nul_byte_in_a_form_is_refused_like_in_the_api(
     variables = spec["containerGroups"][0]["containers"][0]["environmentVars"]
     assert all(variable["name"] != "X" for variable in variables)
     assert browser.get("/console/workloads?search=a%00").status_code == 422
+
+
+def test_the_settings_tab_edits_autoscaling_and_the_overview_shows_it(
+    browser: TestClient, client: TestClient
+) -> None:
+    from dockyard.server.workloads.lifecycle import record_event
+    from tests.server.workloads.conftest import fast_spec
+
+    runtime = {"containerGroups": [{"name": "default", "replicaCount": 1}]}
+    body = {"artifact": {"name": "s", "spec": fast_spec()}, "runtime": runtime}
+    created = client.post("/api/v2/workloads", json=body)
+    workload_id = created.json()["id"]
+    reconciler = client.app.state.reconciler  # type: ignore[attr-defined]
+    for _ in range(3):
+        reconciler.nudge(workload_id)
+        reconciler.run_pending()
+    assert client.get(f"/api/v2/workloads/{workload_id}").json()["status"] == "running"
+    url = f"http://testserver/console/workloads/{workload_id}?tab=settings"
+    page = browser.get(url)
+    assert "Compute management" in page.text and "No autoscaling" in page.text
+    answer = browser.post(
+        f"/console/workloads/{workload_id}/autoscaling",
+        data={
+            "csrf": csrf_of(page.text),
+            "group": "default",
+            "enabled": "1",
+            "minReplicaCount": "0",
+            "maxReplicaCount": "3",
+            "target_httpRequestsConcurrency": "4",
+            "target_cpuAverageUtilization": "",
+        },
+        headers={"referer": url},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/console/workloads/{workload_id}?tab=settings"
+    rollout = client.get(f"/api/v2/workloads/{workload_id}/replacement").json()
+    scaling = rollout["runtime"]["containerGroups"][0]["autoscaling"]
+    assert (scaling["minReplicaCount"], scaling["maxReplicaCount"]) == (0, 3)
+    assert scaling["policies"] == [
+        {"scalingMetric": "httpRequestsConcurrency", "target": 4.0, "minCount": 0,
+         "maxCount": 3, "priority": None}
+    ]  # fmt: skip
+    # A bad form comes back as the API's message, and nothing changes.
+    refused = browser.post(
+        f"/console/workloads/{workload_id}/autoscaling",
+        data={"csrf": csrf_of(page.text), "group": "default", "enabled": "1",
+              "minReplicaCount": "1", "maxReplicaCount": "many"},
+        headers={"referer": url},
+    )  # fmt: skip
+    assert "maxReplicaCount" in browser.get(refused.headers["location"]).text
+    # The overview: each group's counts, and the last scaling events.
+    db = client.app.state.db  # type: ignore[attr-defined]
+    with db.unit_of_work() as session:
+        record_event(
+            session, workload_id, "scaled",
+            {"group": "default", "from": 1, "to": 2, "metric": "httpRequestsConcurrency",
+             "value": 7.5},
+        )  # fmt: skip
+    overview = browser.get(f"/console/workloads/{workload_id}").text
+    counts = overview.split('id="replica-counts"')[1].split("</dl>")[0]
+    assert "<span data-current>1</span> ready of <span data-desired>1</span>" in counts
+    events = overview.split('id="scaling-events"')[1].split("</table>")[0]
+    assert "<td>1</td><td>2</td><td>httpRequestsConcurrency</td><td>7.5</td>" in events

@@ -74,6 +74,7 @@ def show(workload: Workload) -> None:
             ("Artifact", _artifact_text(workload)),
             ("Repository", artifact.artifact_repository_id if artifact else None),
             ("Endpoint", workload.endpoint),
+            *_replicas(workload),
             ("Importance", workload.importance),
             ("Expires", workload.expires_at or "-"),
             ("Tags", tags_text(workload.tags)),
@@ -94,6 +95,38 @@ def _why(workload: Workload) -> list[tuple[str, str]]:
     if details.reason and details.log_tail:
         rows.append(("Last output", "\n".join(details.log_tail[-OUTPUT_LINES:])))
     return rows
+
+
+def _replicas(workload: Workload) -> list[tuple[str, str]]:
+    """Each group's ready and wanted replicas, and what scales it."""
+    rows = []
+    for group in workload.runtime.container_groups:
+        text = f"{group.current_replica_count or 0} ready of {group.desired_replica_count or 0}"
+        scaling = group.autoscaling
+        if scaling is not None and scaling.enabled:
+            policies = ", ".join(f"{p.scaling_metric} {p.target:g}" for p in scaling.policies)
+            text += f" (autoscaling {scaling.lowest}-{scaling.highest} on {policies})"
+        rows.append((f"Replicas {group.name}", text))
+    return rows
+
+
+def check_runtime_document(runtime: Any, where: str) -> None:
+    """The hosted CLI's own pre-checks of a runtime, before anything is sent."""
+    if runtime is None:
+        return
+    if not isinstance(runtime, dict):
+        raise ValueError(f"{where}: 'runtime' must be an object.")
+    for group in runtime.get("containerGroups") or []:
+        scaling = group.get("autoscaling") if isinstance(group, dict) else None
+        if scaling is None:
+            continue
+        if not isinstance(scaling, dict):
+            raise ValueError(f"{where}: 'autoscaling' must be an object.")
+        if scaling.get("enabled", True) and group.get("replicaCount") is not None:
+            raise ValueError(
+                f"{where}: group {group.get('name', 'default')!r} sets replicaCount and "
+                "autoscaling.enabled=true; give one of them."
+            )
 
 
 def _status_text(workload: Workload) -> str:
@@ -128,6 +161,7 @@ def create(
     body = load_document(spec_file)
     if ("artifactId" in body) == ("artifact" in body):
         raise ValueError(f"{spec_file}: give exactly one of 'artifactId' or 'artifact'.")
+    check_runtime_document(body.get("runtime"), spec_file)
     with current().client() as client:
         workload = client.workloads.create(body)
         if not current().json:
@@ -262,6 +296,29 @@ def list_(
         return
     rows = [(w.id, w.name, _status_text(w), _artifact_text(w), w.created_at) for w in items]
     print_table(["ID", "NAME", "STATUS", "ARTIFACT", "CREATED"], rows, empty="No workloads.")
+
+
+@app.command("settings")
+def settings(
+    workload_id: WorkloadId,
+    spec_file: Annotated[
+        str,
+        typer.Option(
+            "--spec-file", "-f", help="The new runtime (replicas, autoscaling, resources)."
+        ),
+    ],
+) -> None:
+    """Change a running workload's runtime settings: it rolls out as a replacement."""
+    runtime = load_document(spec_file)
+    runtime = runtime.get("runtime", runtime)  # a whole settings body, or the runtime alone
+    check_runtime_document(runtime, spec_file)
+    with current().client() as client:
+        workload = client.workloads.get(workload_id)
+        replacement = workload.update_settings(runtime)
+    if current().json:
+        print_json(replacement)
+    else:
+        say(f"Settings of {workload_id} are rolling out (replacement {replacement.id}).")
 
 
 @app.command("start")

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from dockyard.core.autoscaling import Autoscaling
 from dockyard.core.base import CamelModel, InputModel
 from dockyard.core.bundles import Bundle
 from dockyard.core.bundles import resolve as resolve_bundle
@@ -38,8 +39,10 @@ class ContainerOverride(InputModel):
 
 class GroupRuntime(InputModel):
     name: OneLine = Field(default="default", min_length=1, max_length=253)
-    replica_count: int | None = Field(default=1, ge=1, le=100)
-    autoscaling: dict[str, Any] | None = None
+    replica_count: int | None = Field(
+        default=1, ge=1, le=100, description="Replicas of the group; null with autoscaling."
+    )
+    autoscaling: Autoscaling | None = None
     resource_bundles: list[Annotated[OneLine, StringConstraints(max_length=64)]] = Field(
         default_factory=list, max_length=10
     )
@@ -52,11 +55,39 @@ class GroupRuntime(InputModel):
         json_schema_extra={"readOnly": True},
     )
 
+    current_replica_count: int | None = Field(
+        default=None,
+        description="Read-only: the group's ready replicas now. A value sent is ignored.",
+        json_schema_extra={"readOnly": True},
+    )
+    desired_replica_count: int | None = Field(
+        default=None,
+        description="Read-only: the replicas the group is asked to have now (the autoscaler's "
+        "count, or replicaCount). A value sent is ignored.",
+        json_schema_extra={"readOnly": True},
+    )
+
     @field_validator("resolved_bundle", mode="before")
     @classmethod
     def _drop_malformed_bundle(cls, value: Any) -> Any:
         # Clients echo responses back as requests; whatever they send here is not theirs to set.
         return value if isinstance(value, dict | Bundle) else None
+
+    @model_validator(mode="after")
+    def _autoscaling_replaces_replica_count(self) -> GroupRuntime:
+        if self.autoscaling is None or not self.autoscaling.enabled:
+            return self
+        if "replica_count" in self.model_fields_set and self.replica_count is not None:
+            raise ValueError(
+                "replicaCount cannot be combined with autoscaling.enabled=true; the autoscaler "
+                "sets the count between minReplicaCount and maxReplicaCount"
+            )
+        self.replica_count = None
+        return self
+
+    def scaled(self) -> bool:
+        """Whether the autoscaler sets this group's replica count."""
+        return self.autoscaling is not None and self.autoscaling.enabled
 
     @model_validator(mode="after")
     def _resolve_bundle(self) -> GroupRuntime:

@@ -130,6 +130,7 @@ def create_app(
     app.state.runtime_note = runtime_note
     app.state.reconciler = reconciler
     app.state.reconciler_nudge = reconciler.nudge
+    app.state.server_id = server_id
 
     install_error_handlers(app)
     app.include_router(health_router)
@@ -149,6 +150,8 @@ def create_app(
     install_proxy(app)  # last: the invoke path runs before every other middleware
     # Traffic follows a reconcile pass at once instead of at the next routing-table refresh.
     reconciler.ctx.on_routes_changed.append(app.state.routes.poke)
+    # A request held for an autoscaled workload at zero asks for a pass at once.
+    app.state.proxy.wake = reconciler.nudge
 
     return app
 

@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata (and Alembic) see them all."""
 
 from dockyard.server.artifacts.models import Artifact, ArtifactRepository
+from dockyard.server.autoscaling.models import InvokeLoad
 from dockyard.server.credentials.models import Credential
 from dockyard.server.db.base import Base
 from dockyard.server.deployments.models import Deployment, DeploymentAuditEntry
@@ -28,6 +29,7 @@ __all__ = [
     "Deployment",
     "DeploymentAuditEntry",
     "InstallationFact",
+    "InvokeLoad",
     "SharedRole",
     "SignInCode",
     "Tag",

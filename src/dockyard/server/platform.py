@@ -37,9 +37,11 @@ class Platform:
     def runtime_name(self) -> str:
         return self.runtime.name  # docker | process | fake
 
-    def check_can_start(self, principal: Principal, spec: dict[str, Any]) -> None:
-        """What this server's runtime asks of a spec, and of who starts it, before it runs:
-        the runtime's own refusals become a 422 with the runtime's code."""
+    def check_can_start(
+        self, principal: Principal, spec: dict[str, Any], runtime: WorkloadRuntime | None = None
+    ) -> None:
+        """What this server's runtime asks of a spec and its runtime settings, and of who
+        starts it, before it runs: the runtime's own refusals become a 422 with its code."""
         if self.runtime_name == "process" and not self.settings.process_runtime_open:
             _require_admin_for_processes(principal)
         try:
@@ -49,7 +51,7 @@ class Platform:
                 workload_id="",
                 proton_id="",
                 spec=stored_spec(spec),
-                runtime=WorkloadRuntime(),
+                runtime=runtime or WorkloadRuntime(),
                 platform_env={},
                 secrets=lambda _credential, _key: None,
             )

@@ -170,6 +170,53 @@ class Settings(BaseSettings):
         description="Output kept per container of a replica; past it the oldest is dropped.",
     )
 
+    # --- autoscaling -------------------------------------------------------------------
+    max_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="Most replicas any container group may ask for (replicaCount or "
+        "maxReplicaCount); 403 past it. 0: no cap.",
+    )
+    scale_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often the autoscaler looks at a scaled workload."
+    )
+    scale_down_stabilization_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="A group scales down only to the highest count the autoscaler asked for "
+        "over this window (up is at once), so a short lull removes nothing.",
+    )
+    scale_to_zero_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A group with minReplicaCount 0 and no invoke request for this long goes "
+        "to zero replicas (stopped; the next request starts one again).",
+    )
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="A replica being scaled away gets no new requests and is stopped once its "
+        "requests in flight end, or after this long at most.",
+    )
+    cold_start_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest a request to a group scaled to zero is held while a replica "
+        "starts (X-Scale-Up-Timeout may ask for less).",
+    )
+    cold_start_queue: int = Field(
+        default=1000,
+        ge=1,
+        description="Requests held for a waking workload at most; past it 503 "
+        "cold_start_queue_full.",
+    )
+    load_report_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often each server writes the invoke requests it has in flight per "
+        "replica to the database, where the autoscaler sums every server's.",
+    )
+
     # --- invoke proxy and statistics -----------------------------------------------------
     proxy_timeout_seconds: float = Field(
         default=60.0, gt=0, description="Longest wait for an upstream's response headers (504)."

@@ -1,6 +1,8 @@
 """A tiny web app for the process-runtime end-to-end tests (standard library only).
 
-GET / answers JSON with GREETING, the pid and the port; /healthz answers ok; anything else 404.
+GET / answers JSON with GREETING, the pid and the port; /healthz answers ok; /slow answers
+after SLOW_SECONDS (default 1), so a test controls how many requests are in flight; anything
+else 404.
 MODE=crash prints an error and exits 3 at once (a crash-looping container).
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT = int(os.environ.get("PORT", "8080"))
@@ -22,6 +25,9 @@ class Handler(BaseHTTPRequestHandler):
             status = 200
         elif self.path == "/healthz":
             body, status = b"ok\n", 200
+        elif self.path == "/slow":
+            time.sleep(float(os.environ.get("SLOW_SECONDS", "1")))
+            body, status = b"slow ok\n", 200
         else:
             body, status = b"not found\n", 404
         self.send_response(status)

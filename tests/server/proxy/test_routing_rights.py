@@ -11,8 +11,25 @@ WORKLOAD, NEXT, DEPLOYMENT = "w" * 24, "n" * 24, "d" * 24
 
 
 def _alias(grants: list[tuple[str, str, str]], admins: tuple[str, ...] = ()) -> Alias:
-    # id, status, desired state, errored reason, proton, task, replica host, port, ready
-    workloads: list[Any] = [(WORKLOAD, "running", "running", None, None, False, None, None, None)]
+    # id, status, desired state, errored reason, proton, task, its scale, replica group,
+    # index, host, port, ready, draining since
+    workloads: list[Any] = [
+        (
+            WORKLOAD,
+            "running",
+            "running",
+            None,
+            None,
+            False,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+    ]
     deployments: list[Any] = [(DEPLOYMENT, WORKLOAD, NEXT)]
     _, aliases = build_rows((workloads, deployments, grants, [(a,) for a in admins]))
     return aliases[0]

@@ -264,3 +264,22 @@ def test_chunked_upload_is_framed_and_the_connection_reused() -> None:
             await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_idle_connections_to_a_replica_that_left_are_closed() -> None:
+    # A replica scaled away gives its port back; a kept connection must not outlive it.
+    async def scenario() -> None:
+        async with Replica(_answer_forever) as gone, Replica(_answer_forever) as staying:
+            pool = _pool()
+            assert await _get(pool, gone.port) == (200, b"hello")
+            assert await _get(pool, staying.port) == (200, b"hello")
+            assert pool.open == 2
+            pool.drop_idle({("127.0.0.1", gone.port)})
+            assert pool.open == 1
+            assert await _get(pool, staying.port) == (200, b"hello")
+            assert staying.connections == 1  # the other one's connection was kept
+            assert await _get(pool, gone.port) == (200, b"hello")
+            assert gone.connections == 2  # a new connection, not the dropped one
+            await pool.close()
+
+    asyncio.run(scenario())

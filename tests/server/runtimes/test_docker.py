@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -249,3 +250,34 @@ def test_missing_executable_is_a_failed_replica(runtime, instance):
     # With an init as PID 1 the engine starts fine and the init reports the failed exec.
     assert failed.exit_code != 0
     assert any("No such file" in line for line in failed.last_output)
+
+
+def test_cpu_usage_is_measured_between_two_readings(runtime, instance):
+    # A busy loop under a half-core limit: the engine's counters say about half a core.
+    busy = "while :; do :; done"
+    spec = proton(instance, primary(runtime, busy, cpu=0.5))
+    runtime.ensure_proton(spec)
+    assert runtime.cpu_usage(spec.proton_id) == {}  # the first reading has nothing before it
+
+    def measured() -> dict | None:
+        used = runtime.cpu_usage(spec.proton_id)
+        return used or None
+
+    used = wait_for(measured, what="a CPU reading")
+    assert set(used) == {("default", 0)}
+    assert 0.05 < used[("default", 0)] <= 0.75  # capped near the limit, well above idle
+
+
+def test_cpu_scaling_needs_a_cpu_limit(runtime, instance):
+    unlimited = proton(instance, primary(runtime))
+    scaled = replace(unlimited, groups=tuple(
+        replace(g, scaling_metrics=("cpuAverageUtilization",)) for g in unlimited.groups
+    ))  # fmt: skip
+    with pytest.raises(RuntimePermanentError) as refused:
+        runtime.validate(scaled)
+    assert refused.value.code == "metric_not_available"
+    limited = proton(instance, primary(runtime, cpu=0.5))
+    limited = replace(limited, groups=tuple(
+        replace(g, scaling_metrics=("cpuAverageUtilization",)) for g in limited.groups
+    ))  # fmt: skip
+    assert runtime.validate(limited) == []

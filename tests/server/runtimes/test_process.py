@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -318,6 +319,23 @@ def test_entrypoint_required_and_warnings(runtime, instance):
     assert any("image example/app:1 is not used" in w for w in warnings)
     assert any("limits are not enforced" in w for w in warnings)
     assert any("securityContext is not applied" in w for w in warnings)
+
+
+def test_cpu_scaling_is_not_available(runtime, instance):
+    # Even with a CPU limit in the spec: this runtime sets none, so it measures nothing.
+    limited = ContainerSpec("primary", "example/app:1", ("app",), port=8080, primary=True, cpu=1)
+    spec = proton(instance, limited)
+    scaled = replace(spec, groups=tuple(
+        replace(g, scaling_metrics=("httpRequestsConcurrency", "cpuAverageUtilization"))
+        for g in spec.groups
+    ))  # fmt: skip
+    with pytest.raises(RuntimePermanentError) as refused:
+        runtime.validate(scaled)
+    assert refused.value.code == "metric_not_available"
+    concurrency = replace(spec, groups=tuple(
+        replace(g, scaling_metrics=("httpRequestsConcurrency",)) for g in spec.groups
+    ))  # fmt: skip
+    runtime.validate(concurrency)
 
 
 def test_state_files_are_plain_json(runtime, instance):

@@ -91,15 +91,6 @@ def _runtime_error(client: TestClient, runtime: dict) -> Any:
     return client.post(f"{API}/workloads", json={"artifactId": artifact["id"], "runtime": runtime})
 
 
-def test_autoscaling_is_refused_not_ignored(client: TestClient) -> None:
-    response = _runtime_error(
-        client, {"containerGroups": [{"name": "default", "autoscaling": {"enabled": True}}]}
-    )
-    assert response.status_code == 422
-    assert response.json()["code"] == "autoscaling_not_supported"
-    assert isinstance(response.json()["detail"], str)
-
-
 @pytest.mark.parametrize(
     ("group", "loc_end"),
     [

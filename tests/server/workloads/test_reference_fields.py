@@ -125,6 +125,12 @@ def test_top_level_replica_count_in_a_settings_rollout(client: TestClient, fake:
     assert len(fake.runtime.observe(shown["protonId"])) == 2
 
 
+_AUTOSCALING = {
+    "maxReplicaCount": 3,
+    "policies": [{"scalingMetric": "httpRequestsConcurrency", "target": 4}],
+}
+
+
 @pytest.mark.parametrize(
     ("spec", "runtime"),
     [
@@ -132,7 +138,7 @@ def test_top_level_replica_count_in_a_settings_rollout(client: TestClient, fake:
         (fast_spec(), {"replicaCount": 2, "containerGroups": [{"replicaCount": 3}]}),
         (
             fast_spec(),
-            {"replicaCount": 2, "containerGroups": [{"autoscaling": {"enabled": True}}]},
+            {"replicaCount": 2, "containerGroups": [{"autoscaling": _AUTOSCALING}]},
         ),
     ],
     ids=["several-groups", "disagrees-with-the-group", "with-autoscaling"],

@@ -26,8 +26,8 @@ class NoReadyReplica(DockyardError):
     status_code = 503
     default_code = "no_ready_replica"
 
-    def __init__(self, message: str, *, retry: bool = True) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry: bool = True, code: str | None = None) -> None:
+        super().__init__(message, code=code)
         self.retry = retry  # on its way to running: tell clients when to come back
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import aiohttp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +22,7 @@ from dockyard.server.proxy.access import Access
 from dockyard.server.proxy.balancer import Balancer
 from dockyard.server.proxy.errors import HeadersTooLarge, NoReadyReplica, send_error
 from dockyard.server.proxy.forward import Limits, Target, forward
+from dockyard.server.proxy.load import LoadMeter
 from dockyard.server.proxy.request_head import scan
 from dockyard.server.proxy.routing import Route, RoutingTable
 from dockyard.server.proxy.upstream import UpstreamPool
@@ -45,7 +47,9 @@ CONFIRM_AFTER_SECONDS = 0.1  # a route older than this is re-read before a 503
 class InvokeProxy:
     """Owns the routing table, the upstream connection pools and the statistics."""
 
-    def __init__(self, settings: Settings, db: Database, verifier: TokenVerifier) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, verifier: TokenVerifier, server_id: str = ""
+    ) -> None:
         self.settings = settings
         self.db = db
         self.table = RoutingTable(db, settings.proxy_route_refresh_seconds)
@@ -54,6 +58,9 @@ class InvokeProxy:
         self.stats = StatsCollector(write=stats.record)
         self.limits = Limits(settings.proxy_timeout_seconds, settings.proxy_client_idle_seconds)
         self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
+        self.load = LoadMeter(server_id, settings.load_report_seconds)
+        # Asks this server's reconciler for a pass now (a held request wants a replica woken).
+        self.wake: Callable[[str], None] | None = None
         self.pool: UpstreamPool | None = None
         self.session: aiohttp.ClientSession | None = None  # for WebSocket relays
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,10 +94,12 @@ class InvokeProxy:
             max_line_size=settings.proxy_max_header_bytes,
             max_field_size=settings.proxy_max_header_bytes,
         )
+        self.table.on_backends_gone = self.pool.drop_idle
         self._tasks = [
             asyncio.ensure_future(self.table.run()),
             asyncio.ensure_future(self.pool.sweep()),
             asyncio.ensure_future(self.stats.run(self.db, self.settings.stats_flush_seconds)),
+            asyncio.ensure_future(self.load.run(self.db)),
         ]
 
     async def stop(self) -> None:
@@ -108,6 +117,7 @@ class InvokeProxy:
             self.session = None
         try:
             await asyncio.to_thread(self.stats.flush, self.db)
+            await self.load.report(self.db)  # the requests this server held are gone with it
         except Exception:
             log.exception("writing the last request statistics failed")
 
@@ -178,6 +188,7 @@ class InvokeProxy:
         proton_id = route.proton_id or ""
         started = self.stats.begin(route.workload_id, proton_id)
         backend.outstanding += 1
+        slot = self.load.begin(route.workload_id, backend.replica)
         counted = False
         answered = 0
 
@@ -186,6 +197,7 @@ class InvokeProxy:
             if not counted:
                 counted = True
                 backend.outstanding -= 1
+                self.load.end(slot)
                 self.stats.end(route.workload_id, proton_id, status, started)
 
         async def send_counted(message: Message) -> None:
@@ -216,14 +228,18 @@ class InvokeProxy:
         finally:
             count(status)  # cut short, or a client gone: counted with the proxy's verdict
 
-    async def _wait_for_replica(self, route: Route, wait: float) -> Route:
-        """A starting workload may hold the request up to `X-Scale-Up-Timeout` seconds."""
+    async def _wait_for_replica(self, route: Route, wait: float | None) -> Route:
+        """A starting workload may hold the request up to `X-Scale-Up-Timeout` seconds; an
+        autoscaled one at zero holds it while a replica wakes (see `_wake`)."""
         if route.task:
             raise Conflict(
                 "This workload is a task: it runs to completion and serves no requests; read "
                 "its output from its logs.",
                 code="workload_not_invokable",
             )
+        if route.autoscaled and not route.stopped:
+            return await self._wake(route, wait)
+        wait = wait or 0.0
         if self.table.age() > CONFIRM_AFTER_SECONDS:
             # Another server may have just made it ready: before refusing, one read of the
             # table (shared by concurrent requests, and only for workloads without a ready
@@ -247,6 +263,64 @@ class InvokeProxy:
                 return route
         # Retry-After only when waiting can help: a stopped or errored workload needs a user.
         raise NoReadyReplica(route.not_ready_message(), retry=not route.stopped)
+
+    async def _wake(self, route: Route, wait: float | None) -> Route:
+        """Hold a request to an autoscaled workload with no ready replica until one is ready.
+
+        The held request is counted as waiting in this server's load report, written at once
+        for the first one, which makes the autoscaler ask for a replica; this server's
+        reconciler is nudged so the pass runs now rather than at its next turn."""
+        settings = self.settings
+        if route.wake_error:
+            raise _wake_failed(route.wake_error)
+        limit = settings.cold_start_timeout_seconds
+        if wait is not None:
+            limit = min(wait, limit)
+        if self.load.waiting(route.workload_id) >= settings.cold_start_queue:
+            raise NoReadyReplica(
+                f"{settings.cold_start_queue} requests already wait for this workload to "
+                "wake; retry soon.",
+                code="cold_start_queue_full",
+            )
+        workload_id = route.workload_id
+        first = self.load.hold(workload_id) == 1
+        try:
+            if first:
+                try:
+                    await self.load.report(self.db, only=workload_id)
+                except Exception as exc:  # the periodic report says it a moment later
+                    log.warning("reporting a held request failed: %r", exc)
+                if self.wake is not None:
+                    self.wake(workload_id)
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + limit
+            while (remaining := give_up - loop.time()) > 0:
+                await self.table.wait_for_change(remaining)
+                current = self.table.routes.get(workload_id)
+                if current is None:
+                    break
+                route = current
+                if route.backends:
+                    return route
+                if route.wake_error:
+                    raise _wake_failed(route.wake_error)
+                if route.stopped:
+                    because = route.reason or route.status
+                    raise _wake_failed(f"the workload is {route.status} ({because})")
+        finally:
+            self.load.release(workload_id)
+        raise NoReadyReplica(
+            f"No replica of the workload became ready within {limit:g} s of this request; "
+            "retry soon.",
+        )
+
+
+def _wake_failed(reason: str) -> NoReadyReplica:
+    return NoReadyReplica(
+        f"The workload could not wake to serve this request: {reason}",
+        retry=False,
+        code="wake_failed",
+    )
 
 
 class ProxyMiddleware:

@@ -27,9 +27,13 @@ _WORKLOAD_ROWS = (
         Workload.status_reason,
         Proton.id,
         Proton.task,
+        Proton.scale,
+        Replica.group_name,
+        Replica.index,
         Replica.host,
         Replica.port,
         Replica.ready,
+        Replica.draining_since,
     )
     .outerjoin(Proton, and_(Proton.workload_id == Workload.id, Proton.role == "active"))
     .outerjoin(Replica, Replica.proton_id == Proton.id)

@@ -60,7 +60,7 @@ class RequestHead:
         self.forwarded_for: bytes | None = None
         self.forwarded_proto: bytes | None = None
         self.forwarded_host: bytes | None = None
-        self.scale_up_wait = 0.0
+        self.scale_up_wait: float | None = None  # X-Scale-Up-Timeout, when sent
         self.body_kind: str | None = None  # "length" | "chunked" | None: no body
         self.too_large = False
         self.headers: list[tuple[bytes, bytes]] = []

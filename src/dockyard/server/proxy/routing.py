@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dockyard.server.db.session import Database
@@ -31,6 +32,7 @@ class Backend:
 
     host: str
     port: int
+    replica: str = ""  # its name, "default-0": what the autoscaler's load reports count by
     outstanding: int = 0
 
     @property
@@ -51,6 +53,10 @@ class Route:
     # callers may not.
     reason: str | None = None
     task: bool = False  # runs to completion and serves nothing: invoking it is a 409
+    # The autoscaler sets its replica count: with none ready, a request is held while one
+    # starts (a wake from zero) instead of answered 503.
+    autoscaled: bool = False
+    wake_error: str | None = None  # why the last wake failed, answered to held requests
 
     @property
     def stopped(self) -> bool:
@@ -95,10 +101,12 @@ class _Row:
     status: str
     desired_state: str
     proton_id: str | None
-    ready: tuple[tuple[str, int], ...]
+    ready: tuple[tuple[str, int, str], ...]  # host, port, replica name
     grants: dict[str, Right]
     reason: str | None = None
     task: bool = False
+    autoscaled: bool = False
+    wake_error: str | None = None
 
 
 # The table's inputs as read: workload rows, deployment rows, grant rows, admin user ids.
@@ -109,16 +117,22 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
     for resource_id, user_id, role in grant_rows:
         roles.setdefault(resource_id, {}).setdefault(user_id, []).append(role)
     rows: dict[str, _Row] = {}
-    ready: dict[str, list[tuple[str, int]]] = {}
-    for workload_id, status, desired, reason, proton_id, task, host, port, is_ready in result:
+    ready: dict[str, list[tuple[str, int, str]]] = {}
+    for (
+        workload_id, status, desired, reason, proton_id, task, scale, group, index, host, port,
+        is_ready, draining_since,
+    ) in result:  # fmt: skip
         if workload_id not in rows:
             grants = _grants(roles.get(workload_id, {}))
+            wake_error = next((s.get("wakeError") for s in (scale or {}).values() if s), None)
             rows[workload_id] = _Row(
-                workload_id, status, desired, proton_id, (), grants, reason, bool(task)
-            )
+                workload_id, status, desired, proton_id, (), grants, reason,
+                task=bool(task), autoscaled=bool(scale), wake_error=wake_error,
+            )  # fmt: skip
             ready[workload_id] = []
-        if is_ready and host and port:
-            ready[workload_id].append((host, port))
+        # A draining replica (scaled away) takes no new request; those in flight finish.
+        if is_ready and host and port and draining_since is None:
+            ready[workload_id].append((host, port, f"{group}-{index}"))
     routes = [
         _Row(
             r.workload_id,
@@ -128,7 +142,9 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
             tuple(ready[i]),
             r.grants,
             r.reason,
-            r.task,
+            task=r.task,
+            autoscaled=r.autoscaled,
+            wake_error=r.wake_error,
         )
         for i, r in rows.items()
     ]
@@ -179,6 +195,9 @@ class RoutingTable:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refreshing: asyncio.Future[None] | None = None
+        # Told the (host, port) of replicas that left the table (the proxy closes its idle
+        # connections to them).
+        self.on_backends_gone: Callable[[set[tuple[str, int]]], None] | None = None
 
     # --- the reconciler's hook --------------------------------------------------------------
 
@@ -242,7 +261,10 @@ class RoutingTable:
                 if previous is not None and previous.proton_id == row.proton_id
                 else {}
             )
-            backends = [known.get(key) or Backend(*key) for key in row.ready]
+            backends = [
+                known.get((host, port)) or Backend(host, port, name)
+                for host, port, name in row.ready
+            ]
             fresh[row.workload_id] = Route(
                 row.workload_id,
                 row.status,
@@ -251,9 +273,16 @@ class RoutingTable:
                 backends,
                 row.grants,
                 row.reason,
-                row.task,
+                task=row.task,
+                autoscaled=row.autoscaled,
+                wake_error=row.wake_error,
             )
         self.routes = fresh
+        if self.on_backends_gone is not None:
+            before = {b.key for route in old.values() for b in route.backends}
+            gone = before - {b.key for route in fresh.values() for b in route.backends}
+            if gone:
+                self.on_backends_gone(gone)
 
     def age(self) -> float:
         """Seconds since the table was last read from the database."""

@@ -29,7 +29,9 @@ class DockyardAPI(FastAPI):
 def install_proxy(app: FastAPI) -> InvokeProxy:
     """Call last in create_app, after every other middleware."""
     state = app.state
-    proxy = InvokeProxy(state.settings, state.db, state.token_verifier)
+    proxy = InvokeProxy(
+        state.settings, state.db, state.token_verifier, getattr(state, "server_id", "")
+    )
     state.proxy = proxy
     # The reconciler calls `app.state.routes.poke(workload_id)` after a pass that changed a
     # workload's replicas or status, so traffic follows at once instead of at the next refresh.

@@ -248,6 +248,15 @@ class UpstreamPool:
             self.open -= 1
             self._wake_a_waiter()
 
+    def drop_idle(self, keys: set[tuple[str, int]]) -> None:
+        """Close the idle connections to replicas that left the routing table. Their ports go
+        back to the engine, which may give one to a new replica soon after: a connection kept
+        to the old one would carry a request there and fail."""
+        for key in keys:
+            for conn in list(self._idle.get(key, ())):
+                self.forget(conn)
+                conn.abort()
+
     def _drop_an_idle_connection(self) -> bool:
         oldest: UpstreamConnection | None = None
         for conns in self._idle.values():

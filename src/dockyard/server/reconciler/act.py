@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dockyard.server.autoscaling.rule import GroupScale
 from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.decide import Plan, RolloutChange, WorkloadPlan
 from dockyard.server.reconciler.observe import Events, Sighting, forget_health, health_for
@@ -33,6 +34,7 @@ class ProtonOutcome:
     failure: Failure | None = None  # with status ERRORED: why, for statusDetails
     log_tail: list[str] | None = None
     retire: bool = False  # its runtime objects are gone; keep the row for history only
+    scale: dict[str, GroupScale] | None = None  # the autoscaler's state to store, if changed
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Outcome:
             proton = protons.get(outcome.proton_id)
             if proton is None or outcome.removed or outcome.retire:
                 return False
-            if outcome.log_tail is not None:
+            if outcome.log_tail is not None or outcome.scale is not None:
                 return False
             if outcome.status is not None and outcome.status != proton.status:
                 return False
@@ -117,6 +119,10 @@ def _act_on_proton(
         outcome.removed = list(proton.replicas)
         forget_health(ctx, proton.id)
         return outcome
+    if plan.scale is not None:
+        events.extend(plan.scale.events)
+        if plan.scale.scale != proton.scale or not proton.scale_stored:
+            outcome.scale = plan.scale.scale
     if plan.stop_all:
         ctx.runtime.stop_proton(proton.id)
     observed = dict(sighting.observed)
@@ -132,6 +138,7 @@ def _act_on_proton(
                 runtime=proton.runtime,
                 platform_env=ctx.platform_env(workload_id),
                 secrets=ctx.secrets(workload_id),
+                replica_counts=plan.replica_counts,
             )
             if plan.ensure and not proton.replicas:
                 # First start of this proton: say what the runtime cannot honour (the process

@@ -10,6 +10,7 @@ from dockyard.server.db.session import Database
 from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.prober import Prober
 from dockyard.server.reconciler.probes import ReplicaHealth
+from dockyard.server.reconciler.scaling import History, ScalingPolicy
 from dockyard.server.reconciler.state import Snapshot
 from dockyard.server.reconciler.tasks import TaskPolicy
 from dockyard.server.runtimes.base import Runtime
@@ -49,6 +50,9 @@ class PassContext:
     engine_trouble: dict[str, str] = field(default_factory=dict)
     # Called with the workload id after a pass changed what serves traffic.
     on_routes_changed: list[Callable[[str], None]] = field(default_factory=list)
+    scaling: ScalingPolicy = field(default_factory=ScalingPolicy)
+    # The autoscaler's recent recommendations per (proton, group), from this server's passes.
+    scale_history: History = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.server_id:

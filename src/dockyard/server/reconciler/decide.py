@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dockyard.server.reconciler.rollout import RolloutView, decide_rollout
+from dockyard.server.reconciler.scaling import (
+    History,
+    Measured,
+    ScalePlan,
+    ScalingPolicy,
+    plan_scaling,
+)
 from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState, Snapshot
 from dockyard.server.reconciler.tasks import TaskPolicy, judge_task
 from dockyard.server.runtimes.base import ReplicaKey, Waiting
@@ -50,6 +57,11 @@ class ProtonView:
     may_end_as_task: bool = False
     task_slot_free: bool = True  # below DOCKYARD_MAX_RUNNING_TASKS: a task may start
     task_policy: TaskPolicy = field(default_factory=TaskPolicy)
+    # Groups the autoscaler sizes, with the count it asks for: their replicas beyond it drain
+    # before they go, and adding or removing them never moves a running proton back.
+    scaled: dict[str, int] = field(default_factory=dict)
+    # Scaled-away replicas that are drained (see `scaling.plan_scaling`); None: remove at once.
+    removable: set[ReplicaKey] | None = None
 
 
 @dataclass
@@ -68,6 +80,10 @@ class Plan:
     wake_at: datetime | None = None  # look again by then at the latest (a task's run cap)
     expired: bool = False
     replicas: dict[ReplicaKey, ReplicaState] = field(default_factory=dict)
+    # Per scaled group, how many replicas the runtime keeps: the autoscaler's count, or more
+    # while the ones above it drain.
+    replica_counts: dict[str, int] = field(default_factory=dict)
+    scale: ScalePlan | None = None  # the autoscaler's verdict on the active proton
 
     @property
     def acts(self) -> bool:
@@ -128,12 +144,12 @@ def _decide_stopped(view: ProtonView) -> Plan:
 def _decide_running(view: ProtonView, now: datetime, policy: RestartPolicy) -> Plan:
     plan = Plan()
     by_key = {replica.key: replica for replica in view.replicas}
-    wanted = set(view.wanted)
-    plan.remove = sorted(
-        key for key, r in by_key.items() if key not in wanted and r.phase != Phase.MISSING
-    )
+    _plan_removals(view, by_key, plan, now)
     for key in view.wanted:
         replica = by_key.get(key) or ReplicaState(key)
+        if replica.draining_since is not None:
+            # Asked for again before it went: it takes requests again.
+            replica = plan.replicas[key] = replica.with_changes(draining_since=None)
         if view.runtime_restarts and replica.phase == Phase.PENDING:
             # A runtime that manages health brings a pending replica up on its own; what
             # Dockyard decides is how long to wait for it.
@@ -159,6 +175,65 @@ def _decide_running(view: ProtonView, now: datetime, policy: RestartPolicy) -> P
                 return plan
     plan.status = _roll_up(view, by_key, plan)
     return plan
+
+
+def _plan_removals(
+    view: ProtonView, by_key: dict[ReplicaKey, ReplicaState], plan: Plan, now: datetime
+) -> None:
+    """Replicas no longer wanted go; a scaled group's drain first, highest index first (the
+    runtime keeps a group's replicas as a count, so one can go only once those above it
+    have)."""
+    wanted = set(view.wanted)
+    unwanted = sorted(
+        (key for key, r in by_key.items() if key not in wanted and r.phase != Phase.MISSING),
+        reverse=True,
+    )
+    if not view.wanted and view.scaled and view.removable is not None:
+        _park(view, by_key, plan, unwanted, now)
+        return
+    kept_above: set[str] = set()  # groups with a replica above the current one staying
+    for key in unwanted:
+        group = key[0]
+        if group not in view.scaled or view.removable is None:
+            plan.remove.append(key)
+            continue
+        if key in view.removable and group not in kept_above:
+            plan.remove.append(key)
+            continue
+        kept_above.add(group)
+        replica = by_key[key]
+        if replica.draining_since is None:
+            plan.replicas[key] = replica.with_changes(draining_since=now)
+    plan.remove.sort()
+    for group, desired in view.scaled.items():
+        staying = [
+            key[1] for key, r in by_key.items()
+            if key[0] == group and r.phase != Phase.MISSING and key not in plan.remove
+        ]  # fmt: skip
+        plan.replica_counts[group] = max([desired, *(index + 1 for index in staying)])
+
+
+def _park(
+    view: ProtonView,
+    by_key: dict[ReplicaKey, ReplicaState],
+    plan: Plan,
+    unwanted: list[ReplicaKey],
+    now: datetime,
+) -> None:
+    """The autoscaler holds the whole proton at zero: once every replica has drained, they are
+    stopped, not removed, so a wake starts them again instead of creating them (quicker), and
+    their output stays readable."""
+    live = [key for key in unwanted if by_key[key].phase != Phase.STOPPED]
+    assert view.removable is not None
+    if live and all(key in view.removable for key in live):
+        plan.stop_all = True
+    for key in live:
+        if by_key[key].draining_since is None:
+            plan.replicas[key] = by_key[key].with_changes(draining_since=now)
+    for group in view.scaled:
+        plan.replica_counts[group] = 1 + max(
+            (index for (name, index) in by_key if name == group), default=-1
+        )
 
 
 def _give_up(plan: Plan, failure: Failure, *, stop: bool) -> None:
@@ -223,11 +298,14 @@ def _plan_restart(
 
 
 def _roll_up(view: ProtonView, by_key: dict[ReplicaKey, ReplicaState], plan: Plan) -> Status:
-    """Running when every replica is ready; otherwise the earliest stage any replica is in."""
+    """Running when every replica is ready (an autoscaled group: see `_scaled_group_runs`);
+    otherwise the earliest stage any replica is in."""
     wanted = [by_key.get(key) for key in view.wanted]
+    plain = [by_key.get(key) for key in view.wanted if key[0] not in view.scaled]
     if (
-        all(r is not None and r.ready and r.phase == Phase.RUNNING for r in wanted)
-        and not plan.restart
+        all(r is not None and r.ready and r.phase == Phase.RUNNING for r in plain)
+        and not any(key[0] not in view.scaled for key in plan.restart)
+        and all(_scaled_group_runs(view, group, by_key) for group in view.scaled)
     ):
         return Status.RUNNING
     if any(r is None or r.phase in (Phase.MISSING, Phase.PENDING) for r in wanted):
@@ -237,6 +315,19 @@ def _roll_up(view: ProtonView, by_key: dict[ReplicaKey, ReplicaState], plan: Pla
             else Status.LAUNCHING
         )
     return Status.LAUNCHING
+
+
+def _scaled_group_runs(
+    view: ProtonView, group: str, by_key: dict[ReplicaKey, ReplicaState]
+) -> bool:
+    """An autoscaled group runs while a replica of it is ready or the autoscaler holds it at
+    zero; once running, replicas the autoscaler adds do not take that back while they start
+    (one that fails does)."""
+    members = [r for r in by_key.values() if r.key[0] == group]
+    if view.scaled[group] == 0 or any(r.ready and r.phase == Phase.RUNNING for r in members):
+        return True
+    starting = all(r.phase != Phase.FAILED and not r.failures_in_a_row for r in members)
+    return view.status == Status.RUNNING and starting
 
 
 # --- a whole pass ----------------------------------------------------------------------------
@@ -270,6 +361,15 @@ class WorkloadPlan:
         return bool(self.retire) or any(plan.acts for plan in self.protons.values())
 
 
+@dataclass(frozen=True)
+class ScalingInputs:
+    """What the autoscaler's decision reads besides the snapshot (see `scaling.py`)."""
+
+    measured: dict[str, Measured] = field(default_factory=dict)  # by proton id
+    history: History = field(default_factory=dict)
+    policy: ScalingPolicy = field(default_factory=ScalingPolicy)
+
+
 def decide_workload(
     snapshot: Snapshot,
     seen: dict[str, dict[ReplicaKey, ReplicaState]],
@@ -279,6 +379,7 @@ def decide_workload(
     runtime_restarts: bool = False,
     task_policy: TaskPolicy | None = None,
     task_slot_free: bool = True,
+    scaling: ScalingInputs | None = None,
 ) -> WorkloadPlan:
     """Plan a pass from the snapshot and what `observe` saw of each proton (by proton id).
 
@@ -287,10 +388,16 @@ def decide_workload(
     plan = WorkloadPlan()
     active = snapshot.proton("active")
     if active is not None:
+        scaled = _scale_active(snapshot, active, seen, now, scaling)
         view = _view(active, snapshot.desired_state, snapshot.status, seen, runtime_restarts)
         view.expires_at = snapshot.expires_at
         _as_task(view, active, task_policy or TaskPolicy(), task_slot_free)
+        if scaled is not None:
+            view.wanted = active.wanted(scaled.scale)
+            view.scaled = {group: state.desired for group, state in scaled.scale.items()}
+            view.removable = scaled.removable
         active_plan = plan.protons[active.id] = decide(view, now, policy)
+        active_plan.scale = scaled
         plan.status, plan.reason = active_plan.status, active_plan.reason
         plan.failure, plan.exit_code = active_plan.failure, active_plan.exit_code
         plan.wake_at = active_plan.wake_at
@@ -362,6 +469,27 @@ def _as_task(view: ProtonView, proton: ProtonSnapshot, policy: TaskPolicy, free:
     view.task_slot_free = free
 
 
+def _scale_active(
+    snapshot: Snapshot,
+    active: ProtonSnapshot,
+    seen: dict[str, dict[ReplicaKey, ReplicaState]],
+    now: datetime,
+    scaling: ScalingInputs | None,
+) -> ScalePlan | None:
+    """The autoscaler's verdict on the active proton, while the workload should run."""
+    if not active.scale or snapshot.desired_state != "running":
+        return None
+    if snapshot.status in (Status.ERRORED, Status.TERMINATED, Status.STOPPING, Status.STOPPED):
+        return None
+    scaling = scaling or ScalingInputs()
+    measured = scaling.measured.get(active.id)
+    if measured is None:
+        # Nothing measured (a pass that did not look): the counts stay as they are.
+        return ScalePlan(scale=dict(active.scale))
+    replicas = seen.get(active.id, {})
+    return plan_scaling(active, replicas, measured, scaling.history, now, scaling.policy)
+
+
 def _view(
     proton: ProtonSnapshot,
     desired_state: str,
@@ -375,4 +503,5 @@ def _view(
         wanted=proton.wanted(),
         replicas=tuple(seen.get(proton.id, {}).values()),
         runtime_restarts=runtime_restarts,
+        scaled={group: state.desired for group, state in proton.scale.items()},
     )

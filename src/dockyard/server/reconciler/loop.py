@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from dockyard.server.autoscaling import repository as load_reports
 from dockyard.server.reconciler import repository
 from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.pipeline import reconcile_workload
@@ -130,6 +131,7 @@ class Reconciler:
         return aligned if aligned - now >= 0.05 else wanted
 
     def collect_garbage(self) -> None:
+        load_reports.forget_deleted_workloads(self.ctx.db)
         keep = repository.active_proton_ids(self.ctx.db)
         removed = self.ctx.runtime.garbage_collect(self.ctx.instance_id, keep)
         if removed:

@@ -11,6 +11,7 @@ whenever the replica's containers (re)start.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from dockyard.server.reconciler.probes import (
     ReplicaHealth,
     probes_for_container,
 )
+from dockyard.server.reconciler.scaling import Measured, measure
 from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState, Snapshot
 from dockyard.server.runtimes.base import (
     ObservedReplica,
@@ -44,6 +46,7 @@ class Sighting:
     replicas: dict[ReplicaKey, ReplicaState]  # each replica as seen now
     observed: dict[ReplicaKey, ObservedReplica]  # the runtime's own report
     events: Events = field(default_factory=list)
+    measured: Measured | None = None  # an autoscaled active proton's load
 
 
 def observe(
@@ -57,6 +60,10 @@ def observe(
     for proton in looked_at(snapshot):
         if proton.id not in sightings:
             sightings[proton.id] = look(ctx, proton, now)
+            if proton.role == "active" and proton.scale and snapshot.desired_state == "running":
+                sightings[proton.id].measured = measure(
+                    ctx.db, ctx.runtime, snapshot.workload_id, proton, now, ctx.scaling
+                )
     return sightings
 
 
@@ -213,8 +220,13 @@ def health_for(
     specs = []
     for container in proton.containers(key[0]):
         specs.extend(probes_for_container(container, lambda port: seen.probe_ports.get(port, port)))
+    # A replica the autoscaler adds is wanted now: requests wait for it (at zero, held by
+    # the proxy), so its readiness is checked every tenth of a second until it first passes.
     health = ReplicaHealth(
-        started_at=started_at, specs=specs, ready_timeout=ctx.policy.ready_timeout_seconds
+        started_at=started_at,
+        specs=specs,
+        ready_timeout=ctx.policy.ready_timeout_seconds,
+        hurry=key[0] in proton.scale,
     )
     record = proton.replicas.get(key)
     if current is None and record is not None and not just_started:
@@ -224,10 +236,14 @@ def health_for(
     return health
 
 
-def next_probe_due(ctx: PassContext, proton: ProtonSnapshot) -> float | None:
+def next_probe_due(
+    ctx: PassContext, proton: ProtonSnapshot, started: Collection[ReplicaKey] = ()
+) -> float | None:
+    """When a probe of the proton is next due; `started`: replicas this pass started beyond
+    what the snapshot knew (the autoscaler added them)."""
     # Only this proton's slots: scanning every replica's bookkeeping on every pass costs a
     # server with hundreds of workloads more than the passes themselves.
-    keys = set(proton.replicas) | set(proton.wanted())
+    keys = set(proton.replicas) | set(proton.wanted()) | set(started)
     dues = []
     for key in keys:
         current = ctx.health.get((proton.id, *key))

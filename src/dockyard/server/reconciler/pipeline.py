@@ -21,7 +21,7 @@ from datetime import datetime
 from dockyard.server.reconciler import repository
 from dockyard.server.reconciler.act import Outcome, act
 from dockyard.server.reconciler.context import PassContext
-from dockyard.server.reconciler.decide import WorkloadPlan, decide_workload
+from dockyard.server.reconciler.decide import ScalingInputs, WorkloadPlan, decide_workload
 from dockyard.server.reconciler.observe import Sighting, next_probe_due, observe
 from dockyard.server.reconciler.state import Snapshot
 from dockyard.server.reconciler.tasks import may_start
@@ -114,7 +114,9 @@ def _decide(
 ) -> WorkloadPlan:
     seen = {proton_id: sighting.replicas for proton_id, sighting in sightings.items()}
     restarts = isinstance(ctx.runtime, RuntimeManagesHealth)
-    return decide_workload(
+    measured = {pid: s.measured for pid, s in sightings.items() if s.measured is not None}
+    scaling = ScalingInputs(measured, ctx.scale_history, ctx.scaling)
+    plan = decide_workload(
         snapshot,
         seen,
         now,
@@ -122,7 +124,10 @@ def _decide(
         runtime_restarts=restarts,
         task_policy=ctx.task_policy,
         task_slot_free=_task_slot_free(ctx, snapshot),
+        scaling=scaling,
     )
+    _keep_scale_history(ctx, snapshot, plan)
+    return plan
 
 
 def _task_slot_free(ctx: PassContext, snapshot: Snapshot) -> bool:
@@ -131,6 +136,17 @@ def _task_slot_free(ctx: PassContext, snapshot: Snapshot) -> bool:
     if active is None or not active.task or snapshot.status != Status.SUBMITTED:
         return True  # only a task about to start asks: no count on other passes
     return may_start(repository.running_tasks(ctx.db), ctx.task_policy)
+
+
+def _keep_scale_history(ctx: PassContext, snapshot: Snapshot, plan: WorkloadPlan) -> None:
+    """The autoscaler's recommendations outlive the pass (its stabilization window reads
+    them); those of protons no longer active are dropped."""
+    active = snapshot.proton_id
+    for key in [key for key in ctx.scale_history if key[0] != active and key[0] in plan.protons]:
+        del ctx.scale_history[key]
+    for proton_plan in plan.protons.values():
+        if proton_plan.scale is not None:
+            ctx.scale_history.update(proton_plan.scale.history)
 
 
 def _report_engine_trouble(ctx: PassContext, workload_id: str, message: str) -> None:
@@ -162,8 +178,11 @@ def _next_pass(ctx: PassContext, snapshot: Snapshot, outcome: Outcome) -> float:
         delays.append(TASK_FIRST_LOOK_SECONDS if starting else TASK_LOOK_SECONDS)
     if outcome.wake_at is not None:
         delays.append((outcome.wake_at - now).total_seconds())
+    if any(proton.scale for proton in snapshot.protons if proton.role == "active"):
+        delays.append(ctx.scaling.interval_seconds)  # the autoscaler's own rhythm
+    started = {o.proton_id: o.replicas.keys() for o in outcome.protons}
     for proton in snapshot.protons:
-        due = next_probe_due(ctx, proton)
+        due = next_probe_due(ctx, proton, started.get(proton.id, ()))
         if due is not None:
             delays.append(due - now.timestamp())
     for proton_outcome in outcome.protons:

@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from dockyard.core.spec import DEFAULT_PROBE_PORT, Container, ProbeConfig
 
+HURRY_PERIOD = 0.1  # seconds between readiness checks of a replica woken from zero
+
 
 class ProbeKind(StrEnum):
     STARTUP = "startup"
@@ -104,6 +106,9 @@ class ReplicaHealth:
     ever_ready: bool = False
     # Why the replica is not ready yet, from its last failed probe (shown in statusDetails).
     last_failure: str | None = None
+    # Requests wait for this replica (a wake from zero): readiness is checked every
+    # HURRY_PERIOD until it first passes, then at its own period.
+    hurry: bool = False
     _tracks: dict[tuple[str, ProbeKind], _Track] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -154,7 +159,10 @@ class ReplicaHealth:
         """Take one probe result (`why` it failed, if it did); returns what changed."""
         key = (spec.container, spec.kind)
         track = self._tracks[key]
-        track.next_due = now + track.spec.period
+        period = track.spec.period
+        if self.hurry and not self.ever_ready and spec.kind == ProbeKind.READINESS:
+            period = min(period, HURRY_PERIOD)
+        track.next_due = now + period
         if ok:
             track.successes += 1
             track.failures = 0

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from dockyard.core.spec import stored_spec
 from dockyard.core.workloads import ReplacementConfig, WorkloadRuntime
 from dockyard.server.artifacts.models import Artifact
+from dockyard.server.autoscaling.rule import GroupScale, initial_replicas
 from dockyard.server.db.session import Database
 from dockyard.server.reconciler.act import Outcome, ProtonOutcome
 from dockyard.server.reconciler.decide import RolloutChange
@@ -102,15 +103,24 @@ def _snapshot(session: Session, workload: Workload, lease: str, *, held: bool = 
 def _proton_snapshot(session: Session, proton: Proton) -> ProtonSnapshot:
     rows = session.scalars(select(Replica).where(Replica.proton_id == proton.id))
     records = {(row.group_name, row.index): ReplicaState.from_storage(row) for row in rows}
+    runtime = WorkloadRuntime.model_validate(proton.runtime or {})
+    stored = proton.scale or {}
+    scale = {
+        group.name: GroupScale.from_storage(stored.get(group.name), initial_replicas(group))
+        for group in runtime.container_groups
+        if group.autoscaling is not None and group.scaled()
+    }
     return ProtonSnapshot(
         id=proton.id,
         role=proton.role,
         status=Status(proton.status),
         spec=stored_spec(proton.spec),
-        runtime=WorkloadRuntime.model_validate(proton.runtime or {}),
+        runtime=runtime,
         running_since=proton.running_since,
         replicas=records,
         task=proton.task,
+        scale=scale,
+        scale_stored=proton.scale is not None,
     )
 
 
@@ -243,6 +253,8 @@ def _apply_proton(session: Session, outcome: ProtonOutcome) -> None:
     if proton is None:
         return
     _write_replicas(session, proton.id, outcome)
+    if outcome.scale is not None:
+        proton.scale = {group: state.for_storage() for group, state in outcome.scale.items()}
     if outcome.log_tail is not None:
         proton.log_tail = outcome.log_tail
     if outcome.status is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from dockyard.server.autoscaling.rule import ScaleWindows
 from dockyard.server.credentials.crypto import SecretBox
 from dockyard.server.credentials.service import resolve_secret
 from dockyard.server.db.session import Database
@@ -13,6 +14,7 @@ from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.decide import RestartPolicy
 from dockyard.server.reconciler.loop import Reconciler
 from dockyard.server.reconciler.prober import Prober, RuntimeProber
+from dockyard.server.reconciler.scaling import ScalingPolicy
 from dockyard.server.reconciler.tasks import TaskPolicy
 from dockyard.server.runtimes.base import Runtime, RuntimeAnswersProbes
 from dockyard.server.runtimes.proton_spec import SecretLookup
@@ -70,6 +72,18 @@ def build_reconciler(
             max_seconds=settings.task_max_seconds, max_running=settings.max_running_tasks
         ),
         pass_grid=PASS_GRID_SECONDS,
+        scaling=ScalingPolicy(
+            windows=ScaleWindows(
+                stabilization_seconds=settings.scale_down_stabilization_seconds,
+                idle_seconds=settings.scale_to_zero_idle_seconds,
+            ),
+            interval_seconds=settings.scale_interval_seconds,
+            drain_seconds=settings.drain_seconds,
+            # Every server's routing table drops a draining replica within a refresh, and
+            # reports what it still has in flight within a report.
+            settle_seconds=settings.proxy_route_refresh_seconds + 2 * settings.load_report_seconds,
+            load_fresh_seconds=3 * settings.load_report_seconds + 1.0,
+        ),
     )
     return Reconciler(context)
 

@@ -14,8 +14,10 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
+from dockyard.core.autoscaling import Autoscaling
 from dockyard.core.spec import PROBES, Container, ServiceArtifactSpec
 from dockyard.core.workloads import WorkloadRuntime
+from dockyard.server.autoscaling.rule import GroupScale
 from dockyard.server.runtimes.base import ReplicaKey
 from dockyard.server.workloads.models import Replica
 from dockyard.server.workloads.statuses import ErrorReason, Status
@@ -44,7 +46,7 @@ _SETTLED = (
     "failures_in_a_row",
     "backoff_step",
 )
-_TIMES = ("next_restart_at", "ready_since")
+_TIMES = ("next_restart_at", "ready_since", "draining_since")
 _FOLLOWING = ("started_at", "message")
 _settled = attrgetter(*_SETTLED)
 _following = attrgetter(*_FOLLOWING)
@@ -67,6 +69,8 @@ class ReplicaState:
     ready_since: datetime | None = None
     started_at: datetime | None = None
     message: str | None = None
+    # Scaled away: no new requests reach it, and it goes once those in flight end.
+    draining_since: datetime | None = None
     # Seen in this pass and never stored: a probe gave up on the replica, and which kind of
     # give-up it was (READY_TIMEOUT or PROBE_FAILED), the errored reason if restarts run out.
     wants_restart: bool = field(default=False, compare=False)
@@ -98,6 +102,7 @@ class ReplicaState:
             ready_since=row.ready_since,
             started_at=row.started_at,
             message=row.message,
+            draining_since=row.draining_since,
         )
         return replace(read, origin=read)
 
@@ -125,8 +130,10 @@ class ReplicaState:
         before = self.origin
         if _settled(self) != _settled(before):
             return True
-        return _moved(before.next_restart_at, self.next_restart_at) or _moved(
-            before.ready_since, self.ready_since
+        return (
+            _moved(before.next_restart_at, self.next_restart_at)
+            or _moved(before.ready_since, self.ready_since)
+            or _moved(before.draining_since, self.draining_since)
         )
 
     def changed(self) -> bool:
@@ -154,14 +161,24 @@ class ProtonSnapshot:
     running_since: datetime | None
     replicas: dict[ReplicaKey, ReplicaState] = field(default_factory=dict)
     task: bool = False  # a declared task: its primary has no port (fixed when it was made)
+    # Each autoscaled group's autoscaler state, as stored (or as it starts, before its first
+    # pass); empty when no group is autoscaled.
+    scale: dict[str, GroupScale] = field(default_factory=dict)
+    scale_stored: bool = False  # whether `scale` was read from the row or made up
 
-    def wanted(self) -> tuple[ReplicaKey, ...]:
-        """Every replica the runtime settings ask for, group by group."""
-        counts = {group.name: group.replica_count for group in self.runtime.container_groups}
+    def wanted(self, scale: dict[str, GroupScale] | None = None) -> tuple[ReplicaKey, ...]:
+        """Every replica the runtime settings (and the autoscaler, for a scaled group: its
+        `scale`, by default the stored one) ask for, group by group."""
+        scale = self.scale if scale is None else scale
+        counts: dict[str, int] = {}
+        for group in self.runtime.container_groups:
+            counts[group.name] = group.replica_count or 1
+            if group.name in scale:
+                counts[group.name] = scale[group.name].desired
         return tuple(
             (group.name, index)
             for group in self.spec.container_groups
-            for index in range(counts.get(group.name) or 1)
+            for index in range(counts.get(group.name, 1))
         )
 
     def probed(self) -> bool:
@@ -173,6 +190,13 @@ class ProtonSnapshot:
             for container in group.containers
             for probe in PROBES
         )
+
+    def scaling(self, group: str) -> Autoscaling | None:
+        """The group's autoscaling settings, when the autoscaler sets its count."""
+        for found in self.runtime.container_groups:
+            if found.name == group and found.scaled():
+                return found.autoscaling
+        return None
 
     def containers(self, group: str) -> list[Container]:
         for found in self.spec.container_groups:

@@ -132,7 +132,19 @@ class ContainerSpec:
 class GroupSpec:
     name: str
     containers: tuple[ContainerSpec, ...]
-    replica_count: int = 1
+    replica_count: int = 1  # for an autoscaled group: the count the autoscaler asks for now
+    # The metrics its autoscaling policies read (empty: not autoscaled); a runtime refuses
+    # those it cannot measure (`metric_not_available`).
+    scaling_metrics: tuple[str, ...] = ()
+
+    @property
+    def cpu_limit(self) -> float | None:
+        """The cores the replica may use, summed over its containers; None when any container
+        has no limit (its share of the machine is then not a percentage of anything)."""
+        limits = [container.cpu for container in self.containers]
+        if any(not limit for limit in limits):
+            return None
+        return float(sum(limit for limit in limits if limit))
 
     @property
     def primary(self) -> ContainerSpec:
@@ -333,6 +345,27 @@ class RuntimeManagesHealth(Runtime):
         raise RuntimePermanentError(
             f"{self.name} restarts its own replicas; it is never asked to", code="runtime_error"
         )
+
+
+class RuntimeReportsUsage(Runtime):
+    """Capability: the runtime measures the CPU its replicas use (`cpuAverageUtilization`)."""
+
+    @abstractmethod
+    def cpu_usage(self, proton_id: str) -> dict[ReplicaKey, float]:
+        """Cores each running replica used, on average, since the last call for it (all of
+        its containers together). A replica seen for the first time has no entry yet."""
+
+
+def refuse_unmeasured_cpu(spec: ProtonSpec) -> None:
+    """A group that scales on CPU utilization needs a CPU limit to take a percentage of."""
+    for group in spec.groups:
+        if "cpuAverageUtilization" in group.scaling_metrics and group.cpu_limit is None:
+            raise RuntimePermanentError(
+                f"Group '{group.name}' scales on cpuAverageUtilization, a percentage of its CPU "
+                "limit, but not every container has one: set resourceAllocation.cpu (or a "
+                "resourceBundle) for each.",
+                code="metric_not_available",
+            )
 
 
 class RuntimeAnswersProbes(Runtime):

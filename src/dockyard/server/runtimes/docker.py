@@ -19,6 +19,7 @@ reconciler keeps the durable count in its replicas table.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -66,7 +67,7 @@ INFRA = ""  # key of the infra container among a replica's containers: no spec n
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
-class DockerRuntime(base.Runtime):
+class DockerRuntime(base.RuntimeReportsUsage):
     name = "docker"
 
     def __init__(
@@ -86,6 +87,8 @@ class DockerRuntime(base.Runtime):
         self.infra_image = infra_image
         self._on_close = on_close  # e.g. stop the podman service Dockyard started
         self._restarts: dict[tuple[str, str, int], int] = {}
+        # container id → (its proton, CPU time in ns, monotonic time) at its last CPU reading
+        self._cpu_seen: dict[str, tuple[str, int, float]] = {}
 
     @classmethod
     def connect(cls, base_url: str, **options: Any) -> DockerRuntime:
@@ -108,6 +111,10 @@ class DockerRuntime(base.Runtime):
         if self._on_close is not None:
             self._on_close()
             self._on_close = None
+
+    def validate(self, spec: ProtonSpec) -> list[str]:
+        base.refuse_unmeasured_cpu(spec)
+        return []
 
     # --- verbs ---------------------------------------------------------------------------
 
@@ -149,6 +156,46 @@ class DockerRuntime(base.Runtime):
                 self._state_of(proton_id, group, index, replicas[(group, index)])
                 for group, index in sorted(replicas)
             ]
+
+    def cpu_usage(self, proton_id: str) -> dict[ReplicaKey, float]:
+        """Cores used per replica since the last reading, from the engine's CPU counters.
+
+        One-shot statistics carry no earlier sample on every engine, so the rate comes from
+        this object's own previous reading of each container."""
+        used: dict[ReplicaKey, float] = {}
+        with _engine_errors():
+            members = [
+                c
+                for c in self._list({LABEL_PROTON: proton_id})
+                if c.labels.get(LABEL_ROLE) != "infra" and c.status == "running"
+            ]
+            readings = [(c, self._cpu_reading(c)) for c in members]
+        for container, reading in readings:
+            if reading is None or container.id is None:
+                continue
+            before = self._cpu_seen.get(container.id)
+            self._cpu_seen[container.id] = (proton_id, *reading)
+            key = (container.labels[LABEL_GROUP], int(container.labels[LABEL_REPLICA]))
+            if before is None or reading[1] <= before[2]:
+                continue
+            cores = max(reading[0] - before[1], 0) / 1e9 / (reading[1] - before[2])
+            used[key] = used.get(key, 0.0) + cores
+        current = {c.id for c in members}
+        for gone in [
+            k for k, v in self._cpu_seen.items() if v[0] == proton_id and k not in current
+        ]:
+            del self._cpu_seen[gone]
+        return used
+
+    def _cpu_reading(self, container: Container) -> tuple[int, float] | None:
+        if container.id is None:
+            return None
+        try:
+            stats = self.client.api.stats(container.id, stream=False, one_shot=True)
+        except docker.errors.NotFound:
+            return None
+        total = (stats.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage")
+        return (int(total), time.monotonic()) if total is not None else None
 
     def restart_replica(self, proton_id: str, group: str, index: int) -> ObservedReplica:
         with _engine_errors():

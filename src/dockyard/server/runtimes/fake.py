@@ -23,12 +23,13 @@ from dockyard.server.runtimes.base import (
     ProtonSpec,
     ReplicaKey,
     ReplicaPhase,
-    Runtime,
     RuntimeAnswersProbes,
     RuntimeFailure,
     RuntimeManagesHealth,
     RuntimePermanentError,
+    RuntimeReportsUsage,
     RuntimeTemporaryError,
+    refuse_unmeasured_cpu,
 )
 
 
@@ -78,8 +79,11 @@ class _Replica:
     last_failure: str | None = None
 
 
-class ScriptedRuntime(Runtime):
-    """What both fakes share: scripted replicas on a virtual clock, every verb recorded."""
+class ScriptedRuntime(RuntimeReportsUsage):
+    """What both fakes share: scripted replicas on a virtual clock, every verb recorded.
+
+    Like a container engine, it measures CPU (what a test sets with `use_cpu`) and so needs a
+    CPU limit on a group that scales on it."""
 
     name = "fake"
 
@@ -91,6 +95,18 @@ class ScriptedRuntime(Runtime):
         self._next_port = 20000
         # Set to a message to make every verb fail as an unreachable engine would.
         self.unreachable: str | None = None
+        self.cpu: dict[ReplicaKey, float] = {}  # cores each replica uses, set by tests
+
+    def validate(self, spec: ProtonSpec) -> list[str]:
+        refuse_unmeasured_cpu(spec)
+        return []
+
+    def use_cpu(self, group: str, index: int, cores: float) -> None:
+        self.cpu[(group, index)] = cores
+
+    def cpu_usage(self, proton_id: str) -> dict[ReplicaKey, float]:
+        running = {(g, i) for (p, g, i) in self._replicas if p == proton_id}
+        return {key: self.cpu.get(key, 0.0) for key in running}
 
     # --- scripting -----------------------------------------------------------------------
 

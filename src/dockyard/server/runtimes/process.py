@@ -98,6 +98,13 @@ class ProcessRuntime(base.Runtime):
     def validate(self, spec: ProtonSpec) -> list[str]:
         warnings: list[str] = []
         for group in spec.groups:
+            if "cpuAverageUtilization" in group.scaling_metrics:
+                raise RuntimePermanentError(
+                    f"Group '{group.name}' scales on cpuAverageUtilization, which the process "
+                    "runtime cannot measure (it sets no CPU limit to take a percentage of); "
+                    "scale on httpRequestsConcurrency instead.",
+                    code="metric_not_available",
+                )
             for container in group.containers:
                 if not container.entrypoint:
                     raise RuntimePermanentError(

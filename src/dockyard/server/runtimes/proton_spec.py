@@ -32,7 +32,11 @@ def build_proton_spec(
     runtime: WorkloadRuntime,
     platform_env: Mapping[str, str],
     secrets: SecretLookup,
+    replica_counts: Mapping[str, int] | None = None,
 ) -> ProtonSpec:
+    """`replica_counts`: per group, the count to run now where it differs from replicaCount
+    (an autoscaled group's, which the runtime settings do not fix)."""
+    replica_counts = replica_counts or {}
     overlays = {group.name: group for group in runtime.container_groups}
     groups = []
     for group in spec.container_groups:
@@ -40,8 +44,18 @@ def build_proton_spec(
         containers = tuple(
             _container(container, overlay, platform_env, secrets) for container in group.containers
         )
-        replicas = overlay.replica_count or 1
-        groups.append(GroupSpec(name=group.name, containers=containers, replica_count=replicas))
+        metrics: tuple[str, ...] = ()
+        if overlay.autoscaling is not None and overlay.scaled():
+            metrics = tuple(p.scaling_metric for p in overlay.autoscaling.policies)
+        replicas = replica_counts.get(group.name, overlay.replica_count or 1)
+        groups.append(
+            GroupSpec(
+                name=group.name,
+                containers=containers,
+                replica_count=replicas,
+                scaling_metrics=metrics,
+            )
+        )
     built = ProtonSpec(
         instance_id=instance_id,
         workload_id=workload_id,
@@ -220,3 +234,19 @@ def _security(context: SecuritySpec) -> SecurityContext:
             context.seccomp_profile.localhost_profile if context.seccomp_profile else None
         ),
     )
+
+
+def group_cpu_limit(
+    spec: ServiceArtifactSpec, runtime: WorkloadRuntime, group: str
+) -> float | None:
+    """A replica's CPU limit in cores (its containers' together), or None when any container
+    has none: what `cpuAverageUtilization` takes a percentage of."""
+    overlay = next((g for g in runtime.container_groups if g.name == group), None)
+    overlay = overlay or GroupRuntime(name=group)
+    found = next((g for g in spec.container_groups if g.name == group), None)
+    if found is None:
+        return None
+    limits = [_resources(container.name or "primary", overlay)[0] for container in found.containers]
+    if any(not limit for limit in limits):
+        return None
+    return float(sum(limit for limit in limits if limit))

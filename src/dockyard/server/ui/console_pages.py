@@ -20,13 +20,22 @@ from dockyard.server.ui import examples
 from dockyard.server.ui.web import Actor, UiRoute, Viewer, parse, redirect, render
 from dockyard.server.users import service as users
 from dockyard.server.workloads import details, listing, rollouts, service
-from dockyard.server.workloads.schemas import IMPORTANCES, WorkloadUpdate, workload_filters
+from dockyard.server.workloads.schemas import (
+    IMPORTANCES,
+    SettingsUpdate,
+    WorkloadUpdate,
+    workload_filters,
+)
 from dockyard.server.workloads.statuses import INACTIVE, Status
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 
 EDITABLE = ("name", "description", "importance")
-WORKLOAD_TABS = ("overview", "endpoints", "monitoring", "activity")
+WORKLOAD_TABS = ("overview", "settings", "endpoints", "monitoring", "activity")
+SCALING_METRICS = (
+    ("httpRequestsConcurrency", "HTTP requests in flight per replica"),
+    ("cpuAverageUtilization", "CPU use, % of the CPU limit"),
+)
 INACTIVE_VALUES = sorted(status.value for status in INACTIVE)
 
 
@@ -163,6 +172,8 @@ def _workload_page(
         protons=protons,
         snapshot=snapshot,
         deployments=fronting,
+        scaling_events=[e for e in events if e.event_type == "scaled"][:5],
+        scaling_metrics=SCALING_METRICS,
         locked=bool(workload.artifact and workload.artifact.status == "locked"),
         importances=IMPORTANCES,
         can_update="CAN_UPDATE" in workload.permissions,
@@ -234,6 +245,70 @@ def _edit_tags(
         session, user, workload_id, parse(WorkloadUpdate, {"tags": pairs}), platform
     )
     return redirect(f"/console/workloads/{workload_id}", notice="Tags saved.")
+
+
+@router.post("/console/workloads/{workload_id}/autoscaling")
+async def edit_autoscaling(
+    request: Request, workload_id: str, user: Actor, work: UnitOfWork, platform: PlatformDep
+) -> Response:
+    """The Settings tab's Compute management form: one group's replicas or autoscaling,
+    saved as a settings change (a rolling replacement)."""
+    form = dict((await request.form()).items())
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    return await work(_edit_autoscaling, workload_id, user, platform, fields)
+
+
+def _edit_autoscaling(
+    session: Session,
+    workload_id: str,
+    user: Principal,
+    platform: Platform,
+    form: dict[str, str],
+) -> Response:
+    row = service.require(session, user, workload_id, Right.VIEW)
+    runtime = dict(row.runtime or {})
+    group_name = form.get("group") or "default"
+    groups = [dict(g) for g in runtime.get("containerGroups") or []]
+    group = next((g for g in groups if g.get("name", "default") == group_name), None)
+    if group is None:
+        group = {"name": group_name}
+        groups.append(group)
+    for stale in ("currentReplicaCount", "desiredReplicaCount", "resolvedBundle"):
+        group.pop(stale, None)
+    policies = [
+        {"scalingMetric": metric, "target": _number(form, f"target_{metric}")}
+        for metric, _ in SCALING_METRICS
+        if form.get(f"target_{metric}", "").strip()
+    ]
+    if form.get("enabled"):
+        group.pop("replicaCount", None)
+        group["autoscaling"] = {
+            "enabled": True,
+            "minReplicaCount": _number(form, "minReplicaCount"),
+            "maxReplicaCount": _number(form, "maxReplicaCount"),
+            "policies": policies,
+        }
+    else:
+        group["replicaCount"] = _number(form, "replicaCount")
+        if group.get("autoscaling"):
+            group["autoscaling"] = {**group["autoscaling"], "enabled": False}
+    runtime["containerGroups"] = groups
+    body = parse(SettingsUpdate, {"runtime": runtime})
+    rollouts.update_settings(session, user, workload_id, body, platform)
+    return redirect(
+        f"/console/workloads/{workload_id}?tab=settings",
+        notice="The settings are rolling out (a replacement starts the new replicas).",
+    )
+
+
+def _number(form: dict[str, str], name: str) -> float | int | str:
+    """A number field as typed; what does not parse goes on to the API's own message."""
+    text = form.get(name, "").strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else number
 
 
 @router.post("/console/workloads/{workload_id}/start")

@@ -79,6 +79,9 @@ class Proton(IdMixin, TimestampMixin, Base):
     # A declared task (its primary container has no port): runs once, never restarted, and
     # counts toward DOCKYARD_MAX_RUNNING_TASKS. Fixed when the proton is made from its spec.
     task: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Per autoscaled group, where the autoscaler stands (`GroupScale.for_storage`): the count
+    # it asks for, since when it would ask for fewer, why a wake from zero failed.
+    scale: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Replica(IdMixin, TimestampMixin, Base):
@@ -108,6 +111,8 @@ class Replica(IdMixin, TimestampMixin, Base):
     next_restart_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message: Mapped[str | None] = mapped_column(Text)
+    # Scaled away: it gets no new requests and is removed once those in flight end.
+    draining_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WorkloadEvent(IdMixin, Base):

@@ -48,6 +48,7 @@ def publish(
     artifact_ids = {row.artifact_id for row in rows if row.artifact_id}
     artifacts = artifacts_by_id(session, artifact_ids)
     protons = repository.active_protons(session, ids)
+    serving = repository.serving_counts(session, [p.id for p in protons.values()])
     rollouts = open_replacements(session, ids)
     out = []
     for row in rows:
@@ -71,7 +72,7 @@ def publish(
                 if proton is not None and proton.task
                 else endpoint_of(base_url, row.id),
                 exit_code=row.exit_code,
-                runtime=WorkloadRuntime.model_validate(row.runtime or {}),
+                runtime=_with_counts(row, proton, serving),
                 replacement=_rollout_summary(rollout) if rollout else None,
                 use_case_id=row.use_case_id,
                 last_response=isoformat(row.last_response_at),
@@ -92,6 +93,25 @@ def publish(
             )
         )
     return out
+
+
+def _with_counts(
+    row: Workload, proton: Proton | None, serving: dict[tuple[str, str], int]
+) -> WorkloadRuntime:
+    """The workload's runtime with each group's current (ready) and desired replica counts:
+    the autoscaler's count for a scaled group, replicaCount for the others, 0 when stopped."""
+    runtime = WorkloadRuntime.model_validate(row.runtime or {})
+    running = row.desired_state == "running" and proton is not None
+    scale = (proton.scale if proton is not None else None) or {}
+    for group in runtime.container_groups:
+        group.current_replica_count = serving.get((proton.id, group.name), 0) if proton else 0
+        desired = group.replica_count or 1
+        if group.scaled():
+            stored = scale.get(group.name) or {}
+            lowest = group.autoscaling.lowest if group.autoscaling is not None else 1
+            desired = int(stored.get("desired", max(lowest, 1)))
+        group.desired_replica_count = desired if running else 0
+    return runtime
 
 
 def _rollout_summary(row: Replacement) -> WorkloadReplacementInfo:

@@ -220,6 +220,22 @@ def active_protons(session: Session, workload_ids: list[str]) -> dict[str, Proto
     return {p.workload_id: p for p in rows}
 
 
+def serving_counts(session: Session, proton_ids: list[str]) -> dict[tuple[str, str], int]:
+    """Ready replicas that take traffic (not draining), by (proton id, group)."""
+    if not proton_ids:
+        return {}
+    rows = session.execute(
+        select(Replica.proton_id, Replica.group_name, func.count())
+        .where(
+            Replica.proton_id.in_(proton_ids),
+            Replica.ready.is_(True),
+            Replica.draining_since.is_(None),
+        )
+        .group_by(Replica.proton_id, Replica.group_name)
+    )
+    return {(proton_id, group): count for proton_id, group, count in rows}
+
+
 def replacements_page(
     session: Session, workload_id: str, *, offset: int, limit: int
 ) -> tuple[list[Replacement], int]:

@@ -284,9 +284,12 @@ def _begin(
             code="workload_not_running",
         )
     runtime = check_runtime(
-        runtime, ServiceArtifactSpec.model_validate(candidate.spec), ["body", "runtime"]
+        runtime,
+        ServiceArtifactSpec.model_validate(candidate.spec),
+        ["body", "runtime"],
+        max_replicas=platform.settings.max_replicas,
     )
-    platform.check_can_start(principal, candidate.spec)
+    platform.check_can_start(principal, candidate.spec, runtime)
     active = repository.active_proton(session, row.id)
     proton = Proton(
         workload_id=row.id,

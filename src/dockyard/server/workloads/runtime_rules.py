@@ -3,27 +3,32 @@ runtime refuses, and who may start replicas on it, is asked through `server/plat
 
 from __future__ import annotations
 
+from dockyard.core.autoscaling import NIM_METRICS
 from dockyard.core.bundles import CATALOG
-from dockyard.core.errors import RuleViolation, ValidationFailed
+from dockyard.core.errors import Forbidden, RuleViolation, ValidationFailed
 from dockyard.core.spec import ServiceArtifactSpec
 from dockyard.core.units import parse_memory
 from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
 
 
 def check_runtime(
-    runtime: WorkloadRuntime, spec: ServiceArtifactSpec, loc: list[str | int]
+    runtime: WorkloadRuntime,
+    spec: ServiceArtifactSpec,
+    loc: list[str | int],
+    *,
+    max_replicas: int = 0,
 ) -> WorkloadRuntime:
-    """The runtime to store: checked against the artifact, top-level replicaCount applied."""
+    """The runtime to store: checked against the artifact, top-level replicaCount applied.
+
+    `max_replicas`: the admin's cap on any group's replicas (0: none)."""
     runtime = _apply_top_level_replicas(runtime, [g.name for g in spec.container_groups], loc)
     if spec.is_task:
         _check_task_runtime(runtime)
     for g, group in enumerate(runtime.container_groups):
         at: list[str | int] = [*loc, "containerGroups", g]
-        if group.autoscaling is not None:
-            raise RuleViolation(
-                "Autoscaling is not available in this release; set replicaCount instead.",
-                code="autoscaling_not_supported",
-            )
+        # What the server reports, never what a client sets (a response echoed back).
+        group.current_replica_count = group.desired_replica_count = None
+        _check_autoscaling(group, max_replicas)
         artifact_group = spec.group(group.name)
         if artifact_group is None:
             raise ValidationFailed.at(
@@ -59,6 +64,25 @@ def check_runtime(
     return runtime
 
 
+def _check_autoscaling(group: GroupRuntime, max_replicas: int) -> None:
+    scaling = group.autoscaling if group.scaled() else None
+    if scaling is not None:
+        for policy in scaling.policies:
+            if policy.scaling_metric in NIM_METRICS:
+                raise RuleViolation(
+                    f"The scaling metric '{policy.scaling_metric}' applies to NIM containers "
+                    "only; scale on cpuAverageUtilization or httpRequestsConcurrency.",
+                    code="type_not_supported",
+                )
+    requested = scaling.highest if scaling is not None else (group.replica_count or 1)
+    if max_replicas and requested > max_replicas:
+        # The hosted platform's quota answer, word for word, so its clients recognise it.
+        raise Forbidden(
+            f"Requested replicas ({requested}) exceeds the maximum allowed ({max_replicas}).",
+            code="replica_limit_exceeded",
+        )
+
+
 def _apply_top_level_replicas(
     runtime: WorkloadRuntime, group_names: list[str], loc: list[str | int]
 ) -> WorkloadRuntime:
@@ -78,7 +102,7 @@ def _apply_top_level_replicas(
     name = group_names[0]
     groups = [group.model_copy() for group in runtime.container_groups]
     for group in groups:
-        if group.autoscaling is not None:
+        if group.scaled():
             raise ValidationFailed.at(at, "runtime.replicaCount cannot be used with autoscaling")
         if group.name != name:
             continue  # an unknown group name is reported by the checks that follow

@@ -96,9 +96,12 @@ def create_workload(
             loc=["body", "artifactId", "spec"],
         )
     runtime = check_runtime(
-        body.runtime, ServiceArtifactSpec.model_validate(artifact.spec), ["body", "runtime"]
+        body.runtime,
+        ServiceArtifactSpec.model_validate(artifact.spec),
+        ["body", "runtime"],
+        max_replicas=platform.settings.max_replicas,
     )
-    platform.check_can_start(principal, artifact.spec)
+    platform.check_can_start(principal, artifact.spec, runtime)
     if artifact.status != "locked":
         refuse_if_draft_busy(session, principal, artifact, excluding=None)
     now = utcnow()
@@ -178,7 +181,9 @@ def start_workload(
         )
     if status in INACTIVE:
         artifact = artifacts.load(session, row.artifact_id or "")
-        platform.check_can_start(principal, artifact.spec)
+        platform.check_can_start(
+            principal, artifact.spec, WorkloadRuntime.model_validate(row.runtime or {})
+        )
         if artifact.status != "locked":
             refuse_if_draft_busy(session, principal, artifact, excluding=row.id)
         _retire_protons(session, row.id)
