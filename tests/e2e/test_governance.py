@@ -4,51 +4,11 @@ killed in the middle of a replacement."""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from typing import Any
-
-import httpx
 
 from tests.e2e.conftest import Engine, Server, wait_for
 from tests.e2e.test_workloads import wait_status
-
-
-class LoadLoop:
-    """Requests one URL back to back from a thread and counts the answers by status."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.url = url
-        self.client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        self.statuses: Counter[int | str] = Counter()
-        self.greetings: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> LoadLoop:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(15)
-        self.client.close()
-
-    def _run(self) -> None:
-        deadline_guard = 20_000  # bounded: the loop stops by itself even if never told to
-        while not self._stop.is_set() and deadline_guard > 0:
-            deadline_guard -= 1
-            try:
-                response = self.client.get(self.url)
-                self.statuses[response.status_code] += 1
-                if response.status_code == 200:
-                    self.greetings[response.json()["greeting"]] += 1
-            except httpx.HTTPError as exc:
-                self.statuses[type(exc).__name__] += 1
-
-    @property
-    def failures(self) -> dict[Any, int]:
-        return {status: n for status, n in self.statuses.items() if status != 200}
+from tests.support.load import LoadLoop
 
 
 def _invoke(server: Server, path: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from tests.server.proxy.conftest import serve
 from tests.server.runtimes.kubernetes.conftest import NAMESPACE
 from tests.server.runtimes.kubernetes.emulator import Emulator
 from tests.server.runtimes.kubernetes.kubelet import Kubelet
+from tests.support.load import LoadLoop
 
 API = "/api/v2"
 
@@ -114,43 +114,6 @@ def dockyard(k8s_settings: Settings, kubelet: Kubelet) -> Iterator[Dockyard]:
         yield handle
 
 
-class LoadLoop:
-    """Requests one URL back to back from a thread and counts the answers."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.client = httpx.Client(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
-        self.statuses: Counter[int | str] = Counter()
-        self.greetings: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> LoadLoop:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(15)
-        self.client.close()
-
-    def _run(self) -> None:
-        for _ in range(50_000):  # bounded even if never told to stop
-            if self._stop.is_set():
-                return
-            try:
-                response = self.client.get(self.url)
-                self.statuses[response.status_code] += 1
-                if response.status_code == 200:
-                    self.greetings[response.json()["greeting"]] += 1
-            except httpx.HTTPError as exc:
-                self.statuses[type(exc).__name__] += 1
-
-    @property
-    def failures(self) -> dict[Any, int]:
-        return {status: n for status, n in self.statuses.items() if status != 200}
-
-
 def test_the_seed_tutorial_on_kubernetes(dockyard: Dockyard, emulator: Emulator) -> None:
     # A development workload with an inline draft artifact, on the older paths.
     body = {"name": "tutorial", "artifact": {"name": "tutorial", "spec": web("v1")}}
@@ -208,7 +171,7 @@ def test_the_seed_tutorial_on_kubernetes(dockyard: Dockyard, emulator: Emulator)
         },
     ).json()
     endpoint = f"{dockyard.url}{API}/endpoints/deployments/{deployment_id}/"
-    with LoadLoop(endpoint) as load:
+    with LoadLoop(endpoint, ADMIN_TOKEN, limit=50_000) as load:
         wait_for("traffic", lambda: load.greetings["v2"] > 10)
         started = dockyard.api.post(
             f"/workloads/{workload_id}/replacement",
