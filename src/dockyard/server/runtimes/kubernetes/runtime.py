@@ -44,11 +44,12 @@ from dockyard.server.runtimes.base import (
     ReplicaPhase,
     RuntimeManagesHealth,
     RuntimeNotice,
-    RuntimePermanentError,
     RuntimeTemporaryError,
 )
 from dockyard.server.runtimes.kubernetes import objects
 from dockyard.server.runtimes.kubernetes.connection import Connection, check, connect
+from dockyard.server.runtimes.kubernetes.errors import api_failure as _failure
+from dockyard.server.runtimes.kubernetes.errors import unreachable
 from dockyard.server.runtimes.kubernetes.labels import (
     ANNOTATION_CONTAINERS,
     ANNOTATION_GROUP,
@@ -434,10 +435,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         cache.remember(plain(answer))
 
     def _unreachable(self, exc: Exception) -> RuntimeTemporaryError:
-        return RuntimeTemporaryError(
-            f"the Kubernetes API server at {self.connection.server} does not answer: {exc}",
-            delay=2.0,
-        )
+        return unreachable(self.connection.server, exc)
 
     # --- logs ------------------------------------------------------------------------------
 
@@ -623,15 +621,3 @@ def _carries(known: Obj, manifest: Obj, digest: str) -> bool:
     if manifest["kind"] == "Deployment":
         return bool(known["spec"].get("replicas") == manifest["spec"].get("replicas"))
     return True
-
-
-def _failure(exc: ApiError, doing: str) -> RuntimePermanentError | RuntimeTemporaryError:
-    code, message = exc.status.code or 0, exc.status.message or ""
-    if code == 429 or code >= 500:
-        return RuntimeTemporaryError(f"{doing}: the API server answered {code} ({message})")
-    if code in (401, 403):
-        return RuntimePermanentError(
-            f"{doing}: the cluster refused it ({message}); check Dockyard's Role",
-            code="runtime_forbidden",
-        )
-    return RuntimePermanentError(f"{doing}: the API server answered {code} ({message})")
