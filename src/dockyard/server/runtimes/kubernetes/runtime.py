@@ -11,8 +11,7 @@ A replica is a pod. Pods of a Deployment have generated names, so each gets the 
 index of its group when first seen, and keeps it while it lives; a pod the Deployment replaces
 hands its index to the new one. A replica the Deployment counts that has no pod yet is
 reported as pending, and a stopped proton (its Deployments scaled to 0) as stopped replicas.
-
-Task protons (`batch/v1` Jobs, `objects.job`) are not run by this runtime yet.
+A task proton is a Job instead (`jobs.py`), whose one pod is its one replica.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ import httpx2
 from lightkube import ApiError
 from lightkube.core.resource import NamespacedResource
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Event, Pod, Secret, Service
 from lightkube.types import CascadeType, PatchType
 
@@ -50,6 +50,7 @@ from dockyard.server.runtimes.kubernetes import objects
 from dockyard.server.runtimes.kubernetes.connection import Connection, check, connect
 from dockyard.server.runtimes.kubernetes.errors import api_failure as _failure
 from dockyard.server.runtimes.kubernetes.errors import unreachable
+from dockyard.server.runtimes.kubernetes.jobs import TaskJobs
 from dockyard.server.runtimes.kubernetes.labels import (
     ANNOTATION_CONTAINERS,
     ANNOTATION_GROUP,
@@ -98,7 +99,11 @@ class KubernetesRuntime(RuntimeManagesHealth):
     name = "kubernetes"
 
     def __init__(
-        self, connection: Connection, *, route: KubernetesRoute = KubernetesRoute.PODS
+        self,
+        connection: Connection,
+        *,
+        route: KubernetesRoute = KubernetesRoute.PODS,
+        task_max_seconds: float | None = None,
     ) -> None:
         self.connection = connection
         self.namespace = connection.namespace
@@ -126,11 +131,28 @@ class KubernetesRuntime(RuntimeManagesHealth):
             index_label=LABEL_PROTON,
             on_event=self._on_object_event,
         )
+        self.jobs = WatchCache(
+            api,
+            Job,
+            self.namespace,
+            labels=ours,
+            index_label=LABEL_PROTON,
+            on_event=self._on_object_event,
+        )
+        self.tasks = TaskJobs(
+            api,
+            self.namespace,
+            connection.server,
+            jobs=self.jobs,
+            pods=self.pods,
+            max_seconds=task_max_seconds,
+            read_tail=self._primary_tail,
+        )
         # Events carry no labels of their own: each is matched to Dockyard's objects on arrival.
         self.events = WatchCache(
             api, Event, self.namespace, keep=False, on_event=self._on_cluster_event
         )
-        self._caches = (self.deployments, self.services, self.pods, self.events)
+        self._caches = (self.deployments, self.services, self.pods, self.jobs, self.events)
         self._lock = threading.Lock()
         self._slots: dict[tuple[str, str], dict[str, int]] = {}  # (proton, group) → uid → index
         self._notices: dict[str, deque[RuntimeNotice]] = {}
@@ -151,7 +173,11 @@ class KubernetesRuntime(RuntimeManagesHealth):
         """Connect as the settings say, check the namespace and the Role, start the watches."""
         connection = connect(settings)
         check(connection, settings.kubernetes_route)
-        return cls(connection, route=settings.kubernetes_route)
+        return cls(
+            connection,
+            route=settings.kubernetes_route,
+            task_max_seconds=settings.task_max_seconds,
+        )
 
     # --- the seam's verbs ------------------------------------------------------------------
 
@@ -162,8 +188,14 @@ class KubernetesRuntime(RuntimeManagesHealth):
         self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
     ) -> list[ObservedReplica]:
         self._in_touch()
-        for manifest in objects.service_objects(spec, namespace=self.namespace):
-            self._apply(manifest)
+        if spec.is_task:
+            credentials = objects.secret(spec, namespace=self.namespace)
+            if credentials is not None:
+                self._apply(credentials)
+            self.tasks.ensure(spec, tail_lines=self.tail_lines)
+        else:
+            for manifest in objects.service_objects(spec, namespace=self.namespace):
+                self._apply(manifest)
         wanted = set(spec.replica_keys() if replicas is None else replicas)
         return [seen for seen in self.observe(spec.proton_id) if seen.key in wanted]
 
@@ -181,10 +213,12 @@ class KubernetesRuntime(RuntimeManagesHealth):
                 # replicas count as missing, so the next pass ensures the proton again.
                 continue
             found.extend(self._replicas_of(proton, deployment, pods))
+        found.extend(self.tasks.observe(proton, tail_lines=self.tail_lines))
         return sorted(found, key=lambda seen: seen.key)
 
     def stop_proton(self, proton_id: str) -> None:
         self._in_touch()
+        self.tasks.stop(label_value(proton_id), tail_lines=self.tail_lines)
         for deployment in self.deployments.indexed(label_value(proton_id)):
             count = int(deployment["spec"].get("replicas") or 0)
             if count == 0:
@@ -205,6 +239,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         doomed += [
             (Service, s["metadata"]["name"], self.services) for s in self.services.indexed(proton)
         ]
+        doomed += [(Job, name, self.jobs) for name in self.tasks.names(proton)]
         doomed.append((Secret, secret_name(proton_id), None))
         for resource, name, cache in doomed:
             try:
@@ -246,7 +281,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         self._in_touch()
         installation = label_value(instance_id)
         protons = set()
-        for obj in [*self.deployments.values(), *self.services.values()]:
+        for obj in [*self.deployments.values(), *self.services.values(), *self.jobs.values()]:
             labels = obj["metadata"].get("labels") or {}
             if labels.get(LABEL_INSTANCE) == installation and labels.get(LABEL_PROTON):
                 protons.add(labels[LABEL_PROTON])
@@ -451,6 +486,8 @@ class KubernetesRuntime(RuntimeManagesHealth):
             group = annotations.get(ANNOTATION_GROUP) or group_label
             with self._lock:
                 index = self._slots.get((proton, group_label), {}).get(meta["uid"])
+            if index is None and self.tasks.owns(pod):
+                index = 0  # a task's one replica
             replica_id = f"{group}-{index if index is not None else '?'}"
             names = json.loads(annotations.get(ANNOTATION_CONTAINERS) or "{}")
             containers = [
@@ -502,6 +539,11 @@ class KubernetesRuntime(RuntimeManagesHealth):
             # The pod log API interleaves stdout and stderr and does not say which is which.
             found.append(LogLine(when, replica_id, shown, "stdout", message))
         return found
+
+    def _primary_tail(self, pod: Obj, container: str, lines: int) -> list[str]:
+        """The last `lines` lines a pod's container wrote (a finished task's `logTail`)."""
+        found = self._read_log(pod, container, container, "", tail=lines)
+        return [line.message for line in found]
 
     # --- what changes on its own ------------------------------------------------------------
 
@@ -565,7 +607,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
             self._unplaced.extendleft(reversed(later))
 
     def _workload_of(self, proton: str) -> str | None:
-        for obj in self.deployments.indexed(proton):
+        for obj in [*self.deployments.indexed(proton), *self.jobs.indexed(proton)]:
             return _labels(obj).get(LABEL_WORKLOAD)
         return None
 
@@ -589,7 +631,8 @@ class KubernetesRuntime(RuntimeManagesHealth):
         if kind == "ReplicaSet":
             name = name.rsplit("-", 1)[0]  # a Deployment's ReplicaSet: <deployment>-<hash>
             kind = "Deployment"
-        cache = {"Deployment": self.deployments, "Service": self.services}.get(kind)
+        caches = {"Deployment": self.deployments, "Service": self.services, "Job": self.jobs}
+        cache = caches.get(kind)
         found = cache.get(name) if cache is not None else None
         if found is None:
             return None, None
