@@ -146,6 +146,8 @@ def test_stop_kills_a_running_task_and_start_runs_it_again_under_the_same_name(
     eventually(lambda: not emulator.list("pods", NAMESPACE), what="the pod killed")
     # Nothing is left that could run again on its own; the reconciler reads that as stopped.
     eventually(lambda: runtime.observe(spec.proton_id) == [], what="nothing observed")
+    # What it printed before it was killed was read just before (kept_output.py).
+    assert [line.message for line in runtime.logs(spec.proton_id)] == ["tick"]
 
     runtime.ensure_proton(spec)  # started again: a new Job under the same name
     again = emulator.get("jobs", NAMESPACE, name)
@@ -309,3 +311,8 @@ def test_a_service_without_probes_whose_primary_exits_is_reported_ended(
     assert "CrashLoopBackOff" in (again.message or "")
     runtime.stop_proton(spec.proton_id)  # what the reconciler does when the task ends
     assert emulator.get("deployments", NAMESPACE, name)["spec"]["replicas"] == 0
+    eventually(lambda: not emulator.list("pods", NAMESPACE), what="the pod gone")
+    assert [line.message for line in runtime.logs(spec.proton_id)] == ["done", "oops"]
+    assert [line.message for line in runtime.tail(spec.proton_id, "main", 1)] == ["oops"]
+    runtime.remove_proton(spec.proton_id)
+    assert runtime.logs(spec.proton_id) == []

@@ -51,6 +51,7 @@ from dockyard.server.runtimes.kubernetes.connection import Connection, check, co
 from dockyard.server.runtimes.kubernetes.errors import api_failure as _failure
 from dockyard.server.runtimes.kubernetes.errors import unreachable
 from dockyard.server.runtimes.kubernetes.jobs import TaskJobs
+from dockyard.server.runtimes.kubernetes.kept_output import KeptOutput
 from dockyard.server.runtimes.kubernetes.labels import (
     ANNOTATION_CONTAINERS,
     ANNOTATION_GROUP,
@@ -154,6 +155,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         )
         self._caches = (self.deployments, self.services, self.pods, self.jobs, self.events)
         self._lock = threading.Lock()
+        self._kept = KeptOutput()
         self._slots: dict[tuple[str, str], dict[str, int]] = {}  # (proton, group) → uid → index
         self._notices: dict[str, deque[RuntimeNotice]] = {}
         self._seen_events: OrderedDict[str, None] = OrderedDict()
@@ -218,6 +220,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
 
     def stop_proton(self, proton_id: str) -> None:
         self._in_touch()
+        self._keep_output(proton_id)
         self.tasks.stop(label_value(proton_id), tail_lines=self.tail_lines)
         for deployment in self.deployments.indexed(label_value(proton_id)):
             count = int(deployment["spec"].get("replicas") or 0)
@@ -257,24 +260,39 @@ class KubernetesRuntime(RuntimeManagesHealth):
             for slot in [slot for slot in self._slots if slot[0] == proton]:
                 del self._slots[slot]
             self._notices.pop(proton, None)
+        self._kept.forget(proton)
         if self._relay is not None:
             self._relay.release({name for resource, name, _ in doomed if resource is Service})
 
     def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
         found: list[LogLine] = []
+        kept = self._kept.of(label_value(proton_id))
         for pod, replica_id, containers in self._pods_for_logs(proton_id):
+            if pod["metadata"]["uid"] in kept:
+                continue  # read when Dockyard stopped it; it is going or gone
             for container, shown in containers:
                 found.extend(self._read_log(pod, container, shown, replica_id, since=since))
+        after = _aware(since) if since is not None else None
+        found += [
+            line
+            for lines in kept.values()
+            for line in lines
+            if after is None or line.timestamp >= after
+        ]
         return sorted(found, key=lambda line: line.timestamp)
 
     def tail(self, proton_id: str, container: str, lines: int) -> list[LogLine]:
         if lines <= 0:
             return []
         found: list[LogLine] = []
+        kept = self._kept.of(label_value(proton_id))
         for pod, replica_id, containers in self._pods_for_logs(proton_id):
+            if pod["metadata"]["uid"] in kept:
+                continue
             for name, shown in containers:
                 if shown == container:
                     found.extend(self._read_log(pod, name, shown, replica_id, tail=lines))
+        found += [line for got in kept.values() for line in got if line.container == container]
         return sorted(found, key=lambda line: line.timestamp)[-lines:]
 
     def adopt(self, instance_id: str) -> list[str]:
@@ -540,6 +558,28 @@ class KubernetesRuntime(RuntimeManagesHealth):
             found.append(LogLine(when, replica_id, shown, "stdout", message))
         return found
 
+    def _keep_output(self, proton_id: str) -> None:
+        """Read the output of the pods this stop deletes while a user still wants it: a
+        running task's (its Job goes) and a primary's that ended before it was ever ready
+        (its Deployment goes to 0). See `kept_output.py`."""
+        proton = label_value(proton_id)
+        kept = self._kept.of(proton)
+        for pod, replica_id, containers in self._pods_for_logs(proton_id):
+            uid = pod["metadata"]["uid"]
+            if uid in kept or is_terminating(pod) or not self._output_wanted(pod):
+                continue
+            lines: list[LogLine] = []
+            for container, shown in containers:
+                lines.extend(self._read_log(pod, container, shown, replica_id))
+            self._kept.keep(proton, uid, sorted(lines, key=lambda line: line.timestamp))
+
+    def _output_wanted(self, pod: Obj) -> bool:
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return False  # an ended Job's pod stays, and an ended Deployment pod is replaced
+        if self.tasks.owns(pod):
+            return True  # a task that runs: stopping it deletes its Job
+        return replica_of(pod, "", 0, host=None, port=None, tail_lines=0).primary_exited
+
     def _primary_tail(self, pod: Obj, container: str, lines: int) -> list[str]:
         """The last `lines` lines a pod's container wrote (a finished task's `logTail`)."""
         found = self._read_log(pod, container, container, "", tail=lines)
@@ -637,6 +677,10 @@ class KubernetesRuntime(RuntimeManagesHealth):
         if found is None:
             return None, None
         return (found["metadata"].get("labels") or {}).get(LABEL_PROTON), None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _pod_ip(pod: Obj) -> str | None:
