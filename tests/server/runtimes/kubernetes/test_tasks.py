@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import kubernetes_validate
+import pytest
+
 from dockyard.core.spec import stored_spec
 from dockyard.core.workloads import WorkloadRuntime
 from dockyard.server.kit.ids import new_id
@@ -14,6 +17,7 @@ from dockyard.server.runtimes.base import ObservedReplica, ProtonSpec, ReplicaPh
 from dockyard.server.runtimes.kubernetes.jobs import DEADLINE_MARGIN_SECONDS
 from dockyard.server.runtimes.kubernetes.names import object_name, secret_name
 from dockyard.server.runtimes.kubernetes.runtime import KubernetesRuntime
+from dockyard.server.runtimes.kubernetes.versions import SUPPORTED_VERSIONS
 from dockyard.server.runtimes.proton_spec import build_proton_spec
 from dockyard.server.workloads.statuses import ErrorReason, Status
 from tests.server.runtimes.kubernetes.conftest import NAMESPACE, eventually
@@ -316,3 +320,16 @@ def test_a_service_without_probes_whose_primary_exits_is_reported_ended(
     assert [line.message for line in runtime.tail(spec.proton_id, "main", 1)] == ["oops"]
     runtime.remove_proton(spec.proton_id)
     assert runtime.logs(spec.proton_id) == []
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_the_job_the_runtime_writes_validates_strictly(
+    runtime: KubernetesRuntime, emulator: Emulator, kubelet: Kubelet, version: str
+) -> None:
+    kubelet.script("registry.example/long:1", PodScript(run_seconds=None))
+    spec = task_spec("registry.example/long:1", credential="s3cret", sidecar=True)
+    runtime.ensure_proton(spec)
+    for plural in ("jobs", "secrets"):
+        for written in emulator.list(plural, NAMESPACE):
+            written.pop("status", None)  # the test's Job controller writes that, not Dockyard
+            kubernetes_validate.validate(written, version, strict=True)
