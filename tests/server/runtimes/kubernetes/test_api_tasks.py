@@ -225,3 +225,29 @@ def test_the_current_clients_service_that_exits_ends_as_a_task(
     assert [e["message"] for e in reversed(logs)] == ["partial", "result: 7"]
     assert dockyard.api.delete(f"/workloads/{workload_id}").status_code == 204
     wait_for("everything gone", lambda: not emulator.list("deployments", NAMESPACE), timeout=30)
+
+
+def test_past_the_run_cap_a_task_is_killed_failed_and_its_output_kept(
+    settings: Settings, kubeconfig: Any, kubelet: Kubelet, emulator: Emulator
+) -> None:
+    kubelet.script("registry.example/endless:1", PodScript(output=("started",), run_seconds=None))
+    capped = settings.model_copy(
+        update={"runtime": "kubernetes", "reconcile_sweep_seconds": 0.3, "task_max_seconds": 1}
+    )
+    spec = {
+        "containerGroups": [
+            {"containers": [{"imageUri": "registry.example/endless:1", "primary": True}]}
+        ]
+    }
+    with running(capped) as dockyard:
+        body = {"name": "endless", "artifact": {"name": "endless", "spec": spec}}
+        workload_id = dockyard.api.post("/workloads", json=body).json()["id"]
+        [job] = wait_for("the Job", lambda: emulator.list("jobs", NAMESPACE))
+        assert job["spec"]["activeDeadlineSeconds"] == 1 + 30  # the cluster's backstop
+        dockyard.wait_status(workload_id, "failed")
+        workload = dockyard.api.get(f"/workloads/{workload_id}").json()
+        assert workload["exitCode"] is None  # Dockyard killed it
+        assert workload["statusDetails"]["reason"] == "deadline_exceeded"
+        wait_for("the Job deleted", lambda: not emulator.list("jobs", NAMESPACE))
+        logs = dockyard.api.get(f"/workloads/{workload_id}/logs").json()["data"]
+        assert [entry["message"] for entry in logs] == ["started"]

@@ -14,6 +14,7 @@ from dockyard.core.workloads import WorkloadRuntime
 from dockyard.server.kit.ids import new_id
 from dockyard.server.reconciler.tasks import ended_with
 from dockyard.server.runtimes.base import ObservedReplica, ProtonSpec, ReplicaPhase, Waiting
+from dockyard.server.runtimes.kubernetes import objects
 from dockyard.server.runtimes.kubernetes.jobs import DEADLINE_MARGIN_SECONDS
 from dockyard.server.runtimes.kubernetes.names import object_name, secret_name
 from dockyard.server.runtimes.kubernetes.runtime import KubernetesRuntime
@@ -333,3 +334,18 @@ def test_the_job_the_runtime_writes_validates_strictly(
         for written in emulator.list(plural, NAMESPACE):
             written.pop("status", None)  # the test's Job controller writes that, not Dockyard
             kubernetes_validate.validate(written, version, strict=True)
+
+
+def test_a_job_another_server_made_meanwhile_is_taken_not_made_twice(
+    runtime: KubernetesRuntime, emulator: Emulator, kubelet: Kubelet
+) -> None:
+    spec = task_spec("registry.example/long:1")
+    name = object_name(spec.proton_id, "default")
+    assert runtime.observe(spec.proton_id) == []  # the caches have listed
+    # Written behind the cache's back: its watch event is still on its way.
+    emulator.put("jobs", objects.job(spec, namespace=NAMESPACE), quiet=True)
+    runtime.ensure_proton(spec)
+    assert emulator.count("POST", "jobs") == 1  # refused with 409...
+    assert emulator.count("GET", "jobs") == 1  # ...read back, and kept
+    assert [r.phase for r in runtime.observe(spec.proton_id)] == [ReplicaPhase.PENDING]
+    assert len(emulator.list("jobs", NAMESPACE)) == 1 and runtime.jobs.get(name) is not None

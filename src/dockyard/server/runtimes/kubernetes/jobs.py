@@ -177,9 +177,11 @@ class TaskJobs:
         except ApiError as exc:
             if exc.status.code != 409:
                 raise api_failure(exc, f"creating Job {name}") from None
-            # Made by an earlier pass that did not see the answer, or the old run's Job is
-            # still being deleted: either way the cache learns which soon.
-            raise self._still_going(name) from None
+            # Made by an earlier pass (or another Dockyard server) that did not see the answer,
+            # or the old run's Job still being deleted: read which.
+            answer = self._read(name)
+            if answer is None or plain(answer)["metadata"].get("deletionTimestamp"):
+                raise self._still_going(name) from None
         except httpx2.HTTPError as exc:
             raise unreachable(self._server, exc) from None
         self.jobs.remember(plain(answer))
@@ -241,6 +243,16 @@ class TaskJobs:
         while len(self._tails) > _TAILS_KEPT:
             self._tails.popitem(last=False)
         return found
+
+    def _read(self, name: str) -> Job | None:
+        try:
+            return self._client.get(Job, name, namespace=self._namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise api_failure(exc, f"reading Job {name}") from None
+        except httpx2.HTTPError as exc:
+            raise unreachable(self._server, exc) from None
 
     def _delete(self, name: str) -> None:
         try:
