@@ -76,6 +76,11 @@ def owned_by(pod: Obj, job: Obj) -> bool:
     return any(ref.get("uid") == uid for ref in pod["metadata"].get("ownerReferences") or [])
 
 
+def is_task_pod(pod: Obj) -> bool:
+    """Whether the pod is a Job's: a task's (its replica is index 0 of its group)."""
+    return any(ref.get("kind") == "Job" for ref in pod["metadata"].get("ownerReferences") or [])
+
+
 def task_replica(job: Obj, pod: Obj | None, *, tail_lines: int) -> ObservedReplica:
     """The task's replica as its Job and (newest) pod say: index 0 of the Job's group."""
     meta = job["metadata"]
@@ -199,10 +204,6 @@ class TaskJobs:
 
     def names(self, proton: str) -> list[str]:
         return [job["metadata"]["name"] for job in self.jobs.indexed(proton)]
-
-    def owns(self, pod: Obj) -> bool:
-        """Whether the pod is a task's (its replica is then index 0 of its group)."""
-        return any(ref.get("kind") == "Job" for ref in pod["metadata"].get("ownerReferences") or [])
 
     # --- parts -------------------------------------------------------------------------------
 

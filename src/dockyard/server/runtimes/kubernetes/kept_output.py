@@ -17,9 +17,22 @@ import threading
 from collections import OrderedDict
 
 from dockyard.server.runtimes.base import LogLine
+from dockyard.server.runtimes.kubernetes.jobs import is_task_pod
+from dockyard.server.runtimes.kubernetes.pod_status import replica_of
+from dockyard.server.runtimes.kubernetes.watch_cache import Obj
 
 MAX_CHARACTERS_PER_PROTON = 1 << 20  # the newest output of a proton's pods, together
 MAX_CHARACTERS = 64 << 20  # over every proton; the protons kept longest go first
+
+
+def worth_keeping(pod: Obj) -> bool:
+    """Whether a pod that a stop is about to delete has output a user still wants: a running
+    task's, or one whose primary ended before it was ever ready."""
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return False  # an ended Job's pod stays, and an ended Deployment pod is replaced
+    if is_task_pod(pod):
+        return True
+    return replica_of(pod, "", 0, host=None, port=None, tail_lines=0).primary_exited
 
 
 class KeptOutput:

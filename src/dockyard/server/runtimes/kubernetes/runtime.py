@@ -50,8 +50,8 @@ from dockyard.server.runtimes.kubernetes import objects
 from dockyard.server.runtimes.kubernetes.connection import Connection, check, connect
 from dockyard.server.runtimes.kubernetes.errors import api_failure as _failure
 from dockyard.server.runtimes.kubernetes.errors import unreachable
-from dockyard.server.runtimes.kubernetes.jobs import TaskJobs
-from dockyard.server.runtimes.kubernetes.kept_output import KeptOutput
+from dockyard.server.runtimes.kubernetes.jobs import TaskJobs, is_task_pod
+from dockyard.server.runtimes.kubernetes.kept_output import KeptOutput, worth_keeping
 from dockyard.server.runtimes.kubernetes.labels import (
     ANNOTATION_CONTAINERS,
     ANNOTATION_GROUP,
@@ -504,7 +504,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
             group = annotations.get(ANNOTATION_GROUP) or group_label
             with self._lock:
                 index = self._slots.get((proton, group_label), {}).get(meta["uid"])
-            if index is None and self.tasks.owns(pod):
+            if index is None and is_task_pod(pod):
                 index = 0  # a task's one replica
             replica_id = f"{group}-{index if index is not None else '?'}"
             names = json.loads(annotations.get(ANNOTATION_CONTAINERS) or "{}")
@@ -566,19 +566,12 @@ class KubernetesRuntime(RuntimeManagesHealth):
         kept = self._kept.of(proton)
         for pod, replica_id, containers in self._pods_for_logs(proton_id):
             uid = pod["metadata"]["uid"]
-            if uid in kept or is_terminating(pod) or not self._output_wanted(pod):
+            if uid in kept or is_terminating(pod) or not worth_keeping(pod):
                 continue
             lines: list[LogLine] = []
             for container, shown in containers:
                 lines.extend(self._read_log(pod, container, shown, replica_id))
             self._kept.keep(proton, uid, sorted(lines, key=lambda line: line.timestamp))
-
-    def _output_wanted(self, pod: Obj) -> bool:
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            return False  # an ended Job's pod stays, and an ended Deployment pod is replaced
-        if self.tasks.owns(pod):
-            return True  # a task that runs: stopping it deletes its Job
-        return replica_of(pod, "", 0, host=None, port=None, tail_lines=0).primary_exited
 
     def _primary_tail(self, pod: Obj, container: str, lines: int) -> list[str]:
         """The last `lines` lines a pod's container wrote (a finished task's `logTail`)."""
