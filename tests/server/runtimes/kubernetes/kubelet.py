@@ -223,10 +223,9 @@ class Kubelet:
         """The primary of the Job's pod exits now with `exit_code` (a script that runs until
         told)."""
         pod = self._job_pods[(namespace, job)]
-        script = PodScript(exit_code=exit_code)
-        self.emulator._loop.call_soon_threadsafe(  # type: ignore[union-attr]
-            self._end_job_pod, namespace, pod, script
-        )
+        loop = self.emulator._loop
+        assert loop is not None
+        loop.call_soon_threadsafe(self._end_job_pod, namespace, pod, PodScript(exit_code=exit_code))
 
     def _end_job_pod(self, namespace: str, name: str, script: PodScript) -> None:
         pod = self.emulator.get("pods", namespace, name)
