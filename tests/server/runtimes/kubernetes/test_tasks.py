@@ -176,6 +176,8 @@ def test_ensure_of_a_finished_task_runs_it_again_and_of_a_running_one_does_nothi
     kubelet.finish(name, 0)
     first = ended(runtime, spec.proton_id)
     assert first.exit_code == 0
+    runtime.ensure_proton(spec, [])  # asked for no replica: the finished run stays
+    assert emulator.count("POST", "jobs") == creates
     runtime.ensure_proton(spec)
     assert emulator.count("POST", "jobs") == creates + 1
     eventually(phase(runtime, spec.proton_id, ReplicaPhase.RUNNING), what="the second run")

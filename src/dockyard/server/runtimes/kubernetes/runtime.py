@@ -190,15 +190,16 @@ class KubernetesRuntime(RuntimeManagesHealth):
         self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
     ) -> list[ObservedReplica]:
         self._in_touch()
-        if spec.is_task:
+        wanted = set(spec.replica_keys() if replicas is None else replicas)
+        if spec.is_task and wanted:
+            # Only when its replica is asked for: ensuring a finished task runs it again.
             credentials = objects.secret(spec, namespace=self.namespace)
             if credentials is not None:
                 self._apply(credentials)
             self.tasks.ensure(spec, tail_lines=self.tail_lines)
-        else:
+        elif not spec.is_task:
             for manifest in objects.service_objects(spec, namespace=self.namespace):
                 self._apply(manifest)
-        wanted = set(spec.replica_keys() if replicas is None else replicas)
         return [seen for seen in self.observe(spec.proton_id) if seen.key in wanted]
 
     def observe(self, proton_id: str) -> list[ObservedReplica]:
