@@ -1,11 +1,14 @@
 """The test plays the cluster's controllers and kubelet for the emulator.
 
 For each Deployment it keeps `spec.replicas` pods (created from the template, named and
-labelled as a ReplicaSet would, owned by the Deployment), deletes the extra ones, and gives
+labelled as a ReplicaSet would, owned by the Deployment), deletes the extra ones (the lowest
+`controller.kubernetes.io/pod-deletion-cost` first, as a ReplicaSet does), and gives
 each pod the state its image is scripted to have: ready (a small HTTP server answers on the
 pod's address and the primary's port), never ready, an image that cannot be pulled, a crash
 loop, or no node to run it. Pod addresses are in 127.0.0.0/8 so the servers are reachable
-here. It writes Events as the kubelet and the scheduler would, and pod logs.
+here. A request to a pod with `?sleep=S` is answered after S seconds (load a test can
+count). It writes Events as the kubelet and the scheduler would, and pod logs; and it can
+play a HorizontalPodAutoscaler's controller (`autoscale`).
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ class Kubelet:
         deployment = emulator.get("deployments", namespace, name)
         pods = self.pods_of(namespace, name)
         wanted = int(deployment["spec"].get("replicas") or 0) if deployment else 0
-        for pod in sorted(pods, key=lambda p: p["metadata"]["name"])[wanted:]:
+        newest_first = sorted(pods, key=lambda p: p["metadata"]["name"], reverse=True)
+        for pod in sorted(newest_first, key=_deletion_order)[: max(0, len(pods) - wanted)]:
             self.delete_pod(pod)
         for _ in range(wanted - len(pods)):
             assert deployment is not None
@@ -288,6 +292,7 @@ class Kubelet:
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0].get("env") or []}
 
         async def answer(request: web.Request) -> web.Response:
+            await asyncio.sleep(float(request.query.get("sleep") or 0))
             self.served[name] += 1
             greeting = env.get("GREETING")
             return web.json_response({"greeting": greeting, "pod": name, "path": request.path})
@@ -317,10 +322,41 @@ class Kubelet:
                 return pod["status"]["podIP"], target
         return None
 
+    def autoscale(self, namespace: str, name: str, replicas: int, cores: str) -> None:
+        """What an HPA's controller does: report the pods' average CPU (`cores`, a quantity)
+        in the HPA's status and set its Deployment's count."""
+        hpa = self.emulator.get("horizontalpodautoscalers", namespace, name)
+        assert hpa is not None, f"no HorizontalPodAutoscaler {name}"
+        hpa["status"] = {
+            "currentReplicas": replicas,
+            "desiredReplicas": replicas,
+            "currentMetrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "current": {"averageValue": cores}},
+                }
+            ],
+        }
+        self.emulator.put("horizontalpodautoscalers", hpa)
+        target = hpa["spec"]["scaleTargetRef"]["name"]
+        deployment = self.emulator.get("deployments", namespace, target)
+        assert deployment is not None
+        deployment["spec"]["replicas"] = replicas
+        self.emulator.put("deployments", deployment)
+
     async def close(self) -> None:
         for runner in self._servers.values():
             await runner.cleanup()
         self._servers.clear()
+
+
+def _deletion_order(pod: Obj) -> tuple[int, int]:
+    """Which pods a ReplicaSet deletes first when its count drops: not ready before ready,
+    then the lowest `pod-deletion-cost`."""
+    cost = (pod["metadata"].get("annotations") or {}).get(
+        "controller.kubernetes.io/pod-deletion-cost", "0"
+    )
+    return (1 if _ready(pod) else 0, int(cost))
 
 
 def _ready(pod: Obj) -> bool:
