@@ -75,8 +75,7 @@ class Kubelet:
         deployment = emulator.get("deployments", namespace, name)
         pods = self.pods_of(namespace, name)
         wanted = int(deployment["spec"].get("replicas") or 0) if deployment else 0
-        newest_first = sorted(pods, key=lambda p: p["metadata"]["name"], reverse=True)
-        for pod in sorted(newest_first, key=_deletion_order)[: max(0, len(pods) - wanted)]:
+        for pod in sorted(pods, key=_deletion_order)[: max(0, len(pods) - wanted)]:
             self.delete_pod(pod)
         for _ in range(wanted - len(pods)):
             assert deployment is not None
@@ -350,13 +349,15 @@ class Kubelet:
         self._servers.clear()
 
 
-def _deletion_order(pod: Obj) -> tuple[int, int]:
+def _deletion_order(pod: Obj) -> tuple[int, int, str]:
     """Which pods a ReplicaSet deletes first when its count drops: not ready before ready,
-    then the lowest `pod-deletion-cost`."""
+    then the lowest `pod-deletion-cost`. A real ReplicaSet then prefers the newest pods, which
+    need not be the replicas Dockyard numbers highest; here the tie goes to the first name,
+    usually Dockyard's lowest replica, so only the deletion cost saves it."""
     cost = (pod["metadata"].get("annotations") or {}).get(
         "controller.kubernetes.io/pod-deletion-cost", "0"
     )
-    return (1 if _ready(pod) else 0, int(cost))
+    return (1 if _ready(pod) else 0, int(cost), pod["metadata"]["name"])
 
 
 def _ready(pod: Obj) -> bool:
