@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import random
 import secrets
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,10 @@ class Kubelet:
         self.scripts: dict[str, PodScript] = {}  # by the first container's image
         self.default = PodScript()
         self.served: Counter[str] = Counter()  # requests answered, by pod name
+        # While cleared, a new pod that would be ready waits, created but not ready (a slow
+        # start a test controls); set by default.
+        self.readiness = threading.Event()
+        self.readiness.set()
         self._servers: dict[str, web.AppRunner] = {}
         self._owned: dict[tuple[str, str], set[str]] = {}  # (namespace, Deployment) → pods
         # A /16 of its own, so parallel test processes do not collide on an address.
@@ -195,6 +200,8 @@ class Kubelet:
             self._event(pod, "BackOff", "Back-off restarting failed container", warning=True)
             self._update(pod)
             return
+        while script.state == READY and not self.readiness.is_set():
+            await asyncio.sleep(0.02)
         if script.state == READY and script.serve:
             await self._serve(pod)
         pod["status"]["phase"] = "Running"
