@@ -1,4 +1,5 @@
-"""The `kubernetes` runtime: protons as Deployments, Services and Secrets in one namespace.
+"""The `kubernetes` runtime: protons as Deployments, Services and Secrets in one namespace
+(and a HorizontalPodAutoscaler for a group scaled on CPU: `autoscaler.py`).
 
 Dockyard stays the control plane and the cluster runs the containers: the kubelet probes and
 restarts them, and this runtime reports what pod status says (`RuntimeManagesHealth`). What
