@@ -231,6 +231,19 @@ def test_cpu_is_the_clusters_autoscaler_and_dockyard_follows_it(
     assert deployment["spec"]["replicas"] == 3
     assert counts_written(emulator) == [1, 3]
     assert group_of(dockyard, workload_id)["status"] == "running"
+    # Down again, the ReplicaSet choosing the pods: Dockyard follows without a write of its own.
+    kubelet.autoscale(NAMESPACE, hpa["metadata"]["name"], 1, "50m")
+    wait_for(
+        "Dockyard to show one replica",
+        lambda: (
+            (g := group_of(dockyard, workload_id))["desiredReplicaCount"] == 1
+            and g["currentReplicaCount"] == 1
+        ),
+    )
+    time.sleep(1.0)
+    assert counts_written(emulator) == [1, 3, 1]
+    assert group_of(dockyard, workload_id)["status"] == "running"
+    assert dockyard.invoke(f"workloads/{workload_id}/") == "scaled"
 
     # Scaling on concurrency instead: a new proton without an HPA; the old one's goes with it.
     concurrency = {
