@@ -1,14 +1,17 @@
 """The autoscaler's decision for a group the runtime sizes itself (Kubernetes' HPA), as a pure
-function on a virtual clock: the runtime's count is taken, no rule of Dockyard's runs."""
+function on a virtual clock: the runtime's count is taken, no rule of Dockyard's runs, and the
+rows of replicas it took away go."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from dockyard.core.spec import stored_spec
 from dockyard.core.workloads import WorkloadRuntime
 from dockyard.server.autoscaling.repository import WorkloadLoad
 from dockyard.server.autoscaling.rule import GroupScale
+from dockyard.server.reconciler.decide import RestartPolicy, ScalingInputs, decide_workload
 from dockyard.server.reconciler.scaling import Measured, ScalingPolicy, plan_scaling
-from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState
+from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState, Snapshot
 from dockyard.server.runtimes.base import RuntimeScale
 from dockyard.server.workloads.statuses import Status
 from tests.factories import service_spec
@@ -72,3 +75,22 @@ def test_without_the_runtimes_count_the_rule_holds_the_group_as_it_is() -> None:
         proton(2), ready(0, 1), Measured(WorkloadLoad()), {}, START, ScalingPolicy()
     )
     assert plan.scale["default"].desired == 2 and plan.events == []
+
+
+def test_rows_of_replicas_the_runtime_took_away_are_dropped() -> None:
+    # The HPA lowered the count from 3 to 1 and the ReplicaSet deleted two pods: the runtime
+    # reports one replica, and the two rows left of the others go in the same pass.
+    stored = replace(proton(3), replicas=ready(0, 1, 2))
+    snapshot = Snapshot("w1", "lease", 1, "running", Status.RUNNING, None, protons=(stored,))
+    measured = Measured(WorkloadLoad(), sized_by_runtime={"default": RuntimeScale(1, CPU, 5.0)})
+    plan = decide_workload(
+        snapshot,
+        {"p1": ready(0)},
+        START,
+        RestartPolicy(backoff_seconds=10, backoff_max_seconds=300, limit=5),
+        runtime_restarts=True,
+        scaling=ScalingInputs(measured={"p1": measured}),
+    )
+    assert plan.protons["p1"].remove == [("default", 1), ("default", 2)]
+    assert plan.protons["p1"].ensure == []
+    assert plan.status == Status.RUNNING
