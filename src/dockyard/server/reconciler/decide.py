@@ -398,10 +398,14 @@ def decide_workload(
             view.removable = scaled.removable
         active_plan = plan.protons[active.id] = decide(view, now, policy)
         active_plan.scale = scaled
-        if scaled is not None and active.id in seen:
+        if scaled is not None and scaled.sized_by_runtime and active.id in seen:
             # Replicas the runtime's own autoscaler took away (an HPA lowered the count):
             # the runtime has nothing left of them and nothing wants them, only their rows.
-            gone = set(active.replicas) - set(seen[active.id]) - set(view.wanted)
+            gone = {
+                key
+                for key in set(active.replicas) - set(seen[active.id]) - set(view.wanted)
+                if key[0] in scaled.sized_by_runtime
+            }
             active_plan.remove = sorted({*active_plan.remove, *gone})
         plan.status, plan.reason = active_plan.status, active_plan.reason
         plan.failure, plan.exit_code = active_plan.failure, active_plan.exit_code

@@ -61,6 +61,7 @@ class ScalePlan:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     history: History = field(default_factory=dict)
     removable: set[ReplicaKey] = field(default_factory=set)  # scaled away and drained
+    sized_by_runtime: set[str] = field(default_factory=set)  # groups the runtime counts
 
 
 def measure(
@@ -102,6 +103,7 @@ def plan_scaling(
         members = [r for r in replicas.values() if r.key[0] == group]
         if group in measured.sized_by_runtime:
             _follow_runtime(plan, group, state, measured.sized_by_runtime[group])
+            plan.sized_by_runtime.add(group)
             plan.removable |= _drained(members, plan.scale[group].desired, load, now, policy)
             continue
         serving = [r for r in members if _serving(r)]
