@@ -19,6 +19,7 @@ reconciler keeps the durable count in its replicas table.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +90,8 @@ class DockerRuntime(base.RuntimeReportsUsage):
         self._restarts: dict[tuple[str, str, int], int] = {}
         # container id → (its proton, CPU time in ns, monotonic time) at its last CPU reading
         self._cpu_seen: dict[str, tuple[str, int, float]] = {}
+        # Replicas are built side by side: one image check (or pull, or infra import) at a time.
+        self._images = threading.Lock()
 
     @classmethod
     def connect(cls, base_url: str, **options: Any) -> DockerRuntime:
@@ -125,7 +128,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
         for group, index in self._replica_keys(spec.proton_id) - counted:
             self._remove_replica(spec.proton_id, group, index)
         wanted = spec.replica_keys() if replicas is None else sorted(replicas)
-        return [self._ensure_replica(spec, group, index) for group, index in wanted]
+        return _side_by_side(wanted, lambda key: self._ensure_replica(spec, *key))
 
     def _ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ObservedReplica:
         group_spec = spec.group(group)
@@ -263,9 +266,10 @@ class DockerRuntime(base.RuntimeReportsUsage):
     # --- building a replica --------------------------------------------------------------
 
     def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> None:
-        for container in group.containers:
-            require_image(self.client, container.image, pull_missing=self.pull_missing)
-        require_infra_image(self.client, self.infra_image)
+        with self._images:
+            for container in group.containers:
+                require_image(self.client, container.image, pull_missing=self.pull_missing)
+            require_infra_image(self.client, self.infra_image)
         labels = {**spec.labels(), LABEL_GROUP: group.name, LABEL_REPLICA: str(index)}
         ports = group.exposed_ports()
         infra = self.client.containers.create(
@@ -444,6 +448,18 @@ def _in_order(containers: list[Container], action: Callable[[Container], object]
             with ThreadPoolExecutor(max_workers=min(8, len(batch))) as pool:
                 for future in [pool.submit(_quietly, lambda c=c: action(c)) for c in batch]:
                     future.result()
+
+
+def _side_by_side(
+    keys: list[ReplicaKey], action: Callable[[ReplicaKey], ObservedReplica]
+) -> list[ObservedReplica]:
+    """Bring several replicas up at once, answered in the order given: each one's creates and
+    starts wait on the engine (storage, network namespace), not on this process, so replicas
+    the autoscaler adds together are serving about as soon as one alone would be."""
+    if len(keys) <= 1:
+        return [action(key) for key in keys]
+    with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
+        return list(pool.map(action, keys))
 
 
 def _quietly(action: Any) -> None:
