@@ -94,6 +94,28 @@ def test_load_adds_replicas_and_the_workload_stays_running(
     assert _statuses(client, body["id"]).count("running") == 1  # it never left running
 
 
+def test_a_replica_that_becomes_ready_serves_before_more_are_started(
+    client: TestClient, scaled: Fake
+) -> None:
+    body = create_workload(client, runtime=_runtime())
+    scaled.advance(3)
+    _report(scaled, body["id"], default_0=(3, 3.0))
+    scaled.passes()
+    assert _replicas(scaled, body["protonId"]) == ["default-0", "default-1"]
+    # The load grows while default-1 starts: the pass that finds it ready would also start a
+    # third. It records default-1 ready first (so traffic reaches it now), and the third
+    # starts in the pass right after, instead of default-1 waiting out that start.
+    _report(scaled, body["id"], default_0=(6, 6.0))
+    scaled.clock.advance(0.5)
+    scaled.passes()
+    group = _group(client, body["id"])
+    assert group["currentReplicaCount"] == 2
+    assert group["desiredReplicaCount"] == 3
+    assert _replicas(scaled, body["protonId"]) == ["default-0", "default-1"]
+    scaled.passes()
+    assert _replicas(scaled, body["protonId"]) == ["default-0", "default-1", "default-2"]
+
+
 def test_a_stopped_server_reports_count_for_nothing(client: TestClient, scaled: Fake) -> None:
     body = create_workload(client, runtime=_runtime())
     scaled.advance(3)
