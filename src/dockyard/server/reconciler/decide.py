@@ -72,6 +72,7 @@ class Plan:
     restart: list[ReplicaKey] = field(default_factory=list)
     remove: list[ReplicaKey] = field(default_factory=list)
     stop_all: bool = False
+    park: bool = False  # stop_all for the autoscaler at zero: `Runtime.park_proton`
     remove_all: bool = False
     status: Status | None = None
     reason: str | None = None
@@ -88,7 +89,8 @@ class Plan:
     @property
     def acts(self) -> bool:
         """Whether carrying the plan out calls the runtime (and so needs the lease)."""
-        return bool(self.ensure or self.restart or self.remove or self.stop_all or self.remove_all)
+        stops = self.stop_all or self.park or self.remove_all
+        return bool(self.ensure or self.restart or self.remove or stops)
 
 
 def decide(view: ProtonView, now: datetime, policy: RestartPolicy) -> Plan:
@@ -221,12 +223,12 @@ def _park(
     now: datetime,
 ) -> None:
     """The autoscaler holds the whole proton at zero: once every replica has drained, they are
-    stopped, not removed, so a wake starts them again instead of creating them (quicker), and
-    their output stays readable."""
+    parked (stopped, keeping what the runtime can of them), not removed, so a wake starts them
+    again instead of creating them (quicker), and their output stays readable."""
     live = [key for key in unwanted if by_key[key].phase != Phase.STOPPED]
     assert view.removable is not None
     if live and all(key in view.removable for key in live):
-        plan.stop_all = True
+        plan.park = True
     for key in live:
         if by_key[key].draining_since is None:
             plan.replicas[key] = by_key[key].with_changes(draining_since=now)

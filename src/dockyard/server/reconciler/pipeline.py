@@ -142,7 +142,7 @@ def _ready_first(plan: WorkloadPlan, sightings: dict[str, Sighting], now: dateti
     protons = plan.protons.values()
     if not became_ready or plan.retire or not any(p.ensure for p in protons):
         return
-    if any(p.restart or p.remove or p.stop_all or p.remove_all for p in protons):
+    if any(p.restart or p.remove or p.stop_all or p.park or p.remove_all for p in protons):
         return  # a pass that restarts or removes something does it all at once, as before
     for proton_plan in protons:
         proton_plan.ensure = []

@@ -65,6 +65,10 @@ LABEL_PRIMARY_PORT = "dockyard.primary-port"  # on the infra: which published po
 # complete replica from one a server died in the middle of creating.
 LABEL_MEMBERS = "dockyard.members"
 INFRA = ""  # key of the infra container among a replica's containers: no spec name is empty
+# Added to the name of a member container stopped by `park_proton`: a parked replica keeps its
+# infra container (namespace and ports) running, and the name tells every server that its
+# stopped members are parked, not failed.
+PARKED = ".parked"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -144,7 +148,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
                 self._start_replica(found)  # stopped on purpose earlier: start it again
             else:
                 for container in found.values():
-                    if container.status in ("created", "configured"):
+                    if _parked(container):
+                        _unpark(container)  # a wake: the namespace is up, start the members
+                    elif container.status in ("created", "configured"):
                         container.start()  # created but never started (interrupted ensure)
             return self._state(spec.proton_id, group, index)
 
@@ -211,7 +217,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
             if found[INFRA].status != "running":
                 found[INFRA].start()
             for name, container in found.items():
-                if name != INFRA:
+                if name != INFRA and _parked(container):
+                    _unpark(container)
+                elif name != INFRA:
                     container.restart(timeout=self.stop_timeout)
             key = (proton_id, group, index)
             self._restarts[key] = self._restarts.get(key, 0) + 1
@@ -230,6 +238,18 @@ class DockerRuntime(base.RuntimeReportsUsage):
                 if c.status in ("running", "paused", "restarting")
             ]
             _in_order(running, lambda c: c.stop(timeout=self.stop_timeout))
+
+    def park_proton(self, proton_id: str) -> None:
+        """Stop the members only: the infra containers keep each replica's namespace and
+        published ports, so a wake starts the workload's own containers and nothing else."""
+        with _engine_errors():
+            members = [
+                c
+                for c in self._list({LABEL_PROTON: proton_id})
+                if c.labels.get(LABEL_ROLE) != "infra" and not _parked(c)
+            ]
+            _in_order(members, lambda c: c.stop(timeout=self.stop_timeout))
+            _in_order(members, lambda c: c.rename(f"{c.name}{PARKED}"))
 
     def remove_proton(self, proton_id: str) -> None:
         with _engine_errors():
@@ -325,7 +345,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def _start_replica(self, found: dict[str, Container]) -> None:
         found[INFRA].start()
         for name, container in found.items():
-            if name != INFRA and container.status != "running":
+            if name != INFRA and _parked(container):
+                _unpark(container)
+            elif name != INFRA and container.status != "running":
                 with suppress(docker.errors.APIError):  # observe() reports it failed
                     container.start()
 
@@ -363,6 +385,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
             state.phase = ReplicaPhase.FAILED if running else ReplicaPhase.STOPPED
             if running:
                 state.message = "the replica's network container stopped"
+            return state
+        if members and all(_parked(c) and c.status != "running" for c in members):
+            state.phase = ReplicaPhase.STOPPED  # parked for the autoscaler, see park_proton
             return state
         expected = infra.labels.get(LABEL_MEMBERS)
         if not members or (expected and set(expected.split(",")) - set(found)):
@@ -448,6 +473,18 @@ def _in_order(containers: list[Container], action: Callable[[Container], object]
             with ThreadPoolExecutor(max_workers=min(8, len(batch))) as pool:
                 for future in [pool.submit(_quietly, lambda c=c: action(c)) for c in batch]:
                     future.result()
+
+
+def _parked(container: Container) -> bool:
+    return bool(container.name and container.name.endswith(PARKED))
+
+
+def _unpark(container: Container) -> None:
+    """Its own name back, then started (a start the engine refuses: observe() says why)."""
+    assert container.name is not None
+    container.rename(container.name.removesuffix(PARKED))
+    with suppress(docker.errors.APIError):
+        container.start()
 
 
 def _side_by_side(
