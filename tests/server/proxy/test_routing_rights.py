@@ -12,8 +12,7 @@ WORKLOAD, NEXT, DEPLOYMENT = "w" * 24, "n" * 24, "d" * 24
 
 def _alias(grants: list[tuple[str, str, str]], admins: tuple[str, ...] = ()) -> Alias:
     # id, status, desired state, errored reason, proton, task, its scale, its runtime when
-    # scaled, replica group,
-    # index, host, port, ready, draining since
+    # scaled, replica group, index, host, port, ready, draining since
     workloads: list[Any] = [
         (
             WORKLOAD,
