@@ -128,16 +128,31 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def ensure_proton(
         self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
     ) -> list[ObservedReplica]:
+        # One listing of the proton serves every replica below: each listing is a round trip
+        # the engine answers slowly, and a wake or a scale-up waits on all of them.
+        with _engine_errors():
+            present = _by_replica(self._list({LABEL_PROTON: spec.proton_id}))
         counted = set(spec.replica_keys())
-        for group, index in self._replica_keys(spec.proton_id) - counted:
+        for group, index in set(present) - counted:
             self._remove_replica(spec.proton_id, group, index)
         wanted = spec.replica_keys() if replicas is None else sorted(replicas)
-        return _side_by_side(wanted, lambda key: self._ensure_replica(spec, *key))
+        return _side_by_side(
+            wanted, lambda key: self._ensure_replica(spec, *key, found=present.get(key, {}))
+        )
 
-    def _ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ObservedReplica:
+    def _ensure_replica(
+        self,
+        spec: ProtonSpec,
+        group: str,
+        index: int,
+        *,
+        found: dict[str, Container] | None = None,
+    ) -> ObservedReplica:
+        """Build, start or finish one replica; `found`: its containers, when just listed."""
         group_spec = spec.group(group)
         with _engine_errors():
-            found = self._replica(spec.proton_id, group, index)
+            if found is None:
+                found = self._replica(spec.proton_id, group, index)
             names = {INFRA, *(c.name for c in group_spec.containers)}
             if set(found) != names:
                 # Missing pieces (a crash between creates, a container removed by hand): a
@@ -157,10 +172,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def observe(self, proton_id: str) -> list[ObservedReplica]:
         with _engine_errors():
             # One listing for the whole proton, grouped here, rather than one per replica.
-            replicas: dict[tuple[str, int], dict[str, Container]] = {}
-            for c in self._list({LABEL_PROTON: proton_id}):
-                key = (c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA]))
-                replicas.setdefault(key, {})[c.labels.get(LABEL_CONTAINER) or INFRA] = c
+            replicas = _by_replica(self._list({LABEL_PROTON: proton_id}))
             return [
                 self._state_of(proton_id, group, index, replicas[(group, index)])
                 for group, index in sorted(replicas)
@@ -327,11 +339,6 @@ class DockerRuntime(base.RuntimeReportsUsage):
 
     # --- reading state -------------------------------------------------------------------
 
-    def _replica_keys(self, proton_id: str) -> set[ReplicaKey]:
-        with _engine_errors():
-            found = self._list({LABEL_PROTON: proton_id})
-        return {(c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA])) for c in found}
-
     def _list(self, labels: dict[str, str]) -> list[Container]:
         filters: dict[str, str | list[str] | bool] = {
             "label": [f"{key}={value}" for key, value in labels.items()]
@@ -473,6 +480,15 @@ def _in_order(containers: list[Container], action: Callable[[Container], object]
             with ThreadPoolExecutor(max_workers=min(8, len(batch))) as pool:
                 for future in [pool.submit(_quietly, lambda c=c: action(c)) for c in batch]:
                     future.result()
+
+
+def _by_replica(containers: list[Container]) -> dict[ReplicaKey, dict[str, Container]]:
+    """A proton's containers by replica, each replica's by container name (INFRA: its infra)."""
+    replicas: dict[ReplicaKey, dict[str, Container]] = {}
+    for c in containers:
+        key = (c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA]))
+        replicas.setdefault(key, {})[c.labels.get(LABEL_CONTAINER) or INFRA] = c
+    return replicas
 
 
 def _parked(container: Container) -> bool:
