@@ -159,7 +159,8 @@ class DockerRuntime(base.RuntimeReportsUsage):
                 # half-built namespace cannot be repaired, so build the replica again.
                 self._remove_containers(found)
                 self._create_replica(spec, group_spec, index)
-            elif found[INFRA].status != "running":
+                return self._state(spec.proton_id, group, index)
+            if found[INFRA].status != "running":
                 self._start_replica(found)  # stopped on purpose earlier: start it again
             else:
                 for container in found.values():
@@ -167,7 +168,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
                         _unpark(container)  # a wake: the namespace is up, start the members
                     elif container.status in ("created", "configured"):
                         container.start()  # created but never started (interrupted ensure)
-            return self._state(spec.proton_id, group, index)
+            for container in found.values():
+                container.reload()  # a look at each is quicker than listing them again
+            return self._state_of(spec.proton_id, group, index, found)
 
     def observe(self, proton_id: str) -> list[ObservedReplica]:
         with _engine_errors():
