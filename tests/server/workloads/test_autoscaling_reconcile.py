@@ -198,6 +198,25 @@ def test_idle_goes_to_zero_and_a_waiting_request_wakes_it(client: TestClient, sc
     assert _statuses(client, body["id"]).count("running") == 1  # it never left running
 
 
+def test_at_zero_the_passes_leave_the_runtime_alone(client: TestClient, scaled: Fake) -> None:
+    body = create_workload(client, runtime=_runtime(low=0))
+    scaled.advance(3)
+    scaled.advance(POLICY.windows.idle_seconds + 2)
+    assert _group(client, body["id"])["desiredReplicaCount"] == 0
+    # Parked and recorded stopped: the passes that watch for a request read the database
+    # only, so an engine that cannot be reached now goes unnoticed (nothing of it runs).
+    scaled.runtime.unreachable = "the engine is away"
+    scaled.advance(10)
+    types = [e["eventType"] for e in events_of(client, body["id"])]
+    assert "runtime_error" not in types
+    scaled.runtime.unreachable = None
+    _report(scaled, body["id"], waiting=1)
+    scaled.passes()
+    assert _running(scaled, body["protonId"]) == ["default-0"]
+    scaled.advance(2)
+    assert _group(client, body["id"])["currentReplicaCount"] == 1
+
+
 def test_a_wake_that_crashes_says_why(client: TestClient, scaled: Fake) -> None:
     body = create_workload(client, runtime=_runtime(low=0))
     scaled.advance(3)
