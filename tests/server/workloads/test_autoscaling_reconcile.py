@@ -217,6 +217,20 @@ def test_at_zero_the_passes_leave_the_runtime_alone(client: TestClient, scaled: 
     assert _group(client, body["id"])["currentReplicaCount"] == 1
 
 
+def test_a_stop_at_zero_stops_the_parked_replicas_too(client: TestClient, scaled: Fake) -> None:
+    body = create_workload(client, runtime=_runtime(low=0))
+    scaled.advance(3)
+    scaled.advance(POLICY.windows.idle_seconds + 2)
+    assert _group(client, body["id"])["desiredReplicaCount"] == 0
+    stops = scaled.runtime.calls.count(("stop_proton", body["protonId"]))
+    assert client.post(f"{API}/workloads/{body['id']}/stop").status_code == 202
+    scaled.advance(3)
+    assert _group(client, body["id"])["status"] == "stopped"
+    # Parked replicas may keep part of themselves up (the docker runtime: their infra
+    # containers); a stop takes that down as well.
+    assert scaled.runtime.calls.count(("stop_proton", body["protonId"])) == stops + 1
+
+
 def test_a_wake_that_crashes_says_why(client: TestClient, scaled: Fake) -> None:
     body = create_workload(client, runtime=_runtime(low=0))
     scaled.advance(3)

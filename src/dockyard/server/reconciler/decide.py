@@ -62,6 +62,7 @@ class ProtonView:
     scaled: dict[str, int] = field(default_factory=dict)
     # Scaled-away replicas that are drained (see `scaling.plan_scaling`); None: remove at once.
     removable: set[ReplicaKey] | None = None
+    proton_status: Status | None = None  # the proton's own (`status` is the workload's)
 
 
 @dataclass
@@ -138,7 +139,15 @@ def _decide_stopped(view: ProtonView) -> Plan:
     # Stopped containers are kept (their logs stay readable); a later start makes a new
     # proton and the old one is garbage-collected.
     present = [r for r in view.replicas if r.phase not in (Phase.MISSING, Phase.STOPPED)]
-    if present:
+    # A scaled proton at zero has its replicas parked (stopped, with what a runtime keeps of
+    # them still up) while it runs: a stop takes those down too, once, and moves the proton
+    # through stopping as any other.
+    parked = bool(view.scaled) and view.proton_status not in (
+        None,
+        Status.STOPPING,
+        Status.STOPPED,
+    )
+    if present or parked:
         return Plan(stop_all=True, status=Status.STOPPING)
     return Plan(status=Status.STOPPED)
 
@@ -506,4 +515,5 @@ def _view(
         replicas=tuple(seen.get(proton.id, {}).values()),
         runtime_restarts=runtime_restarts,
         scaled={group: state.desired for group, state in proton.scale.items()},
+        proton_status=proton.status,
     )

@@ -59,7 +59,7 @@ def observe(
     sightings = dict(known or {})
     for proton in looked_at(snapshot):
         if proton.id not in sightings:
-            if _parked_at_zero(ctx, proton):
+            if snapshot.desired_state == "running" and _parked_at_zero(ctx, proton):
                 sightings[proton.id] = Sighting(dict(proton.replicas), {})
             else:
                 sightings[proton.id] = look(ctx, proton, now)
