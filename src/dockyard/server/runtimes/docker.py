@@ -5,7 +5,9 @@ container, plus the group's containers joined to it (`network_mode=container:<in
 - the infra publishes every port the probes and the proxy need, on 127.0.0.1 only and on free
   host ports; a joined container's own `ports=` is ignored by the engine, so they must all be
   declared on the namespace owner when it is created;
-- restarting or recreating the primary never cuts its sidecars off, as the namespace outlives it.
+- restarting or recreating the primary never cuts its sidecars off, as the namespace outlives it;
+- a replica parked for the autoscaler at zero (`park_proton`) keeps its infra container up, so
+  a wake starts the group's containers in a namespace whose ports are already published.
 The infra image is built on first use from the host's static `catatonit` (`catatonit -P` only
 waits for signals), imported through the API, so it needs no registry (docker_build.py).
 
