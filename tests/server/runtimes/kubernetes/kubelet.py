@@ -1,12 +1,15 @@
 """The test plays the cluster's controllers and kubelet for the emulator.
 
 For each Deployment it keeps `spec.replicas` pods (created from the template, named and
-labelled as a ReplicaSet would, owned by the Deployment), deletes the extra ones, and gives
+labelled as a ReplicaSet would, owned by the Deployment), deletes the extra ones (the lowest
+`controller.kubernetes.io/pod-deletion-cost` first, as a ReplicaSet does), and gives
 each pod the state its image is scripted to have: ready (a small HTTP server answers on the
 pod's address and the primary's port), never ready, an image that cannot be pulled, a crash
 loop, a primary that exits before it was ever ready, or no node to run it. Pod addresses are
-in 127.0.0.0/8 so the servers are reachable here. It writes Events as the kubelet and the
-scheduler would, and pod logs.
+in 127.0.0.0/8 so the servers are reachable here. A request to a pod with `?sleep=S` is
+answered after S seconds (load a test can count). It writes Events as the kubelet and the
+scheduler would, and pod logs; and it can play a HorizontalPodAutoscaler's controller
+(`autoscale`).
 
 For each Job it makes one pod (owned by the Job, as the Job controller does), runs it as
 scripted: the primary prints its output, exits with the script's code after `run_seconds`
@@ -20,6 +23,7 @@ import asyncio
 import itertools
 import random
 import secrets
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +60,10 @@ class Kubelet:
         self.scripts: dict[str, PodScript] = {}  # by the first container's image
         self.default = PodScript()
         self.served: Counter[str] = Counter()  # requests answered, by pod name
+        # While cleared, a new pod that would be ready waits, created but not ready (a slow
+        # start a test controls); set by default.
+        self.readiness = threading.Event()
+        self.readiness.set()
         self._servers: dict[str, web.AppRunner] = {}
         self._owned: dict[tuple[str, str], set[str]] = {}  # (namespace, Deployment) → pods
         self._job_pods: dict[tuple[str, str], str] = {}  # (namespace, Job) → its pod
@@ -87,7 +95,7 @@ class Kubelet:
         deployment = emulator.get("deployments", namespace, name)
         pods = self.pods_of(namespace, name)
         wanted = int(deployment["spec"].get("replicas") or 0) if deployment else 0
-        for pod in sorted(pods, key=lambda p: p["metadata"]["name"])[wanted:]:
+        for pod in sorted(pods, key=_deletion_order)[: max(0, len(pods) - wanted)]:
             self.delete_pod(pod)
         for _ in range(wanted - len(pods)):
             assert deployment is not None
@@ -326,6 +334,8 @@ class Kubelet:
         if script.state == EXITS:
             await self._exit_early(pod, script, containers)
             return
+        while script.state == READY and not self.readiness.is_set():
+            await asyncio.sleep(0.02)
         if script.state == READY and script.serve:
             await self._serve(pod)
         pod["status"]["phase"] = "Running"
@@ -460,6 +470,7 @@ class Kubelet:
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0].get("env") or []}
 
         async def answer(request: web.Request) -> web.Response:
+            await asyncio.sleep(float(request.query.get("sleep") or 0))
             self.served[name] += 1
             greeting = env.get("GREETING")
             return web.json_response({"greeting": greeting, "pod": name, "path": request.path})
@@ -489,10 +500,43 @@ class Kubelet:
                 return pod["status"]["podIP"], target
         return None
 
+    def autoscale(self, namespace: str, name: str, replicas: int, cores: str) -> None:
+        """What an HPA's controller does: report the pods' average CPU (`cores`, a quantity)
+        in the HPA's status and set its Deployment's count."""
+        hpa = self.emulator.get("horizontalpodautoscalers", namespace, name)
+        assert hpa is not None, f"no HorizontalPodAutoscaler {name}"
+        hpa["status"] = {
+            "currentReplicas": replicas,
+            "desiredReplicas": replicas,
+            "currentMetrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "current": {"averageValue": cores}},
+                }
+            ],
+        }
+        self.emulator.put("horizontalpodautoscalers", hpa)
+        target = hpa["spec"]["scaleTargetRef"]["name"]
+        deployment = self.emulator.get("deployments", namespace, target)
+        assert deployment is not None
+        deployment["spec"]["replicas"] = replicas
+        self.emulator.put("deployments", deployment)
+
     async def close(self) -> None:
         for runner in self._servers.values():
             await runner.cleanup()
         self._servers.clear()
+
+
+def _deletion_order(pod: Obj) -> tuple[int, int, str]:
+    """Which pods a ReplicaSet deletes first when its count drops: not ready before ready,
+    then the lowest `pod-deletion-cost`. A real ReplicaSet then prefers the newest pods, which
+    need not be the replicas Dockyard numbers highest; here the tie goes to the first name,
+    usually Dockyard's lowest replica, so only the deletion cost saves it."""
+    cost = (pod["metadata"].get("annotations") or {}).get(
+        "controller.kubernetes.io/pod-deletion-cost", "0"
+    )
+    return (1 if _ready(pod) else 0, int(cost), pod["metadata"]["name"])
 
 
 def _ready(pod: Obj) -> bool:

@@ -36,9 +36,14 @@ NEEDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("", "services", ("get", "list", "watch", "create", "patch", "delete")),
     ("", "secrets", ("get", "create", "patch", "delete")),
     ("batch", "jobs", ("get", "list", "watch", "create", "delete")),
-    ("", "pods", ("get", "list", "watch")),
+    ("", "pods", ("get", "list", "watch", "patch")),
     ("", "pods/log", ("get",)),
     ("", "events", ("list", "watch")),
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        ("get", "list", "watch", "create", "patch", "delete"),
+    ),
 )
 # Only with DOCKYARD_KUBERNETES_ROUTE=apiserver: invoke goes through the service proxy.
 NEEDED_FOR_APISERVER_ROUTE = ("", "services/proxy", ("get", "create"))

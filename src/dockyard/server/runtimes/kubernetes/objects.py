@@ -163,7 +163,7 @@ def horizontal_pod_autoscaler(
     namespace: str,
     min_replicas: int,
     max_replicas: int,
-    cpu_percent: int,
+    cpu_percent: float,
     scale_down_stabilization_seconds: int = 300,
 ) -> Manifest:
     """An `autoscaling/v2` HorizontalPodAutoscaler for the group's Deployment, scaling on CPU

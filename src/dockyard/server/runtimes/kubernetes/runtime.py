@@ -1,4 +1,5 @@
-"""The `kubernetes` runtime: protons as Deployments, Services and Secrets in one namespace.
+"""The `kubernetes` runtime: protons as Deployments, Services and Secrets in one namespace
+(and a HorizontalPodAutoscaler for a group scaled on CPU: `autoscaler.py`).
 
 Dockyard stays the control plane and the cluster runs the containers: the kubelet probes and
 restarts them, and this runtime reports what pod status says (`RuntimeManagesHealth`). What
@@ -32,6 +33,7 @@ import httpx2
 from lightkube import ApiError
 from lightkube.core.resource import NamespacedResource
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Event, Pod, Secret, Service
 from lightkube.types import CascadeType, PatchType
@@ -44,9 +46,11 @@ from dockyard.server.runtimes.base import (
     ReplicaPhase,
     RuntimeManagesHealth,
     RuntimeNotice,
+    RuntimeScale,
+    RuntimeScalesGroups,
     RuntimeTemporaryError,
 )
-from dockyard.server.runtimes.kubernetes import objects
+from dockyard.server.runtimes.kubernetes import autoscaler, objects
 from dockyard.server.runtimes.kubernetes.connection import Connection, check, connect
 from dockyard.server.runtimes.kubernetes.errors import api_failure as _failure
 from dockyard.server.runtimes.kubernetes.errors import unreachable
@@ -88,6 +92,7 @@ _KINDS: dict[str, type[NamespacedResource]] = {
     "Deployment": Deployment,
     "Service": Service,
     "Secret": Secret,
+    "HorizontalPodAutoscaler": HorizontalPodAutoscaler,
 }
 _NANOS = re.compile(r"(\.\d{6})\d+")
 _SEEN_EVENTS = 10_000  # Event uids remembered, so a relist does not report them again
@@ -96,7 +101,7 @@ _UNPLACED_KEPT = 1000
 _UNPLACED_SECONDS = 30.0  # an Event whose object never shows up is dropped after this
 
 
-class KubernetesRuntime(RuntimeManagesHealth):
+class KubernetesRuntime(RuntimeManagesHealth, RuntimeScalesGroups):
     name = "kubernetes"
 
     def __init__(
@@ -105,6 +110,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         *,
         route: KubernetesRoute = KubernetesRoute.PODS,
         task_max_seconds: float | None = None,
+        scale_down_stabilization_seconds: float = 300.0,
     ) -> None:
         self.connection = connection
         self.namespace = connection.namespace
@@ -153,7 +159,25 @@ class KubernetesRuntime(RuntimeManagesHealth):
         self.events = WatchCache(
             api, Event, self.namespace, keep=False, on_event=self._on_cluster_event
         )
-        self._caches = (self.deployments, self.services, self.pods, self.jobs, self.events)
+        # CPU autoscaling is the cluster's HPA (`autoscaler.py`).
+        self.scaling = autoscaler.ClusterScaling(
+            api, self.namespace, stabilization_seconds=scale_down_stabilization_seconds
+        )
+        self.autoscalers = self.scaling.cache
+        self._caches = (
+            self.deployments,
+            self.services,
+            self.pods,
+            self.jobs,
+            self.events,
+            self.autoscalers,
+        )
+        self._cache_of_kind = {
+            "Deployment": self.deployments,
+            "Service": self.services,
+            "Job": self.jobs,
+            "HorizontalPodAutoscaler": self.autoscalers,
+        }
         self._lock = threading.Lock()
         self._kept = KeptOutput()
         self._slots: dict[tuple[str, str], dict[str, int]] = {}  # (proton, group) → uid → index
@@ -179,11 +203,13 @@ class KubernetesRuntime(RuntimeManagesHealth):
             connection,
             route=settings.kubernetes_route,
             task_max_seconds=settings.task_max_seconds,
+            scale_down_stabilization_seconds=settings.scale_down_stabilization_seconds,
         )
 
     # --- the seam's verbs ------------------------------------------------------------------
 
     def validate(self, spec: ProtonSpec) -> list[str]:
+        autoscaler.refuse(spec)
         return objects.warnings(spec)
 
     def ensure_proton(
@@ -198,8 +224,14 @@ class KubernetesRuntime(RuntimeManagesHealth):
                 self._apply(credentials)
             self.tasks.ensure(spec, tail_lines=self.tail_lines)
         elif not spec.is_task:
-            for manifest in objects.service_objects(spec, namespace=self.namespace):
+            manifests = autoscaler.leave_count_to_cluster(
+                spec, objects.service_objects(spec, namespace=self.namespace), self.deployments.get
+            )
+            for manifest in manifests:
+                if manifest["kind"] == "Deployment":
+                    self._first_to_go(manifest)
                 self._apply(manifest)
+            self.scaling.sync(spec, self._apply, self._delete)
         return [seen for seen in self.observe(spec.proton_id) if seen.key in wanted]
 
     def observe(self, proton_id: str) -> list[ObservedReplica]:
@@ -236,7 +268,12 @@ class KubernetesRuntime(RuntimeManagesHealth):
     def remove_proton(self, proton_id: str) -> None:
         self._in_touch()
         proton = label_value(proton_id)
+        # The HPAs first, so none acts on a Deployment being deleted.
         doomed: list[tuple[type[NamespacedResource], str, WatchCache | None]] = [
+            (HorizontalPodAutoscaler, name, self.autoscalers)
+            for name in self.scaling.doomed(proton_id)
+        ]
+        doomed += [
             (Deployment, d["metadata"]["name"], self.deployments)
             for d in self.deployments.indexed(proton)
         ]
@@ -246,17 +283,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         doomed += [(Job, name, self.jobs) for name in self.tasks.names(proton)]
         doomed.append((Secret, secret_name(proton_id), None))
         for resource, name, cache in doomed:
-            try:
-                self._api.delete(
-                    resource, name, namespace=self.namespace, cascade=CascadeType.FOREGROUND
-                )
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise _failure(exc, f"deleting {resource.__name__} {name}") from None
-            except httpx2.HTTPError as exc:
-                raise self._unreachable(exc) from None
-            if cache is not None:
-                cache.forget(name)
+            self._delete(resource, name, cache)
         with self._lock:
             for slot in [slot for slot in self._slots if slot[0] == proton]:
                 del self._slots[slot]
@@ -300,11 +327,20 @@ class KubernetesRuntime(RuntimeManagesHealth):
         self._in_touch()
         installation = label_value(instance_id)
         protons = set()
-        for obj in [*self.deployments.values(), *self.services.values(), *self.jobs.values()]:
+        for obj in [
+            *self.deployments.values(),
+            *self.services.values(),
+            *self.jobs.values(),
+            *self.autoscalers.values(),
+        ]:
             labels = obj["metadata"].get("labels") or {}
             if labels.get(LABEL_INSTANCE) == installation and labels.get(LABEL_PROTON):
                 protons.add(labels[LABEL_PROTON])
         return sorted(protons)
+
+    def own_scale(self, proton_id: str) -> dict[str, RuntimeScale]:
+        self._in_touch()
+        return self.scaling.own_scale(self.deployments.indexed(label_value(proton_id)))
 
     def notices(self, proton_id: str) -> list[RuntimeNotice]:
         with self._lock:
@@ -369,7 +405,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
                 placeholder(group, i, ReplicaPhase.STOPPED, None, "stopped (scaled to 0)")
                 for i in range(stopped)
             ]
-        slots = self._assign(proton, group_label, mine)
+        slots = self._assign(proton, group_label, mine, count)
         address = self._relayed(meta["name"], port)
         found = [
             replica_of(
@@ -400,8 +436,13 @@ class KubernetesRuntime(RuntimeManagesHealth):
             return None
         return self._relay.address(service, port)
 
-    def _assign(self, proton: str, group: str, pods: list[Obj]) -> dict[str, int]:
-        """Each live pod's replica index: kept while it lives, the lowest free one when new."""
+    def _assign(
+        self, proton: str, group: str, pods: list[Obj], count: int | None = None
+    ) -> dict[str, int]:
+        """Each live pod's replica index: kept while it lives, the lowest free one when new.
+        With the Deployment's `count`, a pod whose index is not below it takes a free lower
+        one: the ReplicaSet chose to delete another pod (an HPA lowered the count), and the
+        reconciler counts a group's replicas from 0."""
         with self._lock:
             slots = self._slots.setdefault((proton, group), {})
             live = {pod["metadata"]["uid"] for pod in pods}
@@ -418,6 +459,12 @@ class KubernetesRuntime(RuntimeManagesHealth):
                     index = next(i for i in range(len(used) + 1) if i not in used)
                     slots[uid] = index
                     used.add(index)
+            if count is not None:
+                free = sorted(i for i in range(count) if i not in used)
+                for pod in ordered:
+                    uid = pod["metadata"]["uid"]
+                    if free and slots[uid] >= count:
+                        slots[uid] = free.pop(0)
             return dict(slots)
 
     # --- writing ---------------------------------------------------------------------------
@@ -426,7 +473,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         """Create the object, or patch it to the manifest; nothing when it already is."""
         kind = manifest["kind"]
         resource = _KINDS[kind]
-        cache = {"Deployment": self.deployments, "Service": self.services}.get(kind)
+        cache = self._cache_of_kind.get(kind)
         digest = _digest(manifest)
         manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = digest
         name = manifest["metadata"]["name"]
@@ -487,6 +534,44 @@ class KubernetesRuntime(RuntimeManagesHealth):
         except httpx2.HTTPError as exc:
             raise self._unreachable(exc) from None
         cache.remember(plain(answer))
+
+    def _delete(
+        self, resource: type[NamespacedResource], name: str, cache: WatchCache | None
+    ) -> None:
+        """Delete the object and what it owns; gone already is fine."""
+        try:
+            self._api.delete(
+                resource, name, namespace=self.namespace, cascade=CascadeType.FOREGROUND
+            )
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise _failure(exc, f"deleting {resource.__name__} {name}") from None
+        except httpx2.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        if cache is not None:
+            cache.forget(name)
+
+    def _first_to_go(self, manifest: Obj) -> None:
+        """Before a Deployment's count is lowered: mark the pods of the replicas above the new
+        count (drained by the reconciler) as the ones its ReplicaSet should delete."""
+        count = manifest["spec"].get("replicas")
+        known = self.deployments.get(manifest["metadata"]["name"])
+        if count is None or count == 0 or known is None:
+            return  # the HPA's count, a stop, or nothing running yet
+        if int(known["spec"].get("replicas") or 0) <= count:
+            return
+        labels = manifest["metadata"]["labels"]
+        proton, group_label = labels[LABEL_PROTON], labels[LABEL_GROUP]
+        with self._lock:
+            slots = dict(self._slots.get((proton, group_label), {}))
+        mine = [
+            pod
+            for pod in self.pods.indexed(proton)
+            if _labels(pod).get(LABEL_GROUP) == group_label and not is_terminating(pod)
+        ]
+        for pod in autoscaler.leaving(mine, slots, count):
+            mark = {"metadata": {"annotations": {autoscaler.DELETION_COST: autoscaler.FIRST_TO_GO}}}
+            self._patch(Pod, pod["metadata"]["name"], mark, self.pods)
 
     def _unreachable(self, exc: Exception) -> RuntimeTemporaryError:
         return unreachable(self.connection.server, exc)
@@ -665,8 +750,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         if kind == "ReplicaSet":
             name = name.rsplit("-", 1)[0]  # a Deployment's ReplicaSet: <deployment>-<hash>
             kind = "Deployment"
-        caches = {"Deployment": self.deployments, "Service": self.services, "Job": self.jobs}
-        cache = caches.get(kind)
+        cache = self._cache_of_kind.get(kind)
         found = cache.get(name) if cache is not None else None
         if found is None:
             return None, None
@@ -699,6 +783,6 @@ def _carries(known: Obj, manifest: Obj, digest: str) -> bool:
     """Whether the object as the cluster has it is what Dockyard would write now."""
     if (known["metadata"].get("annotations") or {}).get(ANNOTATION_APPLIED) != digest:
         return False
-    if manifest["kind"] == "Deployment":
+    if manifest["kind"] == "Deployment" and "replicas" in manifest["spec"]:
         return bool(known["spec"].get("replicas") == manifest["spec"].get("replicas"))
     return True
