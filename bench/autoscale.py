@@ -96,15 +96,17 @@ def group(server: Server, workload_id: str) -> dict[str, Any]:
 
 
 def wait_for_zero(server: Server, engine: Any, workload_id: str) -> None:
-    """Until the workload is at zero and none of its containers runs (a replica still
-    draining would answer at once, which is no cold start; a stopped one must start)."""
+    """Until the workload is at zero and none of its own containers runs (a replica still
+    draining would answer at once, which is no cold start; a parked one must start). A parked
+    replica's infra container, which only holds its network namespace, runs on."""
 
     def at_zero() -> bool:
         g = group(server, workload_id)
         if g["desiredReplicaCount"] != 0 or g["currentReplicaCount"] != 0:
             return False
         labels = f"dockyard.workload={workload_id}"
-        return not engine.containers.list(filters={"label": labels})  # running ones
+        running = engine.containers.list(filters={"label": labels})
+        return all(c.labels.get("dockyard.role") == "infra" for c in running)
 
     poll("the workload at zero", at_zero, 120, 0.1)
 

@@ -140,6 +140,11 @@ class Engine:
         """Ids of what runs for the workload: pids (process) or container ids (podman)."""
         raise NotImplementedError
 
+    def own_objects(self, workload_id: str) -> set[str]:
+        """What runs of the workload's own containers: `objects` less what only holds a
+        replica's place (the infra containers a replica parked at zero keeps running)."""
+        return self.objects(workload_id)
+
     def kill_primary(self, workload_id: str) -> None:
         raise NotImplementedError
 
@@ -265,6 +270,17 @@ class PodmanEngine(Engine):
             all=True, filters={"label": f"dockyard.workload={workload_id}"}
         )
         return {c.id for c in containers if c.status in ("running", "created", "restarting")}
+
+    def own_objects(self, workload_id: str) -> set[str]:
+        containers = self.client.containers.list(
+            all=True, filters={"label": f"dockyard.workload={workload_id}"}
+        )
+        return {
+            c.id
+            for c in containers
+            if c.status in ("running", "created", "restarting")
+            and c.labels.get("dockyard.role") != "infra"
+        }
 
     def all_objects(self, workload_id: str) -> set[str]:
         containers = self.client.containers.list(

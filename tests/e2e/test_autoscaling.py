@@ -148,7 +148,7 @@ def test_scale_up_down_to_zero_and_wake(server: Server, engine: Engine) -> None:
         timeout=120,
         context=lambda: _group(server, workload_id),
     )
-    wait_for("its replicas to be gone", lambda: not engine.objects(workload_id), timeout=60)
+    wait_for("its replicas to stop", lambda: not engine.own_objects(workload_id), timeout=60)
     assert _group(server, workload_id)["status"] == "running"
     scaled = [
         (e["details"]["from"], e["details"]["to"])

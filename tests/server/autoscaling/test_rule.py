@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dockyard.core.autoscaling import Autoscaling
-from dockyard.server.autoscaling.rule import GroupLoad, ScaleWindows, recommend, step
+from dockyard.server.autoscaling.rule import (
+    GroupLoad,
+    ScaleWindows,
+    recommend,
+    scale_up_above,
+    step,
+)
 
 WINDOWS = ScaleWindows(stabilization_seconds=60.0, idle_seconds=120.0)
 
@@ -167,3 +173,42 @@ def test_no_ready_replica_holds_the_count() -> None:
     scaler = Scaler(concurrency(target=1.0), current=3)
     moved = step(scaler.scaling, 3, GroupLoad(ready=0), 0.0, WINDOWS, watched_since=-1000.0)
     assert moved.desired == 3 and moved.event is None
+
+
+def test_past_the_scale_up_threshold_the_rule_always_adds_a_replica() -> None:
+    scaling = concurrency(target=2.0, high=4)
+    for desired in (1, 2, 3):
+        above = scale_up_above(scaling, desired)
+        assert above == 2.0 * desired * 1.1
+        # However many of the desired replicas are ready yet, a count just past it asks for more.
+        for ready in range(1, desired + 1):
+            load = GroupLoad(ready=ready, in_flight=above + 0.01)
+            found = step(scaling, desired, load, 1000.0, WINDOWS)
+            assert found.desired > desired, (desired, ready)
+        # Well below it (on target), nothing moves: the proxy has no reason to ask.
+        on_target = GroupLoad(desired, 2.0 * desired)
+        assert step(scaling, desired, on_target, 1000.0, WINDOWS).desired == desired
+
+
+def test_no_scale_up_threshold_where_no_request_can_add_a_replica() -> None:
+    assert scale_up_above(concurrency(high=3), 3) is None  # at the most already
+    assert scale_up_above(concurrency(low=0), 0) is None  # at zero a held request wakes it
+    on_cpu = Autoscaling.model_validate(
+        {
+            "minReplicaCount": 1,
+            "maxReplicaCount": 3,
+            "policies": [{"scalingMetric": "cpuAverageUtilization", "target": 50}],
+        }
+    )
+    assert scale_up_above(on_cpu, 1) is None
+    both = Autoscaling.model_validate(
+        {
+            "minReplicaCount": 1,
+            "maxReplicaCount": 3,
+            "policies": [
+                {"scalingMetric": "cpuAverageUtilization", "target": 50},
+                {"scalingMetric": "httpRequestsConcurrency", "target": 4},
+            ],
+        }
+    )
+    assert scale_up_above(both, 2) == 4 * 2 * 1.1

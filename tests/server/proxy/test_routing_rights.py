@@ -11,8 +11,8 @@ WORKLOAD, NEXT, DEPLOYMENT = "w" * 24, "n" * 24, "d" * 24
 
 
 def _alias(grants: list[tuple[str, str, str]], admins: tuple[str, ...] = ()) -> Alias:
-    # id, status, desired state, errored reason, proton, task, its scale, replica group,
-    # index, host, port, ready, draining since
+    # id, status, desired state, errored reason, proton, task, its scale, its runtime when
+    # scaled, replica group, index, host, port, ready, draining since
     workloads: list[Any] = [
         (
             WORKLOAD,
@@ -21,6 +21,7 @@ def _alias(grants: list[tuple[str, str, str]], admins: tuple[str, ...] = ()) -> 
             None,
             None,
             False,
+            None,
             None,
             None,
             None,

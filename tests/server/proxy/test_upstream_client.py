@@ -111,6 +111,33 @@ def test_a_request_dropped_on_a_reused_connection_is_sent_again_on_a_new_one() -
     asyncio.run(scenario())
 
 
+def test_the_second_try_never_takes_another_kept_connection() -> None:
+    # A replica that closes after every answer without saying so (busybox httpd's CGI, many
+    # small servers) leaves each connection in the pool until its close arrives. Under load
+    # several such connections sit there at once: the second try must open a new one, not
+    # take the next of those.
+    async def answers_once_then_drops(reader, writer, number: int) -> None:  # type: ignore[no-untyped-def]
+        if number > 2:
+            await _answer_forever(reader, writer, number)
+            return
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(OK)
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")  # the next request: closed without an answer
+
+    async def scenario() -> None:
+        async with Replica(answers_once_then_drops) as replica:
+            pool = _pool()
+            both = await asyncio.gather(_get(pool, replica.port), _get(pool, replica.port))
+            assert both == [(200, b"hello")] * 2
+            assert (replica.connections, pool.open) == (2, 2)  # both kept
+            assert await _get(pool, replica.port) == (200, b"hello")
+            assert replica.connections == 3  # one kept connection tried, then a new one
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_dropped_post_is_not_sent_again() -> None:
     async def first_answers_once_then_drops(reader, writer, number: int) -> None:  # type: ignore[no-untyped-def]
         await reader.readuntil(b"\r\n\r\n")
@@ -188,6 +215,49 @@ def test_head_and_informational_answers() -> None:
             assert [name for name, _ in response.headers] == [b"content-length"]
             assert await response.read() == b"hello"
             response.release()
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_head_with_bare_line_feeds_is_read() -> None:
+    # HTTP/1.1 lets a recipient take a lone LF as the end of the status line and of a header
+    # line; shell scripts and small embedded servers write them.
+    async def lf_only(reader, writer, number: int) -> None:  # type: ignore[no-untyped-def]
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\ncontent-type: text/plain\ncontent-length: 5\n\nhello")
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with Replica(lf_only) as replica:
+            pool = _pool()
+            response = await pool.request("GET", "127.0.0.1", replica.port, b"/", [], None, False)
+            assert response.status == 200
+            assert response.headers == [(b"content-type", b"text/plain"), (b"content-length", b"5")]
+            assert await response.read() == b"hello"
+            response.release()
+            assert await _get(pool, replica.port) == (200, b"hello")
+            assert replica.connections == 1  # a complete answer: the connection is kept
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_chunked_body_framed_with_bare_line_feeds_is_an_error() -> None:
+    # Only the head may end its lines with a lone LF: a chunk's framing that does is refused,
+    # as two parsers could disagree on where the body ends.
+    async def lf_chunks(reader, writer, number: int) -> None:  # type: ignore[no-untyped-def]
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\ntransfer-encoding: chunked\n\n5\nhello\n0\n\n")
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async def scenario() -> None:
+        async with Replica(lf_chunks) as replica:
+            pool = _pool()
+            with pytest.raises(UpstreamError, match="malformed"):
+                await _get(pool, replica.port)
             await pool.close()
 
     asyncio.run(scenario())

@@ -148,6 +148,40 @@ def test_stop_start_remove_are_idempotent(runtime, instance):
     assert runtime.observe(spec.proton_id) == []
 
 
+def test_a_parked_proton_keeps_its_namespaces_and_starts_again_on_the_same_ports(
+    runtime, instance, docker_url
+):
+    spec = proton(instance, primary(runtime), replicas=2)
+    before = runtime.ensure_proton(spec)
+    mine = {"label": f"{LABEL_PROTON}={spec.proton_id}"}
+
+    runtime.park_proton(spec.proton_id)
+    runtime.park_proton(spec.proton_id)
+
+    assert [s.phase for s in runtime.observe(spec.proton_id)] == [ReplicaPhase.STOPPED] * 2
+    running = runtime.client.containers.list(filters=mine)
+    assert {c.labels["dockyard.role"] for c in running} == {"infra"}  # the namespaces stay up
+    # Another server (a new runtime object) sees the same: parked, not failed.
+    other = DockerRuntime.connect(docker_url, stop_timeout=2)
+    try:
+        assert [s.phase for s in other.observe(spec.proton_id)] == [ReplicaPhase.STOPPED] * 2
+    finally:
+        other.close()
+
+    after = runtime.ensure_proton(spec)
+    assert [s.phase for s in after] == [ReplicaPhase.RUNNING] * 2
+    assert [s.port for s in after] == [s.port for s in before]
+    for state in after:
+        assert get(state.port, "/healthz").status_code == 200
+    # Parked, then stopped outright (the workload stopped at zero): started as any other.
+    runtime.park_proton(spec.proton_id)
+    runtime.stop_proton(spec.proton_id)
+    assert [s.phase for s in runtime.observe(spec.proton_id)] == [ReplicaPhase.STOPPED] * 2
+    assert [s.phase for s in runtime.ensure_proton(spec)] == [ReplicaPhase.RUNNING] * 2
+    stdout = [x for x in runtime.logs(spec.proton_id) if x.stream == "stdout"]
+    assert sorted(x.replica for x in stdout).count("default-0") == 3  # its output is kept
+
+
 def test_new_runtime_object_adopts_the_same_containers(runtime, instance, docker_url):
     spec = proton(instance, primary(runtime))
     state = runtime.ensure_proton(spec)[0]

@@ -94,6 +94,28 @@ def test_load_adds_replicas_and_the_workload_stays_running(
     assert _statuses(client, body["id"]).count("running") == 1  # it never left running
 
 
+def test_a_replica_that_becomes_ready_serves_before_more_are_started(
+    client: TestClient, scaled: Fake
+) -> None:
+    body = create_workload(client, runtime=_runtime())
+    scaled.advance(3)
+    _report(scaled, body["id"], default_0=(3, 3.0))
+    scaled.passes()
+    assert _replicas(scaled, body["protonId"]) == ["default-0", "default-1"]
+    # The load grows while default-1 starts: the pass that finds it ready would also start a
+    # third. It records default-1 ready first (so traffic reaches it now), and the third
+    # starts in the pass right after, instead of default-1 waiting out that start.
+    _report(scaled, body["id"], default_0=(6, 6.0))
+    scaled.clock.advance(0.5)
+    scaled.passes()
+    group = _group(client, body["id"])
+    assert group["currentReplicaCount"] == 2
+    assert group["desiredReplicaCount"] == 3
+    assert _replicas(scaled, body["protonId"]) == ["default-0", "default-1"]
+    scaled.passes()
+    assert _replicas(scaled, body["protonId"]) == ["default-0", "default-1", "default-2"]
+
+
 def test_a_stopped_server_reports_count_for_nothing(client: TestClient, scaled: Fake) -> None:
     body = create_workload(client, runtime=_runtime())
     scaled.advance(3)
@@ -174,6 +196,39 @@ def test_idle_goes_to_zero_and_a_waiting_request_wakes_it(client: TestClient, sc
     assert group["currentReplicaCount"] == 1 and group["status"] == "running"
     assert [(e["from"], e["to"]) for e in _scaled_events(client, body["id"])] == [(1, 0), (0, 1)]
     assert _statuses(client, body["id"]).count("running") == 1  # it never left running
+
+
+def test_at_zero_the_passes_leave_the_runtime_alone(client: TestClient, scaled: Fake) -> None:
+    body = create_workload(client, runtime=_runtime(low=0))
+    scaled.advance(3)
+    scaled.advance(POLICY.windows.idle_seconds + 2)
+    assert _group(client, body["id"])["desiredReplicaCount"] == 0
+    # Parked and recorded stopped: the passes that watch for a request read the database
+    # only, so an engine that cannot be reached now goes unnoticed (nothing of it runs).
+    scaled.runtime.unreachable = "the engine is away"
+    scaled.advance(10)
+    types = [e["eventType"] for e in events_of(client, body["id"])]
+    assert "runtime_error" not in types
+    scaled.runtime.unreachable = None
+    _report(scaled, body["id"], waiting=1)
+    scaled.passes()
+    assert _running(scaled, body["protonId"]) == ["default-0"]
+    scaled.advance(2)
+    assert _group(client, body["id"])["currentReplicaCount"] == 1
+
+
+def test_a_stop_at_zero_stops_the_parked_replicas_too(client: TestClient, scaled: Fake) -> None:
+    body = create_workload(client, runtime=_runtime(low=0))
+    scaled.advance(3)
+    scaled.advance(POLICY.windows.idle_seconds + 2)
+    assert _group(client, body["id"])["desiredReplicaCount"] == 0
+    stops = scaled.runtime.calls.count(("stop_proton", body["protonId"]))
+    assert client.post(f"{API}/workloads/{body['id']}/stop").status_code == 202
+    scaled.advance(3)
+    assert _group(client, body["id"])["status"] == "stopped"
+    # Parked replicas may keep part of themselves up (the docker runtime: their infra
+    # containers); a stop takes that down as well.
+    assert scaled.runtime.calls.count(("stop_proton", body["protonId"])) == stops + 1
 
 
 def test_a_wake_that_crashes_says_why(client: TestClient, scaled: Fake) -> None:

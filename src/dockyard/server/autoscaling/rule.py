@@ -171,3 +171,19 @@ def step(
         return ScaleStep(current, history=kept)
     assert found is not None  # a recommendation below the current count came from a policy
     return ScaleStep(stable, found.metric, found.value, kept)
+
+
+def scale_up_above(scaling: Autoscaling, desired: int) -> float | None:
+    """Requests in flight beyond which the concurrency policy surely asks for more than
+    `desired` replicas (None: the group has no such policy, is at zero, or at its most).
+
+    The invoke proxy compares its own count with it on every request, so a load step is acted
+    on at once instead of at the next load report and evaluation. Past it, `recommend` asks for
+    at least `ceil(in_flight / target)` replicas, above `desired`, whatever number of them is
+    ready yet, and outside the tolerance."""
+    if desired <= 0 or desired >= scaling.highest:
+        return None
+    targets = [p.target for p in scaling.policies if p.scaling_metric == HTTP_CONCURRENCY]
+    if not targets:
+        return None
+    return min(targets) * desired * (1.0 + TOLERANCE)

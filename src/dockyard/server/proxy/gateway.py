@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 import aiohttp
@@ -64,6 +65,7 @@ class InvokeProxy:
         self.pool: UpstreamPool | None = None
         self.session: aiohttp.ClientSession | None = None  # for WebSocket relays
         self._tasks: list[asyncio.Task[None]] = []
+        self._asking: set[asyncio.Task[None]] = set()  # reports and nudges under way
 
     # --- life ---------------------------------------------------------------------------------
 
@@ -189,6 +191,8 @@ class InvokeProxy:
         started = self.stats.begin(route.workload_id, proton_id)
         backend.outstanding += 1
         slot = self.load.begin(route.workload_id, backend.replica)
+        if route.scale_up_above is not None:
+            self._scale_up_soon(route)
         counted = False
         answered = 0
 
@@ -286,12 +290,7 @@ class InvokeProxy:
         first = self.load.hold(workload_id) == 1
         try:
             if first:
-                try:
-                    await self.load.report(self.db, only=workload_id)
-                except Exception as exc:  # the periodic report says it a moment later
-                    log.warning("reporting a held request failed: %r", exc)
-                if self.wake is not None:
-                    self.wake(workload_id)
+                await self._ask_for_a_pass(workload_id)
             loop = asyncio.get_running_loop()
             give_up = loop.time() + limit
             while (remaining := give_up - loop.time()) > 0:
@@ -313,6 +312,33 @@ class InvokeProxy:
             f"No replica of the workload became ready within {limit:g} s of this request; "
             "retry soon.",
         )
+
+    def _scale_up_soon(self, route: Route) -> None:
+        """Past the autoscaler's threshold (`Route.scale_up_above`) with this server's own
+        requests: ask for a pass now, at most once per load report interval, rather than let
+        the load step wait for the next report and evaluation."""
+        above = route.scale_up_above
+        if above is None or sum(b.outstanding for b in route.backends) <= above:
+            return
+        now = time.monotonic()
+        if now - route.scale_nudged_at < self.settings.load_report_seconds:
+            return
+        route.scale_nudged_at = now
+        # Not awaited: the request goes on at once. The report is taken when the task runs,
+        # after the requests that arrived with this one are counted.
+        task = asyncio.ensure_future(self._ask_for_a_pass(route.workload_id))
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
+
+    async def _ask_for_a_pass(self, workload_id: str) -> None:
+        """Write this server's load on the workload now, then nudge this server's reconciler,
+        whose pass reads it (a wake, a load step)."""
+        try:
+            await self.load.report(self.db, only=workload_id)
+        except Exception as exc:  # the periodic report says it a moment later
+            log.warning("reporting the invoke load of %s failed: %r", workload_id, exc)
+        if self.wake is not None:
+            self.wake(workload_id)
 
 
 def _wake_failed(reason: str) -> NoReadyReplica:

@@ -4,7 +4,10 @@ The autoscaler reads every server's reports (`autoscaling/repository.py`). A req
 dictionary look-ups and a clock reading here; the database sees one short write per
 `DOCKYARD_LOAD_REPORT_SECONDS`, and only while a workload has traffic (plus one last report
 that says it stopped). Besides the count now, each report carries the mean count since the
-previous one, which a burst between two reports moves as much as it should.
+workload's previous report, which a burst between two reports moves as much as it should. A
+report written at once for one workload (a wake, a load step past the autoscaler's threshold)
+carries the count now as its mean, and the next one averages from there: a load step is not
+averaged with the quiet time before it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from dockyard.server.autoscaling import repository
@@ -39,31 +43,34 @@ class _Slot:
 
 
 class _Workload:
-    __slots__ = ("slots", "waiting", "last_request", "active")
+    __slots__ = ("slots", "waiting", "last_request", "active", "reported_at")
 
-    def __init__(self) -> None:
+    def __init__(self, now: float) -> None:
         self.slots: dict[str, _Slot] = {}
         self.waiting = 0
         self.last_request = 0.0  # unix time
         self.active = True  # something changed since the last report
+        self.reported_at = now  # its last report, or when it was first counted
 
 
 class LoadMeter:
-    def __init__(self, server_id: str, interval: float) -> None:
+    def __init__(
+        self, server_id: str, interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.server_id = server_id
         self.interval = interval
+        self._clock = clock
         self._workloads: dict[str, _Workload] = {}
-        self._reported_at = time.monotonic()
         self._writing: asyncio.Lock | None = None
 
     # --- per request (the event loop) ---------------------------------------------------
 
     def begin(self, workload_id: str, replica: str) -> _Slot:
+        now = self._clock()
         workload = self._workloads.get(workload_id)
         if workload is None:
-            workload = self._workloads[workload_id] = _Workload()
+            workload = self._workloads[workload_id] = _Workload(now)
         slot = workload.slots.get(replica)
-        now = time.monotonic()
         if slot is None:
             slot = workload.slots[replica] = _Slot(now)
         slot.move(1, now)
@@ -71,15 +78,14 @@ class LoadMeter:
         workload.active = True
         return slot
 
-    @staticmethod
-    def end(slot: _Slot) -> None:
-        slot.move(-1, time.monotonic())
+    def end(self, slot: _Slot) -> None:
+        slot.move(-1, self._clock())
 
     def hold(self, workload_id: str) -> int:
         """A request waits for the workload to wake; returns how many wait now."""
         workload = self._workloads.get(workload_id)
         if workload is None:
-            workload = self._workloads[workload_id] = _Workload()
+            workload = self._workloads[workload_id] = _Workload(self._clock())
         workload.waiting += 1
         workload.last_request = time.time()
         workload.active = True
@@ -99,14 +105,13 @@ class LoadMeter:
 
     def take(self, only: str | None = None) -> list[LoadReport]:
         """What changed since the last report (or the one workload `only`), as reports."""
-        now = time.monotonic()
-        elapsed = max(now - self._reported_at, 1e-6)
-        if only is None:
-            self._reported_at = now
+        now = self._clock()
         reports = []
         for workload_id, workload in list(self._workloads.items()):
             if only is not None and workload_id != only:
                 continue
+            elapsed = max(now - workload.reported_at, 1e-6)
+            workload.reported_at = now
             busy = workload.waiting > 0 or any(s.count for s in workload.slots.values())
             if not (workload.active or busy):
                 if not workload.slots and not workload.waiting:
@@ -115,11 +120,13 @@ class LoadMeter:
             replicas = {}
             for name, slot in list(workload.slots.items()):
                 slot.move(0, now)
-                replicas[name] = (slot.count, slot.area / elapsed if only is None else slot.count)
-                if only is None:
-                    slot.area = 0.0
-                    if slot.count == 0:
-                        del workload.slots[name]
+                # Written at once for this workload: what is in flight now says more than a
+                # mean over the moment since the last report.
+                mean = slot.count if only is not None else slot.area / elapsed
+                replicas[name] = (slot.count, mean)
+                slot.area = 0.0
+                if slot.count == 0:
+                    del workload.slots[name]
             workload.active = busy
             last = (
                 datetime.fromtimestamp(workload.last_request, UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import JSON, and_, case, func, select, type_coerce
 
 from dockyard.server.db.session import Database
 from dockyard.server.deployments.models import Deployment
@@ -28,6 +28,9 @@ _WORKLOAD_ROWS = (
         Proton.id,
         Proton.task,
         Proton.scale,
+        # The runtime settings of autoscaled protons only (their policies' targets): the
+        # others' are never needed here, and most refreshes compare these rows unchanged.
+        type_coerce(case((Proton.scale.is_not(None), Proton.runtime)), JSON),
         Replica.group_name,
         Replica.index,
         Replica.host,

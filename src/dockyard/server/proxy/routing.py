@@ -16,7 +16,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from dockyard.core.workloads import WorkloadRuntime
+from dockyard.server.autoscaling.rule import GroupScale, initial_replicas, scale_up_above
 from dockyard.server.db.session import Database
 from dockyard.server.kit.auth import Principal
 from dockyard.server.proxy import repository
@@ -57,6 +60,10 @@ class Route:
     # starts (a wake from zero) instead of answered 503.
     autoscaled: bool = False
     wake_error: str | None = None  # why the last wake failed, answered to held requests
+    # Requests in flight (on this server) past which the autoscaler surely adds a replica
+    # (`rule.scale_up_above`); None: no concurrency policy can add one now.
+    scale_up_above: float | None = None
+    scale_nudged_at: float = 0.0  # monotonic time the proxy last asked for a pass for it
 
     @property
     def stopped(self) -> bool:
@@ -107,6 +114,7 @@ class _Row:
     task: bool = False
     autoscaled: bool = False
     wake_error: str | None = None
+    scale_up_above: float | None = None
 
 
 # The table's inputs as read: workload rows, deployment rows, grant rows, admin user ids.
@@ -119,8 +127,8 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
     rows: dict[str, _Row] = {}
     ready: dict[str, list[tuple[str, int, str]]] = {}
     for (
-        workload_id, status, desired, reason, proton_id, task, scale, group, index, host, port,
-        is_ready, draining_since,
+        workload_id, status, desired, reason, proton_id, task, scale, runtime, group, index,
+        host, port, is_ready, draining_since,
     ) in result:  # fmt: skip
         if workload_id not in rows:
             grants = _grants(roles.get(workload_id, {}))
@@ -128,6 +136,7 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
             rows[workload_id] = _Row(
                 workload_id, status, desired, proton_id, (), grants, reason,
                 task=bool(task), autoscaled=bool(scale), wake_error=wake_error,
+                scale_up_above=_scale_up_above(runtime, scale) if scale else None,
             )  # fmt: skip
             ready[workload_id] = []
         # A draining replica (scaled away) takes no new request; those in flight finish.
@@ -145,6 +154,7 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
             task=r.task,
             autoscaled=r.autoscaled,
             wake_error=r.wake_error,
+            scale_up_above=r.scale_up_above,
         )
         for i, r in rows.items()
     ]
@@ -153,6 +163,23 @@ def build_rows(raw: repository.Raw) -> tuple[list[_Row], list[Alias]]:
         for deployment_id, workload_id, pending_id in deployments
     ]
     return routes, aliases
+
+
+def _scale_up_above(runtime: dict[str, Any] | None, scale: dict[str, Any]) -> float | None:
+    """The fewest requests in flight past which one of the workload's groups scales up."""
+    try:
+        groups = WorkloadRuntime.model_validate(runtime or {}).container_groups
+    except ValueError:  # stored by an older version in a shape no longer read: no hint
+        return None
+    found: list[float] = []
+    for group in groups:
+        if group.autoscaling is None or not group.scaled():
+            continue
+        state = GroupScale.from_storage(scale.get(group.name), initial_replicas(group))
+        above = scale_up_above(group.autoscaling, state.desired)
+        if above is not None:
+            found.append(above)
+    return min(found, default=None)
 
 
 def _grants(roles: dict[str, list[str]]) -> dict[str, Right]:
@@ -276,7 +303,10 @@ class RoutingTable:
                 task=row.task,
                 autoscaled=row.autoscaled,
                 wake_error=row.wake_error,
+                scale_up_above=row.scale_up_above,
             )
+            if previous is not None and previous.proton_id == row.proton_id:
+                fresh[row.workload_id].scale_nudged_at = previous.scale_nudged_at
         self.routes = fresh
         if self.on_backends_gone is not None:
             before = {b.key for route in old.values() for b in route.backends}

@@ -12,8 +12,10 @@ Rules kept here:
   request; anything else (an error, a cut, a HEAD, an early answer to an upload) closes it.
 - An idempotent request (GET, HEAD, PUT, DELETE, OPTIONS, TRACE, or one with an
   `Idempotency-Key`) that fails on a reused connection before any byte came back is sent once
-  more on a new one: the replica may have closed the idle connection as it was picked. Other
-  requests are not: the replica may have acted on them before it went away.
+  more on a newly opened one, never on another kept one: the replica may have closed the idle
+  connection as it was picked, and a replica that closes after every answer without saying so
+  leaves several such connections in the pool under load. Other requests are not sent again:
+  the replica may have acted on them before it went away.
 - Open connections (busy or idle) never exceed the limit; past it, requests wait.
 - A response buffers a bounded amount (`upstream_answer.HIGH_WATER`); see there.
 """
@@ -136,7 +138,7 @@ class UpstreamPool:
             method in IDEMPOTENT or any(name == b"idempotency-key" for name, _ in headers)
         )
         for attempt in (1, 2):
-            conn = await self._acquire((host, port))
+            conn = await self._acquire((host, port), fresh=attempt == 2)
             response = Response(conn, method == "HEAD", self.max_head_bytes)
             conn.response = response
             try:
@@ -182,11 +184,12 @@ class UpstreamPool:
 
     # --- slots ----------------------------------------------------------------------------------
 
-    async def _acquire(self, key: tuple[str, int]) -> UpstreamConnection:
+    async def _acquire(self, key: tuple[str, int], *, fresh: bool = False) -> UpstreamConnection:
+        """A connection to `key`: a kept one when there is one (unless `fresh`), else a new one."""
         if self._closing:
             raise UpstreamError("the proxy is shutting down")
         loop = asyncio.get_running_loop()
-        idle = self._idle.get(key)
+        idle = None if fresh else self._idle.get(key)
         if idle:
             oldest = loop.time() - self.keepalive_seconds
             while idle:
@@ -208,7 +211,8 @@ class UpstreamPool:
                 finally:
                     with contextlib.suppress(ValueError):
                         self._waiters.remove(waiter)
-                return await self._acquire(key)  # a connection to this replica may be idle now
+                # A connection to this replica may be idle now.
+                return await self._acquire(key, fresh=fresh)
         self.open += 1
         try:
             async with asyncio.timeout(self.connect_timeout):

@@ -36,6 +36,10 @@ class Response:
         self.upload: asyncio.Task[None] | None = None
         self.upload_failure: BaseException | None = None
         self._parser = httptools.HttpResponseParser(self)
+        # A lone LF ending the status line or a header line is taken as CRLF, as HTTP/1.1
+        # allows a recipient to (RFC 9112 §2.2): CGI scripts and small servers write them.
+        # Chunk framing stays strict.
+        self._parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
         self._head_only = head_only
         self._max_head_bytes = max_head_bytes
         self._head_bytes = 0

@@ -125,6 +125,8 @@ def _act_on_proton(
             outcome.scale = plan.scale.scale
     if plan.stop_all:
         ctx.runtime.stop_proton(proton.id)
+    elif plan.park:
+        ctx.runtime.park_proton(proton.id)
     observed = dict(sighting.observed)
     replicas = dict(plan.replicas)
     outcome.removed = list(plan.remove)

@@ -62,6 +62,7 @@ class ProtonView:
     scaled: dict[str, int] = field(default_factory=dict)
     # Scaled-away replicas that are drained (see `scaling.plan_scaling`); None: remove at once.
     removable: set[ReplicaKey] | None = None
+    proton_status: Status | None = None  # the proton's own (`status` is the workload's)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Plan:
     restart: list[ReplicaKey] = field(default_factory=list)
     remove: list[ReplicaKey] = field(default_factory=list)
     stop_all: bool = False
+    park: bool = False  # stop_all for the autoscaler at zero: `Runtime.park_proton`
     remove_all: bool = False
     status: Status | None = None
     reason: str | None = None
@@ -88,7 +90,8 @@ class Plan:
     @property
     def acts(self) -> bool:
         """Whether carrying the plan out calls the runtime (and so needs the lease)."""
-        return bool(self.ensure or self.restart or self.remove or self.stop_all or self.remove_all)
+        stops = self.stop_all or self.park or self.remove_all
+        return bool(self.ensure or self.restart or self.remove or stops)
 
 
 def decide(view: ProtonView, now: datetime, policy: RestartPolicy) -> Plan:
@@ -136,7 +139,15 @@ def _decide_stopped(view: ProtonView) -> Plan:
     # Stopped containers are kept (their logs stay readable); a later start makes a new
     # proton and the old one is garbage-collected.
     present = [r for r in view.replicas if r.phase not in (Phase.MISSING, Phase.STOPPED)]
-    if present:
+    # A scaled proton at zero has its replicas parked (stopped, with what a runtime keeps of
+    # them still up) while it runs: a stop takes those down too, once, and moves the proton
+    # through stopping as any other.
+    parked = bool(view.scaled) and view.proton_status not in (
+        None,
+        Status.STOPPING,
+        Status.STOPPED,
+    )
+    if present or parked:
         return Plan(stop_all=True, status=Status.STOPPING)
     return Plan(status=Status.STOPPED)
 
@@ -221,12 +232,12 @@ def _park(
     now: datetime,
 ) -> None:
     """The autoscaler holds the whole proton at zero: once every replica has drained, they are
-    stopped, not removed, so a wake starts them again instead of creating them (quicker), and
-    their output stays readable."""
+    parked (stopped, keeping what the runtime can of them), not removed, so a wake starts them
+    again instead of creating them (quicker), and their output stays readable."""
     live = [key for key in unwanted if by_key[key].phase != Phase.STOPPED]
     assert view.removable is not None
     if live and all(key in view.removable for key in live):
-        plan.stop_all = True
+        plan.park = True
     for key in live:
         if by_key[key].draining_since is None:
             plan.replicas[key] = by_key[key].with_changes(draining_since=now)
@@ -513,4 +524,5 @@ def _view(
         replicas=tuple(seen.get(proton.id, {}).values()),
         runtime_restarts=runtime_restarts,
         scaled={group: state.desired for group, state in proton.scale.items()},
+        proton_status=proton.status,
     )

@@ -59,7 +59,10 @@ def observe(
     sightings = dict(known or {})
     for proton in looked_at(snapshot):
         if proton.id not in sightings:
-            sightings[proton.id] = look(ctx, proton, now)
+            if snapshot.desired_state == "running" and _parked_at_zero(ctx, proton):
+                sightings[proton.id] = Sighting(dict(proton.replicas), {})
+            else:
+                sightings[proton.id] = look(ctx, proton, now)
             if proton.role == "active" and proton.scale and snapshot.desired_state == "running":
                 sightings[proton.id].measured = measure(
                     ctx.db, ctx.runtime, snapshot.workload_id, proton, now, ctx.scaling
@@ -75,6 +78,19 @@ def looked_at(snapshot: Snapshot) -> list[ProtonSnapshot]:
     if replacement is not None and replacement.switched_at is None and candidate is not None:
         protons.append(candidate)
     return protons
+
+
+def _parked_at_zero(ctx: PassContext, proton: ProtonSnapshot) -> bool:
+    """The autoscaler holds the proton at zero and each of its replicas is recorded stopped:
+    nothing of it runs for the runtime to report. Not asking keeps the passes that watch for
+    a request (and the wake's own pass) to the database alone: a look at the engine is its
+    slowest round trip, and a wake waits on it. A runtime that manages health is asked still
+    (it may have its own view of what winds down)."""
+    if isinstance(ctx.runtime, RuntimeManagesHealth) or proton.role != "active":
+        return False
+    if not proton.scale or any(state.desired for state in proton.scale.values()):
+        return False
+    return all(r.phase in (Phase.STOPPED, Phase.MISSING) for r in proton.replicas.values())
 
 
 def look(ctx: PassContext, proton: ProtonSnapshot, now: datetime) -> Sighting:

@@ -49,6 +49,7 @@ def reconcile_workload(ctx: PassContext, workload_id: str, *, fresh: bool = Fals
     try:
         sightings = observe(ctx, snapshot, now)
         plan = _decide(ctx, snapshot, sightings, now)
+        _ready_first(plan, sightings, now)
         if not plan.acts and workload_id not in ctx.engine_trouble:
             quiet = act(ctx, snapshot, plan, sightings)  # no runtime call: the plan makes none
             if quiet.changes_nothing(snapshot):
@@ -128,6 +129,24 @@ def _decide(
     )
     _keep_scale_history(ctx, snapshot, plan)
     return plan
+
+
+def _ready_first(plan: WorkloadPlan, sightings: dict[str, Sighting], now: datetime) -> None:
+    """A pass that saw a replica become ready and would also start others (the autoscaler
+    asking for more while its first added replica passes its probe) records the ready one
+    first: its starts move to the pass right after, instead of keeping that replica out of
+    traffic for as long as creating the others takes."""
+    became_ready = any(
+        event == "replica_ready" for sighting in sightings.values() for event, _ in sighting.events
+    )
+    protons = plan.protons.values()
+    if not became_ready or plan.retire or not any(p.ensure for p in protons):
+        return
+    if any(p.restart or p.remove or p.stop_all or p.park or p.remove_all for p in protons):
+        return  # a pass that restarts or removes something does it all at once, as before
+    for proton_plan in protons:
+        proton_plan.ensure = []
+    plan.wake_at = now if plan.wake_at is None else min(plan.wake_at, now)
 
 
 def _task_slot_free(ctx: PassContext, snapshot: Snapshot) -> bool:

@@ -302,6 +302,13 @@ class Runtime(ABC):
     def stop_proton(self, proton_id: str) -> None:
         """Stop every replica, keeping what is needed to start again and to read logs."""
 
+    def park_proton(self, proton_id: str) -> None:
+        """Stop every replica's processes for the autoscaler, which holds the proton at zero
+        and may want it back any moment: a runtime that can keep what makes a start quick
+        (a replica's network namespace, its published ports) keeps it. Idempotent; observe()
+        reports a parked replica `stopped`, and ensure_proton starts it again."""
+        self.stop_proton(proton_id)
+
     @abstractmethod
     def remove_proton(self, proton_id: str) -> None:
         """Stop and delete everything of the proton; gone already → return quietly."""

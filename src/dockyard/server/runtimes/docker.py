@@ -5,7 +5,9 @@ container, plus the group's containers joined to it (`network_mode=container:<in
 - the infra publishes every port the probes and the proxy need, on 127.0.0.1 only and on free
   host ports; a joined container's own `ports=` is ignored by the engine, so they must all be
   declared on the namespace owner when it is created;
-- restarting or recreating the primary never cuts its sidecars off, as the namespace outlives it.
+- restarting or recreating the primary never cuts its sidecars off, as the namespace outlives it;
+- a replica parked for the autoscaler at zero (`park_proton`) keeps its infra container up, so
+  a wake starts the group's containers in a namespace whose ports are already published.
 The infra image is built on first use from the host's static `catatonit` (`catatonit -P` only
 waits for signals), imported through the API, so it needs no registry (docker_build.py).
 
@@ -19,6 +21,7 @@ reconciler keeps the durable count in its replicas table.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +67,10 @@ LABEL_PRIMARY_PORT = "dockyard.primary-port"  # on the infra: which published po
 # complete replica from one a server died in the middle of creating.
 LABEL_MEMBERS = "dockyard.members"
 INFRA = ""  # key of the infra container among a replica's containers: no spec name is empty
+# Added to the name of a member container stopped by `park_proton`: a parked replica keeps its
+# infra container (namespace and ports) running, and the name tells every server that its
+# stopped members are parked, not failed.
+PARKED = ".parked"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -89,6 +96,8 @@ class DockerRuntime(base.RuntimeReportsUsage):
         self._restarts: dict[tuple[str, str, int], int] = {}
         # container id → (its proton, CPU time in ns, monotonic time) at its last CPU reading
         self._cpu_seen: dict[str, tuple[str, int, float]] = {}
+        # Replicas are built side by side: one image check (or pull, or infra import) at a time.
+        self._images = threading.Lock()
 
     @classmethod
     def connect(cls, base_url: str, **options: Any) -> DockerRuntime:
@@ -121,37 +130,54 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def ensure_proton(
         self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
     ) -> list[ObservedReplica]:
+        # One listing of the proton serves every replica below: each listing is a round trip
+        # the engine answers slowly, and a wake or a scale-up waits on all of them.
+        with _engine_errors():
+            present = _by_replica(self._list({LABEL_PROTON: spec.proton_id}))
         counted = set(spec.replica_keys())
-        for group, index in self._replica_keys(spec.proton_id) - counted:
+        for group, index in set(present) - counted:
             self._remove_replica(spec.proton_id, group, index)
         wanted = spec.replica_keys() if replicas is None else sorted(replicas)
-        return [self._ensure_replica(spec, group, index) for group, index in wanted]
+        return _side_by_side(
+            wanted, lambda key: self._ensure_replica(spec, *key, found=present.get(key, {}))
+        )
 
-    def _ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ObservedReplica:
+    def _ensure_replica(
+        self,
+        spec: ProtonSpec,
+        group: str,
+        index: int,
+        *,
+        found: dict[str, Container] | None = None,
+    ) -> ObservedReplica:
+        """Build, start or finish one replica; `found`: its containers, when just listed."""
         group_spec = spec.group(group)
         with _engine_errors():
-            found = self._replica(spec.proton_id, group, index)
+            if found is None:
+                found = self._replica(spec.proton_id, group, index)
             names = {INFRA, *(c.name for c in group_spec.containers)}
             if set(found) != names:
                 # Missing pieces (a crash between creates, a container removed by hand): a
                 # half-built namespace cannot be repaired, so build the replica again.
                 self._remove_containers(found)
                 self._create_replica(spec, group_spec, index)
-            elif found[INFRA].status != "running":
+                return self._state(spec.proton_id, group, index)
+            if found[INFRA].status != "running":
                 self._start_replica(found)  # stopped on purpose earlier: start it again
             else:
                 for container in found.values():
-                    if container.status in ("created", "configured"):
+                    if _parked(container):
+                        _unpark(container)  # a wake: the namespace is up, start the members
+                    elif container.status in ("created", "configured"):
                         container.start()  # created but never started (interrupted ensure)
-            return self._state(spec.proton_id, group, index)
+            for container in found.values():
+                container.reload()  # a look at each is quicker than listing them again
+            return self._state_of(spec.proton_id, group, index, found)
 
     def observe(self, proton_id: str) -> list[ObservedReplica]:
         with _engine_errors():
             # One listing for the whole proton, grouped here, rather than one per replica.
-            replicas: dict[tuple[str, int], dict[str, Container]] = {}
-            for c in self._list({LABEL_PROTON: proton_id}):
-                key = (c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA]))
-                replicas.setdefault(key, {})[c.labels.get(LABEL_CONTAINER) or INFRA] = c
+            replicas = _by_replica(self._list({LABEL_PROTON: proton_id}))
             return [
                 self._state_of(proton_id, group, index, replicas[(group, index)])
                 for group, index in sorted(replicas)
@@ -208,7 +234,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
             if found[INFRA].status != "running":
                 found[INFRA].start()
             for name, container in found.items():
-                if name != INFRA:
+                if name != INFRA and _parked(container):
+                    _unpark(container)
+                elif name != INFRA:
                     container.restart(timeout=self.stop_timeout)
             key = (proton_id, group, index)
             self._restarts[key] = self._restarts.get(key, 0) + 1
@@ -227,6 +255,18 @@ class DockerRuntime(base.RuntimeReportsUsage):
                 if c.status in ("running", "paused", "restarting")
             ]
             _in_order(running, lambda c: c.stop(timeout=self.stop_timeout))
+
+    def park_proton(self, proton_id: str) -> None:
+        """Stop the members only: the infra containers keep each replica's namespace and
+        published ports, so a wake starts the workload's own containers and nothing else."""
+        with _engine_errors():
+            members = [
+                c
+                for c in self._list({LABEL_PROTON: proton_id})
+                if c.labels.get(LABEL_ROLE) != "infra" and not _parked(c)
+            ]
+            _in_order(members, lambda c: c.stop(timeout=self.stop_timeout))
+            _in_order(members, lambda c: c.rename(f"{c.name}{PARKED}"))
 
     def remove_proton(self, proton_id: str) -> None:
         with _engine_errors():
@@ -263,9 +303,10 @@ class DockerRuntime(base.RuntimeReportsUsage):
     # --- building a replica --------------------------------------------------------------
 
     def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> None:
-        for container in group.containers:
-            require_image(self.client, container.image, pull_missing=self.pull_missing)
-        require_infra_image(self.client, self.infra_image)
+        with self._images:
+            for container in group.containers:
+                require_image(self.client, container.image, pull_missing=self.pull_missing)
+            require_infra_image(self.client, self.infra_image)
         labels = {**spec.labels(), LABEL_GROUP: group.name, LABEL_REPLICA: str(index)}
         ports = group.exposed_ports()
         infra = self.client.containers.create(
@@ -303,11 +344,6 @@ class DockerRuntime(base.RuntimeReportsUsage):
 
     # --- reading state -------------------------------------------------------------------
 
-    def _replica_keys(self, proton_id: str) -> set[ReplicaKey]:
-        with _engine_errors():
-            found = self._list({LABEL_PROTON: proton_id})
-        return {(c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA])) for c in found}
-
     def _list(self, labels: dict[str, str]) -> list[Container]:
         filters: dict[str, str | list[str] | bool] = {
             "label": [f"{key}={value}" for key, value in labels.items()]
@@ -321,7 +357,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def _start_replica(self, found: dict[str, Container]) -> None:
         found[INFRA].start()
         for name, container in found.items():
-            if name != INFRA and container.status != "running":
+            if name != INFRA and _parked(container):
+                _unpark(container)
+            elif name != INFRA and container.status != "running":
                 with suppress(docker.errors.APIError):  # observe() reports it failed
                     container.start()
 
@@ -359,6 +397,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
             state.phase = ReplicaPhase.FAILED if running else ReplicaPhase.STOPPED
             if running:
                 state.message = "the replica's network container stopped"
+            return state
+        if members and all(_parked(c) and c.status != "running" for c in members):
+            state.phase = ReplicaPhase.STOPPED  # parked for the autoscaler, see park_proton
             return state
         expected = infra.labels.get(LABEL_MEMBERS)
         if not members or (expected and set(expected.split(",")) - set(found)):
@@ -444,6 +485,39 @@ def _in_order(containers: list[Container], action: Callable[[Container], object]
             with ThreadPoolExecutor(max_workers=min(8, len(batch))) as pool:
                 for future in [pool.submit(_quietly, lambda c=c: action(c)) for c in batch]:
                     future.result()
+
+
+def _by_replica(containers: list[Container]) -> dict[ReplicaKey, dict[str, Container]]:
+    """A proton's containers by replica, each replica's by container name (INFRA: its infra)."""
+    replicas: dict[ReplicaKey, dict[str, Container]] = {}
+    for c in containers:
+        key = (c.labels[LABEL_GROUP], int(c.labels[LABEL_REPLICA]))
+        replicas.setdefault(key, {})[c.labels.get(LABEL_CONTAINER) or INFRA] = c
+    return replicas
+
+
+def _parked(container: Container) -> bool:
+    return bool(container.name and container.name.endswith(PARKED))
+
+
+def _unpark(container: Container) -> None:
+    """Its own name back, then started (a start the engine refuses: observe() says why)."""
+    assert container.name is not None
+    container.rename(container.name.removesuffix(PARKED))
+    with suppress(docker.errors.APIError):
+        container.start()
+
+
+def _side_by_side(
+    keys: list[ReplicaKey], action: Callable[[ReplicaKey], ObservedReplica]
+) -> list[ObservedReplica]:
+    """Bring several replicas up at once, answered in the order given: each one's creates and
+    starts wait on the engine (storage, network namespace), not on this process, so replicas
+    the autoscaler adds together are serving about as soon as one alone would be."""
+    if len(keys) <= 1:
+        return [action(key) for key in keys]
+    with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
+        return list(pool.map(action, keys))
 
 
 def _quietly(action: Any) -> None:
