@@ -254,7 +254,8 @@ def next_probe_due(
 
 
 def forget_health(ctx: PassContext, proton_id: str) -> None:
-    for slot in [slot for slot in ctx.health if slot[0] == proton_id]:
+    # A copy of the keys first: passes of other workloads add theirs meanwhile.
+    for slot in [slot for slot in list(ctx.health) if slot[0] == proton_id]:
         del ctx.health[slot]
 
 

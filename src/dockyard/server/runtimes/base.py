@@ -260,6 +260,9 @@ class Runtime(ABC):
     name: str = "abstract"
     # How many lines of a failed container's output observe() keeps in `last_output`.
     tail_lines: int = 20
+    # Whether its verbs are safe to call from several threads at once, for different protons:
+    # then the reconciler runs passes of different workloads side by side (reconcile_workers).
+    concurrent_passes: bool = False
 
     def validate(self, spec: ProtonSpec) -> list[str]:
         """Refuse a spec this runtime can never run (`RuntimePermanentError` with a code);

@@ -69,6 +69,7 @@ _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 class DockerRuntime(base.RuntimeReportsUsage):
     name = "docker"
+    concurrent_passes = True  # state lives in the engine; the engine takes calls in parallel
 
     def __init__(
         self,
@@ -182,7 +183,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
             used[key] = used.get(key, 0.0) + cores
         current = {c.id for c in members}
         for gone in [
-            k for k, v in self._cpu_seen.items() if v[0] == proton_id and k not in current
+            k for k, v in list(self._cpu_seen.items()) if v[0] == proton_id and k not in current
         ]:
             del self._cpu_seen[gone]
         return used
@@ -231,7 +232,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def remove_proton(self, proton_id: str) -> None:
         with _engine_errors():
             self._remove_containers({str(c.id): c for c in self._list({LABEL_PROTON: proton_id})})
-        for key in [k for k in self._restarts if k[0] == proton_id]:
+        for key in [k for k in list(self._restarts) if k[0] == proton_id]:
             del self._restarts[key]
 
     def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
