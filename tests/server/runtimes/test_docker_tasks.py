@@ -9,12 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.server.runtimes.base import (
+    LABEL_PROTON,
     ContainerSpec,
     ObservedReplica,
     ReplicaPhase,
     SecurityContext,
 )
-from dockyard.server.runtimes.docker import DockerRuntime
+from dockyard.server.runtimes.docker import LABEL_ROLE, DockerRuntime
 from dockyard.server.runtimes.docker_build import Limits
 from tests.server.runtimes.helpers import new_instance, proton, wait_for
 from tests.support.images import ensure_busybox_image
@@ -53,7 +54,7 @@ def run_task(
 
     def ended() -> ObservedReplica | None:
         states = runtime.observe(spec.proton_id)
-        return states[0] if states and states[0].phase == ReplicaPhase.FAILED else None
+        return states[0] if states and states[0].primary_exited else None
 
     state = wait_for(ended, timeout, "the task to end")
     lines = [(line.stream, line.message) for line in runtime.logs(spec.proton_id)]
@@ -136,3 +137,44 @@ def test_the_log_keeps_at_most_its_cap_and_the_newest_lines(docker_url, instance
     finally:
         capped.garbage_collect(instance, set())
         capped.close()
+
+
+def test_a_single_container_task_runs_without_a_network_container(runtime, instance):
+    state, lines = run_task(runtime, instance, "hostname; echo done")
+    assert state.primary_exited and state.exit_code == 0
+    # Nothing of the replica is left running, so it reads as stopped, not as failed.
+    assert state.phase == ReplicaPhase.STOPPED
+    assert lines[-1] == ("stdout", "done")
+    containers = runtime.client.containers.list(all=True, filters={"label": f"{LABEL_PROTON}"})
+    mine = [c for c in containers if c.labels.get("dockyard.instance") == instance]
+    assert [c.labels[LABEL_ROLE] for c in mine] == ["primary"]
+
+
+def test_a_stopped_single_container_task_reads_as_stopped(runtime, instance):
+    task = ContainerSpec("main", runtime.test_image, ("sleep", "600"), primary=True)
+    spec = proton(instance, task)
+    assert runtime.ensure_proton(spec)[0].phase == ReplicaPhase.RUNNING
+    runtime.stop_proton(spec.proton_id)
+    assert runtime.observe(spec.proton_id)[0].phase == ReplicaPhase.STOPPED
+    # Started again, as ensure_proton starts any stopped replica.
+    assert runtime.ensure_proton(spec)[0].phase == ReplicaPhase.RUNNING
+
+
+def test_a_task_with_a_sidecar_keeps_its_network_container(runtime, instance):
+    main = ContainerSpec("main", runtime.test_image, ("sh", "-c", "exit 0"), primary=True)
+    helper = ContainerSpec("helper", runtime.test_image, ("sleep", "600"))
+    spec = proton(instance, main, helper)
+    runtime.ensure_proton(spec)
+    ended = wait_for(
+        lambda: next((s for s in runtime.observe(spec.proton_id) if s.primary_exited), None),
+        60,
+        "the task to end",
+    )
+    assert ended.phase == ReplicaPhase.FAILED  # its sidecar and namespace still run
+    roles = {
+        c.labels[LABEL_ROLE]
+        for c in runtime.client.containers.list(
+            all=True, filters={"label": f"{LABEL_PROTON}={spec.proton_id}"}
+        )
+    }
+    assert roles == {"infra", "primary", "sidecar"}

@@ -75,10 +75,7 @@ class Reconciler:
             self._nudged.clear()
             sweep = self._sweep_requested
             self._sweep_requested = False
-            while self._due and self._due[0][0] <= now:
-                when, workload_id = heapq.heappop(self._due)
-                if self._next.get(workload_id) == when:
-                    ids.add(workload_id)
+            ids.update(self._take_due(now))
         if sweep:
             known = repository.workload_versions(self.ctx.db)
             with self._wake:
@@ -113,13 +110,25 @@ class Reconciler:
         position = 0
         running: dict[Future[float], str] = {}
         again: set[str] = set()  # nudged while their pass ran
+        workers = max(1, self.ctx.workers)
         while True:
             with self._wake:
-                # Woken by a finished pass (its callback) or by a nudge.
+                # Woken by a finished pass (its callback), by a nudge, or when a pass falls due
+                # while a worker is free.
                 while running and not self._nudged and not any(f.done() for f in running):
-                    self._wake.wait()
+                    due = self._due[0][0] - time.monotonic() if self._due else None
+                    if len(running) < workers and due is not None and due <= 0:
+                        break
+                    self._wake.wait(due if len(running) < workers else None)
                 arrived = sorted(self._nudged)
                 self._nudged.clear()
+                # While the round lasts, passes that fall due join it (after the nudged ones):
+                # a task that started early in a long round has its end seen in the round.
+                if running or position < len(queue):
+                    waiting = set(queue[position:])
+                    joined = [w for w in self._take_due(time.monotonic()) if w not in waiting]
+                    queue.extend(joined)
+                    ids.update(joined)
             if arrived:
                 nudged.update(arrived)
                 ids.update(arrived)
@@ -134,7 +143,7 @@ class Reconciler:
                 if workload_id in again:
                     again.discard(workload_id)
                     queue.insert(position, workload_id)
-            while position < len(queue) and len(running) < max(1, self.ctx.workers):
+            while position < len(queue) and len(running) < workers:
                 workload_id = queue[position]
                 position += 1
                 if workload_id in running.values():
@@ -145,6 +154,15 @@ class Reconciler:
                 future.add_done_callback(self._on_pass_done)
             if not running and position >= len(queue):
                 return busy
+
+    def _take_due(self, now: float) -> list[str]:
+        """Pop the passes due by `now` (under `_wake`)."""
+        found = []
+        while self._due and self._due[0][0] <= now:
+            when, workload_id = heapq.heappop(self._due)
+            if self._next.get(workload_id) == when:
+                found.append(workload_id)
+        return found
 
     def _pass(self, workload_id: str, fresh: bool) -> float:
         try:

@@ -205,9 +205,10 @@ class ObservedReplica:
     started_at: datetime | None = None
     restart_count: int = 0  # restarts this runtime made or saw (see each runtime)
     exit_code: int | None = None  # of the container that exited (the primary's, if it did)
-    # The primary container has run and exited (phase FAILED): a task's end, whose code is
-    # `exit_code` (None when it is unknown). Every runtime reports the primary's exit first,
-    # when a sidecar also exited, since that is what decides a task.
+    # The primary container has run and exited (phase FAILED; STOPPED when nothing else of
+    # the replica was left running): a task's end, whose code is `exit_code` (None when it
+    # is unknown). Every runtime reports the primary's exit first, when a sidecar also
+    # exited, since that is what decides a task.
     primary_exited: bool = False
     last_output: list[str] = field(default_factory=list)  # tail of the failed container's output
     message: str | None = None  # why it failed, in words

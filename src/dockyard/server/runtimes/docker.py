@@ -64,6 +64,8 @@ LABEL_PRIMARY_PORT = "dockyard.primary-port"  # on the infra: which published po
 # complete replica from one a server died in the middle of creating.
 LABEL_MEMBERS = "dockyard.members"
 INFRA = ""  # key of the infra container among a replica's containers: no spec name is empty
+# On a replica's only container when it has no infra container (see `_runs_alone`).
+LABEL_ALONE = "dockyard.alone"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -132,13 +134,15 @@ class DockerRuntime(base.RuntimeReportsUsage):
         group_spec = spec.group(group)
         with _engine_errors():
             found = self._replica(spec.proton_id, group, index)
-            names = {INFRA, *(c.name for c in group_spec.containers)}
+            names = {c.name for c in group_spec.containers}
+            if not _runs_alone(group_spec):
+                names.add(INFRA)
             if set(found) != names:
                 # Missing pieces (a crash between creates, a container removed by hand): a
                 # half-built namespace cannot be repaired, so build the replica again.
                 self._remove_containers(found)
                 self._create_replica(spec, group_spec, index)
-            elif found[INFRA].status != "running":
+            elif _stopped(found):
                 self._start_replica(found)  # stopped on purpose earlier: start it again
             else:
                 for container in found.values():
@@ -201,12 +205,12 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def restart_replica(self, proton_id: str, group: str, index: int) -> ObservedReplica:
         with _engine_errors():
             found = self._replica(proton_id, group, index)
-            if INFRA not in found:
+            if INFRA not in found and not _alone(found):
                 raise RuntimePermanentError(
                     f"replica {group}-{index} of proton {proton_id} does not exist",
                     code="replica_not_found",
                 )
-            if found[INFRA].status != "running":
+            if INFRA in found and found[INFRA].status != "running":
                 found[INFRA].start()
             for name, container in found.items():
                 if name != INFRA:
@@ -266,8 +270,11 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> None:
         for container in group.containers:
             require_image(self.client, container.image, pull_missing=self.pull_missing)
-        require_infra_image(self.client, self.infra_image)
         labels = {**spec.labels(), LABEL_GROUP: group.name, LABEL_REPLICA: str(index)}
+        if _runs_alone(group):
+            self._create_alone(group, index, labels)
+            return
+        require_infra_image(self.client, self.infra_image)
         ports = group.exposed_ports()
         infra = self.client.containers.create(
             self.infra_image,
@@ -302,6 +309,24 @@ class DockerRuntime(base.RuntimeReportsUsage):
             with suppress(docker.errors.APIError):
                 member.start()
 
+    def _create_alone(self, group: GroupSpec, index: int, labels: dict[str, str]) -> None:
+        """The replica's one container, in a network namespace of its own."""
+        container = group.primary
+        member = self.client.containers.create(
+            container.image,
+            name=_container_name(labels[LABEL_PROTON], group.name, index, container.name),
+            labels={
+                **labels,
+                LABEL_CONTAINER: container.name,
+                LABEL_ROLE: "primary",
+                LABEL_ALONE: "true",
+            },
+            detach=True,
+            **container_options(self.client, container, group, self.limits),
+        )
+        with suppress(docker.errors.APIError):  # observe() reports it failed, as above
+            member.start()
+
     # --- reading state -------------------------------------------------------------------
 
     def _replica_keys(self, proton_id: str) -> set[ReplicaKey]:
@@ -320,7 +345,8 @@ class DockerRuntime(base.RuntimeReportsUsage):
         return {c.labels.get(LABEL_CONTAINER) or INFRA: c for c in found}
 
     def _start_replica(self, found: dict[str, Container]) -> None:
-        found[INFRA].start()
+        if INFRA in found:
+            found[INFRA].start()
         for name, container in found.items():
             if name != INFRA and container.status != "running":
                 with suppress(docker.errors.APIError):  # observe() reports it failed
@@ -343,6 +369,8 @@ class DockerRuntime(base.RuntimeReportsUsage):
             restart_count=self._restarts.get((proton_id, group, index), 0),
         )
         infra = found.pop(INFRA, None)
+        if infra is None and _alone(found):
+            return self._state_alone(state, next(iter(found.values())))
         if infra is None:
             state.phase = ReplicaPhase.FAILED
             state.message = "the replica's network container is missing"
@@ -374,6 +402,18 @@ class DockerRuntime(base.RuntimeReportsUsage):
                 self._describe_failure(state, container)
                 return state
         if all(c.status == "running" for c in members):
+            state.phase = ReplicaPhase.RUNNING
+        return state
+
+    def _state_alone(self, state: ObservedReplica, container: Container) -> ObservedReplica:
+        state.started_at = parse_engine_time(container.attrs["State"].get("StartedAt"))
+        if container.status in ("exited", "dead") or container.attrs["State"].get("Error"):
+            self._describe_failure(state, container)
+            if container.status in ("exited", "dead"):
+                # Nothing of the replica runs any more: it is stopped, whether it ended on its
+                # own (what ends a task) or was stopped.
+                state.phase = ReplicaPhase.STOPPED
+        elif container.status == "running":
             state.phase = ReplicaPhase.RUNNING
         return state
 
@@ -412,6 +452,26 @@ class DockerRuntime(base.RuntimeReportsUsage):
             for moment, message in api_lines(frames):
                 if since is None or moment >= since.replace(microsecond=0):
                     yield LogLine(moment, replica, name, stream, message)
+
+
+def _runs_alone(group: GroupSpec) -> bool:
+    """Whether the group's replicas need no infra container: a single container that
+    publishes no port (a task) shares its network namespace with nobody and is reached by
+    nobody, so it owns its namespace, which spares the engine a container to create, start
+    and stop for every run."""
+    return len(group.containers) == 1 and not group.exposed_ports()
+
+
+def _alone(found: dict[str, Container]) -> bool:
+    return len(found) == 1 and next(iter(found.values())).labels.get(LABEL_ALONE) == "true"
+
+
+def _stopped(found: dict[str, Container]) -> bool:
+    """Whether a complete replica was stopped (its namespace's owner no longer runs)."""
+    owner = found[INFRA] if INFRA in found else next(iter(found.values()))
+    if INFRA in found:
+        return owner.status != "running"
+    return owner.status in ("exited", "dead")
 
 
 def _published_ports(infra: Container) -> dict[int, int]:
