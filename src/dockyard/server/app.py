@@ -86,7 +86,7 @@ def create_app(
     )
 
     # What the runtime sees change by itself (a watch event) is looked at at once.
-    runtime.watch_changes(reconciler.nudge)
+    runtime.watch_changes(reconciler.notice)
     reconciler.add_periodic(
         partial(
             advance_deployment_switches,

@@ -29,6 +29,8 @@ class Reconciler:
         self._due: list[tuple[float, str]] = []  # heap of (monotonic time, workload id)
         self._next: dict[str, float] = {}  # the live entry per workload; older ones are stale
         self._nudged: set[str] = set()
+        self._noticed: set[str] = set()  # changed on the runtime by themselves
+        self._passing: set[str] = set()  # whose pass runs now
         self._sweep_requested = True
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -64,15 +66,26 @@ class Reconciler:
             self._nudged.add(workload_id)
             self._wake.notify_all()
 
+    def notice(self, workload_id: str) -> None:
+        """Called when the runtime saw a workload's objects change by themselves (a container
+        exited): look now. A workload this server has not seen yet (another installation's
+        on the same engine) is not looked for."""
+        with self._wake:
+            if workload_id in self._next or workload_id in self._passing:
+                self._noticed.add(workload_id)
+                self._wake.notify_all()
+
     # --- work -----------------------------------------------------------------------------
 
     def run_pending(self) -> int:
         """Run every pass that is due now (the thread's body; tests call it directly)."""
         now = time.monotonic()
         with self._wake:
-            ids = set(self._nudged)
-            nudged = set(ids)
+            nudged = set(self._nudged)
             self._nudged.clear()
+            first = nudged | self._noticed
+            ids = set(first)
+            self._noticed.clear()
             sweep = self._sweep_requested
             self._sweep_requested = False
             ids.update(self._take_due(now))
@@ -87,7 +100,7 @@ class Reconciler:
             ids.update(workload_id for workload_id in known if workload_id not in self._next)
         # What a user just asked for goes first, also when it arrives in the middle of the
         # round: passes that are merely due wait for it.
-        queue = sorted(ids, key=lambda w: (w not in nudged, w))
+        queue = sorted(ids, key=lambda w: (w not in first, w))
         busy = self._round(queue, nudged, ids) or sweep or bool(nudged)
         if nudged and repository.missing_workloads(self.ctx.db, nudged):
             # A deleted workload's containers go now, not at the next periodic collection.
@@ -115,13 +128,19 @@ class Reconciler:
             with self._wake:
                 # Woken by a finished pass (its callback), by a nudge, or when a pass falls due
                 # while a worker is free.
-                while running and not self._nudged and not any(f.done() for f in running):
+                while (
+                    running
+                    and not (self._nudged or self._noticed)
+                    and not any(f.done() for f in running)
+                ):
                     due = self._due[0][0] - time.monotonic() if self._due else None
                     if len(running) < workers and due is not None and due <= 0:
                         break
                     self._wake.wait(due if len(running) < workers else None)
-                arrived = sorted(self._nudged)
+                arrived = sorted(self._nudged | self._noticed)
+                nudged.update(self._nudged)
                 self._nudged.clear()
+                self._noticed.clear()
                 # While the round lasts, passes that fall due join it (after the nudged ones):
                 # a task that started early in a long round has its end seen in the round.
                 if running or position < len(queue):
@@ -130,13 +149,14 @@ class Reconciler:
                     queue.extend(joined)
                     ids.update(joined)
             if arrived:
-                nudged.update(arrived)
                 ids.update(arrived)
                 busy = True
                 later = [w for w in queue[position:] if w not in arrived]
                 queue = queue[:position] + arrived + later
             for future in [f for f in running if f.done()]:
                 workload_id = running.pop(future)
+                with self._wake:
+                    self._passing.discard(workload_id)
                 # A pass that kept no snapshot had something to do or to record.
                 busy = busy or workload_id not in self.ctx.snapshots
                 self._schedule(workload_id, future.result())
@@ -149,6 +169,8 @@ class Reconciler:
                 if workload_id in running.values():
                     again.add(workload_id)
                     continue
+                with self._wake:
+                    self._passing.add(workload_id)
                 future = self._pool().submit(self._pass, workload_id, workload_id in nudged)
                 running[future] = workload_id
                 future.add_done_callback(self._on_pass_done)

@@ -184,10 +184,14 @@ def _next_pass(ctx: PassContext, snapshot: Snapshot, outcome: Outcome) -> float:
         delays.append(0.5)
     active = snapshot.proton("active")
     if active is not None and active.task:
-        # A task's end is seen by looking: often, so a client polling for it waits little;
-        # right after its start soonest, as a short program is done by then.
+        # A task's end is seen by looking: right after its start soonest, as a short program
+        # is done by then; then often, so a client polling for it waits little, unless the
+        # runtime reports exits (then a look now and then only stands in for a lost report).
         starting = status in (Status.SUBMITTED, Status.PROVISIONING)
-        delays.append(TASK_FIRST_LOOK_SECONDS if starting else TASK_LOOK_SECONDS)
+        if starting:
+            delays.append(TASK_FIRST_LOOK_SECONDS)
+        elif not ctx.runtime.watches_exits():
+            delays.append(TASK_LOOK_SECONDS)
     if outcome.wake_at is not None:
         delays.append((outcome.wake_at - now).total_seconds())
     if any(proton.scale for proton in snapshot.protons if proton.role == "active"):

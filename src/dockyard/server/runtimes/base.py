@@ -327,6 +327,11 @@ class Runtime(ABC):
         their own (a pod became ready, a pull failed), so a pass looks now rather than at the
         next sweep. A runtime that learns only when asked has nothing to call."""
 
+    def watches_exits(self) -> bool:
+        """Whether `watch_changes`' notify is being called, right now, as soon as a container
+        of a replica exits: then the reconciler need not look at a running task often."""
+        return False
+
     def describe(self) -> dict[str, str]:
         """Where workloads run, in words (`runtime`, `engine`, `image store`…) for people."""
         return {"runtime": self.name}

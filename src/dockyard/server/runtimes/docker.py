@@ -54,6 +54,7 @@ from dockyard.server.runtimes.docker_build import (
     require_image,
     require_infra_image,
 )
+from dockyard.server.runtimes.docker_events import ExitWatcher
 from dockyard.server.runtimes.log_file import api_lines, read_log_file
 from dockyard.server.runtimes.podman_service import engine_facts
 from dockyard.server.runtimes.timestamps import parse_engine_time
@@ -92,6 +93,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
         self._restarts: dict[tuple[str, str, int], int] = {}
         # container id → (its proton, CPU time in ns, monotonic time) at its last CPU reading
         self._cpu_seen: dict[str, tuple[str, int, float]] = {}
+        self._exits: ExitWatcher | None = None  # see watch_changes
 
     @classmethod
     def connect(cls, base_url: str, **options: Any) -> DockerRuntime:
@@ -109,7 +111,20 @@ class DockerRuntime(base.RuntimeReportsUsage):
             return {"runtime": self.name}
         return {"runtime": self.name, **engine_facts(self.base_url)}
 
+    def watch_changes(self, notify: Callable[[str], None]) -> None:
+        """Report each exit of a workload's container from the engine's event stream."""
+        if self._exits is None:
+            self._exits = ExitWatcher(
+                self.client, notify, ignore=lambda labels: labels.get(LABEL_ROLE) == "infra"
+            )
+
+    def watches_exits(self) -> bool:
+        return self._exits is not None and self._exits.connected
+
     def close(self) -> None:
+        if self._exits is not None:
+            self._exits.close()
+            self._exits = None
         self.client.close()
         if self._on_close is not None:
             self._on_close()
