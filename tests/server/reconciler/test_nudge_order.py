@@ -87,7 +87,7 @@ def test_a_nudge_in_the_middle_of_a_round_goes_next(settings: Settings) -> None:
         app.state.db.dispose()
 
 
-def test_a_change_the_runtime_reports_is_looked_at_now_and_a_stranger_is_not(
+def test_what_the_runtime_reports_is_looked_at_now_but_not_a_strangers(
     settings: Settings,
 ) -> None:
     runtime = RecordingRuntime()
