@@ -4,6 +4,7 @@ no-new-privileges, memory, pids)."""
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
 
 import pytest
@@ -178,3 +179,28 @@ def test_a_task_with_a_sidecar_keeps_its_network_container(runtime, instance):
         )
     }
     assert roles == {"infra", "primary", "sidecar"}
+
+
+def test_an_exit_is_reported_from_the_engines_event_stream(docker_url, instance):
+    watching = DockerRuntime.connect(docker_url, stop_timeout=1)
+    image = ensure_busybox_image(watching.client)
+    reported: queue.Queue[str] = queue.Queue()
+    try:
+        assert not watching.watches_exits()
+        watching.watch_changes(reported.put)
+        wait_for(watching.watches_exits, 30, "the event stream to open")
+        quick = proton(instance, ContainerSpec("main", image, ("sh", "-c", "exit 0"), primary=True))
+        web = ContainerSpec("web", image, ("sh", "-c", "sleep 1; exit 2"), primary=True, port=8080)
+        served = proton(instance, web)
+        watching.ensure_proton(quick)
+        watching.ensure_proton(served)
+        # The network container of `served` is never reported, and each exit once.
+        found = sorted(reported.get(timeout=30) for _ in range(2))
+        assert found == sorted([quick.workload_id, served.workload_id])
+        watching.stop_proton(served.proton_id)  # stops the network container: not an exit
+        with pytest.raises(queue.Empty):
+            reported.get(timeout=2)
+    finally:
+        watching.garbage_collect(instance, set())
+        watching.close()
+    assert not watching.watches_exits()
