@@ -422,14 +422,14 @@ class DockerRuntime(base.RuntimeReportsUsage):
 
     def _state_alone(self, state: ObservedReplica, container: Container) -> ObservedReplica:
         state.started_at = parse_engine_time(container.attrs["State"].get("StartedAt"))
-        if container.status in ("exited", "dead") or container.attrs["State"].get("Error"):
+        if container.status in _ENDED or container.attrs["State"].get("Error"):
             self._describe_failure(state, container)
-            if container.status in ("exited", "dead"):
+            if container.status in _ENDED:
                 # Nothing of the replica runs any more: it is stopped, whether it ended on its
                 # own (what ends a task) or was stopped.
                 state.phase = ReplicaPhase.STOPPED
-        elif container.status == "running":
-            state.phase = ReplicaPhase.RUNNING
+        elif container.status not in ("created", "configured"):
+            state.phase = ReplicaPhase.RUNNING  # running, or on its way to a stop
         return state
 
     def _describe_failure(self, state: ObservedReplica, container: Container) -> None:
@@ -469,6 +469,11 @@ class DockerRuntime(base.RuntimeReportsUsage):
                     yield LogLine(moment, replica, name, stream, message)
 
 
+# A container's states once its program ended. Podman says `stopped` for a moment between the
+# exit and its clean-up: read as anything else, an ended task could be taken as still to start.
+_ENDED = ("exited", "dead", "stopped")
+
+
 def _runs_alone(group: GroupSpec) -> bool:
     """Whether the group's replicas need no infra container: a single container that
     publishes no port (a task) shares its network namespace with nobody and is reached by
@@ -486,7 +491,7 @@ def _stopped(found: dict[str, Container]) -> bool:
     owner = found[INFRA] if INFRA in found else next(iter(found.values()))
     if INFRA in found:
         return owner.status != "running"
-    return owner.status in ("exited", "dead")
+    return owner.status in _ENDED
 
 
 def _published_ports(infra: Container) -> dict[int, int]:
