@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.server.runtimes.base import (
+    LABEL_INSTANCE,
     LABEL_PROTON,
     ContainerSpec,
     ObservedReplica,
@@ -146,8 +147,9 @@ def test_a_single_container_task_runs_without_a_network_container(runtime, insta
     # Nothing of the replica is left running, so it reads as stopped, not as failed.
     assert state.phase == ReplicaPhase.STOPPED
     assert lines[-1] == ("stdout", "done")
-    containers = runtime.client.containers.list(all=True, filters={"label": f"{LABEL_PROTON}"})
-    mine = [c for c in containers if c.labels.get("dockyard.instance") == instance]
+    mine = runtime.client.containers.list(
+        all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"}
+    )
     assert [c.labels[LABEL_ROLE] for c in mine] == ["primary"]
 
 
