@@ -34,7 +34,7 @@ from dockyard.server.runtimes.base import (
     RuntimeManagesHealth,
     RuntimeNotice,
 )
-from dockyard.server.workloads.statuses import ErrorReason
+from dockyard.server.workloads.statuses import FINISHED, ErrorReason
 
 Events = list[tuple[str, dict[str, Any]]]
 
@@ -58,6 +58,10 @@ def observe(
     no probe result is taken twice."""
     sightings = dict(known or {})
     for proton in looked_at(snapshot):
+        if proton.id not in sightings and _settled(snapshot):
+            # A finished task stays as it ended until the user acts (a nudge, then a fresh
+            # look): its replicas are what was recorded, and the runtime is not asked.
+            sightings[proton.id] = Sighting(dict(proton.replicas), {})
         if proton.id not in sightings:
             sightings[proton.id] = look(ctx, proton, now)
             if proton.role == "active" and proton.scale and snapshot.desired_state == "running":
@@ -65,6 +69,14 @@ def observe(
                     ctx.db, ctx.runtime, snapshot.workload_id, proton, now, ctx.scaling
                 )
     return sightings
+
+
+def _settled(snapshot: Snapshot) -> bool:
+    return (
+        snapshot.status in FINISHED
+        and snapshot.desired_state == "running"
+        and snapshot.replacement is None
+    )
 
 
 def looked_at(snapshot: Snapshot) -> list[ProtonSnapshot]:

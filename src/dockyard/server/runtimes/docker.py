@@ -156,7 +156,10 @@ class DockerRuntime(base.RuntimeReportsUsage):
                 # Missing pieces (a crash between creates, a container removed by hand): a
                 # half-built namespace cannot be repaired, so build the replica again.
                 self._remove_containers(found)
-                self._create_replica(spec, group_spec, index)
+                alone = self._create_replica(spec, group_spec, index)
+                if alone is not None:  # its state from the container itself, not a listing
+                    name = group_spec.primary.name
+                    return self._state_of(spec.proton_id, group, index, {name: alone})
             elif _stopped(found):
                 self._start_replica(found)  # stopped on purpose earlier: start it again
             else:
@@ -282,13 +285,13 @@ class DockerRuntime(base.RuntimeReportsUsage):
 
     # --- building a replica --------------------------------------------------------------
 
-    def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> None:
+    def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> Container | None:
+        """Build the replica; a replica that is one container alone is returned, refreshed."""
         for container in group.containers:
             require_image(self.client, container.image, pull_missing=self.pull_missing)
         labels = {**spec.labels(), LABEL_GROUP: group.name, LABEL_REPLICA: str(index)}
         if _runs_alone(group):
-            self._create_alone(group, index, labels)
-            return
+            return self._create_alone(group, index, labels)
         require_infra_image(self.client, self.infra_image)
         ports = group.exposed_ports()
         infra = self.client.containers.create(
@@ -323,8 +326,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
             # the engine's reason, and the reconciler's restart budget decides what follows.
             with suppress(docker.errors.APIError):
                 member.start()
+        return None
 
-    def _create_alone(self, group: GroupSpec, index: int, labels: dict[str, str]) -> None:
+    def _create_alone(self, group: GroupSpec, index: int, labels: dict[str, str]) -> Container:
         """The replica's one container, in a network namespace of its own."""
         container = group.primary
         member = self.client.containers.create(
@@ -341,6 +345,8 @@ class DockerRuntime(base.RuntimeReportsUsage):
         )
         with suppress(docker.errors.APIError):  # observe() reports it failed, as above
             member.start()
+        member.reload()
+        return member
 
     # --- reading state -------------------------------------------------------------------
 
