@@ -148,9 +148,13 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def _ensure_replica(self, spec: ProtonSpec, group: str, index: int) -> ObservedReplica:
         group_spec = spec.group(group)
         with _engine_errors():
-            found = self._replica(spec.proton_id, group, index)
+            lone = _runs_alone(group_spec)
+            if lone:
+                found = self._replica_alone(spec.proton_id, group_spec, index)
+            else:
+                found = self._replica(spec.proton_id, group, index)
             names = {c.name for c in group_spec.containers}
-            if not _runs_alone(group_spec):
+            if not lone:
                 names.add(INFRA)
             if set(found) != names:
                 # Missing pieces (a crash between creates, a container removed by hand): a
@@ -364,6 +368,16 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def _replica(self, proton_id: str, group: str, index: int) -> dict[str, Container]:
         found = self._list({LABEL_PROTON: proton_id, LABEL_GROUP: group, LABEL_REPLICA: str(index)})
         return {c.labels.get(LABEL_CONTAINER) or INFRA: c for c in found}
+
+    def _replica_alone(self, proton_id: str, group: GroupSpec, index: int) -> dict[str, Container]:
+        """A lone container found by its name: a look-up, where a listing by labels makes the
+        engine go through every container it has."""
+        name = group.primary.name
+        try:
+            found = self.client.containers.get(_container_name(proton_id, group.name, index, name))
+        except docker.errors.NotFound:
+            return {}
+        return {found.labels.get(LABEL_CONTAINER) or INFRA: found}
 
     def _start_replica(self, found: dict[str, Container]) -> None:
         if INFRA in found:
