@@ -148,7 +148,7 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often every workload is looked at without a nudge."
     )
     reconcile_workers: int = Field(
-        default=4,
+        default=8,
         ge=1,
         le=64,
         description="Reconcile passes of different workloads that run at once: with more than "
