@@ -123,8 +123,15 @@ class Reconciler:
         position = 0
         running: dict[Future[float], str] = {}
         again: set[str] = set()  # nudged while their pass ran
+        joined: set[str] = set()  # fell due during the round
         workers = max(1, self.ctx.workers)
         while True:
+            # While the round's own passes wait for a worker, passes that fall due join it
+            # (after them): a task that started early in a long round has its end seen in the
+            # round. Only then, so that the round ends, and the sweep and the periodic jobs
+            # come, however often passes fall due.
+            waiting = set(queue[position:])
+            may_join = bool(waiting - joined)
             with self._wake:
                 # Woken by a finished pass (its callback), by a nudge, or when a pass falls due
                 # while a worker is free.
@@ -134,22 +141,24 @@ class Reconciler:
                     and not any(f.done() for f in running)
                 ):
                     due = self._due[0][0] - time.monotonic() if self._due else None
-                    if len(running) < workers and due is not None and due <= 0:
+                    if not may_join or len(running) >= workers or due is None:
+                        self._wake.wait()
+                    elif due > 0:
+                        self._wake.wait(due)
+                    else:
                         break
-                    self._wake.wait(due if len(running) < workers else None)
                 arrived = sorted(self._nudged | self._noticed)
                 nudged.update(self._nudged)
                 self._nudged.clear()
                 self._noticed.clear()
-                # While the round lasts, passes that fall due join it (after the nudged ones):
-                # a task that started early in a long round has its end seen in the round.
-                if running or position < len(queue):
-                    waiting = set(queue[position:])
-                    joined = [w for w in self._take_due(time.monotonic()) if w not in waiting]
-                    queue.extend(joined)
-                    ids.update(joined)
+                if may_join or arrived:
+                    late = [w for w in self._take_due(time.monotonic()) if w not in waiting]
+                    queue.extend(late)
+                    ids.update(late)
+                    joined.update(late)
             if arrived:
                 ids.update(arrived)
+                joined.difference_update(arrived)
                 busy = True
                 later = [w for w in queue[position:] if w not in arrived]
                 queue = queue[:position] + arrived + later
