@@ -140,7 +140,9 @@ class DockerRuntime(base.RuntimeReportsUsage):
         self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
     ) -> list[ObservedReplica]:
         counted = set(spec.replica_keys())
-        for group, index in self._replica_keys(spec.proton_id) - counted:
+        # A task's counts never change, so it has no replica beyond them: no listing to find one.
+        extra = set() if spec.is_task else self._replica_keys(spec.proton_id) - counted
+        for group, index in extra:
             self._remove_replica(spec.proton_id, group, index)
         wanted = spec.replica_keys() if replicas is None else sorted(replicas)
         return [self._ensure_replica(spec, group, index) for group, index in wanted]
