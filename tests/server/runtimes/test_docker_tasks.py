@@ -161,8 +161,23 @@ def test_a_stopped_single_container_task_reads_as_stopped(runtime, instance):
     assert runtime.ensure_proton(spec)[0].phase == ReplicaPhase.RUNNING
     runtime.stop_proton(spec.proton_id)
     assert runtime.observe(spec.proton_id)[0].phase == ReplicaPhase.STOPPED
-    # Started again, as ensure_proton starts any stopped replica.
-    assert runtime.ensure_proton(spec)[0].phase == ReplicaPhase.RUNNING
+
+
+def test_an_ended_single_container_task_never_runs_twice(runtime, instance):
+    task = ContainerSpec("main", runtime.test_image, ("sh", "-c", "echo ran"), primary=True)
+    spec = proton(instance, task)
+    runtime.ensure_proton(spec)
+
+    def ended() -> ObservedReplica | None:
+        states = runtime.observe(spec.proton_id)
+        return states[0] if states and states[0].primary_exited else None
+
+    first = wait_for(ended, 30, "the task to end")
+    # What a server that died between this start and its record asks next: ensure again.
+    again = runtime.ensure_proton(spec)[0]
+    assert again.phase == ReplicaPhase.STOPPED and again.primary_exited
+    assert again.exit_code == 0 and again.started_at == first.started_at
+    assert [line.message for line in runtime.logs(spec.proton_id)] == ["ran"]
 
 
 def test_a_task_with_a_sidecar_keeps_its_network_container(runtime, instance):

@@ -34,7 +34,7 @@ from dockyard.server.runtimes.base import (
     RuntimeManagesHealth,
     RuntimeNotice,
 )
-from dockyard.server.workloads.statuses import FINISHED, ErrorReason
+from dockyard.server.workloads.statuses import FINISHED, ErrorReason, Status
 
 Events = list[tuple[str, dict[str, Any]]]
 
@@ -62,6 +62,11 @@ def observe(
             # A finished task stays as it ended until the user acts (a nudge, then a fresh
             # look): its replicas are what was recorded, and the runtime is not asked.
             sightings[proton.id] = Sighting(dict(proton.replicas), {})
+        if proton.id not in sightings and _unstarted_task(snapshot, proton):
+            # Nothing of it was recorded as started, so there is nothing to see but what a
+            # crash cut short between a start and its record: ensure finds that itself, and
+            # runs no task a second time. A look first would only cost the engine a listing.
+            sightings[proton.id] = Sighting({}, {})
         if proton.id not in sightings:
             sightings[proton.id] = look(ctx, proton, now)
             if proton.role == "active" and proton.scale and snapshot.desired_state == "running":
@@ -74,6 +79,17 @@ def observe(
 def _settled(snapshot: Snapshot) -> bool:
     return (
         snapshot.status in FINISHED
+        and snapshot.desired_state == "running"
+        and snapshot.replacement is None
+    )
+
+
+def _unstarted_task(snapshot: Snapshot, proton: ProtonSnapshot) -> bool:
+    return (
+        proton.task
+        and proton.role == "active"
+        and not proton.replicas
+        and snapshot.status == Status.SUBMITTED
         and snapshot.desired_state == "running"
         and snapshot.replacement is None
     )

@@ -57,7 +57,9 @@ class ReplicaPhase(StrEnum):
     PENDING = "pending"  # created or starting; not every container runs yet
     RUNNING = "running"  # every container of the replica runs (readiness is the probes' job)
     FAILED = "failed"  # a container exited or could not start while the replica should run
-    STOPPED = "stopped"  # stopped on purpose (stop_proton); ensure_proton starts it again
+    # Stopped on purpose (stop_proton); ensure_proton starts it again, except a replica that
+    # is a task's one container: that never runs twice.
+    STOPPED = "stopped"
 
 
 class Waiting(StrEnum):

@@ -509,11 +509,10 @@ def _alone(found: dict[str, Container]) -> bool:
 
 
 def _stopped(found: dict[str, Container]) -> bool:
-    """Whether a complete replica was stopped (its namespace's owner no longer runs)."""
-    owner = found[INFRA] if INFRA in found else next(iter(found.values()))
-    if INFRA in found:
-        return owner.status != "running"
-    return owner.status in _ENDED
+    """Whether a complete replica was stopped (its namespace's owner no longer runs), to be
+    started again. A lone task container that ended is not: a task runs once (starting it
+    again makes a new proton), so its end is reported, never followed by a second run."""
+    return INFRA in found and found[INFRA].status != "running"
 
 
 def _published_ports(infra: Container) -> dict[int, int]:
