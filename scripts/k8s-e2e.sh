@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end check of Dockyard on a real Kubernetes cluster (kind, k3s, a cloud cluster):
 # installs deploy/kubernetes into a namespace of its own with `kubectl apply -k`, waits for the
-# rollout, runs a workload through Dockyard's API, invokes it, stops and starts it, deletes it,
-# and removes the namespace again. docs/kubernetes.md ("Run the end-to-end suite on your cluster") explains it.
+# rollout, runs a workload through Dockyard's API, invokes it, stops and starts it, autoscales
+# it on CPU (a HorizontalPodAutoscaler), deletes it, runs a task (a Job) to its end, and
+# removes the namespace again. docs/kubernetes.md ("Run the end-to-end suite on your
+# cluster") explains it.
 #
 #   KUBECONFIG=~/.kube/config IMAGE=registry.example.com/dockyard:0.1.0 scripts/k8s-e2e.sh
 #
@@ -213,7 +215,7 @@ wait_for_status() {
       || status=unknown
     [ "$status" = "$wanted" ] && return 0
     case "$status" in
-      errored | terminated)
+      errored | terminated | failed)
         fail "workload ended $status: $(curl -s "${auth[@]}" "$api/workloads/$workload_id")" ;;
     esac
     sleep 2
@@ -253,14 +255,59 @@ curl -sf "${auth[@]}" -X POST "$api/workloads/$workload_id/start" >/dev/null || 
 wait_for_status running
 invoke
 
+say "autoscale it on CPU: the cluster's HorizontalPodAutoscaler sizes its Deployment"
+curl -sf "${auth[@]}" -H "Content-Type: application/json" -X PATCH \
+  "$api/workloads/$workload_id/settings" -d '{"runtime": {"containerGroups": [{
+    "name": "default", "resourceBundles": ["cpu.small"], "autoscaling": {
+      "minReplicaCount": 1, "maxReplicaCount": 3,
+      "policies": [{"scalingMetric": "cpuAverageUtilization", "target": 80}]}}]}}' >/dev/null \
+  || fail "the autoscaling settings were refused"
+target=
+deadline=$((SECONDS + timeout))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  target=$(k get horizontalpodautoscalers -l app.kubernetes.io/managed-by=dockyard \
+    -o jsonpath='{.items[*].spec.scaleTargetRef.name}')
+  [ -n "$target" ] && break
+  sleep 2
+done
+[ -n "$target" ] || fail "no HorizontalPodAutoscaler labelled app.kubernetes.io/managed-by=dockyard"
+k get deployment "$target" >/dev/null || fail "the HorizontalPodAutoscaler targets $target, no Deployment"
+wait_for_status running
+invoke
+
 say "delete the workload"
 curl -sf "${auth[@]}" -X DELETE "$api/workloads/$workload_id" >/dev/null || fail "DELETE refused"
 deadline=$((SECONDS + timeout))
 while [ "$SECONDS" -lt "$deadline" ]; do
-  left=$(k get deployments,services -l app.kubernetes.io/managed-by=dockyard -o name)
+  left=$(k get deployments,services,horizontalpodautoscalers -l app.kubernetes.io/managed-by=dockyard -o name)
   [ -z "$left" ] && break
   sleep 2
 done
 [ -z "$left" ] || fail "objects left after delete: $left"
+
+say "run a task: a program that prints its result and exits, as a Job"
+created=$(curl -sf "${auth[@]}" -H "Content-Type: application/json" -X POST "$api/workloads" -d '{
+  "name": "e2e-task",
+  "artifact": {"name": "e2e-task", "spec": {"containerGroups": [{"containers": [{
+    "primary": true, "imageUri": "'"$workload_image"'",
+    "entrypoint": ["python3", "-c", "print(\"working\"); print(6 * 7)"]}]}]}}}') \
+  || fail "POST /workloads (a task) was refused"
+workload_id=$(printf '%s' "$created" | json '["id"]')
+wait_for_status succeeded
+body=$(curl -sf "${auth[@]}" "$api/workloads/$workload_id")
+[ "$(printf '%s' "$body" | json '["exitCode"]')" = 0 ] || fail "task ended with: $body"
+last=$(curl -sf "${auth[@]}" "$api/otel/workload/$workload_id/logs/" | json '["data"][0]["message"]')
+[ "$last" = 42 ] || fail "the task's last line is '$last', not 42"
+k get jobs -l "dockyard.io/workload=$workload_id" -o name | grep -q . \
+  || fail "no Job for the task in $namespace"
+say "task succeeded, exit code 0, its result line read"
+curl -sf "${auth[@]}" -X DELETE "$api/workloads/$workload_id" >/dev/null || fail "DELETE refused"
+deadline=$((SECONDS + timeout))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  left=$(k get jobs -l "dockyard.io/workload=$workload_id" -o name)
+  [ -z "$left" ] && break
+  sleep 2
+done
+[ -z "$left" ] || fail "the task's Job is left after delete: $left"
 
 say "passed on $("$kubectl" config current-context 2>/dev/null || echo 'the cluster')"

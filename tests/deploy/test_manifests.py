@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from dockyard.server.health.router import router as health_router
+from dockyard.server.runtimes.kubernetes.connection import NEEDED
 from dockyard.server.runtimes.kubernetes.versions import SUPPORTED_VERSIONS
 from dockyard.server.settings import Settings
 
@@ -259,6 +260,23 @@ def test_the_role_grants_only_namespaced_everyday_verbs(rendered: list[Obj]) -> 
         "kind": "Role",
         "name": role["metadata"]["name"],
     }
+
+
+def test_the_role_grants_every_verb_the_start_check_asks_for(rendered: list[Obj]) -> None:
+    """What `dockyard serve` checks at start (connection.NEEDED, Jobs included) is granted, so
+    the shipped manifests never start a Dockyard that refuses to run."""
+    granted = {
+        (group, resource, verb)
+        for rule in one(rendered, "Role")["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    # (The apiserver route's `services/proxy` is for a Dockyard outside the cluster, which
+    # these manifests do not deploy.)
+    needed = {(group, resource, verb) for group, resource, verbs in NEEDED for verb in verbs}
+    assert ("batch", "jobs", "create") in needed
+    assert needed <= granted, needed - granted
 
 
 def test_the_docs_explain_every_rule_of_the_role(rendered: list[Obj]) -> None:

@@ -400,6 +400,11 @@ def decide_workload(
             view.removable = scaled.removable
         active_plan = plan.protons[active.id] = decide(view, now, policy)
         active_plan.scale = scaled
+        if scaled is not None and active.id in seen:
+            # Replicas the runtime's own autoscaler took away (an HPA lowered the count):
+            # the runtime has nothing left of them and nothing wants them, only their rows.
+            gone = set(active.replicas) - set(seen[active.id]) - set(view.wanted)
+            active_plan.remove = sorted({*active_plan.remove, *gone})
         plan.status, plan.reason = active_plan.status, active_plan.reason
         plan.failure, plan.exit_code = active_plan.failure, active_plan.exit_code
         plan.wake_at = active_plan.wake_at

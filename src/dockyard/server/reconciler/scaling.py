@@ -3,7 +3,9 @@
 `measure` (with observe, I/O): every server's invoke load on the workload, from the database,
 and the CPU its replicas used, from the runtime. `plan_scaling` (with decide, pure): each
 scaled group's new count by the rule of `autoscaling/rule.py`, the `scaled` events, why a wake
-failed, and which scaled-away replicas are drained enough to remove.
+failed, and which scaled-away replicas are drained enough to remove. A group the runtime's
+own autoscaler sizes (`RuntimeScalesGroups`: Kubernetes' HPA for CPU) takes the runtime's
+count instead of the rule's.
 
 A replica scaled away first drains: the routing table stops sending it requests, and it is
 removed once no server reports a request in flight on it (after `settle_seconds`, the time
@@ -21,7 +23,13 @@ from dockyard.server.autoscaling.repository import WorkloadLoad, load_of
 from dockyard.server.autoscaling.rule import GroupLoad, GroupScale, ScaleWindows, step
 from dockyard.server.db.session import Database
 from dockyard.server.reconciler.state import Phase, ProtonSnapshot, ReplicaState
-from dockyard.server.runtimes.base import ReplicaKey, Runtime, RuntimeReportsUsage
+from dockyard.server.runtimes.base import (
+    ReplicaKey,
+    Runtime,
+    RuntimeReportsUsage,
+    RuntimeScale,
+    RuntimeScalesGroups,
+)
 from dockyard.server.runtimes.proton_spec import group_cpu_limit
 
 # (proton id, group) → (when this server began watching it, its recent recommendations)
@@ -43,6 +51,8 @@ class Measured:
 
     load: WorkloadLoad
     cpu: dict[ReplicaKey, float] | None = None  # cores per replica; None: not measured
+    # Groups the runtime's own autoscaler sizes (Kubernetes' HPA), with the count it set.
+    sized_by_runtime: dict[str, RuntimeScale] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,7 +79,8 @@ def measure(
     )
     if on_cpu and isinstance(runtime, RuntimeReportsUsage):
         cpu = runtime.cpu_usage(proton.id)
-    return Measured(load, cpu)
+    sized = runtime.own_scale(proton.id) if isinstance(runtime, RuntimeScalesGroups) else {}
+    return Measured(load, cpu, sized)
 
 
 def plan_scaling(
@@ -89,6 +100,10 @@ def plan_scaling(
         if scaling is None:
             continue
         members = [r for r in replicas.values() if r.key[0] == group]
+        if group in measured.sized_by_runtime:
+            _follow_runtime(plan, group, state, measured.sized_by_runtime[group])
+            plan.removable |= _drained(members, plan.scale[group].desired, load, now, policy)
+            continue
         serving = [r for r in members if _serving(r)]
         cpu = None
         if measured.cpu is not None and all(r.key in measured.cpu for r in serving):
@@ -128,6 +143,17 @@ def plan_scaling(
         plan.scale[group] = new
         plan.removable |= _drained(members, new.desired, load, now, policy)
     return plan
+
+
+def _follow_runtime(plan: ScalePlan, group: str, state: GroupScale, own: RuntimeScale) -> None:
+    """A group the runtime's autoscaler sizes: its count is the runtime's, and no rule of
+    Dockyard's runs for it (the two would fight over the count)."""
+    new = replace(state, wake_error=None)
+    if own.replicas != state.desired:
+        moved = {"from": state.desired, "to": own.replicas, "metric": own.metric}
+        plan.events.append(("scaled", {"group": group, **moved, "value": own.value}))
+        new = replace(new, desired=own.replicas)
+    plan.scale[group] = new
 
 
 def _serving(replica: ReplicaState) -> bool:

@@ -131,6 +131,19 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
+class GroupScaling:
+    """An autoscaled group's bounds and targets: what a runtime whose own autoscaler sizes
+    the group (`RuntimeScalesGroups`) hands to it."""
+
+    min_replicas: int
+    max_replicas: int
+    targets: tuple[tuple[str, float], ...]  # (scaling metric, target per ready replica)
+
+    def target(self, metric: str) -> float | None:
+        return next((value for name, value in self.targets if name == metric), None)
+
+
+@dataclass(frozen=True)
 class GroupSpec:
     name: str
     containers: tuple[ContainerSpec, ...]
@@ -138,6 +151,7 @@ class GroupSpec:
     # The metrics its autoscaling policies read (empty: not autoscaled); a runtime refuses
     # those it cannot measure (`metric_not_available`).
     scaling_metrics: tuple[str, ...] = ()
+    scaling: GroupScaling | None = None  # the bounds and targets of those policies
 
     @property
     def cpu_limit(self) -> float | None:
@@ -365,6 +379,30 @@ class RuntimeReportsUsage(Runtime):
     def cpu_usage(self, proton_id: str) -> dict[ReplicaKey, float]:
         """Cores each running replica used, on average, since the last call for it (all of
         its containers together). A replica seen for the first time has no entry yet."""
+
+
+@dataclass(frozen=True)
+class RuntimeScale:
+    """A group's count as the runtime's own autoscaler sets it."""
+
+    replicas: int
+    metric: str  # the scaling metric it follows
+    value: float | None = None  # its last reading per ready replica (percent for CPU)
+
+
+class RuntimeScalesGroups(Runtime):
+    """Capability: the runtime's own autoscaler sizes some autoscaled groups (Kubernetes'
+    HorizontalPodAutoscaler does, for CPU).
+
+    For a group `own_scale` reports, the reconciler runs no rule of its own: it takes the
+    runtime's count as the group's desired count, and `ensure_proton` leaves a running
+    group's count to the runtime whatever the spec says (the spec's count still creates,
+    stops and wakes it). A group it does not report is sized by the reconciler as on any
+    runtime."""
+
+    @abstractmethod
+    def own_scale(self, proton_id: str) -> dict[str, RuntimeScale]:
+        """By group name: the count the runtime's autoscaler set for each group it sizes."""
 
 
 def refuse_unmeasured_cpu(spec: ProtonSpec) -> None:

@@ -12,6 +12,7 @@ from dockyard.core.units import parse_memory
 from dockyard.core.workloads import GroupRuntime, WorkloadRuntime
 from dockyard.server.runtimes.base import (
     ContainerSpec,
+    GroupScaling,
     GroupSpec,
     Probe,
     ProtonSpec,
@@ -45,8 +46,14 @@ def build_proton_spec(
             _container(container, overlay, platform_env, secrets) for container in group.containers
         )
         metrics: tuple[str, ...] = ()
+        scaling = None
         if overlay.autoscaling is not None and overlay.scaled():
             metrics = tuple(p.scaling_metric for p in overlay.autoscaling.policies)
+            scaling = GroupScaling(
+                min_replicas=overlay.autoscaling.lowest,
+                max_replicas=overlay.autoscaling.highest,
+                targets=tuple((p.scaling_metric, p.target) for p in overlay.autoscaling.policies),
+            )
         replicas = replica_counts.get(group.name, overlay.replica_count or 1)
         groups.append(
             GroupSpec(
@@ -54,6 +61,7 @@ def build_proton_spec(
                 containers=containers,
                 replica_count=replicas,
                 scaling_metrics=metrics,
+                scaling=scaling,
             )
         )
     built = ProtonSpec(

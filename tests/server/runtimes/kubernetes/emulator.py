@@ -46,9 +46,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "events": ("v1", "Event"),
     "deployments": ("apps/v1", "Deployment"),
     "jobs": ("batch/v1", "Job"),
+    "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler"),
 }
 _GROUPS = {"pods": "", "services": "", "secrets": "", "events": "", "deployments": "apps"}
 _GROUPS["jobs"] = "batch"
+_GROUPS["horizontalpodautoscalers"] = "autoscaling"
 
 
 def now_text(moment: datetime | None = None) -> str:

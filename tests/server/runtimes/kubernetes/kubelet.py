@@ -1,11 +1,20 @@
 """The test plays the cluster's controllers and kubelet for the emulator.
 
 For each Deployment it keeps `spec.replicas` pods (created from the template, named and
-labelled as a ReplicaSet would, owned by the Deployment), deletes the extra ones, and gives
+labelled as a ReplicaSet would, owned by the Deployment), deletes the extra ones (the lowest
+`controller.kubernetes.io/pod-deletion-cost` first, as a ReplicaSet does), and gives
 each pod the state its image is scripted to have: ready (a small HTTP server answers on the
 pod's address and the primary's port), never ready, an image that cannot be pulled, a crash
-loop, or no node to run it. Pod addresses are in 127.0.0.0/8 so the servers are reachable
-here. It writes Events as the kubelet and the scheduler would, and pod logs.
+loop, a primary that exits before it was ever ready, or no node to run it. Pod addresses are
+in 127.0.0.0/8 so the servers are reachable here. A request to a pod with `?sleep=S` is
+answered after S seconds (load a test can count). It writes Events as the kubelet and the
+scheduler would, and pod logs; and it can play a HorizontalPodAutoscaler's controller
+(`autoscale`).
+
+For each Job it makes one pod (owned by the Job, as the Job controller does), runs it as
+scripted: the primary prints its output, exits with the script's code after `run_seconds`
+(or when the test calls `finish`), and the Job is marked `Complete` or `Failed`. A deleted
+Job's pods go with it (the garbage collector's foreground deletion).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import asyncio
 import itertools
 import random
 import secrets
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +33,13 @@ from aiohttp import web
 from dockyard.server.runtimes.kubernetes.labels import ANNOTATION_PORT
 from tests.server.runtimes.kubernetes.emulator import Emulator, Obj, now_text
 
-READY, UNREADY, IMAGE_PULL, CRASH, UNSCHEDULABLE = (
+READY, UNREADY, IMAGE_PULL, CRASH, UNSCHEDULABLE, EXITS = (
     "ready",
     "unready",
     "image_pull",
     "crash",
     "unschedulable",
+    "exits",  # the primary runs, never ready, and exits (`exit_code`) after `run_seconds`
 )
 
 
@@ -37,6 +48,10 @@ class PodScript:
     state: str = READY
     output: tuple[str, ...] = ()  # log lines each container prints at start
     serve: bool = True  # a ready pod answers HTTP (a benchmark of many pods may not need it)
+    # A Job's pod, or EXITS: how the primary ends, and when (None: when the test says).
+    exit_code: int = 0
+    run_seconds: float | None = 0.1
+    exit_reason: str | None = None  # the kubelet's word; by default Completed or Error
 
 
 class Kubelet:
@@ -45,8 +60,13 @@ class Kubelet:
         self.scripts: dict[str, PodScript] = {}  # by the first container's image
         self.default = PodScript()
         self.served: Counter[str] = Counter()  # requests answered, by pod name
+        # While cleared, a new pod that would be ready waits, created but not ready (a slow
+        # start a test controls); set by default.
+        self.readiness = threading.Event()
+        self.readiness.set()
         self._servers: dict[str, web.AppRunner] = {}
         self._owned: dict[tuple[str, str], set[str]] = {}  # (namespace, Deployment) → pods
+        self._job_pods: dict[tuple[str, str], str] = {}  # (namespace, Job) → its pod
         # A /16 of its own, so parallel test processes do not collide on an address.
         self._net = f"127.{random.randint(64, 250)}.{random.randint(0, 255)}"
         self._hosts = itertools.count(2)
@@ -60,19 +80,22 @@ class Kubelet:
     # --- reacting to the store -------------------------------------------------------------
 
     def _changed(self, kind: str, plural: str, obj: Obj) -> None:
-        if plural != "deployments":
-            return
         loop = self.emulator._loop
         assert loop is not None
         meta = obj["metadata"]
-        loop.call_soon_threadsafe(self._sync, meta["namespace"], meta["name"])
+        if plural == "deployments":
+            loop.call_soon_threadsafe(self._sync, meta["namespace"], meta["name"])
+        elif plural == "jobs" and kind == "ADDED":
+            loop.call_soon_threadsafe(self._create_job_pod, obj)
+        elif plural == "jobs" and kind == "DELETED":
+            loop.call_soon_threadsafe(self._collect_job, meta["namespace"], meta["name"])
 
     def _sync(self, namespace: str, name: str) -> None:
         emulator = self.emulator
         deployment = emulator.get("deployments", namespace, name)
         pods = self.pods_of(namespace, name)
         wanted = int(deployment["spec"].get("replicas") or 0) if deployment else 0
-        for pod in sorted(pods, key=lambda p: p["metadata"]["name"])[wanted:]:
+        for pod in sorted(pods, key=_deletion_order)[: max(0, len(pods) - wanted)]:
             self.delete_pod(pod)
         for _ in range(wanted - len(pods)):
             assert deployment is not None
@@ -140,6 +163,122 @@ class Kubelet:
         script = self.scripts.get(image, self.default)
         asyncio.get_running_loop().create_task(self._start(created, script))
 
+    # --- Jobs --------------------------------------------------------------------------------
+
+    def _create_job_pod(self, job: Obj) -> None:
+        meta = job["metadata"]
+        template = job["spec"]["template"]
+        pod: Obj = {
+            "metadata": {
+                "name": f"{meta['name']}-{secrets.token_hex(3)[:5]}",
+                "namespace": meta["namespace"],
+                "labels": {
+                    **template["metadata"].get("labels", {}),
+                    "batch.kubernetes.io/job-name": meta["name"],
+                    "batch.kubernetes.io/controller-uid": meta["uid"],
+                },
+                "annotations": dict(template["metadata"].get("annotations") or {}),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": template["spec"],
+            "status": {
+                "phase": "Pending",
+                "conditions": [{"type": "PodScheduled", "status": "True"}],
+            },
+        }
+        self._job_pods[(meta["namespace"], meta["name"])] = pod["metadata"]["name"]
+        created = self.emulator.put("pods", pod)
+        job["status"] = {"active": 1, "startTime": now_text()}
+        self._put_job(job)
+        image = template["spec"]["containers"][0]["image"]
+        script = self.scripts.get(image, self.default)
+        asyncio.get_running_loop().create_task(self._run_job_pod(created, script))
+
+    async def _run_job_pod(self, pod: Obj, script: PodScript) -> None:
+        if script.state == IMAGE_PULL:
+            await self._start(pod, script)
+            return
+        meta = pod["metadata"]
+        containers = [c["name"] for c in pod["spec"]["containers"]]
+        pod["status"]["podIP"] = f"{self._net}.{next(self._hosts)}"
+        pod["status"]["startTime"] = now_text()
+        for container in containers:
+            for line in script.output:
+                self.emulator.add_log(meta["namespace"], meta["name"], container, line)
+        pod["status"]["phase"] = "Running"
+        pod["status"]["containerStatuses"] = [
+            _container(c, running=True, ready=True) for c in containers
+        ]
+        pod["status"]["conditions"] = [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "True"},
+        ]
+        self._event(pod, "Started", f"Started container {containers[0]}")
+        self._update(pod)
+        if script.run_seconds is not None:
+            await asyncio.sleep(script.run_seconds)
+            self._end_job_pod(meta["namespace"], meta["name"], script)
+
+    def finish(self, job: str, exit_code: int, namespace: str = "dockyard-workloads") -> None:
+        """The primary of the Job's pod exits now with `exit_code` (a script that runs until
+        told)."""
+        pod = self._job_pods[(namespace, job)]
+        loop = self.emulator._loop
+        assert loop is not None
+        loop.call_soon_threadsafe(self._end_job_pod, namespace, pod, PodScript(exit_code=exit_code))
+
+    def _end_job_pod(self, namespace: str, name: str, script: PodScript) -> None:
+        pod = self.emulator.get("pods", namespace, name)
+        if pod is None:
+            return  # killed meanwhile
+        code = script.exit_code
+        reason = script.exit_reason or ("Completed" if code == 0 else "Error")
+        containers = [c["name"] for c in pod["spec"]["containers"]]
+        # FallbackToLogsOnError: a failed container's message is the end of its log.
+        logs = self.emulator.logs.get((namespace, name, containers[0]), [])
+        message = "\n".join(text for _, text in logs[-80:]) if code != 0 else ""
+        pod["status"]["phase"] = "Succeeded" if code == 0 else "Failed"
+        pod["status"]["containerStatuses"] = [
+            _container(c, terminated=(code, reason, message)) for c in containers
+        ]
+        pod["status"]["conditions"] = [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "False", "reason": "PodCompleted"},
+        ]
+        self._update(pod)
+        owner = pod["metadata"]["ownerReferences"][0]["name"]
+        job = self.emulator.get("jobs", namespace, owner)
+        if job is None:
+            return
+        if code == 0:
+            job["status"] = {"succeeded": 1, "conditions": [_true("Complete")]}
+        else:
+            failed = _true("Failed", "BackoffLimitExceeded", "Job has reached the backoff limit")
+            job["status"] = {"failed": 1, "conditions": [failed]}
+        self._put_job(job)
+
+    def _put_job(self, job: Obj) -> None:
+        current = self.emulator.get("jobs", job["metadata"]["namespace"], job["metadata"]["name"])
+        if current is not None and current["metadata"]["uid"] == job["metadata"]["uid"]:
+            current["status"] = job["status"]
+            self.emulator.put("jobs", current)
+
+    def _collect_job(self, namespace: str, job: str) -> None:
+        name = self._job_pods.pop((namespace, job), None)
+        pod = self.emulator.get("pods", namespace, name) if name else None
+        if pod is not None:
+            self.delete_pod(pod)
+
+    # --- a pod's life --------------------------------------------------------------------------
+
     async def _start(self, pod: Obj, script: PodScript) -> None:
         meta = pod["metadata"]
         name, namespace = meta["name"], meta["namespace"]
@@ -192,6 +331,11 @@ class Kubelet:
             self._event(pod, "BackOff", "Back-off restarting failed container", warning=True)
             self._update(pod)
             return
+        if script.state == EXITS:
+            await self._exit_early(pod, script, containers)
+            return
+        while script.state == READY and not self.readiness.is_set():
+            await asyncio.sleep(0.02)
         if script.state == READY and script.serve:
             await self._serve(pod)
         pod["status"]["phase"] = "Running"
@@ -204,6 +348,44 @@ class Kubelet:
         ]
         self._event(pod, "Started", f"Started container {containers[0]}")
         self._update(pod)
+
+    async def _exit_early(self, pod: Obj, script: PodScript, containers: list[str]) -> None:
+        """A primary that runs, never listens (so never ready), and exits: the kubelet shows
+        it terminated; its restart is for the test to play (`restart_exited`)."""
+        pod["status"]["phase"] = "Running"
+        pod["status"]["containerStatuses"] = [_container(c, running=True) for c in containers]
+        pod["status"]["conditions"] = [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "False"},
+        ]
+        self._update(pod)
+        await asyncio.sleep(script.run_seconds or 0)
+        code = script.exit_code
+        reason = script.exit_reason or ("Completed" if code == 0 else "Error")
+        message = "\n".join(script.output) if code != 0 else ""
+        pod["status"]["containerStatuses"] = [
+            _container(c, terminated=(code, reason, message)) for c in containers
+        ]
+        self._update(pod)
+
+    def restart_exited(self) -> int:
+        """The kubelet restarts every Deployment container that exited (restartPolicy
+        Always): it waits in CrashLoopBackOff with its end as its last state."""
+        count = 0
+        for pod in self.emulator.list("pods"):
+            if (pod["metadata"]["ownerReferences"][0].get("kind")) == "Job":
+                continue
+            for status in pod.get("status", {}).get("containerStatuses") or []:
+                ended = status["state"].get("terminated")
+                if ended is None:
+                    continue
+                status["lastState"] = {"terminated": ended}
+                status["restartCount"] += 1
+                back_off = f"back-off 10s restarting failed container={status['name']}"
+                status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": back_off}}
+                count += 1
+                self._update(pod)
+        return count
 
     def crash_again(self) -> int:
         """Every crash-looping container restarts once more (time passing, for the kubelet)."""
@@ -288,6 +470,7 @@ class Kubelet:
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0].get("env") or []}
 
         async def answer(request: web.Request) -> web.Response:
+            await asyncio.sleep(float(request.query.get("sleep") or 0))
             self.served[name] += 1
             greeting = env.get("GREETING")
             return web.json_response({"greeting": greeting, "pod": name, "path": request.path})
@@ -317,10 +500,43 @@ class Kubelet:
                 return pod["status"]["podIP"], target
         return None
 
+    def autoscale(self, namespace: str, name: str, replicas: int, cores: str) -> None:
+        """What an HPA's controller does: report the pods' average CPU (`cores`, a quantity)
+        in the HPA's status and set its Deployment's count."""
+        hpa = self.emulator.get("horizontalpodautoscalers", namespace, name)
+        assert hpa is not None, f"no HorizontalPodAutoscaler {name}"
+        hpa["status"] = {
+            "currentReplicas": replicas,
+            "desiredReplicas": replicas,
+            "currentMetrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "current": {"averageValue": cores}},
+                }
+            ],
+        }
+        self.emulator.put("horizontalpodautoscalers", hpa)
+        target = hpa["spec"]["scaleTargetRef"]["name"]
+        deployment = self.emulator.get("deployments", namespace, target)
+        assert deployment is not None
+        deployment["spec"]["replicas"] = replicas
+        self.emulator.put("deployments", deployment)
+
     async def close(self) -> None:
         for runner in self._servers.values():
             await runner.cleanup()
         self._servers.clear()
+
+
+def _deletion_order(pod: Obj) -> tuple[int, int, str]:
+    """Which pods a ReplicaSet deletes first when its count drops: not ready before ready,
+    then the lowest `pod-deletion-cost`. A real ReplicaSet then prefers the newest pods, which
+    need not be the replicas Dockyard numbers highest; here the tie goes to the first name,
+    usually Dockyard's lowest replica, so only the deletion cost saves it."""
+    cost = (pod["metadata"].get("annotations") or {}).get(
+        "controller.kubernetes.io/pod-deletion-cost", "0"
+    )
+    return (1 if _ready(pod) else 0, int(cost), pod["metadata"]["name"])
 
 
 def _ready(pod: Obj) -> bool:
@@ -338,10 +554,16 @@ def _container(
     waiting: tuple[str, str] | None = None,
     restarts: int = 0,
     last_exit: tuple[int, str] | None = None,
+    terminated: tuple[int, str, str] | None = None,  # exit code, reason, message
 ) -> dict[str, Any]:
     state: dict[str, Any] = {}
     if running:
         state["running"] = {"startedAt": now_text()}
+    if terminated is not None:
+        code, reason, message = terminated
+        state["terminated"] = {"exitCode": code, "reason": reason, "finishedAt": now_text()}
+        if message:
+            state["terminated"]["message"] = message
     if waiting is not None:
         state["waiting"] = {"reason": waiting[0], "message": waiting[1]}
     found: dict[str, Any] = {
@@ -356,4 +578,13 @@ def _container(
         found["lastState"] = {
             "terminated": {"exitCode": last_exit[0], "message": last_exit[1], "reason": "Error"}
         }
+    return found
+
+
+def _true(kind: str, reason: str | None = None, message: str | None = None) -> Obj:
+    found: Obj = {"type": kind, "status": "True", "lastTransitionTime": now_text()}
+    if reason:
+        found["reason"] = reason
+    if message:
+        found["message"] = message
     return found

@@ -9,10 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dockyard.server.doctor import diagnose
 from dockyard.server.runtimes import select
+from dockyard.server.runtimes.base import RuntimePermanentError
 from dockyard.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from tests.conftest import ADMIN_TOKEN
 from tests.server.runtimes.kubernetes.conftest import NAMESPACE, kube_settings
@@ -87,3 +89,13 @@ def test_serve_refuses_a_missing_namespace_in_one_sentence(
     output = done.stdout + done.stderr
     assert "namespace 'nowhere' does not exist" in output
     assert "Traceback" not in output
+
+
+def test_a_role_without_the_job_verbs_is_refused_at_start_naming_them(
+    kubeconfig: Path, tmp_path: Path, emulator: Emulator
+) -> None:
+    emulator.denied.update({("create", "jobs"), ("watch", "jobs")})
+    with pytest.raises(RuntimePermanentError) as refused:
+        KubernetesRuntime.connect(kube_settings(tmp_path)).close()
+    assert refused.value.code == "runtime_forbidden"
+    assert "may not watch jobs, create jobs" in refused.value.reason

@@ -121,3 +121,102 @@ def test_the_last_words_are_the_termination_messages_end() -> None:
 def test_a_pod_being_deleted_is_terminating() -> None:
     assert is_terminating(pod({}, deletionTimestamp="2026-01-01T00:01:00Z"))
     assert not is_terminating(pod({}))
+
+
+PRIMARY = {"dockyard.io/primary": "web", "dockyard.io/containers": '{"web":"Web"}'}
+
+
+def test_a_primary_that_exited_while_not_ready_ended_with_its_code_and_reason() -> None:
+    replica = seen(
+        pod(
+            {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "False"}],
+                "containerStatuses": [
+                    {
+                        "name": "web",
+                        "restartCount": 0,
+                        "state": {
+                            "terminated": {"exitCode": 137, "reason": "OOMKilled", "message": ""}
+                        },
+                    }
+                ],
+            },
+            annotations=PRIMARY,
+        )
+    )
+    assert (replica.phase, replica.primary_exited, replica.exit_code) == (
+        ReplicaPhase.FAILED,
+        True,
+        137,
+    )
+    # Named as the spec names it, with the kubelet's reason.
+    assert replica.message == "container Web exited with code 137 (OOMKilled)"
+
+
+def test_an_exit_0_the_kubelet_already_restarted_still_counts_as_an_end() -> None:
+    replica = seen(
+        pod(
+            {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "False"}],
+                "containerStatuses": [
+                    {
+                        "name": "web",
+                        "restartCount": 1,
+                        "state": {"running": {}},
+                        "lastState": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+                    }
+                ],
+            },
+            annotations=PRIMARY,
+        )
+    )
+    assert (replica.phase, replica.primary_exited, replica.exit_code) == (
+        ReplicaPhase.FAILED,
+        True,
+        0,
+    )
+    assert replica.message == "container Web exited with code 0"
+
+
+def test_a_ready_pod_whose_primary_once_crashed_serves_and_has_not_ended() -> None:
+    replica = seen(
+        pod(
+            {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [
+                    {
+                        "name": "web",
+                        "restartCount": 1,
+                        "state": {"running": {}},
+                        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                    }
+                ],
+            },
+            annotations=PRIMARY,
+        )
+    )
+    assert (replica.phase, replica.primary_exited, replica.ready) == (
+        ReplicaPhase.RUNNING,
+        False,
+        True,
+    )
+
+
+def test_a_sidecar_that_exits_is_not_the_primarys_end() -> None:
+    status = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [
+            {"name": "web", "restartCount": 0, "state": {"running": {}}},
+            {
+                "name": "side",
+                "restartCount": 0,
+                "state": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            },
+        ],
+    }
+    replica = seen(pod(status, annotations=PRIMARY))
+    assert not replica.primary_exited and replica.phase == ReplicaPhase.RUNNING

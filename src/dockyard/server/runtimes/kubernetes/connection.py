@@ -30,14 +30,20 @@ FIELD_MANAGER = "dockyard"
 REQUEST_TIMEOUT_SECONDS = 10.0
 
 # What the runtime does in its namespace, as (API group, resource, verbs), checked at start;
-# the namespaced Role of deploy/kubernetes grants these (and what task protons will need).
+# the namespaced Role of deploy/kubernetes grants these.
 NEEDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("apps", "deployments", ("get", "list", "watch", "create", "patch", "delete")),
     ("", "services", ("get", "list", "watch", "create", "patch", "delete")),
     ("", "secrets", ("get", "create", "patch", "delete")),
-    ("", "pods", ("get", "list", "watch")),
+    ("batch", "jobs", ("get", "list", "watch", "create", "delete")),
+    ("", "pods", ("get", "list", "watch", "patch")),
     ("", "pods/log", ("get",)),
     ("", "events", ("list", "watch")),
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        ("get", "list", "watch", "create", "patch", "delete"),
+    ),
 )
 # Only with DOCKYARD_KUBERNETES_ROUTE=apiserver: invoke goes through the service proxy.
 NEEDED_FOR_APISERVER_ROUTE = ("", "services/proxy", ("get", "create"))

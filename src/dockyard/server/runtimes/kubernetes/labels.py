@@ -29,6 +29,9 @@ ANNOTATION_GROUP = "dockyard.io/group-name"
 ANNOTATION_CONTAINERS = "dockyard.io/containers"
 # On the primary's Service and pod template: the container port invoke traffic goes to.
 ANNOTATION_PORT = "dockyard.io/port"
+# On a group's objects and pods: the primary container's name in the pod (whose exit ends a
+# task, and a service that was never ready).
+ANNOTATION_PRIMARY = "dockyard.io/primary"
 
 _VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 _NOT_VALUE = re.compile(r"[^-A-Za-z0-9_.]+")
@@ -79,6 +82,7 @@ def group_annotations(group: GroupSpec) -> dict[str, str]:
     notes = {
         ANNOTATION_GROUP: group.name,
         ANNOTATION_CONTAINERS: json.dumps(members, separators=(",", ":"), sort_keys=True),
+        ANNOTATION_PRIMARY: container_name(group.primary.name),
     }
     if group.primary.port is not None:
         notes[ANNOTATION_PORT] = str(group.primary.port)

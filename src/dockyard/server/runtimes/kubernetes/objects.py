@@ -163,7 +163,7 @@ def horizontal_pod_autoscaler(
     namespace: str,
     min_replicas: int,
     max_replicas: int,
-    cpu_percent: int,
+    cpu_percent: float,
     scale_down_stabilization_seconds: int = 300,
 ) -> Manifest:
     """An `autoscaling/v2` HorizontalPodAutoscaler for the group's Deployment, scaling on CPU
@@ -292,6 +292,10 @@ def _container(
         "name": container_name(container.name),
         "image": container.image,
         "imagePullPolicy": pull_policy,
+        # A container that fails without writing a termination message gets the end of its
+        # log there instead: Dockyard reads it from pod status (`statusDetails`), without a
+        # log request, and it outlives a log the node has rotated away.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if container.entrypoint:
         # Like the docker runtime: the entrypoint replaces the image's, and its CMD is dropped.

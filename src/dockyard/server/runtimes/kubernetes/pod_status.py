@@ -8,10 +8,12 @@ reconciler turns into `errored` with a reason once it has waited long enough.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from dockyard.server.runtimes.base import ObservedReplica, ReplicaPhase, Waiting
+from dockyard.server.runtimes.kubernetes.labels import ANNOTATION_CONTAINERS, ANNOTATION_PRIMARY
 
 Obj = dict[str, Any]
 
@@ -20,6 +22,7 @@ IMAGE_PULL_REASONS = frozenset(
 )
 # A container that started and keeps failing: the kubelet restarts it after a back-off.
 CRASH_REASONS = frozenset({"CrashLoopBackOff", "RunContainerError"})
+_MESSAGE_CHARS = 200  # of a termination message's last line, in a workload's message
 
 
 def moment(text: str | None) -> datetime | None:
@@ -58,10 +61,28 @@ def replica_of(
     if last is not None:
         replica.exit_code = last.get("exitCode")
         replica.last_output = (last.get("message") or "").splitlines()[-tail_lines:]
+    annotations = pod["metadata"].get("annotations") or {}
+    primary = annotations.get(ANNOTATION_PRIMARY)
+    ended = primary_end(containers, primary)
+    if ended is not None and not replica.ready:
+        # The primary ran and exited, and the pod does not serve: what ends a task, and a
+        # service without probes that was never ready (the reconciler tells the two apart).
+        # The kubelet restarts a Deployment's container, so its latest end may be the last
+        # state of a container that runs again.
+        replica.primary_exited = True
+        replica.exit_code = ended.get("exitCode")
+        replica.message = termination_words(shown_name(pod, primary or ""), ended)
+        replica.last_output = (ended.get("message") or "").splitlines()[-tail_lines:]
     if phase_text in ("Succeeded", "Failed"):
         # A Deployment's pod ends only when evicted or its node went away; a new one replaces it.
         replica.phase = ReplicaPhase.FAILED
-        replica.message = status.get("message") or status.get("reason") or f"pod {phase_text}"
+        pod_words = status.get("message") or status.get("reason") or f"pod {phase_text}"
+        replica.message = replica.message or pod_words
+    elif ended is not None and not replica.ready:
+        replica.phase = ReplicaPhase.FAILED
+        if waiting is not None and waiting[1] in CRASH_REASONS:
+            replica.waiting_reason = Waiting.RESTART_BACKOFF
+            replica.message = f"{replica.message}; {waiting[1]}: {waiting[2]}".rstrip(": ")
     elif waiting is not None and waiting[1] in CRASH_REASONS:
         name, reason, message = waiting
         replica.phase = ReplicaPhase.FAILED
@@ -75,6 +96,45 @@ def replica_of(
         replica.phase = ReplicaPhase.RUNNING
     replica.ready = replica.phase == ReplicaPhase.RUNNING and bool(replica.ready)
     return replica
+
+
+def primary_end(containers: list[Obj], primary: str | None) -> Obj | None:
+    """How the primary container last ended (`state.terminated`, or `lastState.terminated`
+    of one the kubelet restarts), or None while it has never ended."""
+    for container in containers:
+        if primary is None or container.get("name") != primary:
+            continue
+        ended = (container.get("state") or {}).get("terminated")
+        if ended is None and int(container.get("restartCount") or 0) > 0:
+            ended = (container.get("lastState") or {}).get("terminated")
+        return dict(ended) if ended else None
+    return None
+
+
+def shown_name(pod: Obj, container: str) -> str:
+    """A container's name as the spec spells it (pods carry a DNS-1123 form)."""
+    names = json.loads(
+        (pod["metadata"].get("annotations") or {}).get(ANNOTATION_CONTAINERS) or "{}"
+    )
+    return str(names.get(container, container))
+
+
+def termination_words(container: str, ended: Obj) -> str:
+    """One sentence on how a container ended: its exit code, the kubelet's reason when it
+    says more than "it exited" (`OOMKilled`, `DeadlineExceeded`, ...), and the last line of
+    its termination message (with `FallbackToLogsOnError`, the end of its log)."""
+    code = ended.get("exitCode")
+    words = f"container {container} exited with code {code}"
+    if code is None:
+        words = f"container {container} ended"
+    reason = ended.get("reason")
+    if reason and reason not in ("Completed", "Error"):
+        words += f" ({reason})"
+    lines = [line.strip() for line in (ended.get("message") or "").splitlines() if line.strip()]
+    if lines:
+        last = lines[-1]
+        words += ": " + (last if len(last) <= _MESSAGE_CHARS else last[:_MESSAGE_CHARS] + "…")
+    return words
 
 
 def placeholder(

@@ -1,4 +1,5 @@
-"""The `kubernetes` runtime: protons as Deployments, Services and Secrets in one namespace.
+"""The `kubernetes` runtime: protons as Deployments, Services and Secrets in one namespace
+(and a HorizontalPodAutoscaler for a group scaled on CPU: `autoscaler.py`).
 
 Dockyard stays the control plane and the cluster runs the containers: the kubelet probes and
 restarts them, and this runtime reports what pod status says (`RuntimeManagesHealth`). What
@@ -11,8 +12,7 @@ A replica is a pod. Pods of a Deployment have generated names, so each gets the 
 index of its group when first seen, and keeps it while it lives; a pod the Deployment replaces
 hands its index to the new one. A replica the Deployment counts that has no pod yet is
 reported as pending, and a stopped proton (its Deployments scaled to 0) as stopped replicas.
-
-Task protons (`batch/v1` Jobs, `objects.job`) are not run by this runtime yet.
+A task proton is a Job instead (`jobs.py`), whose one pod is its one replica.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ import httpx2
 from lightkube import ApiError
 from lightkube.core.resource import NamespacedResource
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
+from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Event, Pod, Secret, Service
 from lightkube.types import CascadeType, PatchType
 
@@ -44,11 +46,16 @@ from dockyard.server.runtimes.base import (
     ReplicaPhase,
     RuntimeManagesHealth,
     RuntimeNotice,
-    RuntimePermanentError,
+    RuntimeScale,
+    RuntimeScalesGroups,
     RuntimeTemporaryError,
 )
-from dockyard.server.runtimes.kubernetes import objects
+from dockyard.server.runtimes.kubernetes import autoscaler, objects
 from dockyard.server.runtimes.kubernetes.connection import Connection, check, connect
+from dockyard.server.runtimes.kubernetes.errors import api_failure as _failure
+from dockyard.server.runtimes.kubernetes.errors import unreachable
+from dockyard.server.runtimes.kubernetes.jobs import TaskJobs, is_task_pod
+from dockyard.server.runtimes.kubernetes.kept_output import KeptOutput, worth_keeping
 from dockyard.server.runtimes.kubernetes.labels import (
     ANNOTATION_CONTAINERS,
     ANNOTATION_GROUP,
@@ -85,6 +92,7 @@ _KINDS: dict[str, type[NamespacedResource]] = {
     "Deployment": Deployment,
     "Service": Service,
     "Secret": Secret,
+    "HorizontalPodAutoscaler": HorizontalPodAutoscaler,
 }
 _NANOS = re.compile(r"(\.\d{6})\d+")
 _SEEN_EVENTS = 10_000  # Event uids remembered, so a relist does not report them again
@@ -93,11 +101,16 @@ _UNPLACED_KEPT = 1000
 _UNPLACED_SECONDS = 30.0  # an Event whose object never shows up is dropped after this
 
 
-class KubernetesRuntime(RuntimeManagesHealth):
+class KubernetesRuntime(RuntimeManagesHealth, RuntimeScalesGroups):
     name = "kubernetes"
 
     def __init__(
-        self, connection: Connection, *, route: KubernetesRoute = KubernetesRoute.PODS
+        self,
+        connection: Connection,
+        *,
+        route: KubernetesRoute = KubernetesRoute.PODS,
+        task_max_seconds: float | None = None,
+        scale_down_stabilization_seconds: float = 300.0,
     ) -> None:
         self.connection = connection
         self.namespace = connection.namespace
@@ -125,12 +138,48 @@ class KubernetesRuntime(RuntimeManagesHealth):
             index_label=LABEL_PROTON,
             on_event=self._on_object_event,
         )
+        self.jobs = WatchCache(
+            api,
+            Job,
+            self.namespace,
+            labels=ours,
+            index_label=LABEL_PROTON,
+            on_event=self._on_object_event,
+        )
+        self.tasks = TaskJobs(
+            api,
+            self.namespace,
+            connection.server,
+            jobs=self.jobs,
+            pods=self.pods,
+            max_seconds=task_max_seconds,
+            read_tail=self._primary_tail,
+        )
         # Events carry no labels of their own: each is matched to Dockyard's objects on arrival.
         self.events = WatchCache(
             api, Event, self.namespace, keep=False, on_event=self._on_cluster_event
         )
-        self._caches = (self.deployments, self.services, self.pods, self.events)
+        # CPU autoscaling is the cluster's HPA (`autoscaler.py`).
+        self.scaling = autoscaler.ClusterScaling(
+            api, self.namespace, stabilization_seconds=scale_down_stabilization_seconds
+        )
+        self.autoscalers = self.scaling.cache
+        self._caches = (
+            self.deployments,
+            self.services,
+            self.pods,
+            self.jobs,
+            self.events,
+            self.autoscalers,
+        )
+        self._cache_of_kind = {
+            "Deployment": self.deployments,
+            "Service": self.services,
+            "Job": self.jobs,
+            "HorizontalPodAutoscaler": self.autoscalers,
+        }
         self._lock = threading.Lock()
+        self._kept = KeptOutput()
         self._slots: dict[tuple[str, str], dict[str, int]] = {}  # (proton, group) → uid → index
         self._notices: dict[str, deque[RuntimeNotice]] = {}
         self._seen_events: OrderedDict[str, None] = OrderedDict()
@@ -150,20 +199,39 @@ class KubernetesRuntime(RuntimeManagesHealth):
         """Connect as the settings say, check the namespace and the Role, start the watches."""
         connection = connect(settings)
         check(connection, settings.kubernetes_route)
-        return cls(connection, route=settings.kubernetes_route)
+        return cls(
+            connection,
+            route=settings.kubernetes_route,
+            task_max_seconds=settings.task_max_seconds,
+            scale_down_stabilization_seconds=settings.scale_down_stabilization_seconds,
+        )
 
     # --- the seam's verbs ------------------------------------------------------------------
 
     def validate(self, spec: ProtonSpec) -> list[str]:
+        autoscaler.refuse(spec)
         return objects.warnings(spec)
 
     def ensure_proton(
         self, spec: ProtonSpec, replicas: Collection[ReplicaKey] | None = None
     ) -> list[ObservedReplica]:
         self._in_touch()
-        for manifest in objects.service_objects(spec, namespace=self.namespace):
-            self._apply(manifest)
         wanted = set(spec.replica_keys() if replicas is None else replicas)
+        if spec.is_task and wanted:
+            # Only when its replica is asked for: ensuring a finished task runs it again.
+            credentials = objects.secret(spec, namespace=self.namespace)
+            if credentials is not None:
+                self._apply(credentials)
+            self.tasks.ensure(spec, tail_lines=self.tail_lines)
+        elif not spec.is_task:
+            manifests = autoscaler.leave_count_to_cluster(
+                spec, objects.service_objects(spec, namespace=self.namespace), self.deployments.get
+            )
+            for manifest in manifests:
+                if manifest["kind"] == "Deployment":
+                    self._first_to_go(manifest)
+                self._apply(manifest)
+            self.scaling.sync(spec, self._apply, self._delete)
         return [seen for seen in self.observe(spec.proton_id) if seen.key in wanted]
 
     def observe(self, proton_id: str) -> list[ObservedReplica]:
@@ -180,10 +248,13 @@ class KubernetesRuntime(RuntimeManagesHealth):
                 # replicas count as missing, so the next pass ensures the proton again.
                 continue
             found.extend(self._replicas_of(proton, deployment, pods))
+        found.extend(self.tasks.observe(proton, tail_lines=self.tail_lines))
         return sorted(found, key=lambda seen: seen.key)
 
     def stop_proton(self, proton_id: str) -> None:
         self._in_touch()
+        self._keep_output(proton_id)
+        self.tasks.stop(label_value(proton_id), tail_lines=self.tail_lines)
         for deployment in self.deployments.indexed(label_value(proton_id)):
             count = int(deployment["spec"].get("replicas") or 0)
             if count == 0:
@@ -197,59 +268,79 @@ class KubernetesRuntime(RuntimeManagesHealth):
     def remove_proton(self, proton_id: str) -> None:
         self._in_touch()
         proton = label_value(proton_id)
+        # The HPAs first, so none acts on a Deployment being deleted.
         doomed: list[tuple[type[NamespacedResource], str, WatchCache | None]] = [
+            (HorizontalPodAutoscaler, name, self.autoscalers)
+            for name in self.scaling.doomed(proton_id)
+        ]
+        doomed += [
             (Deployment, d["metadata"]["name"], self.deployments)
             for d in self.deployments.indexed(proton)
         ]
         doomed += [
             (Service, s["metadata"]["name"], self.services) for s in self.services.indexed(proton)
         ]
+        doomed += [(Job, name, self.jobs) for name in self.tasks.names(proton)]
         doomed.append((Secret, secret_name(proton_id), None))
         for resource, name, cache in doomed:
-            try:
-                self._api.delete(
-                    resource, name, namespace=self.namespace, cascade=CascadeType.FOREGROUND
-                )
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise _failure(exc, f"deleting {resource.__name__} {name}") from None
-            except httpx2.HTTPError as exc:
-                raise self._unreachable(exc) from None
-            if cache is not None:
-                cache.forget(name)
+            self._delete(resource, name, cache)
         with self._lock:
             for slot in [slot for slot in self._slots if slot[0] == proton]:
                 del self._slots[slot]
             self._notices.pop(proton, None)
+        self._kept.forget(proton)
         if self._relay is not None:
             self._relay.release({name for resource, name, _ in doomed if resource is Service})
 
     def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
         found: list[LogLine] = []
+        kept = self._kept.of(label_value(proton_id))
         for pod, replica_id, containers in self._pods_for_logs(proton_id):
+            if pod["metadata"]["uid"] in kept:
+                continue  # read when Dockyard stopped it; it is going or gone
             for container, shown in containers:
                 found.extend(self._read_log(pod, container, shown, replica_id, since=since))
+        after = _aware(since) if since is not None else None
+        found += [
+            line
+            for lines in kept.values()
+            for line in lines
+            if after is None or line.timestamp >= after
+        ]
         return sorted(found, key=lambda line: line.timestamp)
 
     def tail(self, proton_id: str, container: str, lines: int) -> list[LogLine]:
         if lines <= 0:
             return []
         found: list[LogLine] = []
+        kept = self._kept.of(label_value(proton_id))
         for pod, replica_id, containers in self._pods_for_logs(proton_id):
+            if pod["metadata"]["uid"] in kept:
+                continue
             for name, shown in containers:
                 if shown == container:
                     found.extend(self._read_log(pod, name, shown, replica_id, tail=lines))
+        found += [line for got in kept.values() for line in got if line.container == container]
         return sorted(found, key=lambda line: line.timestamp)[-lines:]
 
     def adopt(self, instance_id: str) -> list[str]:
         self._in_touch()
         installation = label_value(instance_id)
         protons = set()
-        for obj in [*self.deployments.values(), *self.services.values()]:
+        for obj in [
+            *self.deployments.values(),
+            *self.services.values(),
+            *self.jobs.values(),
+            *self.autoscalers.values(),
+        ]:
             labels = obj["metadata"].get("labels") or {}
             if labels.get(LABEL_INSTANCE) == installation and labels.get(LABEL_PROTON):
                 protons.add(labels[LABEL_PROTON])
         return sorted(protons)
+
+    def own_scale(self, proton_id: str) -> dict[str, RuntimeScale]:
+        self._in_touch()
+        return self.scaling.own_scale(self.deployments.indexed(label_value(proton_id)))
 
     def notices(self, proton_id: str) -> list[RuntimeNotice]:
         with self._lock:
@@ -314,7 +405,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
                 placeholder(group, i, ReplicaPhase.STOPPED, None, "stopped (scaled to 0)")
                 for i in range(stopped)
             ]
-        slots = self._assign(proton, group_label, mine)
+        slots = self._assign(proton, group_label, mine, count)
         address = self._relayed(meta["name"], port)
         found = [
             replica_of(
@@ -345,8 +436,13 @@ class KubernetesRuntime(RuntimeManagesHealth):
             return None
         return self._relay.address(service, port)
 
-    def _assign(self, proton: str, group: str, pods: list[Obj]) -> dict[str, int]:
-        """Each live pod's replica index: kept while it lives, the lowest free one when new."""
+    def _assign(
+        self, proton: str, group: str, pods: list[Obj], count: int | None = None
+    ) -> dict[str, int]:
+        """Each live pod's replica index: kept while it lives, the lowest free one when new.
+        With the Deployment's `count`, a pod whose index is not below it takes a free lower
+        one: the ReplicaSet chose to delete another pod (an HPA lowered the count), and the
+        reconciler counts a group's replicas from 0."""
         with self._lock:
             slots = self._slots.setdefault((proton, group), {})
             live = {pod["metadata"]["uid"] for pod in pods}
@@ -363,6 +459,12 @@ class KubernetesRuntime(RuntimeManagesHealth):
                     index = next(i for i in range(len(used) + 1) if i not in used)
                     slots[uid] = index
                     used.add(index)
+            if count is not None:
+                free = sorted(i for i in range(count) if i not in used)
+                for pod in ordered:
+                    uid = pod["metadata"]["uid"]
+                    if free and slots[uid] >= count:
+                        slots[uid] = free.pop(0)
             return dict(slots)
 
     # --- writing ---------------------------------------------------------------------------
@@ -371,7 +473,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
         """Create the object, or patch it to the manifest; nothing when it already is."""
         kind = manifest["kind"]
         resource = _KINDS[kind]
-        cache = {"Deployment": self.deployments, "Service": self.services}.get(kind)
+        cache = self._cache_of_kind.get(kind)
         digest = _digest(manifest)
         manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = digest
         name = manifest["metadata"]["name"]
@@ -433,11 +535,46 @@ class KubernetesRuntime(RuntimeManagesHealth):
             raise self._unreachable(exc) from None
         cache.remember(plain(answer))
 
+    def _delete(
+        self, resource: type[NamespacedResource], name: str, cache: WatchCache | None
+    ) -> None:
+        """Delete the object and what it owns; gone already is fine."""
+        try:
+            self._api.delete(
+                resource, name, namespace=self.namespace, cascade=CascadeType.FOREGROUND
+            )
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise _failure(exc, f"deleting {resource.__name__} {name}") from None
+        except httpx2.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        if cache is not None:
+            cache.forget(name)
+
+    def _first_to_go(self, manifest: Obj) -> None:
+        """Before a Deployment's count is lowered: mark the pods of the replicas above the new
+        count (drained by the reconciler) as the ones its ReplicaSet should delete."""
+        count = manifest["spec"].get("replicas")
+        known = self.deployments.get(manifest["metadata"]["name"])
+        if count is None or count == 0 or known is None:
+            return  # the HPA's count, a stop, or nothing running yet
+        if int(known["spec"].get("replicas") or 0) <= count:
+            return
+        labels = manifest["metadata"]["labels"]
+        proton, group_label = labels[LABEL_PROTON], labels[LABEL_GROUP]
+        with self._lock:
+            slots = dict(self._slots.get((proton, group_label), {}))
+        mine = [
+            pod
+            for pod in self.pods.indexed(proton)
+            if _labels(pod).get(LABEL_GROUP) == group_label and not is_terminating(pod)
+        ]
+        for pod in autoscaler.leaving(mine, slots, count):
+            mark = {"metadata": {"annotations": {autoscaler.DELETION_COST: autoscaler.FIRST_TO_GO}}}
+            self._patch(Pod, pod["metadata"]["name"], mark, self.pods)
+
     def _unreachable(self, exc: Exception) -> RuntimeTemporaryError:
-        return RuntimeTemporaryError(
-            f"the Kubernetes API server at {self.connection.server} does not answer: {exc}",
-            delay=2.0,
-        )
+        return unreachable(self.connection.server, exc)
 
     # --- logs ------------------------------------------------------------------------------
 
@@ -453,6 +590,8 @@ class KubernetesRuntime(RuntimeManagesHealth):
             group = annotations.get(ANNOTATION_GROUP) or group_label
             with self._lock:
                 index = self._slots.get((proton, group_label), {}).get(meta["uid"])
+            if index is None and is_task_pod(pod):
+                index = 0  # a task's one replica
             replica_id = f"{group}-{index if index is not None else '?'}"
             names = json.loads(annotations.get(ANNOTATION_CONTAINERS) or "{}")
             containers = [
@@ -504,6 +643,26 @@ class KubernetesRuntime(RuntimeManagesHealth):
             # The pod log API interleaves stdout and stderr and does not say which is which.
             found.append(LogLine(when, replica_id, shown, "stdout", message))
         return found
+
+    def _keep_output(self, proton_id: str) -> None:
+        """Read the output of the pods this stop deletes while a user still wants it: a
+        running task's (its Job goes) and a primary's that ended before it was ever ready
+        (its Deployment goes to 0). See `kept_output.py`."""
+        proton = label_value(proton_id)
+        kept = self._kept.of(proton)
+        for pod, replica_id, containers in self._pods_for_logs(proton_id):
+            uid = pod["metadata"]["uid"]
+            if uid in kept or is_terminating(pod) or not worth_keeping(pod):
+                continue
+            lines: list[LogLine] = []
+            for container, shown in containers:
+                lines.extend(self._read_log(pod, container, shown, replica_id))
+            self._kept.keep(proton, uid, sorted(lines, key=lambda line: line.timestamp))
+
+    def _primary_tail(self, pod: Obj, container: str, lines: int) -> list[str]:
+        """The last `lines` lines a pod's container wrote (a finished task's `logTail`)."""
+        found = self._read_log(pod, container, container, "", tail=lines)
+        return [line.message for line in found]
 
     # --- what changes on its own ------------------------------------------------------------
 
@@ -567,7 +726,7 @@ class KubernetesRuntime(RuntimeManagesHealth):
             self._unplaced.extendleft(reversed(later))
 
     def _workload_of(self, proton: str) -> str | None:
-        for obj in self.deployments.indexed(proton):
+        for obj in [*self.deployments.indexed(proton), *self.jobs.indexed(proton)]:
             return _labels(obj).get(LABEL_WORKLOAD)
         return None
 
@@ -591,11 +750,15 @@ class KubernetesRuntime(RuntimeManagesHealth):
         if kind == "ReplicaSet":
             name = name.rsplit("-", 1)[0]  # a Deployment's ReplicaSet: <deployment>-<hash>
             kind = "Deployment"
-        cache = {"Deployment": self.deployments, "Service": self.services}.get(kind)
+        cache = self._cache_of_kind.get(kind)
         found = cache.get(name) if cache is not None else None
         if found is None:
             return None, None
         return (found["metadata"].get("labels") or {}).get(LABEL_PROTON), None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _pod_ip(pod: Obj) -> str | None:
@@ -620,18 +783,6 @@ def _carries(known: Obj, manifest: Obj, digest: str) -> bool:
     """Whether the object as the cluster has it is what Dockyard would write now."""
     if (known["metadata"].get("annotations") or {}).get(ANNOTATION_APPLIED) != digest:
         return False
-    if manifest["kind"] == "Deployment":
+    if manifest["kind"] == "Deployment" and "replicas" in manifest["spec"]:
         return bool(known["spec"].get("replicas") == manifest["spec"].get("replicas"))
     return True
-
-
-def _failure(exc: ApiError, doing: str) -> RuntimePermanentError | RuntimeTemporaryError:
-    code, message = exc.status.code or 0, exc.status.message or ""
-    if code == 429 or code >= 500:
-        return RuntimeTemporaryError(f"{doing}: the API server answered {code} ({message})")
-    if code in (401, 403):
-        return RuntimePermanentError(
-            f"{doing}: the cluster refused it ({message}); check Dockyard's Role",
-            code="runtime_forbidden",
-        )
-    return RuntimePermanentError(f"{doing}: the API server answered {code} ({message})")
