@@ -63,7 +63,9 @@ def create_app(
         secret_box = SecretBox(secret)
         audit_key = derive_key(secret, SEAL_PURPOSE)
         db = Database.connect(
-            settings.effective_database_url, worker_threads=settings.worker_threads
+            settings.effective_database_url,
+            worker_threads=settings.worker_threads,
+            reconcile_workers=settings.reconcile_workers,
         )
         bootstrap = prepare_database(db, settings, audit_key=audit_key)
         audit_seal = AuditSeal(audit_key)
@@ -84,7 +86,7 @@ def create_app(
     )
 
     # What the runtime sees change by itself (a watch event) is looked at at once.
-    runtime.watch_changes(reconciler.nudge)
+    runtime.watch_changes(reconciler.notice)
     reconciler.add_periodic(
         partial(
             advance_deployment_switches,

@@ -147,6 +147,15 @@ class Settings(BaseSettings):
     reconcile_sweep_seconds: float = Field(
         default=5.0, gt=0, description="How often every workload is looked at without a nudge."
     )
+    reconcile_workers: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Reconcile passes of different workloads that run at once: with more than "
+        "one, a workload whose containers are being created does not hold up the others (a "
+        "burst of tasks starts together). Each takes a database connection while it reads or "
+        "writes, on top of worker_threads'.",
+    )
 
     # --- tasks ---------------------------------------------------------------------------
     task_max_seconds: float = Field(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
 from dockyard.server.reconciler.loop import Reconciler
+from dockyard.server.reconciler.prober import Prober
 
 
 class _Context:
@@ -33,3 +35,36 @@ def test_a_pass_wanted_at_once_is_not_moved() -> None:
 
 def test_without_a_grid_every_pass_is_timed_exactly() -> None:
     assert _loop(0.0)._on_grid(10.03, 4.0) == pytest.approx(14.03)
+
+
+class _Busy:
+    pass_grid = 0.0
+    workers = 2
+    snapshots: dict[str, Any] = {}
+    prober = Prober()
+
+
+class _AlwaysDue(Reconciler):
+    """Every pass asks for the next one at once, as a workload with work left might."""
+
+    def __init__(self) -> None:
+        super().__init__(_Busy())  # type: ignore[arg-type]
+        self._sweep_requested = False
+        self.passes: list[str] = []
+
+    def _pass(self, workload_id: str, fresh: bool) -> float:
+        self.passes.append(workload_id)
+        return 0.0
+
+
+def test_a_round_ends_though_its_passes_keep_falling_due() -> None:
+    loop = _AlwaysDue()
+    for workload_id in ("a", "b", "c", "d", "e"):
+        loop._schedule(workload_id, 0.0)
+    finished = threading.Event()
+    runner = threading.Thread(target=lambda: (loop.run_pending(), finished.set()), daemon=True)
+    runner.start()
+    # Only a round that never ends would take this long.
+    assert finished.wait(20), "the round never ended"
+    assert set(loop.passes) == {"a", "b", "c", "d", "e"}
+    loop.stop(timeout=1)

@@ -85,3 +85,31 @@ def test_a_nudge_in_the_middle_of_a_round_goes_next(settings: Settings) -> None:
         assert passes == [seen[0], seen[1], seen[2], seen[0]]
     finally:
         app.state.db.dispose()
+
+
+def test_what_the_runtime_reports_is_looked_at_now_but_not_a_strangers(
+    settings: Settings,
+) -> None:
+    runtime = RecordingRuntime()
+    app = create_app(settings, runtime=runtime, run_reconciler=False)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    try:
+        with TestClient(app, headers=headers) as client:
+            body = {"artifact": {"name": "a", "spec": service_spec()}}
+            owners = {}  # proton id → workload id
+            for _ in range(3):
+                workload_id = client.post("/api/v2/workloads", json=body).json()["id"]
+                app.state.reconciler.run_pending()
+                proton = client.get(f"/api/v2/workloads/{workload_id}/protons").json()["data"]
+                owners[proton[0]["id"]] = workload_id
+            reconciler = app.state.reconciler
+            last = max(owners, key=lambda p: owners[p])
+            runtime.looked_at.clear()
+            reconciler.notice(owners[last])
+            reconciler.notice("w-of-another-installation")  # never seen here: not looked for
+            reconciler.run_pending()
+            # First, though it sorts after the others should they have fallen due meanwhile.
+            assert runtime.looked_at[0] == last
+            assert "w-of-another-installation" not in reconciler._next
+    finally:
+        app.state.db.dispose()

@@ -22,8 +22,8 @@ def running(**changes) -> ReplicaState:
 
 
 def exited(code: int | None, **changes) -> ReplicaState:
-    fields = {"primary_exited": True, "exit_code": code, "started_at": START, **changes}
-    return ReplicaState(KEY, phase=Phase.FAILED, **fields)
+    fields = {"phase": Phase.FAILED, "primary_exited": True, "exit_code": code, **changes}
+    return ReplicaState(KEY, started_at=START, **fields)
 
 
 def view(*replicas, status=Status.RUNNING, task=True, early=False, free=True, desired="running"):
@@ -45,6 +45,26 @@ def test_exit_zero_succeeds_and_stops_what_is_left() -> None:
     assert plan.exit_code == 0
     assert plan.failure is None
     assert plan.stop_all and not plan.restart and not plan.ensure
+
+
+def test_a_replica_that_was_its_primary_alone_ends_with_nothing_to_stop() -> None:
+    # The runtime reads such a replica as stopped once its one container exited.
+    plan = decide(view(exited(0, phase=Phase.STOPPED)), now=at(5), policy=POLICY)
+    assert plan.status == Status.SUCCEEDED and plan.exit_code == 0
+    assert not plan.stop_all and not plan.ensure and not plan.restart
+
+
+def test_a_stopped_replica_whose_primary_did_not_exit_is_started_again() -> None:
+    # Stopped on purpose earlier (not the task's own end): it runs again when wanted.
+    stopped = ReplicaState(KEY, phase=Phase.STOPPED, started_at=START)
+    plan = decide(view(stopped), now=at(5), policy=POLICY)
+    assert plan.status is None or plan.status not in (Status.SUCCEEDED, Status.FAILED)
+    assert plan.ensure == [KEY]
+
+
+def test_stopping_a_task_whose_one_container_ended_settles_as_stopped() -> None:
+    plan = decide(view(exited(0, phase=Phase.STOPPED), desired="stopped"), at(5), POLICY)
+    assert plan.status == Status.STOPPED and not plan.stop_all
 
 
 def test_a_nonzero_exit_fails_with_its_code_and_is_never_restarted() -> None:

@@ -4,17 +4,22 @@ no-new-privileges, memory, pids)."""
 
 from __future__ import annotations
 
+import queue
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from dockyard.server.runtimes.base import (
+    LABEL_INSTANCE,
+    LABEL_PROTON,
     ContainerSpec,
     ObservedReplica,
     ReplicaPhase,
     SecurityContext,
 )
-from dockyard.server.runtimes.docker import DockerRuntime
+from dockyard.server.runtimes.docker import LABEL_ROLE, DockerRuntime
 from dockyard.server.runtimes.docker_build import Limits
 from tests.server.runtimes.helpers import new_instance, proton, wait_for
 from tests.support.images import ensure_busybox_image
@@ -53,7 +58,7 @@ def run_task(
 
     def ended() -> ObservedReplica | None:
         states = runtime.observe(spec.proton_id)
-        return states[0] if states and states[0].phase == ReplicaPhase.FAILED else None
+        return states[0] if states and states[0].primary_exited else None
 
     state = wait_for(ended, timeout, "the task to end")
     lines = [(line.stream, line.message) for line in runtime.logs(spec.proton_id)]
@@ -136,3 +141,100 @@ def test_the_log_keeps_at_most_its_cap_and_the_newest_lines(docker_url, instance
     finally:
         capped.garbage_collect(instance, set())
         capped.close()
+
+
+def test_a_single_container_task_runs_without_a_network_container(runtime, instance):
+    state, lines = run_task(runtime, instance, "hostname; echo done")
+    assert state.primary_exited and state.exit_code == 0
+    # Nothing of the replica is left running, so it reads as stopped, not as failed.
+    assert state.phase == ReplicaPhase.STOPPED
+    assert lines[-1] == ("stdout", "done")
+    mine = runtime.client.containers.list(
+        all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"}
+    )
+    assert [c.labels[LABEL_ROLE] for c in mine] == ["primary"]
+
+
+def test_a_stopped_single_container_task_reads_as_stopped(runtime, instance):
+    task = ContainerSpec("main", runtime.test_image, ("sleep", "600"), primary=True)
+    spec = proton(instance, task)
+    assert runtime.ensure_proton(spec)[0].phase == ReplicaPhase.RUNNING
+    runtime.stop_proton(spec.proton_id)
+    assert runtime.observe(spec.proton_id)[0].phase == ReplicaPhase.STOPPED
+
+
+def test_an_ended_single_container_task_never_runs_twice(runtime, instance):
+    task = ContainerSpec("main", runtime.test_image, ("sh", "-c", "echo ran"), primary=True)
+    spec = proton(instance, task)
+    runtime.ensure_proton(spec)
+
+    def ended() -> ObservedReplica | None:
+        states = runtime.observe(spec.proton_id)
+        return states[0] if states and states[0].primary_exited else None
+
+    first = wait_for(ended, 30, "the task to end")
+    # What a server that died between this start and its record asks next: ensure again.
+    again = runtime.ensure_proton(spec)[0]
+    assert again.phase == ReplicaPhase.STOPPED and again.primary_exited
+    assert again.exit_code == 0 and again.started_at == first.started_at
+    assert [line.message for line in runtime.logs(spec.proton_id)] == ["ran"]
+
+
+def test_a_task_with_a_sidecar_keeps_its_network_container(runtime, instance):
+    main = ContainerSpec("main", runtime.test_image, ("sh", "-c", "exit 0"), primary=True)
+    helper = ContainerSpec("helper", runtime.test_image, ("sleep", "600"))
+    spec = proton(instance, main, helper)
+    runtime.ensure_proton(spec)
+    ended = wait_for(
+        lambda: next((s for s in runtime.observe(spec.proton_id) if s.primary_exited), None),
+        60,
+        "the task to end",
+    )
+    assert ended.phase == ReplicaPhase.FAILED  # its sidecar and namespace still run
+    roles = {
+        c.labels[LABEL_ROLE]
+        for c in runtime.client.containers.list(
+            all=True, filters={"label": f"{LABEL_PROTON}={spec.proton_id}"}
+        )
+    }
+    assert roles == {"infra", "primary", "sidecar"}
+
+
+def test_an_exit_is_reported_from_the_engines_event_stream(docker_url, instance):
+    watching = DockerRuntime.connect(docker_url, stop_timeout=1)
+    image = ensure_busybox_image(watching.client)
+    reported: queue.Queue[str] = queue.Queue()
+    try:
+        assert not watching.watches_exits()
+        watching.watch_changes(reported.put)
+        wait_for(watching.watches_exits, 30, "the event stream to open")
+        quick = proton(instance, ContainerSpec("main", image, ("sh", "-c", "exit 0"), primary=True))
+        web = ContainerSpec("web", image, ("sh", "-c", "sleep 1; exit 2"), primary=True, port=8080)
+        served = proton(instance, web)
+        watching.ensure_proton(quick)
+        watching.ensure_proton(served)
+        # The network container of `served` is never reported, and each exit once. Other
+        # workloads on the shared engine are reported too: only these two are counted.
+        mine = {quick.workload_id, served.workload_id}
+        found = _reports(reported, mine, until=lambda seen: len(seen) == 2, seconds=30)
+        assert sorted(found) == sorted(mine)
+        watching.stop_proton(served.proton_id)  # stops the network container: not an exit
+        assert _reports(reported, mine, until=lambda seen: False, seconds=2) == []
+    finally:
+        watching.garbage_collect(instance, set())
+        watching.close()
+    assert not watching.watches_exits()
+
+
+def _reports(reported: queue.Queue[str], mine: set[str], until: Any, seconds: float) -> list[str]:
+    """The reports about `mine` within `seconds`, or until `until(seen)` holds."""
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while not until(seen) and (left := deadline - time.monotonic()) > 0:
+        try:
+            workload_id = reported.get(timeout=left)
+        except queue.Empty:
+            break
+        if workload_id in mine:
+            seen.append(workload_id)
+    return seen

@@ -34,8 +34,10 @@ class DatabaseBusy(ServiceUnavailable):
     default_code = "database_busy"
 
 
-def pool_size_for(worker_threads: int) -> int:
-    return worker_threads + BACKGROUND_CONNECTIONS
+def pool_size_for(worker_threads: int, reconcile_workers: int = 1) -> int:
+    # The background connections count one for the reconciler; each more pass it runs at
+    # once may hold one more.
+    return worker_threads + BACKGROUND_CONNECTIONS + reconcile_workers - 1
 
 
 class Database:
@@ -73,11 +75,14 @@ class Database:
         url: str,
         *,
         worker_threads: int = DEFAULT_WORKER_THREADS,
+        reconcile_workers: int = 1,
         busy_timeout: float = BUSY_TIMEOUT_SECONDS,
     ) -> Database:
         """The engine and the worker threads, sized together."""
         engine = make_engine(
-            url, pool_size=pool_size_for(worker_threads), pool_timeout=busy_timeout
+            url,
+            pool_size=pool_size_for(worker_threads, reconcile_workers),
+            pool_timeout=busy_timeout,
         )
         return cls(engine, worker_threads=worker_threads, busy_timeout=busy_timeout)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,9 +13,37 @@ from dockyard.server.reconciler.prober import Prober
 from dockyard.server.reconciler.probes import ReplicaHealth
 from dockyard.server.reconciler.scaling import History, ScalingPolicy
 from dockyard.server.reconciler.state import Snapshot
-from dockyard.server.reconciler.tasks import TaskPolicy
+from dockyard.server.reconciler.tasks import TaskPolicy, may_start
 from dockyard.server.runtimes.base import Runtime
 from dockyard.server.runtimes.proton_spec import SecretLookup
+
+
+@dataclass
+class TaskStarts:
+    """The tasks this server is starting right now, counted with those recorded as running.
+
+    Passes of different workloads run side by side: two tasks asking for the last free slot
+    at once would both see it free in the database, which counts a task only once its start
+    is recorded. Taking a slot here is done one at a time, and holds until the pass ends."""
+
+    starting: set[str] = field(default_factory=set)  # workload ids
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, workload_id: str, running: Callable[[], int], policy: TaskPolicy) -> bool:
+        """Whether the task may start now; if so its slot is held until `release`.
+
+        `running`: how many tasks the database records as running on the installation."""
+        with self._lock:
+            if workload_id in self.starting:
+                return True  # asked again in the same pass (decided anew under the lease)
+            if not may_start(running() + len(self.starting), policy):
+                return False
+            self.starting.add(workload_id)
+            return True
+
+    def release(self, workload_id: str) -> None:
+        with self._lock:
+            self.starting.discard(workload_id)
 
 
 @dataclass
@@ -30,6 +59,7 @@ class PassContext:
     platform_env: Callable[[str], dict[str, str]]  # workload id → injected variables
     sweep_seconds: float = 5.0
     task_policy: TaskPolicy = field(default_factory=TaskPolicy)  # run cap, concurrency cap
+    task_starts: TaskStarts = field(default_factory=TaskStarts)  # the cap's slots being taken
     # This server process's own id (its data dir's), prefixing its leases: a restarted server
     # takes back its own leases at once, never those of another live server on the database.
     server_id: str = ""
@@ -38,6 +68,8 @@ class PassContext:
     # run back to back instead of one at a time, each on a cold CPU cache, which costs far
     # more per pass. 0 times every pass exactly.
     pass_grid: float = 0.0
+    # Passes of different workloads that may run at once (never two of the same workload).
+    workers: int = 1
     # (proton, group, index) → ((start time, restart count) it was made for, probe bookkeeping)
     health: dict[tuple[str, str, int], tuple[tuple[datetime | None, int], ReplicaHealth]] = field(
         default_factory=dict

@@ -118,10 +118,12 @@ def _decide(view: ProtonView, now: datetime, policy: RestartPolicy) -> Plan:
         verdict = judge_task(replica, declared=view.task, now=now, policy=view.task_policy)
         if verdict.end is not None:
             # Stop what is left (sidecars, the network); the stopped containers keep the logs.
+            # A replica that was its primary alone has nothing left.
             end = verdict.end
             reason = end.failure.message if end.failure else "the task succeeded"
+            left = any(r.phase not in (Phase.STOPPED, Phase.MISSING) for r in view.replicas)
             return Plan(
-                stop_all=True,
+                stop_all=left,
                 status=end.status,
                 reason=reason,
                 failure=end.failure,

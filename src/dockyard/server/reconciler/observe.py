@@ -34,7 +34,7 @@ from dockyard.server.runtimes.base import (
     RuntimeManagesHealth,
     RuntimeNotice,
 )
-from dockyard.server.workloads.statuses import ErrorReason
+from dockyard.server.workloads.statuses import FINISHED, ErrorReason, Status
 
 Events = list[tuple[str, dict[str, Any]]]
 
@@ -58,6 +58,15 @@ def observe(
     no probe result is taken twice."""
     sightings = dict(known or {})
     for proton in looked_at(snapshot):
+        if proton.id not in sightings and _settled(snapshot):
+            # A finished task stays as it ended until the user acts (a nudge, then a fresh
+            # look): its replicas are what was recorded, and the runtime is not asked.
+            sightings[proton.id] = Sighting(dict(proton.replicas), {})
+        if proton.id not in sightings and _unstarted_task(snapshot, proton):
+            # Nothing of it was recorded as started, so there is nothing to see but what a
+            # crash cut short between a start and its record: ensure finds that itself, and
+            # runs no task a second time. A look first would only cost the engine a listing.
+            sightings[proton.id] = Sighting({}, {})
         if proton.id not in sightings:
             if snapshot.desired_state == "running" and _parked_at_zero(ctx, proton):
                 sightings[proton.id] = Sighting(dict(proton.replicas), {})
@@ -68,6 +77,25 @@ def observe(
                     ctx.db, ctx.runtime, snapshot.workload_id, proton, now, ctx.scaling
                 )
     return sightings
+
+
+def _settled(snapshot: Snapshot) -> bool:
+    return (
+        snapshot.status in FINISHED
+        and snapshot.desired_state == "running"
+        and snapshot.replacement is None
+    )
+
+
+def _unstarted_task(snapshot: Snapshot, proton: ProtonSnapshot) -> bool:
+    return (
+        proton.task
+        and proton.role == "active"
+        and not proton.replicas
+        and snapshot.status == Status.SUBMITTED
+        and snapshot.desired_state == "running"
+        and snapshot.replacement is None
+    )
 
 
 def looked_at(snapshot: Snapshot) -> list[ProtonSnapshot]:
@@ -270,7 +298,8 @@ def next_probe_due(
 
 
 def forget_health(ctx: PassContext, proton_id: str) -> None:
-    for slot in [slot for slot in ctx.health if slot[0] == proton_id]:
+    # A copy of the keys first: passes of other workloads add theirs meanwhile.
+    for slot in [slot for slot in list(ctx.health) if slot[0] == proton_id]:
         del ctx.health[slot]
 
 

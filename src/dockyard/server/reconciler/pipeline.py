@@ -24,7 +24,6 @@ from dockyard.server.reconciler.context import PassContext
 from dockyard.server.reconciler.decide import ScalingInputs, WorkloadPlan, decide_workload
 from dockyard.server.reconciler.observe import Sighting, next_probe_due, observe
 from dockyard.server.reconciler.state import Snapshot
-from dockyard.server.reconciler.tasks import may_start
 from dockyard.server.runtimes.base import RuntimeManagesHealth, RuntimeTemporaryError
 from dockyard.server.workloads.statuses import INACTIVE, Status
 
@@ -39,6 +38,15 @@ def reconcile_workload(ctx: PassContext, workload_id: str, *, fresh: bool = Fals
 
     `fresh` ignores a kept snapshot (a nudge: the user just changed what the workload should
     be)."""
+    try:
+        return _pass(ctx, workload_id, fresh)
+    finally:
+        # Started and recorded (then counted as running), or not started: either way the
+        # slot it held while it started is no longer this pass's.
+        ctx.task_starts.release(workload_id)
+
+
+def _pass(ctx: PassContext, workload_id: str, fresh: bool) -> float:
     now = ctx.clock()
     snapshot = None if fresh else ctx.snapshots.get(workload_id)
     if snapshot is None:
@@ -154,14 +162,18 @@ def _task_slot_free(ctx: PassContext, snapshot: Snapshot) -> bool:
     active = snapshot.proton("active")
     if active is None or not active.task or snapshot.status != Status.SUBMITTED:
         return True  # only a task about to start asks: no count on other passes
-    return may_start(repository.running_tasks(ctx.db), ctx.task_policy)
+    return ctx.task_starts.take(
+        snapshot.workload_id, lambda: repository.running_tasks(ctx.db), ctx.task_policy
+    )
 
 
 def _keep_scale_history(ctx: PassContext, snapshot: Snapshot, plan: WorkloadPlan) -> None:
     """The autoscaler's recommendations outlive the pass (its stabilization window reads
     them); those of protons no longer active are dropped."""
     active = snapshot.proton_id
-    for key in [key for key in ctx.scale_history if key[0] != active and key[0] in plan.protons]:
+    # A copy of the keys first: passes of other workloads add theirs meanwhile.
+    kept = list(ctx.scale_history)
+    for key in [key for key in kept if key[0] != active and key[0] in plan.protons]:
         del ctx.scale_history[key]
     for proton_plan in plan.protons.values():
         if proton_plan.scale is not None:
@@ -191,10 +203,14 @@ def _next_pass(ctx: PassContext, snapshot: Snapshot, outcome: Outcome) -> float:
         delays.append(0.5)
     active = snapshot.proton("active")
     if active is not None and active.task:
-        # A task's end is seen by looking: often, so a client polling for it waits little;
-        # right after its start soonest, as a short program is done by then.
+        # A task's end is seen by looking: right after its start soonest, as a short program
+        # is done by then; then often, so a client polling for it waits little, unless the
+        # runtime reports exits (then a look now and then only stands in for a lost report).
         starting = status in (Status.SUBMITTED, Status.PROVISIONING)
-        delays.append(TASK_FIRST_LOOK_SECONDS if starting else TASK_LOOK_SECONDS)
+        if starting:
+            delays.append(TASK_FIRST_LOOK_SECONDS)
+        elif not ctx.runtime.watches_exits():
+            delays.append(TASK_LOOK_SECONDS)
     if outcome.wake_at is not None:
         delays.append((outcome.wake_at - now).total_seconds())
     if any(proton.scale for proton in snapshot.protons if proton.role == "active"):

@@ -72,6 +72,7 @@ def build_reconciler(
             max_seconds=settings.task_max_seconds, max_running=settings.max_running_tasks
         ),
         pass_grid=PASS_GRID_SECONDS,
+        workers=settings.reconcile_workers if runtime.concurrent_passes else 1,
         scaling=ScalingPolicy(
             windows=ScaleWindows(
                 stabilization_seconds=settings.scale_down_stabilization_seconds,

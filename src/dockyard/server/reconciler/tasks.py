@@ -57,7 +57,7 @@ def judge_task(
         return TaskVerdict()
     if not declared and replica.ever_ready:
         return TaskVerdict()  # it served: a crash now is a service's, and is restarted
-    if replica.phase == Phase.FAILED and replica.primary_exited:
+    if replica.phase in (Phase.FAILED, Phase.STOPPED) and replica.primary_exited:
         return TaskVerdict(end=ended_with(replica.exit_code, replica.message))
     if not declared or replica.phase != Phase.RUNNING or replica.started_at is None:
         return TaskVerdict()

@@ -57,7 +57,9 @@ class ReplicaPhase(StrEnum):
     PENDING = "pending"  # created or starting; not every container runs yet
     RUNNING = "running"  # every container of the replica runs (readiness is the probes' job)
     FAILED = "failed"  # a container exited or could not start while the replica should run
-    STOPPED = "stopped"  # stopped on purpose (stop_proton); ensure_proton starts it again
+    # Stopped on purpose (stop_proton); ensure_proton starts it again, except a replica that
+    # is a task's one container: that never runs twice.
+    STOPPED = "stopped"
 
 
 class Waiting(StrEnum):
@@ -219,9 +221,10 @@ class ObservedReplica:
     started_at: datetime | None = None
     restart_count: int = 0  # restarts this runtime made or saw (see each runtime)
     exit_code: int | None = None  # of the container that exited (the primary's, if it did)
-    # The primary container has run and exited (phase FAILED): a task's end, whose code is
-    # `exit_code` (None when it is unknown). Every runtime reports the primary's exit first,
-    # when a sidecar also exited, since that is what decides a task.
+    # The primary container has run and exited (phase FAILED; STOPPED when nothing else of
+    # the replica was left running): a task's end, whose code is `exit_code` (None when it
+    # is unknown). Every runtime reports the primary's exit first, when a sidecar also
+    # exited, since that is what decides a task.
     primary_exited: bool = False
     last_output: list[str] = field(default_factory=list)  # tail of the failed container's output
     message: str | None = None  # why it failed, in words
@@ -274,6 +277,9 @@ class Runtime(ABC):
     name: str = "abstract"
     # How many lines of a failed container's output observe() keeps in `last_output`.
     tail_lines: int = 20
+    # Whether its verbs are safe to call from several threads at once, for different protons:
+    # then the reconciler runs passes of different workloads side by side (reconcile_workers).
+    concurrent_passes: bool = False
 
     def validate(self, spec: ProtonSpec) -> list[str]:
         """Refuse a spec this runtime can never run (`RuntimePermanentError` with a code);
@@ -343,6 +349,11 @@ class Runtime(ABC):
         """Call `notify(workload_id)` whenever the runtime sees a workload's objects change on
         their own (a pod became ready, a pull failed), so a pass looks now rather than at the
         next sweep. A runtime that learns only when asked has nothing to call."""
+
+    def watches_exits(self) -> bool:
+        """Whether `watch_changes`' notify is being called, right now, as soon as a container
+        of a replica exits: then the reconciler need not look at a running task often."""
+        return False
 
     def describe(self) -> dict[str, str]:
         """Where workloads run, in words (`runtime`, `engine`, `image store`…) for people."""

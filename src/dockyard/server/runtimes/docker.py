@@ -57,6 +57,7 @@ from dockyard.server.runtimes.docker_build import (
     require_image,
     require_infra_image,
 )
+from dockyard.server.runtimes.docker_events import ExitWatcher
 from dockyard.server.runtimes.log_file import api_lines, read_log_file
 from dockyard.server.runtimes.podman_service import engine_facts
 from dockyard.server.runtimes.timestamps import parse_engine_time
@@ -71,11 +72,14 @@ INFRA = ""  # key of the infra container among a replica's containers: no spec n
 # infra container (namespace and ports) running, and the name tells every server that its
 # stopped members are parked, not failed.
 PARKED = ".parked"
+# On a replica's only container when it has no infra container (see `_runs_alone`).
+LABEL_ALONE = "dockyard.alone"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
 class DockerRuntime(base.RuntimeReportsUsage):
     name = "docker"
+    concurrent_passes = True  # state lives in the engine; the engine takes calls in parallel
 
     def __init__(
         self,
@@ -98,6 +102,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
         self._cpu_seen: dict[str, tuple[str, int, float]] = {}
         # Replicas are built side by side: one image check (or pull, or infra import) at a time.
         self._images = threading.Lock()
+        self._exits: ExitWatcher | None = None  # see watch_changes
 
     @classmethod
     def connect(cls, base_url: str, **options: Any) -> DockerRuntime:
@@ -115,7 +120,20 @@ class DockerRuntime(base.RuntimeReportsUsage):
             return {"runtime": self.name}
         return {"runtime": self.name, **engine_facts(self.base_url)}
 
+    def watch_changes(self, notify: Callable[[str], None]) -> None:
+        """Report each exit of a workload's container from the engine's event stream."""
+        if self._exits is None:
+            self._exits = ExitWatcher(
+                self.client, notify, ignore=lambda labels: labels.get(LABEL_ROLE) == "infra"
+            )
+
+    def watches_exits(self) -> bool:
+        return self._exits is not None and self._exits.connected
+
     def close(self) -> None:
+        if self._exits is not None:
+            self._exits.close()
+            self._exits = None
         self.client.close()
         if self._on_close is not None:
             self._on_close()
@@ -132,12 +150,16 @@ class DockerRuntime(base.RuntimeReportsUsage):
     ) -> list[ObservedReplica]:
         # One listing of the proton serves every replica below: each listing is a round trip
         # the engine answers slowly, and a wake or a scale-up waits on all of them.
+        wanted = spec.replica_keys() if replicas is None else sorted(replicas)
+        if spec.is_task:
+            # A task's counts never change, so it has no replica beyond them: no listing, each
+            # replica is found by its name.
+            return _side_by_side(wanted, lambda key: self._ensure_replica(spec, *key))
         with _engine_errors():
             present = _by_replica(self._list({LABEL_PROTON: spec.proton_id}))
         counted = set(spec.replica_keys())
         for group, index in set(present) - counted:
             self._remove_replica(spec.proton_id, group, index)
-        wanted = spec.replica_keys() if replicas is None else sorted(replicas)
         return _side_by_side(
             wanted, lambda key: self._ensure_replica(spec, *key, found=present.get(key, {}))
         )
@@ -153,16 +175,26 @@ class DockerRuntime(base.RuntimeReportsUsage):
         """Build, start or finish one replica; `found`: its containers, when just listed."""
         group_spec = spec.group(group)
         with _engine_errors():
+            lone = _runs_alone(group_spec)
             if found is None:
-                found = self._replica(spec.proton_id, group, index)
-            names = {INFRA, *(c.name for c in group_spec.containers)}
+                found = (
+                    self._replica_alone(spec.proton_id, group_spec, index)
+                    if lone
+                    else self._replica(spec.proton_id, group, index)
+                )
+            names = {c.name for c in group_spec.containers}
+            if not lone:
+                names.add(INFRA)
             if set(found) != names:
                 # Missing pieces (a crash between creates, a container removed by hand): a
                 # half-built namespace cannot be repaired, so build the replica again.
                 self._remove_containers(found)
-                self._create_replica(spec, group_spec, index)
+                alone = self._create_replica(spec, group_spec, index)
+                if alone is not None:  # its state from the container itself, not a listing
+                    name = group_spec.primary.name
+                    return self._state_of(spec.proton_id, group, index, {name: alone})
                 return self._state(spec.proton_id, group, index)
-            if found[INFRA].status != "running":
+            if _stopped(found):
                 self._start_replica(found)  # stopped on purpose earlier: start it again
             else:
                 for container in found.values():
@@ -208,7 +240,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
             used[key] = used.get(key, 0.0) + cores
         current = {c.id for c in members}
         for gone in [
-            k for k, v in self._cpu_seen.items() if v[0] == proton_id and k not in current
+            k for k, v in list(self._cpu_seen.items()) if v[0] == proton_id and k not in current
         ]:
             del self._cpu_seen[gone]
         return used
@@ -226,12 +258,12 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def restart_replica(self, proton_id: str, group: str, index: int) -> ObservedReplica:
         with _engine_errors():
             found = self._replica(proton_id, group, index)
-            if INFRA not in found:
+            if INFRA not in found and not _alone(found):
                 raise RuntimePermanentError(
                     f"replica {group}-{index} of proton {proton_id} does not exist",
                     code="replica_not_found",
                 )
-            if found[INFRA].status != "running":
+            if INFRA in found and found[INFRA].status != "running":
                 found[INFRA].start()
             for name, container in found.items():
                 if name != INFRA and _parked(container):
@@ -271,7 +303,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def remove_proton(self, proton_id: str) -> None:
         with _engine_errors():
             self._remove_containers({str(c.id): c for c in self._list({LABEL_PROTON: proton_id})})
-        for key in [k for k in self._restarts if k[0] == proton_id]:
+        for key in [k for k in list(self._restarts) if k[0] == proton_id]:
             del self._restarts[key]
 
     def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
@@ -302,12 +334,16 @@ class DockerRuntime(base.RuntimeReportsUsage):
 
     # --- building a replica --------------------------------------------------------------
 
-    def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> None:
+    def _create_replica(self, spec: ProtonSpec, group: GroupSpec, index: int) -> Container | None:
+        """Build the replica; a replica that is one container alone is returned, refreshed."""
         with self._images:
             for container in group.containers:
                 require_image(self.client, container.image, pull_missing=self.pull_missing)
-            require_infra_image(self.client, self.infra_image)
+            if not _runs_alone(group):
+                require_infra_image(self.client, self.infra_image)
         labels = {**spec.labels(), LABEL_GROUP: group.name, LABEL_REPLICA: str(index)}
+        if _runs_alone(group):
+            return self._create_alone(group, index, labels)
         ports = group.exposed_ports()
         infra = self.client.containers.create(
             self.infra_image,
@@ -341,6 +377,27 @@ class DockerRuntime(base.RuntimeReportsUsage):
             # the engine's reason, and the reconciler's restart budget decides what follows.
             with suppress(docker.errors.APIError):
                 member.start()
+        return None
+
+    def _create_alone(self, group: GroupSpec, index: int, labels: dict[str, str]) -> Container:
+        """The replica's one container, in a network namespace of its own."""
+        container = group.primary
+        member = self.client.containers.create(
+            container.image,
+            name=_container_name(labels[LABEL_PROTON], group.name, index, container.name),
+            labels={
+                **labels,
+                LABEL_CONTAINER: container.name,
+                LABEL_ROLE: "primary",
+                LABEL_ALONE: "true",
+            },
+            detach=True,
+            **container_options(self.client, container, group, self.limits),
+        )
+        with suppress(docker.errors.APIError):  # observe() reports it failed, as above
+            member.start()
+        member.reload()
+        return member
 
     # --- reading state -------------------------------------------------------------------
 
@@ -354,8 +411,19 @@ class DockerRuntime(base.RuntimeReportsUsage):
         found = self._list({LABEL_PROTON: proton_id, LABEL_GROUP: group, LABEL_REPLICA: str(index)})
         return {c.labels.get(LABEL_CONTAINER) or INFRA: c for c in found}
 
+    def _replica_alone(self, proton_id: str, group: GroupSpec, index: int) -> dict[str, Container]:
+        """A lone container found by its name: a look-up, where a listing by labels makes the
+        engine go through every container it has."""
+        name = group.primary.name
+        try:
+            found = self.client.containers.get(_container_name(proton_id, group.name, index, name))
+        except docker.errors.NotFound:
+            return {}
+        return {found.labels.get(LABEL_CONTAINER) or INFRA: found}
+
     def _start_replica(self, found: dict[str, Container]) -> None:
-        found[INFRA].start()
+        if INFRA in found:
+            found[INFRA].start()
         for name, container in found.items():
             if name != INFRA and _parked(container):
                 _unpark(container)
@@ -380,6 +448,8 @@ class DockerRuntime(base.RuntimeReportsUsage):
             restart_count=self._restarts.get((proton_id, group, index), 0),
         )
         infra = found.pop(INFRA, None)
+        if infra is None and _alone(found):
+            return self._state_alone(state, next(iter(found.values())))
         if infra is None:
             state.phase = ReplicaPhase.FAILED
             state.message = "the replica's network container is missing"
@@ -417,6 +487,18 @@ class DockerRuntime(base.RuntimeReportsUsage):
             state.phase = ReplicaPhase.RUNNING
         return state
 
+    def _state_alone(self, state: ObservedReplica, container: Container) -> ObservedReplica:
+        state.started_at = parse_engine_time(container.attrs["State"].get("StartedAt"))
+        if container.status in _ENDED or container.attrs["State"].get("Error"):
+            self._describe_failure(state, container)
+            if container.status in _ENDED:
+                # Nothing of the replica runs any more: it is stopped, whether it ended on its
+                # own (what ends a task) or was stopped.
+                state.phase = ReplicaPhase.STOPPED
+        elif container.status not in ("created", "configured"):
+            state.phase = ReplicaPhase.RUNNING  # running, or on its way to a stop
+        return state
+
     def _describe_failure(self, state: ObservedReplica, container: Container) -> None:
         status = container.attrs["State"]
         name: str = container.labels.get(LABEL_CONTAINER, container.name) or ""
@@ -452,6 +534,30 @@ class DockerRuntime(base.RuntimeReportsUsage):
             for moment, message in api_lines(frames):
                 if since is None or moment >= since.replace(microsecond=0):
                     yield LogLine(moment, replica, name, stream, message)
+
+
+# A container's states once its program ended. Podman says `stopped` for a moment between the
+# exit and its clean-up: read as anything else, an ended task could be taken as still to start.
+_ENDED = ("exited", "dead", "stopped")
+
+
+def _runs_alone(group: GroupSpec) -> bool:
+    """Whether the group's replicas need no infra container: a single container that
+    publishes no port (a task) shares its network namespace with nobody and is reached by
+    nobody, so it owns its namespace, which spares the engine a container to create, start
+    and stop for every run."""
+    return len(group.containers) == 1 and not group.exposed_ports()
+
+
+def _alone(found: dict[str, Container]) -> bool:
+    return len(found) == 1 and next(iter(found.values())).labels.get(LABEL_ALONE) == "true"
+
+
+def _stopped(found: dict[str, Container]) -> bool:
+    """Whether a complete replica was stopped (its namespace's owner no longer runs), to be
+    started again. A lone task container that ended is not: a task runs once (starting it
+    again makes a new proton), so its end is reported, never followed by a second run."""
+    return INFRA in found and found[INFRA].status != "running"
 
 
 def _published_ports(infra: Container) -> dict[int, int]:

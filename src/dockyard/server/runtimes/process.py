@@ -63,6 +63,7 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 class ProcessRuntime(base.Runtime):
     name = "process"
+    concurrent_passes = True  # every verb takes the runtime's lock
 
     def __init__(
         self,
