@@ -27,7 +27,6 @@ from typing import Any, cast
 import httpx2
 from lightkube import ApiError, Client
 from lightkube.resources.batch_v1 import Job
-from lightkube.types import CascadeType
 
 from dockyard.server.runtimes.base import (
     ObservedReplica,
@@ -37,6 +36,7 @@ from dockyard.server.runtimes.base import (
     RuntimeTemporaryError,
 )
 from dockyard.server.runtimes.kubernetes import objects
+from dockyard.server.runtimes.kubernetes.deletion import delete_with_dependents
 from dockyard.server.runtimes.kubernetes.errors import api_failure, unreachable
 from dockyard.server.runtimes.kubernetes.labels import (
     ANNOTATION_GROUP,
@@ -256,15 +256,9 @@ class TaskJobs:
             raise unreachable(self._server, exc) from None
 
     def _delete(self, name: str) -> None:
-        try:
-            self._client.delete(
-                Job, name, namespace=self._namespace, cascade=CascadeType.FOREGROUND
-            )
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise api_failure(exc, f"deleting Job {name}") from None
-        except httpx2.HTTPError as exc:
-            raise unreachable(self._server, exc) from None
+        delete_with_dependents(
+            self._client, Job, name, namespace=self._namespace, server=self._server
+        )
         self.jobs.forget(name)
 
     def _still_going(self, name: str) -> RuntimeTemporaryError:

@@ -36,7 +36,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Event, Pod, Secret, Service
-from lightkube.types import CascadeType, PatchType
+from lightkube.types import PatchType
 
 from dockyard.server.runtimes.base import (
     LogLine,
@@ -52,6 +52,7 @@ from dockyard.server.runtimes.base import (
 )
 from dockyard.server.runtimes.kubernetes import autoscaler, objects
 from dockyard.server.runtimes.kubernetes.connection import Connection, check, connect
+from dockyard.server.runtimes.kubernetes.deletion import delete_with_dependents
 from dockyard.server.runtimes.kubernetes.errors import api_failure as _failure
 from dockyard.server.runtimes.kubernetes.errors import unreachable
 from dockyard.server.runtimes.kubernetes.jobs import TaskJobs, is_task_pod
@@ -539,15 +540,9 @@ class KubernetesRuntime(RuntimeManagesHealth, RuntimeScalesGroups):
         self, resource: type[NamespacedResource], name: str, cache: WatchCache | None
     ) -> None:
         """Delete the object and what it owns; gone already is fine."""
-        try:
-            self._api.delete(
-                resource, name, namespace=self.namespace, cascade=CascadeType.FOREGROUND
-            )
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise _failure(exc, f"deleting {resource.__name__} {name}") from None
-        except httpx2.HTTPError as exc:
-            raise self._unreachable(exc) from None
+        delete_with_dependents(
+            self._api, resource, name, namespace=self.namespace, server=self.connection.server
+        )
         if cache is not None:
             cache.forget(name)
 
