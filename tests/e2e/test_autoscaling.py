@@ -9,15 +9,14 @@ the benchmark (bench/autoscale.py) measures speed.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import Engine, PodmanEngine, Server, wait_for
+from tests.support.load import ParallelLoad
 
 SLOW_SECONDS = 1.0
 LOAD_CLIENTS = 4
@@ -71,33 +70,6 @@ def _group(server: Server, workload_id: str) -> dict[str, Any]:
     return {"status": body["status"], **body["runtime"]["containerGroups"][0]}
 
 
-class Load:
-    """A bounded client: `clients` threads, each sending one request after another."""
-
-    def __init__(self, server: Server, url: str, clients: int) -> None:
-        self.server = server
-        self.url = url
-        self.clients = clients
-        self.statuses: list[int] = []
-        self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(clients)
-
-    def __enter__(self) -> Load:
-        for _ in range(self.clients):
-            self._pool.submit(self._run)
-        return self
-
-    def _run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.server.token}"}
-        with httpx.Client(headers=headers, timeout=60) as client:
-            while not self._stop.is_set():
-                self.statuses.append(client.get(self.url).status_code)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._pool.shutdown(wait=True)
-
-
 def test_scale_up_down_to_zero_and_wake(server: Server, engine: Engine) -> None:
     spec, slow_path = _slow_spec(engine)
     scaling = {
@@ -127,7 +99,7 @@ def test_scale_up_down_to_zero_and_wake(server: Server, engine: Engine) -> None:
     )
 
     # Four clients keep four requests in flight against a target of one per replica.
-    with Load(server, endpoint + slow_path, LOAD_CLIENTS) as load:
+    with ParallelLoad(endpoint + slow_path, server.token, LOAD_CLIENTS) as load:
         wait_for(
             "a second replica to serve",
             lambda: _group(server, workload_id)["currentReplicaCount"] >= 2,

@@ -1,10 +1,11 @@
-"""Steady invoke traffic from a thread, counted by answer: how tests show that a rollout
-(replacement, promotion) loses no request."""
+"""Invoke traffic from test threads, counted by answer: how tests show that a rollout
+(replacement, promotion) or an autoscaler's change loses no request."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -47,3 +48,41 @@ class LoadLoop:
     @property
     def failures(self) -> dict[Any, int]:
         return {status: n for status, n in self.statuses.items() if status != 200}
+
+
+class ParallelLoad:
+    """`clients` threads, each sending requests to one URL one after another (at most `limit`
+    each), every answer's status (or the transport error's name) kept in order: how an
+    autoscaling test loads a workload with a known number of requests in flight."""
+
+    def __init__(
+        self, url: str, token: str, clients: int, *, timeout: float = 60, limit: int = 2_000
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.clients = clients
+        self.timeout = timeout
+        self.limit = limit
+        self.statuses: list[int | str] = []
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(clients)
+
+    def __enter__(self) -> ParallelLoad:
+        for _ in range(self.clients):
+            self._pool.submit(self._run)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True)
+
+    def _run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with httpx.Client(headers=headers, timeout=self.timeout) as client:
+            for _ in range(self.limit):
+                if self._stop.is_set():
+                    return
+                try:
+                    self.statuses.append(client.get(self.url).status_code)
+                except httpx.HTTPError as exc:
+                    self.statuses.append(type(exc).__name__)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -27,6 +26,7 @@ from tests.server.runtimes.kubernetes.conftest import NAMESPACE
 from tests.server.runtimes.kubernetes.emulator import Emulator
 from tests.server.runtimes.kubernetes.kubelet import Kubelet
 from tests.server.runtimes.kubernetes.test_api import Dockyard, k8s_settings, running, wait_for, web
+from tests.support.load import ParallelLoad
 
 __all__ = ["k8s_settings"]  # a fixture this module uses
 
@@ -50,37 +50,6 @@ def scaling_settings(k8s_settings: Settings) -> Settings:
 def dockyard(scaling_settings: Settings, kubelet: Kubelet) -> Iterator[Dockyard]:
     with running(scaling_settings) as handle:
         yield handle
-
-
-class Load:
-    """A bounded client: `clients` threads, each sending one request after another."""
-
-    def __init__(self, url: str, clients: int) -> None:
-        self.url = url
-        self.clients = clients
-        self.statuses: list[int | str] = []
-        self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(clients)
-
-    def __enter__(self) -> Load:
-        for _ in range(self.clients):
-            self._pool.submit(self._run)
-        return self
-
-    def _run(self) -> None:
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        with httpx.Client(headers=headers, timeout=30) as client:
-            for _ in range(2_000):
-                if self._stop.is_set():
-                    return
-                try:
-                    self.statuses.append(client.get(self.url).status_code)
-                except httpx.HTTPError as exc:
-                    self.statuses.append(type(exc).__name__)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._pool.shutdown(wait=True)
 
 
 def group_of(dockyard: Dockyard, workload_id: str) -> dict[str, Any]:
@@ -133,14 +102,14 @@ def test_concurrency_scales_the_deployment_up_down_to_zero_and_wakes(
     assert not emulator.list("horizontalpodautoscalers", NAMESPACE)  # Dockyard's own scaler
 
     # Three requests in flight against a target of one per replica: up, on the cluster too.
-    with Load(endpoint + PAUSE, 3) as heavy:
+    with ParallelLoad(endpoint + PAUSE, ADMIN_TOKEN, 3, timeout=30) as heavy:
         wait_for(
             "more replicas serving",
             lambda: group_of(dockyard, workload_id)["currentReplicaCount"] >= 2,
         )
     # One request at a time: after the window the group goes down to one replica, and the
     # pods drained away are the ones deleted, so no request fails on the way.
-    with Load(endpoint + PAUSE, 1) as light:
+    with ParallelLoad(endpoint + PAUSE, ADMIN_TOKEN, 1, timeout=30) as light:
         wait_for(
             "a single replica",
             lambda: (
