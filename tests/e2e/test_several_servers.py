@@ -101,7 +101,8 @@ def test_the_autoscaler_sums_the_load_of_every_server(
 ) -> None:
     # Two requests in flight through each server against a target of three per replica: no
     # server alone sees enough to scale, the two together do.
-    from tests.e2e.test_autoscaling import Load, _group, _slow_spec
+    from tests.e2e.test_autoscaling import _group, _slow_spec
+    from tests.support.load import ParallelLoad
 
     first, second = servers
     spec, slow_path = _slow_spec(podman)
@@ -117,7 +118,7 @@ def test_the_autoscaler_sums_the_load_of_every_server(
     workload_id = created.json()["id"]
     wait_for("one replica", lambda: _group(first, workload_id)["currentReplicaCount"] == 1, 120)
     paths = [f"{s.url}/api/v2/endpoints/workloads/{workload_id}/{slow_path}" for s in servers]
-    with Load(first, paths[0], 2), Load(second, paths[1], 2):
+    with ParallelLoad(paths[0], first.token, 2), ParallelLoad(paths[1], second.token, 2):
         wait_for(
             "a second replica",
             lambda: _group(first, workload_id)["desiredReplicaCount"] >= 2,
