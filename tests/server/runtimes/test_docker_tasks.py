@@ -180,6 +180,31 @@ def test_an_ended_single_container_task_never_runs_twice(runtime, instance):
     assert [line.message for line in runtime.logs(spec.proton_id)] == ["ran"]
 
 
+def test_a_single_container_task_is_seen_by_a_restarted_server_and_after_a_removal(
+    docker_url, runtime, instance
+):
+    """The runtime looks a lone task's container up by name once it ensured it; a runtime
+    that never did (a restarted server) and one whose container went behind its back both
+    still see what the engine holds."""
+    task = ContainerSpec("main", runtime.test_image, ("sleep", "600"), primary=True)
+    spec = proton(instance, task)
+    runtime.ensure_proton(spec)
+    restarted = DockerRuntime.connect(docker_url, stop_timeout=1)
+    try:
+        assert [s.phase for s in restarted.observe(spec.proton_id)] == [ReplicaPhase.RUNNING]
+        assert [s.phase for s in runtime.observe(spec.proton_id)] == [ReplicaPhase.RUNNING]
+        for container in runtime.client.containers.list(
+            all=True, filters={"label": f"{LABEL_PROTON}={spec.proton_id}"}
+        ):
+            container.remove(force=True)
+        assert runtime.observe(spec.proton_id) == []
+        assert restarted.observe(spec.proton_id) == []
+        runtime.stop_proton(spec.proton_id)  # nothing left to stop is no error
+        assert runtime.logs(spec.proton_id) == []
+    finally:
+        restarted.close()
+
+
 def test_a_task_with_a_sidecar_keeps_its_network_container(runtime, instance):
     main = ContainerSpec("main", runtime.test_image, ("sh", "-c", "exit 0"), primary=True)
     helper = ContainerSpec("helper", runtime.test_image, ("sleep", "600"))

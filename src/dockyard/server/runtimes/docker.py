@@ -103,6 +103,12 @@ class DockerRuntime(base.RuntimeReportsUsage):
         # Replicas are built side by side: one image check (or pull, or infra import) at a time.
         self._images = threading.Lock()
         self._exits: ExitWatcher | None = None  # see watch_changes
+        # A task proton whose replicas are each one container alone → those containers'
+        # names. Looking a container up by name waits on that container only, where a listing
+        # by labels waits on every container the engine is creating or starting meanwhile, so
+        # during a burst of tasks the end of each would be seen late. Filled by ensure_proton;
+        # a restarted server lists until it ensures the proton again.
+        self._lone: dict[str, list[str]] = {}
 
     @classmethod
     def connect(cls, base_url: str, **options: Any) -> DockerRuntime:
@@ -154,6 +160,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
         if spec.is_task:
             # A task's counts never change, so it has no replica beyond them: no listing, each
             # replica is found by its name.
+            self._remember_lone(spec)
             return _side_by_side(wanted, lambda key: self._ensure_replica(spec, *key))
         with _engine_errors():
             present = _by_replica(self._list({LABEL_PROTON: spec.proton_id}))
@@ -209,7 +216,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
     def observe(self, proton_id: str) -> list[ObservedReplica]:
         with _engine_errors():
             # One listing for the whole proton, grouped here, rather than one per replica.
-            replicas = _by_replica(self._list({LABEL_PROTON: proton_id}))
+            replicas = _by_replica(self._containers_of(proton_id))
             return [
                 self._state_of(proton_id, group, index, replicas[(group, index)])
                 for group, index in sorted(replicas)
@@ -283,7 +290,7 @@ class DockerRuntime(base.RuntimeReportsUsage):
         with _engine_errors():
             running = [
                 c
-                for c in self._list({LABEL_PROTON: proton_id})
+                for c in self._containers_of(proton_id)
                 if c.status in ("running", "paused", "restarting")
             ]
             _in_order(running, lambda c: c.stop(timeout=self.stop_timeout))
@@ -302,14 +309,15 @@ class DockerRuntime(base.RuntimeReportsUsage):
 
     def remove_proton(self, proton_id: str) -> None:
         with _engine_errors():
-            self._remove_containers({str(c.id): c for c in self._list({LABEL_PROTON: proton_id})})
+            self._remove_containers({str(c.id): c for c in self._containers_of(proton_id)})
+        self._lone.pop(proton_id, None)
         for key in [k for k in list(self._restarts) if k[0] == proton_id]:
             del self._restarts[key]
 
     def logs(self, proton_id: str, since: datetime | None = None) -> list[LogLine]:
         lines: list[LogLine] = []
         with _engine_errors():
-            for container in self._list({LABEL_PROTON: proton_id}):
+            for container in self._containers_of(proton_id):
                 if container.labels.get(LABEL_ROLE) == "infra":
                     continue
                 lines.extend(self._container_logs(container, since))
@@ -321,8 +329,10 @@ class DockerRuntime(base.RuntimeReportsUsage):
         # same as a quiet one.
         found: list[LogLine] = []
         with _engine_errors():
-            for member in self._list({LABEL_PROTON: proton_id, LABEL_CONTAINER: container}):
-                if member.labels.get(LABEL_ROLE) != "infra":
+            for member in self._containers_of(proton_id):
+                if member.labels.get(LABEL_CONTAINER) == container and (
+                    member.labels.get(LABEL_ROLE) != "infra"
+                ):
                     found.extend(self._container_logs(member, None, tail=lines))
         found.sort(key=lambda line: line.timestamp)
         return found[-lines:] if lines > 0 else []
@@ -406,6 +416,25 @@ class DockerRuntime(base.RuntimeReportsUsage):
             "label": [f"{key}={value}" for key, value in labels.items()]
         }
         return self.client.containers.list(all=True, filters=filters)
+
+    def _containers_of(self, proton_id: str) -> list[Container]:
+        """Every container of the proton: a lone task's looked up by name (see `_lone`),
+        others listed by label."""
+        names = self._lone.get(proton_id)
+        if names is not None:
+            try:
+                return [self.client.containers.get(name) for name in names]
+            except docker.errors.NotFound:
+                pass  # not created yet, or removed by hand: the listing says what there is
+        return self._list({LABEL_PROTON: proton_id})
+
+    def _remember_lone(self, spec: ProtonSpec) -> None:
+        keys = spec.replica_keys()
+        if all(_runs_alone(spec.group(group)) for group, _ in keys):
+            self._lone[spec.proton_id] = [
+                _container_name(spec.proton_id, group, index, spec.group(group).primary.name)
+                for group, index in keys
+            ]
 
     def _replica(self, proton_id: str, group: str, index: int) -> dict[str, Container]:
         found = self._list({LABEL_PROTON: proton_id, LABEL_GROUP: group, LABEL_REPLICA: str(index)})
@@ -509,6 +538,12 @@ class DockerRuntime(base.RuntimeReportsUsage):
         state.message = f"container {name} exited with code {state.exit_code}" + (
             f": {reason}" if reason else ""
         )
+        # The engine's own file when it can be read: the logs API is one more round trip that
+        # queues behind every create and start of a burst.
+        written = read_log_file(container.attrs.get("LogPath"), tail=self.tail_lines)
+        if written is not None:
+            state.last_output = [message for _, _, message in written]
+            return
         output = container.logs(tail=self.tail_lines).decode("utf-8", "replace")
         state.last_output = output.splitlines()[-self.tail_lines :]
 
