@@ -133,7 +133,9 @@ class Server:
 
     def __exit__(self, *_: object) -> None:
         try:
-            self.delete_all()
+            # Until the engine holds nothing of this server's: its data dir goes with the
+            # run, and containers left behind would belong to no installation.
+            self.delete_all(self._engine_holds_nothing())
         finally:
             if self.process is not None:
                 self.process.send_signal(signal.SIGINT)
@@ -152,6 +154,23 @@ class Server:
                 self.delete(workload["id"])
         if gone is not None:
             poll("the runtime to remove every workload", gone, 300, 0.5)
+
+    def _engine_holds_nothing(self) -> Callable[[], bool] | None:
+        url = self.env.get("DOCKER_HOST")
+        if self.env.get("DOCKYARD_RUNTIME") != "docker" or not url:
+            return None
+        import docker
+
+        label = f"dockyard.instance={self.instance}"
+
+        def nothing() -> bool:
+            engine = docker.DockerClient(base_url=url)
+            try:
+                return not engine.containers.list(all=True, filters={"label": label})
+            finally:
+                engine.close()
+
+        return nothing
 
     @property
     def instance(self) -> str:
