@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -171,3 +172,19 @@ def test_promote_needs_a_running_workload(client: TestClient, fake: Fake) -> Non
     fake.advance(2)
     response = client.post(f"{API}/workloads/{workload['id']}/promote")
     assert response.status_code == 422 and response.json()["code"] == "promote_not_allowed"
+
+
+def test_warm_up_is_timed_by_the_reconcilers_clock(client: TestClient, fake: Fake) -> None:
+    # The reconciler's clock, not the wall clock, times the warm-up: here the wall clock runs
+    # an hour ahead of it, as it does by the length of any pass on a busy machine.
+    fake.clock.now -= timedelta(hours=1)
+    v1 = _locked(client, "svc")
+    v2 = _locked(client, "svc", repo=v1["artifactRepositoryId"])
+    workload = _running(client, fake, v1["id"])
+    _replace(client, workload["id"], v2["id"], warmupDurationMinutes=1)
+    fake.advance(30)
+    assert client.get(f"{API}/workloads/{workload['id']}/replacement").json()["status"] == (
+        "awaiting_promotion"
+    )
+    fake.advance(40)
+    assert client.get(f"{API}/workloads/{workload['id']}").json()["artifactId"] == v2["id"]

@@ -227,7 +227,7 @@ def apply(db: Database, snapshot: Snapshot, outcome: Outcome, now: datetime) -> 
         workload.lock_token = None
         workload.lock_expires_at = None
         for proton_outcome in outcome.protons:
-            _apply_proton(session, proton_outcome)
+            _apply_proton(session, proton_outcome, now)
         for event_type, details in outcome.events:
             record_event(session, workload.id, event_type, details)
         # A user changed what they want while this pass ran: its status verdict is stale.
@@ -248,7 +248,7 @@ def apply(db: Database, snapshot: Snapshot, outcome: Outcome, now: datetime) -> 
         return True
 
 
-def _apply_proton(session: Session, outcome: ProtonOutcome) -> None:
+def _apply_proton(session: Session, outcome: ProtonOutcome, now: datetime) -> None:
     proton = session.get(Proton, outcome.proton_id)
     if proton is None:
         return
@@ -258,7 +258,7 @@ def _apply_proton(session: Session, outcome: ProtonOutcome) -> None:
     if outcome.log_tail is not None:
         proton.log_tail = outcome.log_tail
     if outcome.status is not None:
-        set_proton_status(proton, outcome.status)
+        set_proton_status(proton, outcome.status, now)
     if outcome.retire:
         proton.role = "retired"
 
@@ -287,7 +287,7 @@ def _apply_rollout(
             set_status(session, workload, Status(candidate.status), reason="replacement switched")
         if previous is not None:
             previous.role = "draining"
-            set_proton_status(previous, Status.DRAINING)
+            set_proton_status(previous, Status.DRAINING, now)
         replacement.switched_at = now
         record_event(
             session, workload.id, "replacement_switched", {"replacementId": replacement.id}

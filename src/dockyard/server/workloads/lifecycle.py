@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -80,15 +81,19 @@ def set_status(
     return True
 
 
-def set_proton_status(proton: Proton, new: Status) -> bool:
-    """Protons follow the same table; their changes show through the workload's events."""
+def set_proton_status(proton: Proton, new: Status, now: datetime | None = None) -> bool:
+    """Protons follow the same table; their changes show through the workload's events.
+
+    `now` is the reconciler's clock when a pass moves it: its `running_since` times the
+    warm-up, which the pass measures with that clock (the wall clock runs on while a pass
+    works)."""
     current = Status(proton.status)
     if current == new:
         return False
     check_transition(current, new)
     proton.status = new.value
     if new in (Status.RUNNING, Status.WARMING) and proton.running_since is None:
-        proton.running_since = utcnow()
+        proton.running_since = now or utcnow()
     elif new != Status.RUNNING and new not in (Status.WARMING, Status.DRAINING):
         proton.running_since = None
     return True
