@@ -4,6 +4,7 @@ idle group goes to zero and a waiting request wakes it. Nothing sleeps."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -196,6 +197,17 @@ def test_idle_goes_to_zero_and_a_waiting_request_wakes_it(client: TestClient, sc
     assert group["currentReplicaCount"] == 1 and group["status"] == "running"
     assert [(e["from"], e["to"]) for e in _scaled_events(client, body["id"])] == [(1, 0), (0, 1)]
     assert _statuses(client, body["id"]).count("running") == 1  # it never left running
+
+
+def test_idle_is_timed_by_the_reconcilers_clock(client: TestClient, scaled: Fake) -> None:
+    # The idle time runs from the replica's start as the reconciler's clock saw it: here the
+    # wall clock runs an hour ahead, as it does by the length of any pass on a busy machine.
+    scaled.clock.now -= timedelta(hours=1)
+    body = create_workload(client, runtime=_runtime(low=0))
+    scaled.advance(3)
+    assert _group(client, body["id"])["currentReplicaCount"] == 1
+    scaled.advance(POLICY.windows.idle_seconds + 2)
+    assert _group(client, body["id"])["desiredReplicaCount"] == 0
 
 
 def test_at_zero_the_passes_leave_the_runtime_alone(client: TestClient, scaled: Fake) -> None:
