@@ -250,8 +250,7 @@ class RoutingTable:
                 raise
             except Exception:  # a database hiccup must not stop routing; keep the last table
                 log.exception("refreshing the routing table failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            await _wait(self._wake, self._interval)
             self._wake.clear()
 
     async def refresh(self, *, rebuild: bool = False) -> None:
@@ -327,6 +326,15 @@ class RoutingTable:
 
     async def wait_for_change(self, timeout: float) -> None:
         """Return after the next refresh, or after `timeout` seconds."""
-        changed = self._changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout)
+        await _wait(self._changed, timeout)
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Until `event` is set or `timeout` seconds pass.
+
+    Not `asyncio.wait_for`: before Python 3.12 it returns normally when it is cancelled just
+    as the event is set, and the cancellation is lost (the routing table's loop then never
+    ended, and a server's shutdown waited for it forever)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
