@@ -65,12 +65,14 @@ class InvokeProxy:
         self.session: aiohttp.ClientSession | None = None  # for WebSocket relays
         self._tasks: list[asyncio.Task[None]] = []
         self._asking: set[asyncio.Task[None]] = set()  # reports and nudges under way
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one its tasks run on
 
     # --- life ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self.session is not None:
             return
+        self._loop = asyncio.get_running_loop()
         settings = self.settings
         self.pool = UpstreamPool(
             max_connections=settings.proxy_max_connections,
@@ -104,6 +106,12 @@ class InvokeProxy:
         ]
 
     async def stop(self) -> None:
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            # A second lifespan over the same app, on an event loop of its own (test clients
+            # open one each): the tasks and connections are the first loop's, whose own
+            # shutdown stops them. Touched from here they are not thread-safe.
+            return
+        self._loop = None
         for task in self._tasks:
             task.cancel()
         # Their own errors were logged as they ran; a cancellation of stop() itself goes on.
