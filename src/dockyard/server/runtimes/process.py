@@ -167,6 +167,7 @@ class ProcessRuntime(base.Runtime):
                 self._start_all(directory, record)
             elif record["stopped"]:
                 record["stopped"] = False
+                _take_a_free_port(record)
                 _write_json(directory / "replica.json", record)
                 self._start_all(directory, record)
             return self._state(directory)
@@ -191,6 +192,7 @@ class ProcessRuntime(base.Runtime):
             self._kill_all(directory, record)
             record["restarts"] += 1
             record["stopped"] = False
+            _take_a_free_port(record)
             _write_json(directory / "replica.json", record)
             self._start_all(directory, record)
             return self._state(directory)
@@ -525,6 +527,26 @@ def _read_log_end(path: Path, lines: int) -> list[tuple[datetime, str, str]]:
         if moment is not None:
             entries.append((moment, stream, message))
     return entries
+
+
+def _take_a_free_port(record: dict[str, Any]) -> None:
+    """Before a replica starts again: a new port when its own was taken meanwhile.
+
+    A port is free when it is handed out, but another program (or a replica of another
+    workload declaring the same port, started at the same moment) may bind it before the app
+    does; the app then exits, and on the same port every restart would fail the same way. A
+    port nobody took stays the replica's."""
+    if _port_free(record["port"]):
+        return
+    declared = record["declared_port"]
+    if declared and record["index"] == 0 and _port_free(declared):
+        port = declared
+    else:
+        port = _free_port()
+    record["port"] = port
+    record["port_was_busy"] = bool(declared and record["index"] == 0 and port != declared)
+    if declared:
+        record["probe_ports"][str(declared)] = port
 
 
 def _port_free(port: int) -> bool:
