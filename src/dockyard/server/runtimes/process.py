@@ -415,7 +415,7 @@ class ProcessRuntime(base.Runtime):
 
     def _choose_ports(self, group: GroupSpec, index: int) -> dict[str, Any]:
         declared = group.primary.port
-        port = declared if declared and index == 0 and _port_free(declared) else _free_port()
+        port = _pick_port(declared, index)
         probe_ports = {p: p for p in group.exposed_ports()}
         if declared:
             probe_ports[declared] = port
@@ -539,14 +539,15 @@ def _take_a_free_port(record: dict[str, Any]) -> None:
     if _port_free(record["port"]):
         return
     declared = record["declared_port"]
-    if declared and record["index"] == 0 and _port_free(declared):
-        port = declared
-    else:
-        port = _free_port()
-    record["port"] = port
+    record["port"] = port = _pick_port(declared, record["index"])
     record["port_was_busy"] = bool(declared and record["index"] == 0 and port != declared)
     if declared:
         record["probe_ports"][str(declared)] = port
+
+
+def _pick_port(declared: int | None, index: int) -> int:
+    """The first replica gets its declared port when that is free; the others a free one."""
+    return declared if declared and index == 0 and _port_free(declared) else _free_port()
 
 
 def _port_free(port: int) -> bool:
