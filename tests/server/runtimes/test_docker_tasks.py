@@ -108,7 +108,15 @@ def test_no_new_privileges_is_set(runtime, instance):
 
 
 def test_a_fork_bomb_stops_at_the_pids_limit(runtime, instance):
-    script = "f(){ f & f & }; f 2>/dev/null; sleep 1; echo survived; exit 0"
+    # The task's own shell cannot fork either once the bomb holds every pid, and a shell that
+    # cannot fork exits: it starts the bomb with its one fork, then waits with builtins only
+    # (`read` of a file, `[`) until the kernel has refused a fork at the limit.
+    script = (
+        "(f(){ f & f & }; f) 2>/dev/null & "
+        "p=/sys/fs/cgroup/pids; [ -d $p ] || p=/sys/fs/cgroup; refused=0; "
+        'until [ "$refused" -gt 0 ]; do read -r _ refused < $p/pids.events; done; '
+        "echo survived; exit 0"
+    )
     state, lines = run_task(runtime, instance, script, timeout=90, memory=64 * 1024 * 1024)
     assert state.exit_code == 0 and ("stdout", "survived") in lines
     _, limit = run_task(

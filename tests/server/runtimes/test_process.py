@@ -176,6 +176,39 @@ def test_taken_declared_port_gives_a_free_one_in_port(runtime, instance):
         assert get(state.port, "/env").json()["PORT"] == str(state.port)
 
 
+def test_a_port_taken_while_the_replica_was_down_gives_it_a_free_one(runtime, instance):
+    # Another program binds the replica's port while it is not running (or between the
+    # moment the port was found free and the app's own bind): the next start, and a restart,
+    # must not send the app to a port it can never bind.
+    declared = free_port()
+    spec = proton(instance, app(declared))
+    (first,) = runtime.ensure_proton(spec)
+    assert first.port == declared
+    runtime.stop_proton(spec.proton_id)
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", declared))
+        holder.listen()
+        (started,) = runtime.ensure_proton(spec)
+        assert started.port != declared and started.probe_ports == {declared: started.port}
+        assert get(started.port, "/env").json()["PORT"] == str(started.port)
+
+        runtime.stop_proton(spec.proton_id)
+        with socket.socket() as second:
+            # As servers do: the app's closed connections leave the port in TIME_WAIT.
+            second.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            second.bind(("127.0.0.1", started.port))
+            second.listen()
+            restarted = runtime.restart_replica(spec.proton_id, "default", 0)
+        assert restarted.port not in (declared, started.port)
+        assert get(restarted.port, "/env").json()["PORT"] == str(restarted.port)
+
+    # A port nobody took stays the replica's across restarts.
+    again = runtime.restart_replica(spec.proton_id, "default", 0)
+    assert again.port == restarted.port
+    assert get(again.port, "/env").json()["PORT"] == str(again.port)
+
+
 def test_ensure_is_idempotent(runtime, instance):
     spec = proton(instance, app())
     (first,) = runtime.ensure_proton(spec)

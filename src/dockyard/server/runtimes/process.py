@@ -167,6 +167,7 @@ class ProcessRuntime(base.Runtime):
                 self._start_all(directory, record)
             elif record["stopped"]:
                 record["stopped"] = False
+                _take_a_free_port(record)
                 _write_json(directory / "replica.json", record)
                 self._start_all(directory, record)
             return self._state(directory)
@@ -191,6 +192,7 @@ class ProcessRuntime(base.Runtime):
             self._kill_all(directory, record)
             record["restarts"] += 1
             record["stopped"] = False
+            _take_a_free_port(record)
             _write_json(directory / "replica.json", record)
             self._start_all(directory, record)
             return self._state(directory)
@@ -413,7 +415,7 @@ class ProcessRuntime(base.Runtime):
 
     def _choose_ports(self, group: GroupSpec, index: int) -> dict[str, Any]:
         declared = group.primary.port
-        port = declared if declared and index == 0 and _port_free(declared) else _free_port()
+        port = _pick_port(declared, index)
         probe_ports = {p: p for p in group.exposed_ports()}
         if declared:
             probe_ports[declared] = port
@@ -525,6 +527,27 @@ def _read_log_end(path: Path, lines: int) -> list[tuple[datetime, str, str]]:
         if moment is not None:
             entries.append((moment, stream, message))
     return entries
+
+
+def _take_a_free_port(record: dict[str, Any]) -> None:
+    """Before a replica starts again: a new port when its own was taken meanwhile.
+
+    A port is free when it is handed out, but another program (or a replica of another
+    workload declaring the same port, started at the same moment) may bind it before the app
+    does; the app then exits, and on the same port every restart would fail the same way. A
+    port nobody took stays the replica's."""
+    if _port_free(record["port"]):
+        return
+    declared = record["declared_port"]
+    record["port"] = port = _pick_port(declared, record["index"])
+    record["port_was_busy"] = bool(declared and record["index"] == 0 and port != declared)
+    if declared:
+        record["probe_ports"][str(declared)] = port
+
+
+def _pick_port(declared: int | None, index: int) -> int:
+    """The first replica gets its declared port when that is free; the others a free one."""
+    return declared if declared and index == 0 and _port_free(declared) else _free_port()
 
 
 def _port_free(port: int) -> bool:
