@@ -96,12 +96,30 @@ def test_a_stale_cache_meets_409_and_catches_up(
     runtime.ensure_proton(spec)
     runtime.stop_proton(spec.proton_id)
     name = object_name(spec.proton_id, "default")
-    eventually(lambda: runtime.deployments.get(name)["spec"]["replicas"] == 0)
+
+    def settled() -> bool:
+        # The kubelet is done with the stop (its pod gone and reported) and the runtime's
+        # cache holds the Deployment as the server does: nothing else writes it from here on.
+        held = emulator.get("deployments", NAMESPACE, name)
+        known = runtime.deployments.get(name)
+        return (
+            held is not None
+            and known is not None
+            and not kubelet.pods_of(NAMESPACE, name)
+            and (held.get("status") or {}).get("replicas") == 0
+            and known["metadata"]["resourceVersion"] == held["metadata"]["resourceVersion"]
+        )
+
+    eventually(settled, what="the stop to settle")
     # Another writer changes the object and its watch event is still on its way: the
     # runtime's patch carries the resourceVersion it knows, which is stale now.
-    changed = emulator.get("deployments", NAMESPACE, name)
-    changed["metadata"]["labels"]["team"] = "blue"
-    emulator.put("deployments", changed, quiet=True)
+    emulator.update(
+        "deployments",
+        NAMESPACE,
+        name,
+        lambda changed: changed["metadata"]["labels"].__setitem__("team", "blue"),
+        quiet=True,
+    )
     patches = emulator.count("PATCH", "deployments")
     runtime.ensure_proton(spec)
     found = emulator.get("deployments", NAMESPACE, name)
