@@ -128,6 +128,24 @@ def test_a_stale_cache_meets_409_and_catches_up(
     assert emulator.count("PATCH", "deployments") == patches + 2  # refused once, then done
 
 
+def test_a_watch_event_older_than_a_writes_answer_does_not_undo_it(
+    runtime: KubernetesRuntime, emulator: Emulator, kubelet: Kubelet
+) -> None:
+    spec = proton_spec()
+    runtime.ensure_proton(spec)
+    name = object_name(spec.proton_id, "default")
+    _ready(runtime, spec.proton_id)
+    running = runtime.deployments.get(name)
+    assert running is not None and running["spec"]["replicas"] == 1
+    runtime.stop_proton(spec.proton_id)
+    # A watch behind the stop's answer brings an event from before it.
+    runtime.deployments._apply("MODIFIED", running)
+    assert runtime.deployments.get(name)["spec"]["replicas"] == 0
+    # So starting again writes the count (from the older event it would look done already).
+    runtime.ensure_proton(spec)
+    assert emulator.get("deployments", NAMESPACE, name)["spec"]["replicas"] == 1
+
+
 def test_stop_scales_to_zero_and_start_scales_back(
     runtime: KubernetesRuntime, emulator: Emulator, kubelet: Kubelet
 ) -> None:
