@@ -12,10 +12,12 @@ The infra image is built on first use from the host's static `catatonit` (`catat
 waits for signals), imported through the API, so it needs no registry (docker_build.py).
 
 Observation is stateless, read from the engine and the `dockyard.*` labels, so a new runtime
-object (a restarted server) sees exactly what the old one left. The one exception is
-`restart_count`: engines do not count restarts they did not make themselves (Podman keeps
-`RestartCount` at 0 on an API restart), so it counts the restarts of this object only; the
-reconciler keeps the durable count in its replicas table.
+object (a restarted server) sees exactly what the old one left. Two things are remembered:
+`restart_count`, since engines do not count restarts they did not make themselves (Podman keeps
+`RestartCount` at 0 on an API restart), so it counts the restarts of this object only (the
+reconciler keeps the durable count in its replicas table); and the names of a lone task's
+containers, only to look them up instead of listing (a new object lists until it ensures
+the proton).
 """
 
 from __future__ import annotations
