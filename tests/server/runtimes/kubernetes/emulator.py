@@ -9,10 +9,12 @@ merge patches (strategic merge patches are treated as merge patches: lists are r
 SelfSubjectAccessReviews answered from a set of denied verbs; pod logs; and a `404` for a
 namespace it does not have.
 
-A test can make it answer the next matching request with an error (`fail_next`), end every
-watch with `410 Gone` (`expire_watches`), and go away and come back on the same port (`stop`,
-`start`). It counts the requests it served (`requests`). There is no controller: a test plays
-the kubelet (`kubelet.py`) through `on_change` and the store's Python methods.
+A test (or the kubelet, from the emulator's thread) changes an object in one step with
+`update`, so that two writers never undo each other's change. A test can make it answer the
+next matching request with an error (`fail_next`), end every watch with `410 Gone`
+(`expire_watches`), and go away and come back on the same port (`stop`, `start`). It counts
+the requests it served (`requests`). There is no controller: a test plays the kubelet
+(`kubelet.py`) through `on_change` and the store's Python methods.
 
 It runs on its own event loop in a thread, since the runtime's client blocks.
 """
@@ -254,6 +256,29 @@ class Emulator:
             if not quiet:
                 self._record("MODIFIED" if existed else "ADDED", plural, obj)
             return copy.deepcopy(obj)
+
+    def update(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        change: Callable[[Obj], object],
+        *,
+        quiet: bool = False,
+    ) -> Obj | None:
+        """Read, change and write back an object in one step, as a controller's write with the
+        resourceVersion it read would (a `get` then a `put` from another thread could undo a
+        write made between them); None when there is no such object. `change` edits the
+        object in place; it is written only when that changed it."""
+        with self._lock:
+            found = self.get(plural, namespace, name)
+            if found is None:
+                return None
+            before = copy.deepcopy(found)
+            change(found)
+            if found == before:
+                return found
+            return self.put(plural, found, quiet=quiet)
 
     def remove(self, plural: str, namespace: str, name: str) -> None:
         with self._lock:

@@ -121,9 +121,15 @@ class Kubelet:
             "readyReplicas": ready,
             "availableReplicas": ready,
         }
-        if deployment.get("status") != status:
-            deployment["status"] = status
-            self.emulator.put("deployments", deployment)
+        # The status alone, onto the Deployment as it is now (a controller writes the status
+        # subresource): `deployment` was read earlier, and writing it back whole would undo a
+        # change a test made to it meanwhile from its own thread.
+        self.emulator.update(
+            "deployments",
+            meta["namespace"],
+            meta["name"],
+            lambda current: current.__setitem__("status", status),
+        )
 
     # --- pods ------------------------------------------------------------------------------
 
@@ -503,9 +509,7 @@ class Kubelet:
     def autoscale(self, namespace: str, name: str, replicas: int, cores: str) -> None:
         """What an HPA's controller does: report the pods' average CPU (`cores`, a quantity)
         in the HPA's status and set its Deployment's count."""
-        hpa = self.emulator.get("horizontalpodautoscalers", namespace, name)
-        assert hpa is not None, f"no HorizontalPodAutoscaler {name}"
-        hpa["status"] = {
+        status = {
             "currentReplicas": replicas,
             "desiredReplicas": replicas,
             "currentMetrics": [
@@ -515,12 +519,23 @@ class Kubelet:
                 }
             ],
         }
-        self.emulator.put("horizontalpodautoscalers", hpa)
+        hpa = self.emulator.update(
+            "horizontalpodautoscalers",
+            namespace,
+            name,
+            lambda current: current.__setitem__("status", status),
+        )
+        assert hpa is not None, f"no HorizontalPodAutoscaler {name}"
         target = hpa["spec"]["scaleTargetRef"]["name"]
-        deployment = self.emulator.get("deployments", namespace, target)
+        # The count alone (the HPA writes the scale subresource), in one step with the read:
+        # the pods' status reports write the same Deployment from the emulator's thread.
+        deployment = self.emulator.update(
+            "deployments",
+            namespace,
+            target,
+            lambda current: current["spec"].__setitem__("replicas", replicas),
+        )
         assert deployment is not None
-        deployment["spec"]["replicas"] = replicas
-        self.emulator.put("deployments", deployment)
 
     async def close(self) -> None:
         for runner in self._servers.values():

@@ -122,12 +122,26 @@ def test_dockyard_leaves_the_count_to_the_autoscaler_and_reports_it(
     }
     # The cluster's HPA controller reads 0.45 cores per pod (90 % of the limit): four pods.
     kubelet.autoscale(NAMESPACE, name, 4, "450m")
+    # The count comes from the Deployment and the reading from the HPA, through two watches
+    # whose events arrive in either order.
     eventually(
-        lambda: runtime.own_scale(spec.proton_id)["default"].replicas == 4, what="the new count"
+        lambda: (
+            runtime.own_scale(spec.proton_id)
+            == {"default": RuntimeScale(replicas=4, metric="cpuAverageUtilization", value=90.0)}
+        ),
+        what="the new count and its reading",
     )
-    assert runtime.own_scale(spec.proton_id)["default"].value == 90.0
     eventually(lambda: sum(r.ready is True for r in runtime.observe(spec.proton_id)) == 4)
     assert [r.index for r in runtime.observe(spec.proton_id)] == [0, 1, 2, 3]
+    # The kubelet's last status report is on its way to the runtime's cache; a patch from a
+    # cache behind the server meets a 409 and is sent again, which is a second PATCH.
+    eventually(
+        lambda: (
+            runtime.deployments.get(name)["metadata"]["resourceVersion"]
+            == deployment_of(emulator, spec)["metadata"]["resourceVersion"]
+        ),
+        what="the runtime's cache to hold the Deployment as the server does",
+    )
     # Ensuring the proton again with the count Dockyard last asked for writes no count back.
     patches = emulator.count("PATCH", "deployments")
     runtime.ensure_proton(

@@ -96,18 +96,54 @@ def test_a_stale_cache_meets_409_and_catches_up(
     runtime.ensure_proton(spec)
     runtime.stop_proton(spec.proton_id)
     name = object_name(spec.proton_id, "default")
-    eventually(lambda: runtime.deployments.get(name)["spec"]["replicas"] == 0)
+
+    def settled() -> bool:
+        # The kubelet is done with the stop (its pod gone and reported) and the runtime's
+        # cache holds the Deployment as the server does: nothing else writes it from here on.
+        held = emulator.get("deployments", NAMESPACE, name)
+        known = runtime.deployments.get(name)
+        return (
+            held is not None
+            and known is not None
+            and not kubelet.pods_of(NAMESPACE, name)
+            and (held.get("status") or {}).get("replicas") == 0
+            and known["metadata"]["resourceVersion"] == held["metadata"]["resourceVersion"]
+        )
+
+    eventually(settled, what="the stop to settle")
     # Another writer changes the object and its watch event is still on its way: the
     # runtime's patch carries the resourceVersion it knows, which is stale now.
-    changed = emulator.get("deployments", NAMESPACE, name)
-    changed["metadata"]["labels"]["team"] = "blue"
-    emulator.put("deployments", changed, quiet=True)
+    emulator.update(
+        "deployments",
+        NAMESPACE,
+        name,
+        lambda changed: changed["metadata"]["labels"].__setitem__("team", "blue"),
+        quiet=True,
+    )
     patches = emulator.count("PATCH", "deployments")
     runtime.ensure_proton(spec)
     found = emulator.get("deployments", NAMESPACE, name)
     assert found["spec"]["replicas"] == 1
     assert found["metadata"]["labels"]["team"] == "blue"  # the other writer's change stays
     assert emulator.count("PATCH", "deployments") == patches + 2  # refused once, then done
+
+
+def test_a_watch_event_older_than_a_writes_answer_does_not_undo_it(
+    runtime: KubernetesRuntime, emulator: Emulator, kubelet: Kubelet
+) -> None:
+    spec = proton_spec()
+    runtime.ensure_proton(spec)
+    name = object_name(spec.proton_id, "default")
+    _ready(runtime, spec.proton_id)
+    running = runtime.deployments.get(name)
+    assert running is not None and running["spec"]["replicas"] == 1
+    runtime.stop_proton(spec.proton_id)
+    # A watch behind the stop's answer brings an event from before it.
+    runtime.deployments._apply("MODIFIED", running)
+    assert runtime.deployments.get(name)["spec"]["replicas"] == 0
+    # So starting again writes the count (from the older event it would look done already).
+    runtime.ensure_proton(spec)
+    assert emulator.get("deployments", NAMESPACE, name)["spec"]["replicas"] == 1
 
 
 def test_stop_scales_to_zero_and_start_scales_back(

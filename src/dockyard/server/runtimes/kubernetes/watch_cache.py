@@ -184,7 +184,13 @@ class WatchCache:
 
     def _apply(self, kind: str, obj: Obj) -> None:
         with self._lock:
-            if kind == "DELETED":
+            known = self._objects.get(name_of(obj))
+            if known is not None and version_of(obj) < version_of(known):
+                # A write's answer (`remember`) came before the watch caught up with it: this
+                # event is older news, and applying it would make a stopped Deployment look
+                # running again, so the next write would be skipped as already done.
+                pass
+            elif kind == "DELETED":
                 self._drop(name_of(obj))
             elif kind in ("ADDED", "MODIFIED"):
                 self._put(obj)
