@@ -22,7 +22,7 @@ from dockyard.server.runtimes.kubernetes.versions import SUPPORTED_VERSIONS
 from dockyard.server.runtimes.proton_spec import build_proton_spec
 from dockyard.server.workloads.statuses import ErrorReason, Status
 from tests.server.runtimes.kubernetes.conftest import NAMESPACE, eventually
-from tests.server.runtimes.kubernetes.emulator import Emulator
+from tests.server.runtimes.kubernetes.emulator import Emulator, now_text
 from tests.server.runtimes.kubernetes.kubelet import EXITS, IMAGE_PULL, Kubelet, PodScript
 
 INSTANCE = "inst0000000000000000000a"
@@ -121,6 +121,40 @@ def test_a_task_that_exits_1_is_failed_with_its_last_words(
     end = ended_with(seen.exit_code, seen.message)
     assert end.status == Status.FAILED and end.exit_code == 1
     assert end.failure is not None and end.failure.reason == ErrorReason.EXIT_NONZERO
+
+
+def test_a_job_failed_before_its_pods_failure_is_seen_waits_for_the_exit_code(
+    runtime: KubernetesRuntime, emulator: Emulator, kubelet: Kubelet
+) -> None:
+    # The Job controller marks the Job failed once it saw the pod fail; this server's pod
+    # watch may run behind its Job watch. Ending the task then would record no exit code.
+    kubelet.script("registry.example/late:1", PodScript(run_seconds=None))
+    spec = task_spec("registry.example/late:1")
+    runtime.ensure_proton(spec)
+    eventually(phase(runtime, spec.proton_id, ReplicaPhase.RUNNING), what="running")
+    name = object_name(spec.proton_id, "default")
+    job = emulator.get("jobs", NAMESPACE, name)
+    job["status"] = {
+        "failed": 1,
+        "conditions": [
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+                "lastTransitionTime": now_text(),
+            }
+        ],
+    }
+    emulator.put("jobs", job)
+    eventually(
+        lambda: ((runtime.jobs.get(name) or {}).get("status") or {}).get("failed") == 1,
+        what="the failed Job in the runtime's watch cache",
+    )
+    seen = runtime.observe(spec.proton_id)
+    assert [(r.phase, r.primary_exited) for r in seen] == [(ReplicaPhase.RUNNING, False)]
+    kubelet.finish(name, 7)
+    assert ended(runtime, spec.proton_id).exit_code == 7
 
 
 def test_an_oom_kill_says_so_in_the_message(runtime: KubernetesRuntime, kubelet: Kubelet) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import httpx2
@@ -61,6 +62,9 @@ from dockyard.server.runtimes.kubernetes.watch_cache import Obj, WatchCache, pla
 DEADLINE_MARGIN_SECONDS = 30
 _TAILS_KEPT = 1000  # finished pods whose log tail is remembered (it no longer changes)
 _ENDED = ("Complete", "Failed")  # a Job's terminal conditions
+# How long a Job failed by its pod's failure waits for the pod's own word (its exit code) to
+# reach this server's pod watch, which may run behind its Job watch.
+POD_WORD_SECONDS = 30
 
 
 def job_end(job: Obj) -> Obj | None:
@@ -103,6 +107,10 @@ def task_replica(job: Obj, pod: Obj | None, *, tail_lines: int) -> ObservedRepli
         replica.exit_code = ended.get("exitCode")
         replica.message = termination_words(shown_name(pod, primary or ""), ended)
         replica.waiting_reason = None
+    elif replica.phase != ReplicaPhase.FAILED and _pod_word_due(failed):
+        # The Job controller saw the pod fail before this server's pod watch did: the exit
+        # code comes with the pod's next event, so the task has not ended yet here.
+        pass
     elif replica.phase == ReplicaPhase.FAILED or failed is not None:
         # The pod ended, or the Job gave up on it, before the primary did: no exit code.
         replica.phase = ReplicaPhase.FAILED
@@ -116,6 +124,15 @@ def task_replica(job: Obj, pod: Obj | None, *, tail_lines: int) -> ObservedRepli
         replica.message = status.get("message") or status.get("reason") or "the pod ended"
     replica.ready = replica.phase == ReplicaPhase.RUNNING  # a task has no probes: it runs
     return replica
+
+
+def _pod_word_due(failed: Obj | None) -> bool:
+    """Whether the Job failed because its pod did (backoffLimit 0: the first failure), so
+    recently that the pod's own failure may not have been seen yet."""
+    if failed is None or failed.get("reason") != "BackoffLimitExceeded":
+        return False
+    since = moment(failed.get("lastTransitionTime"))
+    return since is not None and (datetime.now(UTC) - since).total_seconds() < POD_WORD_SECONDS
 
 
 def _without_pod(job: Obj, group: str, failed: Obj | None) -> ObservedReplica:
