@@ -331,10 +331,8 @@ class DockerRuntime(base.RuntimeReportsUsage):
         # same as a quiet one.
         found: list[LogLine] = []
         with _engine_errors():
-            for member in self._containers_of(proton_id):
-                if member.labels.get(LABEL_CONTAINER) == container and (
-                    member.labels.get(LABEL_ROLE) != "infra"
-                ):
+            for member in self._containers_of(proton_id, container):
+                if member.labels.get(LABEL_ROLE) != "infra":
                     found.extend(self._container_logs(member, None, tail=lines))
         found.sort(key=lambda line: line.timestamp)
         return found[-lines:] if lines > 0 else []
@@ -419,16 +417,23 @@ class DockerRuntime(base.RuntimeReportsUsage):
         }
         return self.client.containers.list(all=True, filters=filters)
 
-    def _containers_of(self, proton_id: str) -> list[Container]:
-        """Every container of the proton: a lone task's looked up by name (see `_lone`),
-        others listed by label."""
+    def _containers_of(self, proton_id: str, container: str | None = None) -> list[Container]:
+        """The proton's containers (those named `container` in its spec, when given): a lone
+        task's looked up by name (see `_lone`), others listed by label."""
         names = self._lone.get(proton_id)
         if names is not None:
             try:
-                return [self.client.containers.get(name) for name in names]
+                found = [self.client.containers.get(name) for name in names]
             except docker.errors.NotFound:
                 pass  # not created yet, or removed by hand: the listing says what there is
-        return self._list({LABEL_PROTON: proton_id})
+            else:
+                return [
+                    c for c in found if container is None or c.labels[LABEL_CONTAINER] == container
+                ]
+        labels = {LABEL_PROTON: proton_id}
+        if container is not None:
+            labels[LABEL_CONTAINER] = container
+        return self._list(labels)
 
     def _remember_lone(self, spec: ProtonSpec) -> None:
         keys = spec.replica_keys()

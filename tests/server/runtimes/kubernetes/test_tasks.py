@@ -70,6 +70,14 @@ def ended(runtime: KubernetesRuntime, proton_id: str) -> ObservedReplica:
     return found
 
 
+def fail_job(emulator: Emulator, name: str, reason: str, message: str) -> None:
+    """Mark the Job failed now, as the Job controller does."""
+    job = emulator.get("jobs", NAMESPACE, name)
+    condition = {"type": "Failed", "status": "True", "reason": reason, "message": message}
+    job["status"] = {"failed": 1, "conditions": [{**condition, "lastTransitionTime": now_text()}]}
+    emulator.put("jobs", job)
+
+
 def phase(runtime: KubernetesRuntime, proton_id: str, wanted: ReplicaPhase) -> Callable[[], bool]:
     return lambda: [r.phase for r in runtime.observe(proton_id)] == [wanted]
 
@@ -133,20 +141,7 @@ def test_a_job_failed_before_its_pods_failure_is_seen_waits_for_the_exit_code(
     runtime.ensure_proton(spec)
     eventually(phase(runtime, spec.proton_id, ReplicaPhase.RUNNING), what="running")
     name = object_name(spec.proton_id, "default")
-    job = emulator.get("jobs", NAMESPACE, name)
-    job["status"] = {
-        "failed": 1,
-        "conditions": [
-            {
-                "type": "Failed",
-                "status": "True",
-                "reason": "BackoffLimitExceeded",
-                "message": "Job has reached the specified backoff limit",
-                "lastTransitionTime": now_text(),
-            }
-        ],
-    }
-    emulator.put("jobs", job)
+    fail_job(emulator, name, "BackoffLimitExceeded", "Job has reached the specified backoff limit")
     eventually(
         lambda: ((runtime.jobs.get(name) or {}).get("status") or {}).get("failed") == 1,
         what="the failed Job in the runtime's watch cache",
@@ -264,19 +259,7 @@ def test_a_job_that_failed_before_its_pod_ran_ends_the_task_without_an_exit_code
     # Its deadline passes while the image is still pulled: the Job controller kills the pod.
     for pod in emulator.list("pods", NAMESPACE):
         emulator.remove("pods", NAMESPACE, pod["metadata"]["name"])
-    job = emulator.get("jobs", NAMESPACE, name)
-    job["status"] = {
-        "failed": 1,
-        "conditions": [
-            {
-                "type": "Failed",
-                "status": "True",
-                "reason": "DeadlineExceeded",
-                "message": "Job was active longer than specified deadline",
-            }
-        ],
-    }
-    emulator.put("jobs", job)
+    fail_job(emulator, name, "DeadlineExceeded", "Job was active longer than specified deadline")
     seen = ended(runtime, spec.proton_id)
     assert seen.phase == ReplicaPhase.FAILED and seen.exit_code is None
     assert "DeadlineExceeded" in (seen.message or "")
